@@ -1,0 +1,128 @@
+//! Command-line arguments (clap derive structs only).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "perfgate", version, about = "Performance budgets as tests: load, measure, and fail the build when the budget breaks.")]
+#[command(after_help = "Exit codes: 0 every objective held; 1 a budget failed, had no data, or the run was inconclusive; 2 perfgate could not do its job; 3 interrupted (partial results written).")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start the embedded Proof Messenger service and gate a short load against it.
+    Demo(DemoArgs),
+    /// Run a load test from perfgate.toml and gate it against its budget.
+    Run(RunArgs),
+    /// Gate saved results (several are merged exactly) against a budget.
+    Check(CheckArgs),
+    /// Write a commented perfgate.toml and a GitHub Actions workflow.
+    Init(InitArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct LoadArgs {
+    /// Scenario to run [env: TEST_SCENARIO]
+    #[arg(long, short = 's')]
+    pub scenario: Option<String>,
+    /// Target base URL, e.g. http://127.0.0.1:8000 [env: TARGET_HOST]
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Virtual users (open model: max users) [env: TEST_USERS]
+    #[arg(long, short = 'u')]
+    pub users: Option<u64>,
+    /// Users started per second
+    #[arg(long)]
+    pub spawn_rate: Option<f64>,
+    /// How long to run, e.g. 30s, 2m [env: TEST_DURATION]
+    #[arg(long, short = 'd')]
+    pub duration: Option<String>,
+    /// Open model: arrivals per second, e.g. 400 or 400/s or 1200/m
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// Stop after this many task iterations in total
+    #[arg(long)]
+    pub iterations: Option<u64>,
+    /// Worker threads (default: one per core)
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct OutputArgs {
+    /// Budget environment (development, staging, production, ...) [env: PERFGATE_ENV]
+    #[arg(long = "env", short = 'e')]
+    pub environment: Option<String>,
+    /// Write the RunResult (JSON) here
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// Write a report: FORMAT=FILE with FORMAT markdown, junit or json (repeatable)
+    #[arg(long = "report", value_name = "FORMAT=FILE")]
+    pub reports: Vec<String>,
+    /// Do not log failed and slow requests while running
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The config file
+    #[arg(long, short = 'c', default_value = "perfgate.toml")]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Only serve the demo API on this address (e.g. 127.0.0.1:8000) until stopped
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<String>,
+    /// Make the service slow and flaky so the budget fails (exit 1)
+    #[arg(long)]
+    pub degrade: bool,
+    /// Added latency on an endpoint: PATH=DURATION, e.g. /api/verify-proof=50ms (repeatable)
+    #[arg(long, value_name = "PATH=DURATION")]
+    pub latency: Vec<String>,
+    /// Random extra latency up to: PATH=DURATION (repeatable)
+    #[arg(long, value_name = "PATH=DURATION")]
+    pub jitter: Vec<String>,
+    /// Fraction of requests failed with 503: PATH=PERCENT, e.g. /health=5% (repeatable; PATH * for all)
+    #[arg(long, value_name = "PATH=PERCENT")]
+    pub error_rate: Vec<String>,
+    /// Freeze every response for FREEZE once every EVERY, e.g. 1s/5s
+    #[arg(long, value_name = "FREEZE/EVERY")]
+    pub stall: Option<String>,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Saved results (RunResult JSON); several are merged exactly
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// The config file holding the budgets
+    #[arg(long, short = 'c', default_value = "perfgate.toml")]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Where to write perfgate.toml and .github/workflows/performance-budget.yml
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Overwrite existing files
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,275 @@
+//! What each subcommand does: parse → plan → run → gate → reports → exit code.
+
+use std::path::Path;
+
+
+use anyhow::Context as _;
+
+use crate::cli::{CheckArgs, DemoArgs, InitArgs, LoadArgs, OutputArgs, RunArgs};
+use crate::config::{Config, Dur, Overrides, Plan, Rate, Source};
+use crate::demo::{DemoServer, Knobs};
+use crate::engine::{self, RunOptions};
+use crate::exit::Exit;
+use crate::gate::{self, Budget, Status, Verdict};
+use crate::metrics::{RunResult, StopReason};
+use crate::report::{self, Output, Report};
+
+/// The workflow `perfgate init` writes.
+pub const WORKFLOW: &str = include_str!("../examples/performance-budget.yml");
+
+/// Prints a user-facing error and says "could not do the job".
+fn fail(msg: impl std::fmt::Display) -> anyhow::Result<Exit> {
+    eprintln!("error: {msg}");
+    Ok(Exit::Error)
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
+    let (config, source) = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    execute(&config, &source, &args.load, &args.output, None)
+}
+
+pub fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
+    let mut knobs = if args.degrade { Knobs::degraded() } else { Knobs::default() };
+    let flags = [("latency", &args.latency), ("jitter", &args.jitter), ("error-rate", &args.error_rate)];
+    for (what, specs) in flags {
+        for spec in specs {
+            if let Err(e) = knobs.set(what, spec) {
+                return fail(e);
+            }
+        }
+    }
+    if let Some(s) = &args.stall {
+        if let Err(e) = knobs.set_stall(s) {
+            return fail(e);
+        }
+    }
+    if let Some(addr) = &args.serve {
+        let server = DemoServer::start(addr, knobs).with_context(|| format!("cannot listen on {addr}"))?;
+        println!("Proof Messenger demo listening on {} (stats at {}/stats); Ctrl-C stops it", server.url(), server.url());
+        server.wait();
+        return Ok(Exit::Passed);
+    }
+    let server = DemoServer::start("127.0.0.1:0", knobs).context("cannot start the demo service")?;
+    let (config, source) = Config::parse("perfgate.toml (bundled)", crate::EXAMPLE_CONFIG).expect("the bundled config parses");
+    let mut load = args.load.clone();
+    load.host = Some(server.url());
+    println!("Proof Messenger demo service on {}{}", server.url(), if args.degrade { " (degraded: slow and flaky on purpose)" } else { "" });
+    let exit = execute(&config, &source, &load, &args.output, Some(&server))?;
+    let served: u64 = server.served().values().flat_map(|m| m.values()).sum();
+    println!("(the demo service itself counted {served} responses)");
+    Ok(exit)
+}
+
+pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
+    let (config, source) = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let mut results = Vec::new();
+    for path in &args.results {
+        match RunResult::load(path) {
+            Ok(r) => results.push(r),
+            Err(e) => return fail(e),
+        }
+    }
+    let result = match crate::metrics::merge(results) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let scenario_budget = config.scenarios.get(&result.scenario.name).and_then(|s| s.get_ref().budget.clone());
+    let budget = match Budget::resolve(&config, &source, args.output.environment.as_deref(), scenario_budget.as_deref()) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let outputs = match outputs(&args.output) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let verdict = gate::evaluate(&budget, &result);
+    finish(&result, &verdict, &args.output, &outputs)
+}
+
+pub fn init(args: InitArgs) -> anyhow::Result<Exit> {
+    let files = [
+        (args.dir.join("perfgate.toml"), crate::EXAMPLE_CONFIG),
+        (args.dir.join(".github/workflows/performance-budget.yml"), WORKFLOW),
+    ];
+    if !args.force {
+        if let Some((p, _)) = files.iter().find(|(p, _)| p.exists()) {
+            return fail(format!("{} already exists; pass --force to overwrite it", p.display()));
+        }
+    }
+    for (path, text) in &files {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        crate::write_atomic(path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    println!("next: set [target] host in perfgate.toml, then `perfgate run --scenario smoke`");
+    Ok(Exit::Passed)
+}
+
+fn overrides(load: &LoadArgs) -> Result<Overrides, String> {
+    let o = Overrides {
+        scenario: load.scenario.clone(),
+        host: load.host.clone(),
+        users: load.users,
+        spawn_rate: load.spawn_rate,
+        duration: load.duration.as_deref().map(Dur::parse).transpose().map_err(|e| format!("--duration: {e}"))?,
+        rate: load.rate.as_deref().map(Rate::parse).transpose().map_err(|e| format!("--rate: {e}"))?,
+        iterations: load.iterations,
+        threads: load.threads,
+    };
+    o.with_env()
+}
+
+/// Parses `--report` and checks every output can be written, before any load.
+fn outputs(o: &OutputArgs) -> Result<Vec<Output>, String> {
+    let reports = o.reports.iter().map(|s| Output::parse(s)).collect::<Result<Vec<_>, _>>()?;
+    let paths = o.out.iter().chain(reports.iter().map(|r| &r.path));
+    for p in paths {
+        writable(p).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+    }
+    Ok(reports)
+}
+
+fn writable(path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let probe = dir.join(format!(".perfgate-probe-{}", std::process::id()));
+    std::fs::File::create(&probe)?;
+    std::fs::remove_file(&probe)
+}
+
+fn execute(
+    config: &Config,
+    source: &Source,
+    load: &LoadArgs,
+    output: &OutputArgs,
+    demo: Option<&DemoServer>,
+) -> anyhow::Result<Exit> {
+    let overrides = match overrides(load) {
+        Ok(o) => o,
+        Err(e) => return fail(e),
+    };
+    let plan = match Plan::build(config, source, &overrides) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let budget = match Budget::resolve(config, source, output.environment.as_deref(), plan.budget.as_deref()) {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let reports = match outputs(output) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    println!(
+        "perfgate: scenario {} → {} for {} ({} threads){}",
+        plan.scenario,
+        plan.target.url(),
+        Dur(plan.duration),
+        plan.threads,
+        if demo.is_some() { " against the embedded demo" } else { "" }
+    );
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut progress = Progress::default();
+    let hook_budget = budget.clone();
+    let opts = RunOptions {
+        environment: budget.environment.clone(),
+        slow_request: config.gate.slow_request.map(|d| d.0),
+        log_requests: !output.quiet,
+        hook: Some(Box::new(move |c, elapsed| {
+            progress.tick(c, elapsed);
+            let reason = gate::live_abort(&hook_budget, c, elapsed)?;
+            eprintln!("aborting: {reason}");
+            Some(StopReason::Aborted)
+        })),
+    };
+    let result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
+    let verdict = gate::evaluate(&budget, &result);
+    finish(&result, &verdict, output, &reports)
+}
+
+/// Resolves on the first Ctrl-C or SIGTERM; a second one exits at once.
+async fn shutdown_signal() {
+    wait_signal().await;
+    eprintln!("\nstopping: finishing in-flight requests and writing partial results (Ctrl-C again to quit now)");
+    tokio::spawn(async {
+        wait_signal().await;
+        std::process::exit(Exit::Interrupted.code() as i32);
+    });
+}
+
+async fn wait_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+/// A plain progress line every few seconds (stderr), CI-friendly.
+#[derive(Default)]
+struct Progress {
+    last: f64,
+}
+
+impl Progress {
+    fn tick(&mut self, c: &crate::metrics::Collector, elapsed: f64) {
+        if elapsed - self.last < 5.0 {
+            return;
+        }
+        self.last = elapsed;
+        let t = c.total();
+        eprintln!(
+            "[{elapsed:>5.0}s] users {:>5} | {:>8} requests | {:>7.1} rps | p95 {} p99 {} | {} failed",
+            c.users(),
+            t.requests,
+            t.requests as f64 / elapsed.max(1e-9),
+            gate::format_ms(t.latency.percentile_us(95.0) as f64 / 1000.0),
+            gate::format_ms(t.latency.percentile_us(99.0) as f64 / 1000.0),
+            t.failures
+        );
+    }
+}
+
+/// Prints the verdict, writes every output, and maps the outcome to an exit code.
+fn finish(result: &RunResult, verdict: &Verdict, output: &OutputArgs, reports: &[Output]) -> anyhow::Result<Exit> {
+    let r = Report { result, verdict };
+    let paint = report::table::Paint::detect();
+    println!("\n{}", report::terminal(&r, &paint));
+    let mut broken = false;
+    if let Some(path) = &output.out {
+        if let Err(e) = result.save(path) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            broken = true;
+        }
+    }
+    for o in reports {
+        if let Err(e) = crate::write_atomic(&o.path, o.format.render(&r).as_bytes()) {
+            eprintln!("error: cannot write {}: {e}", o.path.display());
+            broken = true;
+        }
+    }
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        print!("{}", report::annotations(&r));
+    }
+    if let Err(e) = report::step_summary(&report::Format::Markdown.render(&r)) {
+        eprintln!("warning: cannot append to GITHUB_STEP_SUMMARY: {e}");
+    }
+    Ok(if broken {
+        Exit::Error
+    } else if result.stop == StopReason::Interrupted {
+        Exit::Interrupted
+    } else {
+        match verdict.status {
+            Status::Passed => Exit::Passed,
+            Status::Failed | Status::Inconclusive => Exit::Failed,
+        }
+    })
+}
+

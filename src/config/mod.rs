@@ -1,0 +1,299 @@
+//! perfgate.toml: its schema, loading with file:line:column errors, and resolution
+//! into a runnable [`Plan`] (CLI > environment > file > defaults, in one place).
+//!
+//! The reference for every key is `docs/config.md`.
+
+mod plan;
+pub(crate) mod template;
+mod units;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use plan::{Model, Overrides, Plan, PlannedRequest, PlannedTask, PlannedUser, Target};
+pub use template::{Templates, Text};
+pub use units::{Dur, Rate};
+
+/// The whole perfgate.toml.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub target: TargetConfig,
+    #[serde(default)]
+    pub gate: GateConfig,
+    #[serde(default)]
+    pub scenarios: BTreeMap<String, Spanned<Scenario>>,
+    #[serde(default)]
+    pub users: Vec<Spanned<UserClass>>,
+    #[serde(default)]
+    pub data: BTreeMap<String, Spanned<DataFile>>,
+    /// Budgets per environment (development, staging, production, ...).
+    #[serde(default)]
+    pub budgets: BTreeMap<String, RawBudget>,
+    /// Endpoint SLOs that apply in every environment.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, RawBudget>,
+    /// Alert levels (warning, critical): reported beside the verdict, never failing it.
+    #[serde(default)]
+    pub alerts: BTreeMap<String, RawBudget>,
+    #[serde(default)]
+    pub regression: RawBudget,
+}
+
+/// A budget table kept raw with its spans; `gate::Budget` parses it.
+pub type RawBudget = BTreeMap<String, Spanned<toml::Value>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub host: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: Dur,
+    #[serde(default = "default_timeout")]
+    pub timeout: Dur,
+}
+
+impl Default for TargetConfig {
+    fn default() -> Self {
+        TargetConfig {
+            host: None,
+            headers: BTreeMap::new(),
+            connect_timeout: default_connect_timeout(),
+            timeout: default_timeout(),
+        }
+    }
+}
+
+fn default_connect_timeout() -> Dur {
+    Dur(std::time::Duration::from_secs(5))
+}
+fn default_timeout() -> Dur {
+    Dur(std::time::Duration::from_secs(30))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// The scenario run when none is named.
+    pub scenario: Option<String>,
+    /// The budget environment used when none is named.
+    pub environment: Option<String>,
+    /// Slow-request log threshold.
+    pub slow_request: Option<Dur>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default)]
+    pub description: String,
+    /// Closed model: concurrent virtual users.
+    pub users: Option<u64>,
+    /// Users started per second (default: all at once).
+    pub spawn_rate: Option<f64>,
+    pub duration: Option<Dur>,
+    /// Open model: arrivals per second.
+    pub rate: Option<Rate>,
+    /// Open model: virtual users pre-allocated to serve arrivals.
+    pub max_users: Option<u64>,
+    /// Open model: "uniform" (evenly spaced) or "poisson".
+    pub arrivals: Option<Arrivals>,
+    /// Stop after this many task iterations in total.
+    pub iterations: Option<u64>,
+    #[serde(default)]
+    pub stages: Vec<Stage>,
+    /// Judge this scenario by this budget set instead of the environment's.
+    pub budget: Option<String>,
+    /// Worker threads (default: one per core).
+    pub threads: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    #[default]
+    Uniform,
+    Poisson,
+}
+
+/// Ramp users (closed model) or rate (open model) linearly to `target` over `duration`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub duration: Dur,
+    pub target: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserClass {
+    pub name: String,
+    #[serde(default = "one")]
+    pub weight: u32,
+    #[serde(default)]
+    pub wait: Wait,
+    pub tasks: Option<Spanned<Vec<Spanned<RequestConfig>>>>,
+    /// Reuse the tasks of another class (the seed's `PeakHourUser(ProofMessengerUser)`).
+    pub tasks_from: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Think time between task iterations.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Wait {
+    /// Always this long.
+    Constant(Dur),
+    /// Uniformly random in [low, high].
+    Between([Dur; 2]),
+    /// Start an iteration every so often, whatever the iteration took.
+    Pacing(Dur),
+}
+
+impl Default for Wait {
+    fn default() -> Self {
+        Wait::Constant(Dur::default())
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+/// A task (one request, or a sequence of requests in `steps`) or one step of a task.
+pub struct RequestConfig {
+    /// Task name (tasks only; default: the endpoint).
+    pub name: Option<String>,
+    /// Task weight (tasks only; default 1).
+    pub weight: Option<u32>,
+    /// The requests of a multi-request task, in order (tasks only).
+    #[serde(default)]
+    pub steps: Vec<Spanned<RequestConfig>>,
+    /// The endpoint name metrics and SLOs use (default: the path as written).
+    pub endpoint: Option<String>,
+    pub method: Option<String>,
+    pub path: Option<Spanned<String>>,
+    #[serde(default)]
+    pub query: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    pub body: Option<Spanned<String>>,
+    /// A JSON body template; sets content-type: application/json.
+    pub json: Option<Spanned<String>>,
+    #[serde(default)]
+    pub expect: Expect,
+    /// Values to keep from the JSON response: variable name -> JSON pointer.
+    #[serde(default)]
+    pub extract: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Allowed statuses (default: any below 400).
+    pub status: Option<StatusList>,
+    pub body_contains: Option<String>,
+    /// JSON pointer -> expected value.
+    #[serde(default)]
+    pub json: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StatusList {
+    One(u16),
+    Many(Vec<u16>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataFile {
+    pub file: PathBuf,
+    #[serde(default)]
+    pub order: DataOrder,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DataOrder {
+    #[default]
+    Sequential,
+    Random,
+}
+
+/// A config problem, located in its file.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Where spans point: the file's name and text, to turn byte offsets into line:column.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub file: String,
+    pub text: String,
+}
+
+impl Source {
+    pub fn error(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> ConfigError {
+        let upto = &self.text[..span.start.min(self.text.len())];
+        let line = upto.matches('\n').count() + 1;
+        let column = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ConfigError { file: self.file.clone(), line, column, message: message.into() }
+    }
+}
+
+impl Config {
+    /// Reads and parses perfgate.toml; the error says where and what to fix.
+    pub fn load(path: &Path) -> Result<(Config, Source), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read config: {e}"),
+        })?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    pub fn parse(file: &str, text: &str) -> Result<(Config, Source), ConfigError> {
+        let source = Source { file: file.to_string(), text: text.to_string() };
+        match toml::from_str::<Config>(text) {
+            Ok(c) => Ok((c, source)),
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                Err(source.error(span, e.message().trim().to_string()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_located() {
+        let err = Config::parse("p.toml", "[target]\nhost = \"http://x\"\nhots = 1\n").unwrap_err();
+        assert_eq!((err.line, err.column), (3, 1), "{err}");
+        assert!(err.message.contains("hots"), "{err}");
+    }
+
+    #[test]
+    fn bad_duration_is_located() {
+        let text = "[scenarios.smoke]\nusers = 1\nduration = \"30x\"\n";
+        let err = Config::parse("p.toml", text).unwrap_err();
+        assert_eq!(err.line, 3, "{err}");
+        assert!(err.message.contains("invalid duration"), "{err}");
+    }
+}

@@ -1,0 +1,456 @@
+//! Resolving a `Config` plus overrides into a validated, runnable `Plan`.
+//! Precedence is decided here and only here: CLI > environment variables > file > defaults.
+
+use std::time::Duration;
+
+use minijinja::Value;
+use toml::Spanned;
+
+use super::{
+    Arrivals, Config, ConfigError, DataOrder, Expect, RequestConfig, Source, Stage, StatusList,
+    Templates, Text, Wait,
+};
+
+/// Values given on the command line or through the seed's environment variables.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub scenario: Option<String>,
+    pub host: Option<String>,
+    pub users: Option<u64>,
+    pub spawn_rate: Option<f64>,
+    pub duration: Option<super::Dur>,
+    pub rate: Option<super::Rate>,
+    pub iterations: Option<u64>,
+    pub threads: Option<usize>,
+}
+
+impl Overrides {
+    /// Fills what the CLI left unset from TEST_SCENARIO, TARGET_HOST, TEST_USERS,
+    /// TEST_DURATION. Returns an error naming the variable when one is malformed.
+    pub fn with_env(mut self) -> Result<Overrides, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if self.scenario.is_none() {
+            self.scenario = var("TEST_SCENARIO");
+        }
+        if self.host.is_none() {
+            self.host = var("TARGET_HOST");
+        }
+        if self.users.is_none() {
+            if let Some(v) = var("TEST_USERS") {
+                self.users = Some(v.trim().parse().map_err(|_| {
+                    format!("TEST_USERS={v:?} is not a whole number of users")
+                })?);
+            }
+        }
+        if self.duration.is_none() {
+            if let Some(v) = var("TEST_DURATION") {
+                self.duration = Some(super::Dur::parse(&v).map_err(|e| format!("TEST_DURATION: {e}"))?);
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Where to send load.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub tls: bool,
+    /// Host name or address to connect to (no brackets for IPv6).
+    pub host: String,
+    pub port: u16,
+    /// Value of the Host header.
+    pub authority: String,
+    /// Prefix for every request path ("" or "/base").
+    pub base_path: String,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
+            (false, r)
+        } else if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
+        } else {
+            return Err(format!("target {url:?} must start with http:// or https://"));
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+            None => (rest, ""),
+        };
+        let default_port = if tls { 443 } else { 80 };
+        let (host, port) = if let Some(r) = authority.strip_prefix('[') {
+            let (h, after) = r.split_once(']').ok_or(format!("bad IPv6 address in {url:?}"))?;
+            (h.to_string(), after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (authority.to_string(), None),
+            }
+        };
+        let port = match port {
+            Some(p) => p.parse().map_err(|_| format!("bad port {p:?} in {url:?}"))?,
+            None => default_port,
+        };
+        if host.is_empty() {
+            return Err(format!("target {url:?} has no host"));
+        }
+        Ok(Target { tls, host, port, authority: authority.to_string(), base_path: path.to_string() })
+    }
+
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority, self.base_path)
+    }
+}
+
+/// How load is offered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Model {
+    /// Virtual users loop; `users` of them, started at `spawn_rate` per second.
+    Closed { users: u64, spawn_rate: f64 },
+    /// Arrivals at `rate` per second served by up to `max_users` users.
+    Open { rate: f64, max_users: u64, arrivals: Arrivals },
+}
+
+pub struct Plan {
+    pub target: Target,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub scenario: String,
+    pub description: String,
+    pub model: Model,
+    pub stages: Vec<Stage>,
+    pub duration: Duration,
+    pub iterations: Option<u64>,
+    pub threads: usize,
+    pub users: Vec<PlannedUser>,
+    /// (name, method) per endpoint; requests refer to them by index.
+    pub endpoints: Vec<(String, String)>,
+    /// (user class, task) per task; tasks refer to them by index.
+    pub tasks: Vec<(String, String)>,
+    pub templates: Templates,
+    /// Header lines sent with every request ("name: value\r\n" ...).
+    pub default_headers: String,
+    pub feeders: Vec<Feeder>,
+    /// The scenario's own budget set, if it names one.
+    pub budget: Option<String>,
+}
+
+pub struct PlannedUser {
+    pub name: String,
+    pub weight: u32,
+    pub wait: Wait,
+    pub tasks: Vec<PlannedTask>,
+}
+
+pub struct PlannedTask {
+    /// Index into `Plan::tasks`.
+    pub id: usize,
+    pub weight: u32,
+    pub steps: Vec<PlannedRequest>,
+}
+
+pub struct PlannedRequest {
+    /// Index into `Plan::endpoints`.
+    pub endpoint: usize,
+    pub method: String,
+    pub path: Text,
+    pub query: Vec<(String, Text)>,
+    pub headers: Vec<(String, Text)>,
+    pub body: Option<Text>,
+    pub json: bool,
+    pub expect: Expectation,
+    pub extract: Vec<(String, String)>,
+    /// The whole request, serialised once, when nothing in it is a template.
+    pub fixed: Option<Vec<u8>>,
+}
+
+impl PlannedRequest {
+    /// True when nothing needs rendering per request.
+    pub fn is_static(&self) -> bool {
+        self.path.is_static()
+            && self.query.iter().all(|(_, t)| t.is_static())
+            && self.headers.iter().all(|(_, t)| t.is_static())
+            && self.body.as_ref().is_none_or(Text::is_static)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Expectation {
+    /// Empty: any status below 400.
+    pub status: Vec<u16>,
+    pub body_contains: Option<String>,
+    pub json: Vec<(String, serde_json::Value)>,
+}
+
+impl Expectation {
+    /// Whether the response body must be kept to check or extract from it.
+    pub fn needs_body(&self) -> bool {
+        self.body_contains.is_some() || !self.json.is_empty()
+    }
+}
+
+/// Rows of a CSV file, handed out in order or at random.
+pub struct Feeder {
+    pub name: String,
+    pub rows: Vec<Value>,
+    pub order: DataOrder,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Feeder {
+    pub fn next_row(&self) -> Value {
+        let i = match self.order {
+            DataOrder::Sequential => {
+                self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.rows.len()
+            }
+            DataOrder::Random => fastrand::usize(..self.rows.len()),
+        };
+        self.rows[i].clone()
+    }
+}
+
+impl Plan {
+    /// Validates `config` and resolves the scenario to run.
+    pub fn build(config: &Config, source: &Source, o: &Overrides) -> Result<Plan, ConfigError> {
+        let whole = |msg: String| source.error(0..0, msg);
+        let host = o
+            .host
+            .clone()
+            .or_else(|| config.target.host.clone())
+            .ok_or_else(|| whole("no target host: set [target] host, --host or TARGET_HOST".into()))?;
+        let target = Target::parse(&host).map_err(whole)?;
+
+        let (name, scenario) = pick_scenario(config, o.scenario.as_deref()).map_err(whole)?;
+        let span_of = |name: &str| config.scenarios.get(name).map_or(0..0, |s| s.span());
+        let at = |msg: String| source.error(span_of(&name), msg);
+
+        let default = super::Scenario::default();
+        let s = scenario.unwrap_or(&default);
+        let iterations = o.iterations.or(s.iterations);
+        // An iteration-bounded run ends when its iterations do, within an hour.
+        let fallback = if iterations.is_some() { 3600 } else { 10 };
+        let duration = o.duration.or(s.duration).map_or(Duration::from_secs(fallback), |d| d.0);
+        if duration.is_zero() && iterations.is_none() {
+            return Err(at(format!("scenario {name:?}: duration must be more than 0")));
+        }
+        let rate = o.rate.or(s.rate);
+        let model = match rate {
+            Some(r) => Model::Open {
+                rate: r.0,
+                max_users: o.users.or(s.max_users).or(s.users).unwrap_or(100),
+                arrivals: s.arrivals.unwrap_or_default(),
+            },
+            None => {
+                let users = o.users.or(s.users).unwrap_or(1);
+                let spawn_rate = o.spawn_rate.or(s.spawn_rate).unwrap_or(users as f64);
+                if spawn_rate <= 0.0 {
+                    return Err(at(format!("scenario {name:?}: spawn_rate must be positive")));
+                }
+                Model::Closed { users, spawn_rate }
+            }
+        };
+        if let Model::Closed { users: 0, .. } | Model::Open { max_users: 0, .. } = model {
+            return Err(at(format!("scenario {name:?}: needs at least one user")));
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = o.threads.or(s.threads).unwrap_or(cores).max(1);
+
+        let mut templates = Templates::new();
+        let mut endpoints = Vec::new();
+        let mut tasks = Vec::new();
+        let mut users = Vec::new();
+        let class_weight: u64 = config.users.iter().map(|u| u.get_ref().weight as u64).sum();
+        if config.users.is_empty() {
+            return Err(whole("no [[users]] defined: add at least one user class with tasks".into()));
+        }
+        if class_weight == 0 {
+            return Err(source.error(config.users[0].span(), "user class weights add up to 0: give at least one class a weight above 0"));
+        }
+        for class in &config.users {
+            let c = class.get_ref();
+            let no_tasks = || source.error(class.span(), format!("user class {:?} has no tasks: add [[users.tasks]] or tasks_from", c.name));
+            let task_list = match (&c.tasks, &c.tasks_from) {
+                (Some(t), None) => t,
+                (None, None) => return Err(no_tasks()),
+                (Some(_), Some(_)) => return Err(source.error(class.span(), format!("user class {:?} has both tasks and tasks_from", c.name))),
+                (None, Some(from)) => match config.users.iter().find(|u| u.get_ref().name == *from) {
+                    Some(u) => u.get_ref().tasks.as_ref().ok_or_else(|| source.error(class.span(), format!("tasks_from {from:?}: that class has no tasks of its own")))?,
+                    None => return Err(source.error(class.span(), format!("tasks_from {from:?}: no user class has that name"))),
+                },
+            };
+            if task_list.get_ref().is_empty() {
+                return Err(no_tasks());
+            }
+            let mut planned = Vec::new();
+            for task in task_list.get_ref() {
+                let t = task.get_ref();
+                let steps: Vec<&Spanned<RequestConfig>> = if t.steps.is_empty() {
+                    vec![task]
+                } else {
+                    if t.path.is_some() {
+                        return Err(source.error(task.span(), "a task has either `path` (one request) or `steps`, not both"));
+                    }
+                    t.steps.iter().collect()
+                };
+                let mut planned_steps = Vec::new();
+                for step in steps {
+                    if !std::ptr::eq(step, task) && (step.get_ref().weight.is_some() || !step.get_ref().steps.is_empty()) {
+                        return Err(source.error(step.span(), "a step cannot have its own `weight` or `steps`"));
+                    }
+                    planned_steps.push(plan_request(step, source, &mut templates, &mut endpoints)?);
+                }
+                let task_name = t.name.clone().unwrap_or_else(|| endpoints[planned_steps[0].endpoint].0.clone());
+                tasks.push((c.name.clone(), task_name));
+                planned.push(PlannedTask { id: tasks.len() - 1, weight: t.weight.unwrap_or(1), steps: planned_steps });
+            }
+            if planned.iter().all(|t| t.weight == 0) {
+                return Err(source.error(task_list.span(), format!("the task weights of user class {:?} add up to 0", c.name)));
+            }
+            if let Wait::Between([lo, hi]) = c.wait {
+                if lo > hi {
+                    return Err(source.error(class.span(), format!("user class {:?}: wait between [{lo}, {hi}] is backwards", c.name)));
+                }
+            }
+            users.push(PlannedUser { name: c.name.clone(), weight: c.weight, wait: c.wait, tasks: planned });
+        }
+
+        let mut feeders = Vec::new();
+        for (fname, df) in &config.data {
+            let rows = read_csv(&df.get_ref().file).map_err(|e| source.error(df.span(), format!("data {fname:?}: {e}")))?;
+            feeders.push(Feeder { name: fname.clone(), rows, order: df.get_ref().order, next: Default::default() });
+        }
+
+        let mut default_headers = String::new();
+        for (k, v) in &config.target.headers {
+            default_headers.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !config.target.headers.keys().any(|k| k.eq_ignore_ascii_case("user-agent")) {
+            default_headers.push_str(concat!("user-agent: perfgate/", env!("CARGO_PKG_VERSION"), "\r\n"));
+        }
+
+        Ok(Plan {
+            target,
+            connect_timeout: config.target.connect_timeout.0,
+            timeout: config.target.timeout.0,
+            scenario: name,
+            description: s.description.clone(),
+            model,
+            stages: s.stages.clone(),
+            duration,
+            iterations,
+            threads,
+            users,
+            endpoints,
+            tasks,
+            templates,
+            default_headers,
+            feeders,
+            budget: s.budget.clone(),
+        })
+    }
+}
+
+fn pick_scenario<'a>(config: &'a Config, wanted: Option<&str>) -> Result<(String, Option<&'a super::Scenario>), String> {
+    let wanted = wanted.map(str::to_string).or_else(|| config.gate.scenario.clone());
+    match wanted {
+        Some(n) => match config.scenarios.get(&n) {
+            Some(s) => Ok((n, Some(s.get_ref()))),
+            None => {
+                let known: Vec<&str> = config.scenarios.keys().map(String::as_str).collect();
+                Err(format!("unknown scenario {n:?}; this config has: {}", if known.is_empty() { "none".into() } else { known.join(", ") }))
+            }
+        },
+        None if config.scenarios.is_empty() => Ok(("default".into(), None)),
+        None => {
+            let n = if config.scenarios.contains_key("smoke") { "smoke".to_string() } else { config.scenarios.keys().next().unwrap().clone() };
+            Ok((n.clone(), Some(config.scenarios[&n].get_ref())))
+        }
+    }
+}
+
+fn plan_request(
+    spanned: &Spanned<RequestConfig>,
+    source: &Source,
+    templates: &mut Templates,
+    endpoints: &mut Vec<(String, String)>,
+) -> Result<PlannedRequest, ConfigError> {
+    let r = spanned.get_ref();
+    let path = r.path.as_ref().ok_or_else(|| source.error(spanned.span(), "request has no `path`"))?;
+    if !path.get_ref().starts_with('/') {
+        return Err(source.error(path.span(), format!("path {:?} must start with '/'", path.get_ref())));
+    }
+    let method = r.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(source.error(spanned.span(), format!("invalid HTTP method {method:?}")));
+    }
+    if r.body.is_some() && r.json.is_some() {
+        return Err(source.error(spanned.span(), "a request has `body` or `json`, not both"));
+    }
+    let mut compile = |t: &Spanned<String>| {
+        templates.compile(t.get_ref()).map_err(|(msg, line)| {
+            let mut e = source.error(t.span(), format!("template does not compile: {msg}"));
+            e.line += line.saturating_sub(1);
+            e
+        })
+    };
+    let path_text = compile(path)?;
+    let query = r.query.iter().map(|(k, v)| Ok((k.clone(), compile(v)?))).collect::<Result<Vec<_>, ConfigError>>()?;
+    let headers = r.headers.iter().map(|(k, v)| Ok((k.clone(), compile(v)?))).collect::<Result<Vec<_>, ConfigError>>()?;
+    let body = match r.json.as_ref().or(r.body.as_ref()) {
+        Some(b) => Some(compile(b)?),
+        None => None,
+    };
+    if let (Some(Text::Static(s)), Some(_)) = (&body, &r.json) {
+        serde_json::from_str::<serde_json::Value>(s)
+            .map_err(|e| source.error(r.json.as_ref().unwrap().span(), format!("`json` is not valid JSON: {e}")))?;
+    }
+    let name = r.endpoint.clone().unwrap_or_else(|| path.get_ref().clone());
+    let endpoint = match endpoints.iter().position(|(n, _)| *n == name) {
+        Some(i) => i,
+        None => {
+            endpoints.push((name, method.clone()));
+            endpoints.len() - 1
+        }
+    };
+    Ok(PlannedRequest {
+        endpoint,
+        method,
+        path: path_text,
+        query,
+        headers,
+        body,
+        json: r.json.is_some(),
+        expect: plan_expect(&r.expect),
+        extract: r.extract.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        fixed: None,
+    })
+}
+
+fn plan_expect(e: &Expect) -> Expectation {
+    Expectation {
+        status: match &e.status {
+            None => vec![],
+            Some(StatusList::One(s)) => vec![*s],
+            Some(StatusList::Many(v)) => v.clone(),
+        },
+        body_contains: e.body_contains.clone(),
+        json: e.json.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default())).collect(),
+    }
+}
+
+fn read_csv(path: &std::path::Path) -> Result<Vec<Value>, String> {
+    let mut reader = csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+    let mut rows = Vec::new();
+    for rec in reader.records() {
+        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+        let row: std::collections::BTreeMap<String, String> =
+            headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect();
+        rows.push(Value::from(minijinja::value::Serde(&row)));
+    }
+    if rows.is_empty() {
+        return Err(format!("{} has no data rows", path.display()));
+    }
+    Ok(rows)
+}

@@ -1,0 +1,185 @@
+//! Request templates: minijinja, compiled once at start, rendered per request.
+//!
+//! Functions available in every template:
+//! `uuid()`, `random_int(lo, hi)`, `random_hex(n)`, `choice(list)`, `timestamp()` (unix
+//! seconds), `now_ms()`, `now_iso()`, `sha256(text)`, `hmac_sha256(key, text)` (hex), and
+//! `env(name, default)` for secrets. Context: `vars` (values extracted from earlier
+//! responses of the same virtual user), `data.<feeder>` (the current CSV row), `user`
+//! (the virtual user's number) and `iteration`.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use minijinja::{Environment, Error, ErrorKind, Value};
+use sha2::{Digest, Sha256};
+
+/// A piece of request text: fixed, or a template rendered per request.
+#[derive(Clone, Debug)]
+pub enum Text {
+    Static(String),
+    Template(String),
+}
+
+impl Text {
+    pub fn is_static(&self) -> bool {
+        matches!(self, Text::Static(_))
+    }
+}
+
+/// The compiled templates of one plan.
+pub struct Templates {
+    env: Environment<'static>,
+    count: usize,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Templates::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Templates {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        add_functions(&mut env);
+        Templates { env, count: 0 }
+    }
+
+    /// Compiles `source` unless it has no template syntax. On error: the message and the
+    /// 1-based line inside `source`.
+    pub fn compile(&mut self, source: &str) -> Result<Text, (String, usize)> {
+        if !source.contains("{{") && !source.contains("{%") {
+            return Ok(Text::Static(source.to_string()));
+        }
+        let name = format!("t{}", self.count);
+        self.count += 1;
+        self.env
+            .add_template_owned(name.clone(), source.to_string())
+            .map_err(|e| (describe(&e), e.line().unwrap_or(1)))?;
+        Ok(Text::Template(name))
+    }
+
+    /// Renders `text` into `out` (appending).
+    pub fn render(&self, text: &Text, ctx: &Value, out: &mut String) -> Result<(), String> {
+        match text {
+            Text::Static(s) => out.push_str(s),
+            Text::Template(name) => {
+                let t = self.env.get_template(name).map_err(|e| describe(&e))?;
+                out.push_str(&t.render(ctx.clone()).map_err(|e| describe(&e))?);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn describe(e: &Error) -> String {
+    match e.detail() {
+        Some(d) => format!("{}: {d}", e.kind()),
+        None => e.kind().to_string(),
+    }
+}
+
+fn now() -> std::time::Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+fn add_functions(env: &mut Environment<'static>) {
+    env.add_function("uuid", || {
+        let bytes: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
+        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+    });
+    env.add_function("random_int", |lo: i64, hi: i64| -> Result<i64, Error> {
+        if lo > hi {
+            return Err(Error::new(ErrorKind::InvalidOperation, "random_int: lo > hi"));
+        }
+        Ok(fastrand::i64(lo..=hi))
+    });
+    env.add_function("random_hex", |n: usize| {
+        (0..n).map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap()).collect::<String>()
+    });
+    env.add_function("choice", |items: Vec<Value>| -> Result<Value, Error> {
+        if items.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidOperation, "choice of an empty list"));
+        }
+        Ok(items[fastrand::usize(..items.len())].clone())
+    });
+    env.add_function("timestamp", || now().as_secs());
+    env.add_function("now_ms", || now().as_millis() as u64);
+    env.add_function("now_iso", || humantime::format_rfc3339_millis(SystemTime::now()).to_string());
+    env.add_function("sha256", |text: String| hex::encode(Sha256::digest(text.as_bytes())));
+    env.add_function("hmac_sha256", |key: String, text: String| hmac_hex(&key, &text));
+    // Read once: getenv per request would take the environment lock on the hot path.
+    let vars: HashMap<String, String> = std::env::vars().collect();
+    env.add_function("env", move |name: String, default: Option<String>| -> Result<String, Error> {
+        match (vars.get(&name), default) {
+            (Some(v), _) => Ok(v.clone()),
+            (None, Some(d)) => Ok(d),
+            (None, None) => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("environment variable {name} is not set"),
+            )),
+        }
+    });
+}
+
+/// HMAC-SHA256 of `text` under `key`, as lowercase hex.
+pub fn hmac_hex(key: &str, text: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
+    mac.update(text.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(src: &str, ctx: Value) -> String {
+        let mut t = Templates::new();
+        let text = t.compile(src).unwrap();
+        let mut out = String::new();
+        t.render(&text, &ctx, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn plain_text_is_not_compiled() {
+        assert!(Templates::new().compile("/health").unwrap().is_static());
+    }
+
+    #[test]
+    fn functions_produce_realistic_values() {
+        let id = render("{{ uuid() }}", Value::UNDEFINED);
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4", "version 4 uuid: {id}");
+        assert_eq!(render("{{ random_hex(16) }}", Value::UNDEFINED).len(), 16);
+        let n: i64 = render("{{ random_int(5, 7) }}", Value::UNDEFINED).parse().unwrap();
+        assert!((5..=7).contains(&n));
+        assert_eq!(
+            render("{{ sha256('abc') }}", Value::UNDEFINED),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        // RFC 4231 test case 2.
+        assert_eq!(
+            render("{{ hmac_sha256('Jefe', 'what do ya want for nothing?') }}", Value::UNDEFINED),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn context_values_and_strict_undefined() {
+        let ctx = minijinja::context! { vars => minijinja::context!{ token => "abc" } };
+        assert_eq!(render("Bearer {{ vars.token }}", ctx), "Bearer abc");
+        let mut t = Templates::new();
+        let text = t.compile("{{ vars.missing }}").unwrap();
+        assert!(t.render(&text, &Value::UNDEFINED, &mut String::new()).is_err());
+    }
+
+    #[test]
+    fn syntax_errors_give_the_line() {
+        let (msg, line) = Templates::new().compile("a\n{{ oops( }}").unwrap_err();
+        assert_eq!(line, 2);
+        assert!(msg.contains("syntax"), "{msg}");
+    }
+}

@@ -1,0 +1,147 @@
+//! The embedded system under test: the seed's "Proof Messenger" verification API.
+//!
+//! Proofs are really verified (HMAC-SHA256 over their fields with [`DEMO_KEY`], and a
+//! timestamp no more than five minutes off), so load generated against it does real work.
+//! Knobs add latency, jitter, errors and periodic stalls per endpoint, so a budget can be
+//! made to fail on purpose. It counts what it served per endpoint and status.
+
+mod knobs;
+mod proofs;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+pub use knobs::{Knob, Knobs};
+pub use proofs::{sign, DEMO_KEY};
+
+/// Requests served, by endpoint path and then status code.
+pub type Served = BTreeMap<String, BTreeMap<u16, u64>>;
+
+struct Shared {
+    knobs: RwLock<Knobs>,
+    served: Mutex<Served>,
+    start: Instant,
+}
+
+/// A running demo service; stops when dropped.
+pub struct DemoServer {
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DemoServer {
+    /// Binds `addr` (use "127.0.0.1:0" for an ephemeral port) and serves on its own thread.
+    pub fn start(addr: &str, knobs: Knobs) -> std::io::Result<DemoServer> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            knobs: RwLock::new(knobs),
+            served: Mutex::new(Served::new()),
+            start: Instant::now(),
+        });
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(shared.clone());
+        let thread = std::thread::Builder::new().name("perfgate-demo".into()).spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+            rt.shutdown_timeout(std::time::Duration::from_millis(100));
+        })?;
+        Ok(DemoServer { addr, shared, shutdown: Some(tx), thread: Some(thread) })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What the service has served so far, per endpoint and status.
+    pub fn served(&self) -> Served {
+        self.shared.served.lock().expect("served lock").clone()
+    }
+
+    /// Requests served on `path`, any status.
+    pub fn served_on(&self, path: &str) -> u64 {
+        self.served().get(path).map_or(0, |m| m.values().sum())
+    }
+
+    pub fn set_knobs(&self, knobs: Knobs) {
+        *self.shared.knobs.write().expect("knobs lock") = knobs;
+    }
+
+    /// Blocks until the process is stopped (for `perfgate demo --serve`).
+    pub fn wait(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .route("/api/verify-proof", post(proofs::verify_proof))
+        .route("/api/verify-biometric-proof", post(proofs::verify_biometric))
+        .route("/api/batch-verify-proofs", post(proofs::verify_batch))
+        .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), apply_knobs));
+    Router::new()
+        .route("/stats", get(stats))
+        .with_state(shared)
+        .merge(api)
+}
+
+async fn stats(State(s): State<Arc<Shared>>) -> Json<Served> {
+    Json(s.served.lock().expect("served lock").clone())
+}
+
+/// Delays, stalls or fails a request as the knobs say, then counts the response.
+async fn apply_knobs(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let (delay, fail) = {
+        let knobs = s.knobs.read().expect("knobs lock");
+        knobs.decide(&path, s.start.elapsed())
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let response = if fail {
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "injected failure (demo knob)").into_response()
+    } else {
+        next.run(req).await
+    };
+    let status = response.status().as_u16();
+    *s.served.lock().expect("served lock").entry(path).or_default().entry(status).or_default() += 1;
+    response
+}

@@ -1,0 +1,364 @@
+//! A lean HTTP/1.1 client connection: one per virtual user, kept alive.
+//!
+//! Request bytes are written from a buffer the caller reuses; responses are parsed
+//! with httparse out of one read buffer per connection (Content-Length, chunked, or
+//! read-to-close bodies). Nothing here allocates per request in the steady state
+//! unless the caller asks to keep the body.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::config::Target;
+use crate::metrics::Failure;
+
+/// What connecting needs: where, and how (TLS or not).
+pub struct Connector {
+    pub target: Target,
+    pub connect_timeout: Duration,
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+impl Connector {
+    pub fn new(target: Target, connect_timeout: Duration) -> Connector {
+        let tls = target.tls.then(|| {
+            let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default protocol versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            tokio_rustls::TlsConnector::from(Arc::new(config))
+        });
+        Connector { target, connect_timeout, tls }
+    }
+
+    async fn connect(&self) -> Result<Stream, Failure> {
+        let t = &self.target;
+        let connect = async {
+            let tcp = TcpStream::connect((t.host.as_str(), t.port)).await.map_err(io_failure)?;
+            tcp.set_nodelay(true).map_err(io_failure)?;
+            match &self.tls {
+                None => Ok(Stream::Plain(tcp)),
+                Some(tls) => {
+                    let name = rustls::pki_types::ServerName::try_from(t.host.clone())
+                        .map_err(|e| Failure::Connect(format!("bad TLS server name: {e}")))?;
+                    let s = tls.connect(name, tcp).await.map_err(|e| Failure::Connect(format!("TLS: {e}")))?;
+                    Ok(Stream::Tls(Box::new(s)))
+                }
+            }
+        };
+        tokio::time::timeout(self.connect_timeout, connect).await.map_err(|_| Failure::Timeout)?
+    }
+}
+
+/// Maps an I/O error to the failure reason users see.
+pub fn io_failure(e: io::Error) -> Failure {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Failure::Refused,
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::UnexpectedEof => Failure::Reset,
+        io::ErrorKind::TimedOut => Failure::Timeout,
+        _ => Failure::Connect(e.to_string()),
+    }
+}
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The parts of a response the engine looks at.
+pub struct Response {
+    pub status: u16,
+    /// When the first byte of the response arrived.
+    pub first_byte: Instant,
+}
+
+/// One keep-alive connection and its read buffer.
+pub struct Conn {
+    stream: Option<Stream>,
+    buf: Vec<u8>,
+    /// Unconsumed bytes are buf[start..end].
+    start: usize,
+    end: usize,
+}
+
+impl Default for Conn {
+    fn default() -> Self {
+        Conn { stream: None, buf: vec![0; 8192], start: 0, end: 0 }
+    }
+}
+
+const MAX_HEADERS: usize = 64;
+const MAX_HEAD_BYTES: usize = 1 << 20;
+
+impl Conn {
+    pub fn close(&mut self) {
+        self.stream = None;
+        self.start = 0;
+        self.end = 0;
+    }
+
+    /// Sends `request` and reads the whole response. The body is appended to `body`
+    /// when `keep_body`. Returns the connect time in µs when a new connection was made.
+    pub async fn exchange(
+        &mut self,
+        connector: &Connector,
+        request: &[u8],
+        head_only: bool,
+        keep_body: bool,
+        body: &mut Vec<u8>,
+    ) -> (Option<u64>, Result<Response, Failure>) {
+        let mut connect_us = None;
+        // A kept-alive connection the server already closed fails on first use: retry
+        // once on a fresh one, since the server never saw that request.
+        for attempt in 0..2 {
+            let reused = self.stream.is_some();
+            if !reused {
+                let t0 = Instant::now();
+                match connector.connect().await {
+                    Ok(s) => self.stream = Some(s),
+                    Err(f) => return (connect_us, Err(f)),
+                }
+                connect_us = Some(t0.elapsed().as_micros() as u64);
+                self.start = 0;
+                self.end = 0;
+            }
+            match self.send_and_read(request, head_only, keep_body, body).await {
+                Ok(r) => return (connect_us, Ok(r)),
+                Err((f, got_bytes)) => {
+                    self.close();
+                    if !(reused && !got_bytes && attempt == 0 && f == Failure::Reset) {
+                        return (connect_us, Err(f));
+                    }
+                    body.clear();
+                }
+            }
+        }
+        unreachable!("the second attempt always returns")
+    }
+
+    async fn fill(&mut self) -> io::Result<usize> {
+        if self.start > 0 && self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+        }
+        let stream = self.stream.as_mut().expect("connected");
+        let n = stream.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// On error also says whether any response byte had arrived.
+    async fn send_and_read(
+        &mut self,
+        request: &[u8],
+        head_only: bool,
+        keep_body: bool,
+        body: &mut Vec<u8>,
+    ) -> Result<Response, (Failure, bool)> {
+        let stream = self.stream.as_mut().expect("connected");
+        stream.write_all(request).await.map_err(|e| (io_failure(e), false))?;
+        stream.flush().await.map_err(|e| (io_failure(e), false))?;
+
+        let mut first_byte = None;
+        let (status, framing, close, head_len) = loop {
+            if self.start < self.end {
+                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                let mut resp = httparse::Response::new(&mut headers);
+                match resp.parse(&self.buf[self.start..self.end]) {
+                    Ok(httparse::Status::Complete(n)) => {
+                        let status = resp.code.unwrap_or(0);
+                        let (framing, close) = framing(&resp, head_only).map_err(|f| (f, true))?;
+                        break (status, framing, close, n);
+                    }
+                    Ok(httparse::Status::Partial) if self.end - self.start > MAX_HEAD_BYTES => {
+                        return Err((Failure::Protocol("response head over 1 MiB".into()), true));
+                    }
+                    Ok(httparse::Status::Partial) => {}
+                    Err(e) => return Err((Failure::Protocol(e.to_string()), true)),
+                }
+            }
+            let n = self.fill().await.map_err(|e| (io_failure(e), first_byte.is_some()))?;
+            if n == 0 {
+                return Err((Failure::Reset, first_byte.is_some()));
+            }
+            first_byte.get_or_insert_with(Instant::now);
+        };
+        let first_byte = first_byte.unwrap_or_else(Instant::now);
+        self.start += head_len;
+        self.read_body(framing, keep_body, body).await.map_err(|f| (f, true))?;
+        if close {
+            self.close();
+        }
+        Ok(Response { status, first_byte })
+    }
+
+    async fn read_body(&mut self, framing: Framing, keep: bool, body: &mut Vec<u8>) -> Result<(), Failure> {
+        match framing {
+            Framing::Length(mut left) => {
+                while left > 0 {
+                    if self.start == self.end && self.fill().await.map_err(io_failure)? == 0 {
+                        return Err(Failure::Reset);
+                    }
+                    let take = left.min((self.end - self.start) as u64) as usize;
+                    if keep {
+                        body.extend_from_slice(&self.buf[self.start..self.start + take]);
+                    }
+                    self.start += take;
+                    left -= take as u64;
+                }
+            }
+            Framing::Chunked => loop {
+                let size = loop {
+                    match httparse::parse_chunk_size(&self.buf[self.start..self.end]) {
+                        Ok(httparse::Status::Complete((n, size))) => {
+                            self.start += n;
+                            break size;
+                        }
+                        Ok(httparse::Status::Partial) => {
+                            if self.fill().await.map_err(io_failure)? == 0 {
+                                return Err(Failure::Reset);
+                            }
+                        }
+                        Err(_) => return Err(Failure::Protocol("bad chunk size".into())),
+                    }
+                };
+                // Chunk data then CRLF; the last chunk (size 0) is followed by
+                // optional trailers and a blank line.
+                if size == 0 {
+                    return self.skip_trailers().await;
+                }
+                let mut left = size + 2;
+                while left > 0 {
+                    if self.start == self.end && self.fill().await.map_err(io_failure)? == 0 {
+                        return Err(Failure::Reset);
+                    }
+                    let take = left.min((self.end - self.start) as u64) as usize;
+                    if keep {
+                        let data_end = take.min((left.saturating_sub(2)) as usize);
+                        body.extend_from_slice(&self.buf[self.start..self.start + data_end]);
+                    }
+                    self.start += take;
+                    left -= take as u64;
+                }
+            },
+            Framing::UntilClose => loop {
+                if self.start < self.end {
+                    if keep {
+                        body.extend_from_slice(&self.buf[self.start..self.end]);
+                    }
+                    self.start = self.end;
+                }
+                if self.fill().await.map_err(io_failure)? == 0 {
+                    return Ok(());
+                }
+            },
+        }
+        Ok(())
+    }
+
+    async fn skip_trailers(&mut self) -> Result<(), Failure> {
+        loop {
+            let pending = &self.buf[self.start..self.end];
+            if let Some(i) = pending.windows(2).position(|w| w == b"\r\n") {
+                self.start += i + 2;
+                if i == 0 {
+                    return Ok(());
+                }
+                continue;
+            }
+            if self.fill().await.map_err(io_failure)? == 0 {
+                return Err(Failure::Reset);
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Framing {
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+fn framing(resp: &httparse::Response<'_, '_>, head_only: bool) -> Result<(Framing, bool), Failure> {
+    let mut length = None;
+    let mut chunked = false;
+    let mut close = resp.version == Some(0);
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let v = std::str::from_utf8(h.value).ok().and_then(|s| s.trim().parse::<u64>().ok());
+            length = Some(v.ok_or_else(|| Failure::Protocol("bad content-length".into()))?);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = h.value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked"));
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            if h.value.eq_ignore_ascii_case(b"close") {
+                close = true;
+            } else if h.value.eq_ignore_ascii_case(b"keep-alive") {
+                close = false;
+            }
+        }
+    }
+    let status = resp.code.unwrap_or(0);
+    let framing = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
+        Framing::Length(0)
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        close = true;
+        Framing::UntilClose
+    };
+    Ok((framing, close))
+}

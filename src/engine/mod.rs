@@ -1,0 +1,190 @@
+//! The load engine: worker threads (one single-threaded runtime per core) drive virtual
+//! users; a coordinator on the caller's runtime collects intervals, watches the clock,
+//! the shutdown signal and the live hook, and builds the `RunResult`.
+
+mod http;
+mod log;
+mod request;
+mod shape;
+mod user;
+mod worker;
+
+use std::future::Future;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::config::{Model, Plan};
+use crate::metrics::{Collector, Generator, GitInfo, RunResult, ScenarioInfo, StopReason};
+
+pub use shape::Shape;
+
+/// Called about once a second with what has been collected and the seconds elapsed.
+/// Returning `Some` stops the run with that reason (e.g. an `abort_on_fail` objective).
+pub type Hook<'a> = Box<dyn FnMut(&Collector, f64) -> Option<StopReason> + 'a>;
+
+pub struct RunOptions<'a> {
+    pub environment: Option<String>,
+    /// Slow-request log threshold (None: off).
+    pub slow_request: Option<Duration>,
+    /// Log failed and slow requests to stderr (rate-limited).
+    pub log_requests: bool,
+    pub hook: Option<Hook<'a>>,
+}
+
+/// How long in-flight requests get to finish after the stop before they are cut.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Runs `plan` to completion, or until `shutdown` resolves (then the result is partial
+/// and marked interrupted).
+pub async fn run(mut plan: Plan, mut opts: RunOptions<'_>, shutdown: impl Future<Output = ()>) -> RunResult {
+    prepare_fixed_requests(&mut plan);
+    let plan = Arc::new(plan);
+    let shape = match plan.model {
+        Model::Closed { users, spawn_rate } => Shape::users(users, spawn_rate, &plan.stages),
+        Model::Open { rate, .. } => Shape::rate(rate, &plan.stages),
+    };
+    let duration = if plan.stages.is_empty() { plan.duration } else { Duration::from_secs_f64(shape.stages_end()) };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let log = Arc::new(log::Log::new(
+        opts.slow_request.map_or(0, |d| d.as_micros() as u64),
+        opts.log_requests,
+    ));
+    let shared = worker::Shared {
+        plan: plan.clone(),
+        start,
+        stop: stop_rx,
+        tx,
+        iterations: plan.iterations.map(|n| Arc::new(AtomicU64::new(n))),
+        log: log.clone(),
+        shape,
+    };
+    let threads = plan.threads;
+    let handles: Vec<_> = (0..threads).map(|i| worker::spawn(i, threads, shared.clone())).collect();
+    drop(shared);
+
+    let mut collector = Collector::new(&plan.endpoints, &plan.tasks);
+    let mut done = 0;
+    let mut cpu_seconds = 0.0;
+    let mut max_lag = Duration::ZERO;
+    let mut stop = StopReason::Completed;
+    let deadline = tokio::time::Instant::now() + duration;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
+    tokio::pin!(shutdown);
+    let mut stopped_at = None;
+    while done < threads {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(worker::Msg::Interval { t, rec }) => collector.add(t, rec),
+                Some(worker::Msg::Done { cpu_seconds: c, max_lag: l }) => {
+                    done += 1;
+                    cpu_seconds += c;
+                    max_lag = max_lag.max(l);
+                }
+                None => break,
+            },
+            _ = tokio::time::sleep_until(deadline), if stopped_at.is_none() => {
+                stopped_at = Some(Instant::now());
+                let _ = stop_tx.send(true);
+            }
+            _ = &mut shutdown, if stopped_at.is_none() => {
+                stop = StopReason::Interrupted;
+                stopped_at = Some(Instant::now());
+                let _ = stop_tx.send(true);
+            }
+            _ = ticks.tick() => {
+                if let Some(hook) = opts.hook.as_mut() {
+                    if let (Some(reason), None) = (hook(&collector, start.elapsed().as_secs_f64()), stopped_at) {
+                        stop = reason;
+                        stopped_at = Some(Instant::now());
+                        let _ = stop_tx.send(true);
+                    }
+                }
+                if stopped_at.is_some_and(|t| t.elapsed() > GRACE * 3) {
+                    break; // a worker is wedged: report what we have
+                }
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    for h in handles {
+        if done >= threads {
+            let _ = h.join();
+        }
+    }
+    let wall = stopped_at.unwrap_or_else(Instant::now).duration_since(start).as_secs_f64();
+    let (endpoints, total, series, tasks) = collector.finish();
+    let suppressed = log.suppressed.load(std::sync::atomic::Ordering::Relaxed);
+    if suppressed > 0 {
+        eprintln!("({suppressed} more failed/slow request lines were not printed)");
+    }
+    let mut generator = Generator {
+        threads: threads as u32,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        cpu_seconds,
+        max_lag_ms: max_lag.as_secs_f64() * 1000.0,
+        ..Generator::default()
+    };
+    judge_generator(&mut generator, wall);
+    let (model, users, rate) = match plan.model {
+        Model::Closed { users, .. } => ("closed", users, None),
+        Model::Open { rate, max_users, .. } => ("open", max_users, Some(rate)),
+    };
+    let mut result = RunResult {
+        schema_version: crate::metrics::SCHEMA_VERSION,
+        tool: concat!("perfgate ", env!("CARGO_PKG_VERSION")).to_string(),
+        scenario: ScenarioInfo {
+            name: plan.scenario.clone(),
+            description: plan.description.clone(),
+            model: model.into(),
+            users,
+            rate,
+            duration_s: duration.as_secs_f64(),
+        },
+        environment: opts.environment.clone(),
+        target: plan.target.url(),
+        git: GitInfo::detect(),
+        started_at: humantime::format_rfc3339_millis(started_at).to_string(),
+        ended_at: humantime::format_rfc3339_millis(started_at + Duration::from_secs_f64(wall)).to_string(),
+        duration_s: wall,
+        stop,
+        generator,
+        total,
+        endpoints,
+        series,
+        tasks,
+    };
+    result.refresh();
+    result
+}
+
+/// Serialises, once, every request that has no template in it.
+fn prepare_fixed_requests(plan: &mut Plan) {
+    let mut users = std::mem::take(&mut plan.users);
+    for req in users.iter_mut().flat_map(|u| u.tasks.iter_mut()).flat_map(|t| t.steps.iter_mut()) {
+        if req.is_static() {
+            let mut out = Vec::new();
+            let ok = request::write_request(plan, req, &minijinja::Value::UNDEFINED, &mut out, &mut String::new());
+            req.fixed = ok.ok().map(|()| out);
+        }
+    }
+    plan.users = users;
+}
+
+/// The generator was the bottleneck when its threads were nearly always busy or its
+/// timers fired late: then latency includes perfgate's own queueing.
+fn judge_generator(g: &mut Generator, wall: f64) {
+    let busy = if wall > 0.0 { g.cpu_seconds / (wall * g.threads as f64) } else { 0.0 };
+    if busy > 0.9 {
+        g.notes.push(format!("load generator CPU at {:.0}% of its {} threads", busy * 100.0, g.threads));
+    }
+    if g.max_lag_ms > 100.0 {
+        g.notes.push(format!("load generator fell {:.0} ms behind its schedule", g.max_lag_ms));
+    }
+    g.overloaded = !g.notes.is_empty();
+}

@@ -1,0 +1,114 @@
+//! The load shape over time: users (closed model) or arrivals per second (open model)
+//! as a piecewise-linear function of elapsed seconds. A plain closed scenario is a ramp
+//! from 0 to `users` at `spawn_rate`, then flat; stages add more points.
+
+use crate::config::Stage;
+
+#[derive(Clone, Debug)]
+pub struct Shape {
+    /// (seconds since start, value), ascending in time; flat after the last point.
+    points: Vec<(f64, f64)>,
+}
+
+impl Shape {
+    /// Closed model: `users` spawned at `spawn_rate`, then `stages` if any.
+    pub fn users(users: u64, spawn_rate: f64, stages: &[Stage]) -> Shape {
+        if !stages.is_empty() {
+            return Shape::staged(0.0, stages);
+        }
+        Shape { points: vec![(0.0, 0.0), (users as f64 / spawn_rate, users as f64)] }
+    }
+
+    /// Open model: `rate` per second, then `stages` if any (ramping from `rate`).
+    pub fn rate(rate: f64, stages: &[Stage]) -> Shape {
+        if !stages.is_empty() {
+            return Shape::staged(rate, stages);
+        }
+        Shape { points: vec![(0.0, rate)] }
+    }
+
+    fn staged(start: f64, stages: &[Stage]) -> Shape {
+        let mut points = vec![(0.0, start)];
+        let mut t = 0.0;
+        for s in stages {
+            t += s.duration.secs();
+            points.push((t, s.target));
+        }
+        Shape { points }
+    }
+
+    /// When the stages end (0 without stages).
+    pub fn stages_end(&self) -> f64 {
+        self.points.last().map_or(0.0, |p| p.0)
+    }
+
+    pub fn max(&self) -> f64 {
+        self.points.iter().map(|p| p.1).fold(0.0, f64::max)
+    }
+
+    pub fn at(&self, t: f64) -> f64 {
+        let p = &self.points;
+        if t <= p[0].0 {
+            return p[0].1;
+        }
+        for w in p.windows(2) {
+            let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+            if t <= t1 {
+                return if t1 > t0 { v0 + (v1 - v0) * (t - t0) / (t1 - t0) } else { v1 };
+            }
+        }
+        p[p.len() - 1].1
+    }
+
+    /// The first time at or after `now` when the value exceeds `level`, if ever.
+    /// A closed-model user number `level` runs exactly while the shape is above it.
+    pub fn next_above(&self, level: f64, now: f64) -> Option<f64> {
+        if self.at(now) > level {
+            return Some(now);
+        }
+        for w in self.points.windows(2) {
+            let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+            if t1 < now || v1 <= level {
+                continue;
+            }
+            // Rising through `level` inside this segment.
+            let t = if v1 > v0 { t0 + (level - v0) / (v1 - v0) * (t1 - t0) } else { t0 };
+            return Some(t.max(now) + 1e-6);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Dur;
+    use std::time::Duration;
+
+    fn stage(secs: u64, target: f64) -> Stage {
+        Stage { duration: Dur(Duration::from_secs(secs)), target }
+    }
+
+    #[test]
+    fn spawn_ramp_then_flat() {
+        let s = Shape::users(10, 5.0, &[]);
+        assert_eq!(s.at(0.0), 0.0);
+        assert_eq!(s.at(1.0), 5.0);
+        assert_eq!(s.at(100.0), 10.0);
+        // User number 7 starts when the ramp passes 7: at 1.4 s.
+        assert!((s.next_above(7.0, 0.0).unwrap() - 1.4).abs() < 1e-3);
+    }
+
+    #[test]
+    fn stages_ramp_up_and_down() {
+        let s = Shape::users(0, 1.0, &[stage(10, 100.0), stage(10, 100.0), stage(10, 0.0)]);
+        assert_eq!(s.at(5.0), 50.0);
+        assert_eq!(s.at(15.0), 100.0);
+        assert_eq!(s.at(25.0), 50.0);
+        assert_eq!(s.at(40.0), 0.0);
+        assert_eq!(s.stages_end(), 30.0);
+        // User 60 stops at 24 s and is never needed again.
+        assert!(s.at(23.9) > 60.0 && s.at(24.1) < 60.0);
+        assert_eq!(s.next_above(60.0, 25.0), None);
+    }
+}

@@ -1,0 +1,209 @@
+//! A virtual user: one connection, its own extracted variables, looping over tasks.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use minijinja::Value;
+use tokio::time::Instant as TokioInstant;
+
+use super::http::Conn;
+use super::request::{check, extract, write_request};
+use super::worker::Worker;
+use crate::config::{PlannedTask, PlannedUser, Wait};
+use crate::metrics::Failure;
+
+pub struct User {
+    pub id: u64,
+    class: usize,
+    conn: Conn,
+    vars: BTreeMap<String, Value>,
+    iteration: u64,
+    out: Vec<u8>,
+    scratch: String,
+    body: Vec<u8>,
+}
+
+/// How an iteration ended.
+pub enum Outcome {
+    Done,
+    /// The run is stopping: leave.
+    Stopped,
+}
+
+impl User {
+    pub fn new(id: u64, class: usize) -> User {
+        User {
+            id,
+            class,
+            conn: Conn::default(),
+            vars: BTreeMap::new(),
+            iteration: 0,
+            out: Vec::with_capacity(1024),
+            scratch: String::with_capacity(1024),
+            body: Vec::new(),
+        }
+    }
+
+    /// Closed model: iterate with think time while the load shape keeps this user on.
+    pub async fn run_closed(mut self, w: Rc<Worker>) {
+        let class = &w.plan.users[self.class];
+        let level = self.id as f64;
+        let mut active = false;
+        loop {
+            // Park until the shape wants this user (spawn ramp, stages), or leave.
+            let now = w.elapsed();
+            match w.shape.next_above(level, now) {
+                None => break,
+                Some(t) if t > now => {
+                    w.set_active(&mut active, false);
+                    if !w.sleep_until(w.instant_at(t)).await {
+                        break;
+                    }
+                }
+                Some(_) => {}
+            }
+            w.set_active(&mut active, true);
+            let started = Instant::now();
+            if !w.take_iteration() {
+                break;
+            }
+            if let Outcome::Stopped = self.iterate(&w, class, None).await {
+                break;
+            }
+            let pause = match class.wait {
+                Wait::Constant(d) => d.0,
+                Wait::Between([lo, hi]) => {
+                    let span = hi.0.saturating_sub(lo.0).as_micros() as u64;
+                    lo.0 + Duration::from_micros(fastrand::u64(0..=span))
+                }
+                Wait::Pacing(p) => p.0.saturating_sub(started.elapsed()),
+            };
+            if !pause.is_zero() && !w.sleep_until(TokioInstant::now() + pause).await {
+                break;
+            }
+        }
+        w.set_active(&mut active, false);
+    }
+
+    /// Runs one task of this user's class. `due` is the scheduled arrival (open model):
+    /// the first request's latency counts from it, so queueing delay is not hidden.
+    pub async fn iterate(&mut self, w: &Worker, class: &PlannedUser, due: Option<Instant>) -> Outcome {
+        self.iteration += 1;
+        let task = pick(&class.tasks);
+        w.recorder.borrow_mut().tasks[task.id] += 1;
+        let ctx = self.context(w, task);
+        for (i, req) in task.steps.iter().enumerate() {
+            let start = match (i, due) {
+                (0, Some(d)) => d,
+                _ => Instant::now(),
+            };
+            if let Some(fixed) = &req.fixed {
+                self.out.clone_from(fixed);
+            } else if let Err(f) = write_request(&w.plan, req, &ctx, &mut self.out, &mut self.scratch) {
+                w.recorder.borrow_mut().failure(req.endpoint, 0, f);
+                return Outcome::Done;
+            }
+            let keep_body = req.expect.needs_body() || !req.extract.is_empty();
+            self.body.clear();
+            let exchange = self.conn.exchange(
+                &w.connector,
+                &self.out,
+                req.method == "HEAD",
+                keep_body,
+                &mut self.body,
+            );
+            let timed = tokio::time::timeout(w.plan.timeout, exchange);
+            let mut stop = w.stop.clone();
+            let result = tokio::select! {
+                biased;
+                r = timed => r,
+                _ = stop.wait_for(|s| *s) => {
+                    self.conn.close();
+                    w.recorder.borrow_mut().interrupted(req.endpoint);
+                    return Outcome::Stopped;
+                }
+            };
+            let latency_us = start.elapsed().as_micros() as u64;
+            let mut rec = w.recorder.borrow_mut();
+            let failure = match result {
+                Err(_) => {
+                    self.conn.close();
+                    Some(Failure::Timeout)
+                }
+                Ok((connect, r)) => {
+                    if let Some(us) = connect {
+                        rec.connected(req.endpoint, us);
+                    }
+                    match r {
+                        Err(f) => Some(f),
+                        Ok(resp) => match check(req, resp.status, &self.body)
+                            .and_then(|()| extract(req, &self.body, &mut self.vars))
+                        {
+                            Ok(()) => {
+                                let ttfb = resp.first_byte.saturating_duration_since(start);
+                                rec.success(req.endpoint, latency_us, ttfb.as_micros() as u64);
+                                None
+                            }
+                            Err(f) => Some(f),
+                        },
+                    }
+                }
+            };
+            if let Some(f) = failure {
+                w.log_failure(req.endpoint, &f);
+                rec.failure(req.endpoint, latency_us, f);
+                // Later steps usually depend on earlier ones: abandon the sequence.
+                return Outcome::Done;
+            }
+            drop(rec);
+            w.log_slow(req.endpoint, latency_us);
+        }
+        Outcome::Done
+    }
+
+    /// The template context for a task, built only when some step needs rendering.
+    fn context(&self, w: &Worker, task: &PlannedTask) -> Value {
+        if task.steps.iter().all(|s| s.fixed.is_some()) {
+            return Value::UNDEFINED;
+        }
+        let data: BTreeMap<&str, Value> =
+            w.plan.feeders.iter().map(|f| (f.name.as_str(), f.next_row())).collect();
+        minijinja::context! {
+            vars => Value::from(self.vars.clone()),
+            data => Value::from(data),
+            user => self.id,
+            iteration => self.iteration,
+        }
+    }
+}
+
+/// Picks a task at random in proportion to the weights.
+fn pick(tasks: &[PlannedTask]) -> &PlannedTask {
+    if tasks.len() == 1 {
+        return &tasks[0];
+    }
+    let total: u32 = tasks.iter().map(|t| t.weight).sum();
+    let mut r = fastrand::u32(0..total);
+    for t in tasks {
+        if r < t.weight {
+            return t;
+        }
+        r -= t.weight;
+    }
+    unreachable!("r < total")
+}
+
+/// Open model: a pool of idle users on this thread, handed arrivals by the scheduler.
+pub type Pool = Rc<RefCell<Vec<User>>>;
+
+pub async fn serve_arrival(w: Rc<Worker>, pool: Pool, mut user: User, due: Instant) {
+    let class = &w.plan.users[user.class];
+    w.recorder.borrow_mut().users += 1;
+    let outcome = user.iterate(&w, class, Some(due)).await;
+    w.recorder.borrow_mut().users -= 1;
+    if let Outcome::Done = outcome {
+        pool.borrow_mut().push(user);
+    }
+}

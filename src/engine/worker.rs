@@ -1,0 +1,264 @@
+//! A worker thread: a single-threaded tokio runtime driving its share of the virtual
+//! users, recording into its own `Recorder` and handing it to the collector every second.
+//! Nothing on the request path is shared with other threads except atomics.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant as TokioInstant;
+
+use super::http::Connector;
+use super::log::Log;
+use super::shape::Shape;
+use super::user::{serve_arrival, Pool, User};
+use crate::config::{Arrivals, Model, Plan};
+use crate::metrics::{Failure, Recorder};
+
+/// What a worker tells the coordinator.
+pub enum Msg {
+    /// Everything recorded in interval `t` (seconds since start).
+    Interval { t: u64, rec: Recorder },
+    /// The worker finished: its CPU seconds and worst timer/schedule lag.
+    Done { cpu_seconds: f64, max_lag: Duration },
+}
+
+/// What all workers share.
+#[derive(Clone)]
+pub struct Shared {
+    pub plan: Arc<Plan>,
+    pub start: Instant,
+    pub stop: watch::Receiver<bool>,
+    pub tx: mpsc::UnboundedSender<Msg>,
+    /// Iterations left, when the run is bounded by a count.
+    pub iterations: Option<Arc<AtomicU64>>,
+    pub log: Arc<Log>,
+    pub shape: Shape,
+}
+
+pub struct Worker {
+    pub plan: Arc<Plan>,
+    pub connector: Connector,
+    pub recorder: RefCell<Recorder>,
+    pub stop: watch::Receiver<bool>,
+    pub shape: Shape,
+    start: Instant,
+    start_tokio: TokioInstant,
+    iterations: Option<Arc<AtomicU64>>,
+    log: Arc<Log>,
+    max_lag: Cell<Duration>,
+}
+
+impl Worker {
+    pub fn elapsed(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    pub fn instant_at(&self, secs: f64) -> TokioInstant {
+        self.start_tokio + Duration::from_secs_f64(secs.max(0.0))
+    }
+
+    /// Sleeps until `at`; false when the run stopped first.
+    pub async fn sleep_until(&self, at: TokioInstant) -> bool {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep_until(at) => {}
+            _ = stop.wait_for(|s| *s) => return false,
+        }
+        !*self.stop.borrow()
+    }
+
+    /// Claims one iteration of an iteration-bounded run.
+    pub fn take_iteration(&self) -> bool {
+        match &self.iterations {
+            None => true,
+            Some(left) => left
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok(),
+        }
+    }
+
+    pub fn log_failure(&self, endpoint: usize, f: &Failure) {
+        self.log.line(format_args!("request failed: {} - {f}", self.plan.endpoints[endpoint].0));
+    }
+
+    pub fn log_slow(&self, endpoint: usize, us: u64) {
+        if self.log.slow_us > 0 && us > self.log.slow_us {
+            let name = &self.plan.endpoints[endpoint].0;
+            self.log.line(format_args!("slow request: {name} took {} ms", us / 1000));
+        }
+    }
+
+    /// Keeps the count of running users right as a user starts, parks or leaves.
+    pub fn set_active(&self, active: &mut bool, on: bool) {
+        if *active != on {
+            let mut rec = self.recorder.borrow_mut();
+            if on { rec.users += 1 } else { rec.users -= 1 }
+            *active = on;
+        }
+    }
+
+    fn note_lag(&self, lag: Duration) {
+        if lag > self.max_lag.get() {
+            self.max_lag.set(lag);
+        }
+    }
+}
+
+/// Starts worker `index` of `threads` on its own OS thread.
+pub fn spawn(index: usize, threads: usize, shared: Shared) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name(format!("perfgate-worker-{index}"))
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime");
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&rt, work(index, threads, shared));
+        })
+        .expect("spawning a worker thread")
+}
+
+async fn work(index: usize, threads: usize, s: Shared) {
+    let plan = s.plan.clone();
+    let recorder = Recorder::new(plan.endpoints.len(), plan.tasks.len());
+    let elapsed_now = s.start.elapsed();
+    let w = Rc::new(Worker {
+        connector: Connector::new(plan.target.clone(), plan.connect_timeout),
+        plan: plan.clone(),
+        recorder: RefCell::new(recorder),
+        stop: s.stop.clone(),
+        shape: s.shape.clone(),
+        start: s.start,
+        start_tokio: TokioInstant::now() - elapsed_now,
+        iterations: s.iterations.clone(),
+        log: s.log.clone(),
+        max_lag: Cell::new(Duration::ZERO),
+    });
+    let classes = class_sequence(&plan);
+    let mut users = Vec::new();
+    match plan.model {
+        Model::Closed { .. } => {
+            let total = w.shape.max().ceil() as u64;
+            for id in (index as u64..total).step_by(threads) {
+                let user = User::new(id, classes[id as usize % classes.len()]);
+                users.push(tokio::task::spawn_local(user.run_closed(w.clone())));
+            }
+        }
+        Model::Open { max_users, arrivals, .. } => {
+            let pool: Pool = Rc::new(RefCell::new(
+                (index as u64..max_users)
+                    .step_by(threads)
+                    .map(|id| User::new(id, classes[id as usize % classes.len()]))
+                    .collect(),
+            ));
+            users.push(tokio::task::spawn_local(schedule(w.clone(), pool, index, threads, arrivals)));
+        }
+    }
+    let ticker = tokio::task::spawn_local(tick(w.clone(), s.tx.clone()));
+    for u in users {
+        let _ = u.await;
+    }
+    ticker.abort();
+    let t = w.elapsed() as u64;
+    let rec = w.recorder.borrow_mut().take();
+    let _ = s.tx.send(Msg::Interval { t, rec });
+    let _ = s.tx.send(Msg::Done { cpu_seconds: thread_cpu_seconds(), max_lag: w.max_lag.get() });
+}
+
+/// Hands the recorder to the collector at every whole second since the start.
+async fn tick(w: Rc<Worker>, tx: mpsc::UnboundedSender<Msg>) {
+    let mut t = w.elapsed() as u64;
+    loop {
+        let at = w.instant_at((t + 1) as f64);
+        tokio::time::sleep_until(at).await;
+        w.note_lag(TokioInstant::now().saturating_duration_since(at));
+        let rec = w.recorder.borrow_mut().take();
+        if tx.send(Msg::Interval { t, rec }).is_err() {
+            return;
+        }
+        t += 1;
+    }
+}
+
+/// Open model: fires arrivals on schedule; an arrival that finds no idle user is dropped.
+async fn schedule(w: Rc<Worker>, pool: Pool, index: usize, threads: usize, arrivals: Arrivals) {
+    let duration = w.plan.duration.as_secs_f64();
+    let mut handles = Vec::new();
+    // Threads interleave: thread k's first arrival is k arrivals after the start.
+    let rate0 = w.shape.at(0.0).max(1e-9);
+    let mut next = match arrivals {
+        Arrivals::Uniform => index as f64 / rate0,
+        Arrivals::Poisson => gap(rate0 / threads as f64, arrivals),
+    };
+    while next < duration {
+        let at = w.instant_at(next);
+        if at > TokioInstant::now() && !w.sleep_until(at).await {
+            break;
+        }
+        if *w.stop.borrow() {
+            break;
+        }
+        let now = w.elapsed();
+        w.note_lag(Duration::from_secs_f64((now - next).max(0.0)));
+        // Catch up on everything due by now: late arrivals keep their due time.
+        while next <= now && next < duration {
+            let due = w.start + Duration::from_secs_f64(next);
+            if !w.take_iteration() {
+                return drain(handles).await;
+            }
+            let user = pool.borrow_mut().pop();
+            match user {
+                Some(u) => handles.push(tokio::task::spawn_local(serve_arrival(w.clone(), pool.clone(), u, due))),
+                None => w.recorder.borrow_mut().dropped += 1,
+            }
+            let rate = w.shape.at(next) / threads as f64;
+            next += if rate > 0.0 { gap(rate, arrivals) } else { 0.05 };
+        }
+        handles.retain(|h| !h.is_finished());
+    }
+    drain(handles).await;
+}
+
+async fn drain(handles: Vec<tokio::task::JoinHandle<()>>) {
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+fn gap(rate: f64, arrivals: Arrivals) -> f64 {
+    match arrivals {
+        Arrivals::Uniform => 1.0 / rate,
+        Arrivals::Poisson => -(1.0 - fastrand::f64()).ln() / rate,
+    }
+}
+
+/// User classes in proportion to their weights: weights [1, 1, 3] give [0, 1, 2, 2, 2],
+/// and user number i gets entry i modulo its length.
+fn class_sequence(plan: &Plan) -> Vec<usize> {
+    let seq: Vec<usize> = plan
+        .users
+        .iter()
+        .enumerate()
+        .flat_map(|(i, u)| std::iter::repeat_n(i, u.weight as usize))
+        .collect();
+    debug_assert!(!seq.is_empty(), "the plan checks that class weights add up above 0");
+    seq
+}
+
+/// CPU seconds (user + system) this thread has used.
+fn thread_cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we pass and nothing else.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_THREAD, &mut u) != 0 {
+            return 0.0;
+        }
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        tv(u.ru_utime) + tv(u.ru_stime)
+    }
+}

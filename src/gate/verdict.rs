@@ -1,0 +1,234 @@
+//! Judging a `RunResult` against a `Budget`: every objective ends as pass, fail or no
+//! data (which fails: a budget never passes silently on zero samples).
+
+use serde::Serialize;
+
+use super::budget::{Metric, Objective, Op, Scope};
+use super::Budget;
+use crate::metrics::{Collector, Latency, RunResult, Stats, StopReason};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    NoData,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    Failed,
+    /// The load generator was the bottleneck: the numbers describe perfgate.
+    Inconclusive,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub objective: Objective,
+    /// In the objective's unit; for windowed objectives, the fraction of windows that held.
+    pub measured: Option<f64>,
+    pub outcome: Outcome,
+    /// Headroom in the limit's unit: positive when holding, negative when failing.
+    pub margin: Option<f64>,
+    /// One line a person can act on.
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertResult {
+    pub level: String,
+    pub description: String,
+    pub triggered: bool,
+    pub checks: Vec<Check>,
+}
+
+/// The gate's answer; its JSON form is documented in docs/verdict.md.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verdict {
+    pub status: Status,
+    pub budget: String,
+    pub environment: Option<String>,
+    pub checks: Vec<Check>,
+    pub alerts: Vec<AlertResult>,
+    /// Why the run is inconclusive, interrupted or aborted, in words.
+    pub notes: Vec<String>,
+}
+
+impl Verdict {
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.outcome != Outcome::Pass)
+    }
+}
+
+pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
+    let where_ = budget.environment.as_deref().unwrap_or(&budget.name);
+    let checks: Vec<Check> = budget.objectives.iter().map(|o| check(o, result, where_)).collect();
+    let alerts = budget
+        .alerts
+        .iter()
+        .map(|a| {
+            let checks: Vec<Check> = a.objectives.iter().map(|o| check(o, result, &a.name)).collect();
+            AlertResult {
+                level: a.name.clone(),
+                description: a.description.clone(),
+                triggered: checks.iter().any(|c| c.outcome == Outcome::Fail),
+                checks,
+            }
+        })
+        .collect();
+    let mut notes = Vec::new();
+    match result.stop {
+        StopReason::Interrupted => notes.push("the run was interrupted: results are partial".to_string()),
+        StopReason::Aborted => notes.push("the run was stopped early by an abort_on_fail objective".to_string()),
+        StopReason::Completed => {}
+    }
+    if result.generator.overloaded {
+        notes.push(format!(
+            "inconclusive: the load generator was the bottleneck ({}); the numbers describe perfgate, not the service",
+            result.generator.notes.join("; ")
+        ));
+    }
+    if checks.is_empty() {
+        notes.push("no budget objectives: nothing was judged (add [budgets.*] or [endpoints.*] to perfgate.toml)".into());
+    }
+    let failed = checks.iter().any(|c| c.outcome != Outcome::Pass) || result.stop == StopReason::Aborted;
+    let status = if failed {
+        Status::Failed
+    } else if result.generator.overloaded {
+        Status::Inconclusive
+    } else {
+        Status::Passed
+    };
+    Verdict { status, budget: budget.name.clone(), environment: budget.environment.clone(), checks, alerts, notes }
+}
+
+/// Live `abort_on_fail`: the first upper-bound objective past its grace delay that fails
+/// on the data so far. Lower bounds (min_rps, min_requests) are judged only at the end.
+pub fn live_abort(budget: &Budget, collector: &Collector, elapsed: f64) -> Option<String> {
+    let total = collector.total();
+    for o in &budget.objectives {
+        let Some(grace) = o.abort_after_s else { continue };
+        if elapsed < grace || o.op != Op::AtMost || o.window.is_some() {
+            continue;
+        }
+        let stats = match &o.scope {
+            Scope::Total => Some(&total),
+            Scope::Endpoint(name) => collector.endpoints.iter().find(|e| &e.name == name),
+        };
+        if let Some(v) = stats.and_then(|s| measure(o.metric, s, elapsed)) {
+            if !o.op.holds(v, o.limit) {
+                return Some(line(o, Some(v), false, "abort_on_fail"));
+            }
+        }
+    }
+    None
+}
+
+fn check(o: &Objective, r: &RunResult, where_: &str) -> Check {
+    let measured = match &o.window {
+        Some(w) => windows_held(o, w, r),
+        None => stats_for(&o.scope, r).and_then(|s| measure(o.metric, s, r.duration_s)),
+    };
+    let (outcome, margin) = match measured {
+        None => (Outcome::NoData, None),
+        Some(v) => {
+            let ok = match &o.window {
+                Some(w) => v >= w.at_least,
+                None => o.op.holds(v, o.limit),
+            };
+            let margin = match o.op {
+                Op::AtMost => o.limit - v,
+                Op::AtLeast => v - o.limit,
+            };
+            (if ok { Outcome::Pass } else { Outcome::Fail }, o.window.is_none().then_some(margin))
+        }
+    };
+    let message = line(o, measured, outcome == Outcome::Pass, where_);
+    Check { objective: o.clone(), measured, outcome, margin, message }
+}
+
+/// e.g. "p99 latency 212 ms > 150 ms budget on /api/verify-proof (production)".
+fn line(o: &Objective, measured: Option<f64>, holds: bool, where_: &str) -> String {
+    let on = match &o.scope {
+        Scope::Total => String::new(),
+        Scope::Endpoint(e) => format!(" on {e}"),
+    };
+    let origin = if o.origin.is_empty() || o.origin == where_ { where_.to_string() } else { format!("{where_}, {}", o.origin) };
+    match (measured, &o.window) {
+        (None, _) => format!("{}: no data{on} — nothing was measured, so the budget cannot hold ({origin})", o.metric),
+        (Some(v), None) => format!(
+            "{} {} {} {} budget{on} ({origin})",
+            o.metric,
+            o.metric.format(v),
+            o.op.symbol(holds),
+            o.metric.format(o.limit)
+        ),
+        (Some(v), Some(w)) => format!(
+            "{} {} {} held in {:.0}% of {}s windows{} (needs {:.0}%){on} ({origin})",
+            o.metric,
+            if o.op == Op::AtMost { "≤" } else { "≥" },
+            o.metric.format(o.limit),
+            v * 100.0,
+            w.seconds,
+            if w.after_s > 0.0 { format!(" after {:.0}s", w.after_s) } else { String::new() },
+            w.at_least * 100.0
+        ),
+    }
+}
+
+fn stats_for<'a>(scope: &Scope, r: &'a RunResult) -> Option<&'a Stats> {
+    match scope {
+        Scope::Total => Some(&r.total),
+        Scope::Endpoint(name) => r.endpoint(name),
+    }
+}
+
+/// The metric's value on `s`, or None when there is nothing to measure it on.
+pub fn measure(metric: Metric, s: &Stats, duration_s: f64) -> Option<f64> {
+    let l = &s.latency;
+    let latency = |f: &dyn Fn(&Latency) -> f64| (l.count() > 0).then(|| f(l));
+    match metric {
+        Metric::Avg => latency(&|l| l.mean_us() / 1000.0),
+        Metric::Min => latency(&|l| l.min_us() as f64 / 1000.0),
+        Metric::Max => latency(&|l| l.max_us() as f64 / 1000.0),
+        Metric::Percentile(p) => latency(&|l| l.percentile_us(p) as f64 / 1000.0),
+        Metric::ErrorRate => (s.requests > 0).then(|| s.error_rate()),
+        Metric::Rps => (duration_s > 0.0).then(|| s.requests as f64 / duration_s),
+        Metric::Requests => Some(s.requests as f64),
+        Metric::Dropped => Some(s.dropped as f64),
+    }
+}
+
+/// The fraction of windows (after the warm-up) in which the objective held.
+fn windows_held(o: &Objective, w: &super::Window, r: &RunResult) -> Option<f64> {
+    let mut windows: std::collections::BTreeMap<u64, Stats> = Default::default();
+    for i in &r.series {
+        if (i.t as f64) < w.after_s {
+            continue;
+        }
+        let k = (i.t - w.after_s as u64) / w.seconds;
+        let slot = windows.entry(k).or_default();
+        slot.dropped += i.dropped;
+        for e in &i.endpoints {
+            if let Scope::Endpoint(name) = &o.scope {
+                if &e.name != name {
+                    continue;
+                }
+            }
+            slot.requests += e.requests;
+            slot.failures += e.failures;
+            slot.latency.add(&e.latency);
+        }
+    }
+    let judged: Vec<bool> = windows
+        .values()
+        .filter_map(|s| measure(o.metric, s, w.seconds as f64))
+        .map(|v| o.op.holds(v, o.limit))
+        .collect();
+    if judged.is_empty() {
+        return None;
+    }
+    Some(judged.iter().filter(|ok| **ok).count() as f64 / judged.len() as f64)
+}

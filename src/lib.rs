@@ -1,0 +1,51 @@
+//! perfgate: performance budgets as tests.
+//!
+//! A team writes its service-level objectives as a budget in `perfgate.toml`; perfgate
+//! drives realistic HTTP load at the service, measures it (HdrHistograms, no coordinated
+//! omission in the open model), and judges the result against the budget.
+//!
+//! The pipeline: [`config`] → [`config::Plan`] → [`engine`] → [`metrics::RunResult`] →
+//! [`gate`] → [`report`]s and an exit code.
+//!
+//! ```no_run
+//! use perfgate::{config::{Config, Overrides, Plan}, demo::{DemoServer, Knobs}, engine};
+//!
+//! let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+//! let (config, source) = Config::parse("perfgate.toml", perfgate::EXAMPLE_CONFIG).unwrap();
+//! let overrides = Overrides { host: Some(demo.url()), duration: Some(perfgate::config::Dur::parse("5s").unwrap()), ..Default::default() };
+//! let plan = Plan::build(&config, &source, &overrides).unwrap();
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! let opts = engine::RunOptions { environment: None, slow_request: None, log_requests: false, hook: None };
+//! let result = rt.block_on(engine::run(plan, opts, std::future::pending()));
+//! assert_eq!(result.total.requests, demo.served().values().flat_map(|m| m.values()).sum::<u64>());
+//! ```
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod exit;
+pub mod gate;
+pub mod metrics;
+pub mod report;
+
+use std::io::Write;
+use std::path::Path;
+
+/// The commented example configuration (the seed's budgets, classes and scenarios);
+/// `perfgate init` writes it and `perfgate demo` runs it.
+pub const EXAMPLE_CONFIG: &str = include_str!("../examples/perfgate.toml");
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| std::io::Error::other("output path has no file name"))?;
+    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

@@ -1,0 +1,23 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use perfgate::cli::{Cli, Command};
+use perfgate::commands;
+use perfgate::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Demo(args) => commands::demo(args),
+        Command::Run(args) => commands::run(args),
+        Command::Check(args) => commands::check(args),
+        Command::Init(args) => commands::init(args),
+    };
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Exit::Error.into()
+        }
+    }
+}

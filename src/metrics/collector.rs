@@ -1,0 +1,93 @@
+//! Folds the workers' per-interval recorders into running totals and a time series.
+
+use std::collections::BTreeMap;
+
+use super::recorder::{EndpointRecorder, Recorder};
+use super::{Interval, IntervalStats, Stats, TaskCount};
+
+pub struct Collector {
+    /// Cumulative, one per endpoint, in the plan's order.
+    pub endpoints: Vec<Stats>,
+    tasks: Vec<TaskCount>,
+    series: BTreeMap<u64, Interval>,
+    dropped: u64,
+}
+
+impl Collector {
+    /// `endpoints` are (name, method); `tasks` are (user class, task).
+    pub fn new(endpoints: &[(String, String)], tasks: &[(String, String)]) -> Collector {
+        Collector {
+            endpoints: endpoints.iter().map(|(n, m)| Stats::named(n, m)).collect(),
+            tasks: tasks
+                .iter()
+                .map(|(u, t)| TaskCount { user: u.clone(), task: t.clone(), iterations: 0 })
+                .collect(),
+            series: BTreeMap::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Adds one worker's recording of interval `t` (seconds since start).
+    pub fn add(&mut self, t: u64, rec: Recorder) {
+        let names: Vec<String> = self.endpoints.iter().map(|e| e.name.clone()).collect();
+        let interval = self.series.entry(t).or_insert_with(|| Interval {
+            t,
+            endpoints: names
+                .iter()
+                .map(|n| IntervalStats { name: n.clone(), ..IntervalStats::default() })
+                .collect(),
+            ..Interval::default()
+        });
+        interval.users += rec.users;
+        interval.dropped += rec.dropped;
+        self.dropped += rec.dropped;
+        for (i, n) in rec.tasks.iter().enumerate() {
+            self.tasks[i].iterations += n;
+        }
+        for (i, e) in rec.endpoints.into_iter().enumerate() {
+            let slot = &mut interval.endpoints[i];
+            slot.requests += e.requests;
+            slot.failures += e.failures;
+            slot.latency.add(&e.latency);
+            fold(&mut self.endpoints[i], e);
+        }
+    }
+
+    pub fn total(&self) -> Stats {
+        let mut total = Stats::named("Total", "");
+        for e in &self.endpoints {
+            total.add(e);
+        }
+        total.dropped = self.dropped;
+        total
+    }
+
+    /// Users active in the latest complete interval.
+    pub fn users(&self) -> u64 {
+        self.series.values().next_back().map_or(0, |i| i.users)
+    }
+
+    /// Endpoints sorted by name, the total, the series and the task counts.
+    pub fn finish(self) -> (Vec<Stats>, Stats, Vec<Interval>, Vec<TaskCount>) {
+        let total = self.total();
+        let mut endpoints = self.endpoints;
+        endpoints.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut series: Vec<Interval> = self.series.into_values().collect();
+        for i in &mut series {
+            i.endpoints.retain(|e| e.requests > 0);
+        }
+        (endpoints, total, series, self.tasks)
+    }
+}
+
+fn fold(into: &mut Stats, e: EndpointRecorder) {
+    into.requests += e.requests;
+    into.failures += e.failures;
+    into.interrupted += e.interrupted;
+    for (reason, n) in e.reasons {
+        *into.failure_reasons.entry(reason.to_string()).or_default() += n;
+    }
+    into.latency.add(&e.latency);
+    into.ttfb.add(&e.ttfb);
+    into.connect.add(&e.connect);
+}

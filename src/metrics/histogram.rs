@@ -1,0 +1,141 @@
+//! Latency histograms in microseconds, serialised losslessly.
+//!
+//! On disk a histogram is the standard HdrHistogram V2 encoding in base64 (the same
+//! format wrk2 and HdrHistogram's log tools read), so merging saved results is exact.
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Highest latency recorded exactly: 100 s. Slower samples are clamped to it.
+const HIGHEST_US: u64 = 100_000_000;
+
+/// A latency histogram: microsecond resolution, 3 significant digits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Latency(Histogram<u64>);
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency(Histogram::new_with_bounds(1, HIGHEST_US, 3).expect("valid bounds"))
+    }
+}
+
+impl Latency {
+    pub fn record_us(&mut self, us: u64) {
+        self.0.saturating_record(us.clamp(1, HIGHEST_US));
+    }
+
+    /// Adds every sample of `other` (exact: bucket counts add).
+    pub fn add(&mut self, other: &Latency) {
+        self.0.add(&other.0).expect("histograms share bounds");
+    }
+
+    pub fn count(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// Value at a percentile (0–100) in microseconds; 0 when empty.
+    pub fn percentile_us(&self, p: f64) -> u64 {
+        if self.0.is_empty() {
+            return 0;
+        }
+        self.0.value_at_percentile(p)
+    }
+
+    pub fn mean_us(&self) -> f64 {
+        self.0.mean()
+    }
+
+    pub fn min_us(&self) -> u64 {
+        self.0.min()
+    }
+
+    pub fn max_us(&self) -> u64 {
+        self.0.max()
+    }
+
+    /// Fraction of samples at or below `us` microseconds.
+    pub fn fraction_at_or_below(&self, us: u64) -> f64 {
+        if self.0.is_empty() {
+            return 0.0;
+        }
+        self.0.count_between(0, us) as f64 / self.0.len() as f64
+    }
+
+    /// (percentile, value in µs) pairs along the percentile spectrum, for plots.
+    pub fn spectrum(&self) -> Vec<(f64, u64)> {
+        self.0
+            .iter_quantiles(1)
+            .map(|v| (v.quantile_iterated_to() * 100.0, v.value_iterated_to()))
+            .collect()
+    }
+
+    pub fn encode(&self) -> String {
+        let mut bytes = Vec::new();
+        V2Serializer::new()
+            .serialize(&self.0, &mut bytes)
+            .expect("writing to a Vec cannot fail");
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    pub fn decode(text: &str) -> Result<Latency, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| format!("histogram is not base64: {e}"))?;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut bytes.as_slice())
+            .map_err(|e| format!("histogram is not HdrHistogram V2: {e:?}"))?;
+        let mut out = Latency::default();
+        out.0
+            .add(&h)
+            .map_err(|e| format!("histogram out of range: {e:?}"))?;
+        Ok(out)
+    }
+}
+
+impl Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.encode())
+    }
+}
+
+impl<'de> Deserialize<'de> for Latency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Latency::decode(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding_round_trips_exactly() {
+        let mut h = Latency::default();
+        for us in [1, 7, 150, 151, 99_999, 2_000_000, 500_000_000] {
+            h.record_us(us);
+        }
+        let back = Latency::decode(&h.encode()).unwrap();
+        assert_eq!(back, h);
+        assert_eq!(back.count(), 7);
+        assert_eq!(back.max_us(), h.max_us());
+    }
+
+    #[test]
+    fn merge_equals_one_histogram_over_the_union() {
+        let (mut a, mut b, mut all) = (Latency::default(), Latency::default(), Latency::default());
+        for i in 0..10_000u64 {
+            let us = (i * 7919) % 250_000 + 1;
+            if i % 3 == 0 { a.record_us(us) } else { b.record_us(us) }
+            all.record_us(us);
+        }
+        a.add(&b);
+        assert_eq!(a, all);
+        for p in [50.0, 95.0, 99.0, 99.9] {
+            assert_eq!(a.percentile_us(p), all.percentile_us(p));
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Exact merge of several results (shards of one run, or runs to judge together):
+//! counts add and histograms add bucket by bucket; percentiles are never averaged.
+
+use std::collections::BTreeMap;
+
+use super::{Interval, RunResult, Stats};
+
+/// Merges results into one. Wall time spans the earliest start to the latest end.
+pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
+    let mut iter = results.into_iter();
+    let mut out = iter.next().ok_or("nothing to merge")?;
+    for r in iter {
+        let (a0, a1) = (parse_time(&out.started_at)?, parse_time(&out.ended_at)?);
+        let (b0, b1) = (parse_time(&r.started_at)?, parse_time(&r.ended_at)?);
+        let start = a0.min(b0);
+        let end = a1.max(b1);
+        // Shards of one run overlap in time: the wall time is their span, not a sum.
+        out.duration_s = out.duration_s.max(r.duration_s).max(
+            end.duration_since(start).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+        );
+        if b0 < a0 {
+            out.started_at = r.started_at.clone();
+        }
+        if b1 > a1 {
+            out.ended_at = r.ended_at.clone();
+        }
+        out.scenario.users += r.scenario.users;
+        out.scenario.rate = match (out.scenario.rate, r.scenario.rate) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        out.total.add(&r.total);
+        out.endpoints = merge_endpoints(std::mem::take(&mut out.endpoints), r.endpoints);
+        out.series = merge_series(std::mem::take(&mut out.series), r.series);
+        for t in r.tasks {
+            match out.tasks.iter_mut().find(|x| x.user == t.user && x.task == t.task) {
+                Some(x) => x.iterations += t.iterations,
+                None => out.tasks.push(t),
+            }
+        }
+        out.generator.cpu_seconds += r.generator.cpu_seconds;
+        out.generator.threads += r.generator.threads;
+        out.generator.max_lag_ms = out.generator.max_lag_ms.max(r.generator.max_lag_ms);
+        out.generator.overloaded |= r.generator.overloaded;
+        out.generator.notes.extend(r.generator.notes);
+        if r.stop != super::StopReason::Completed {
+            out.stop = r.stop;
+        }
+    }
+    out.refresh();
+    Ok(out)
+}
+
+fn merge_endpoints(a: Vec<Stats>, b: Vec<Stats>) -> Vec<Stats> {
+    let mut by_name: BTreeMap<String, Stats> =
+        a.into_iter().map(|s| (s.name.clone(), s)).collect();
+    for s in b {
+        match by_name.get_mut(&s.name) {
+            Some(x) => x.add(&s),
+            None => {
+                by_name.insert(s.name.clone(), s);
+            }
+        }
+    }
+    by_name.into_values().collect()
+}
+
+fn merge_series(a: Vec<Interval>, b: Vec<Interval>) -> Vec<Interval> {
+    let mut by_t: BTreeMap<u64, Interval> = a.into_iter().map(|i| (i.t, i)).collect();
+    for i in b {
+        let slot = by_t.entry(i.t).or_insert_with(|| Interval { t: i.t, ..Interval::default() });
+        slot.users += i.users;
+        slot.dropped += i.dropped;
+        for e in i.endpoints {
+            match slot.endpoints.iter_mut().find(|x| x.name == e.name) {
+                Some(x) => {
+                    x.requests += e.requests;
+                    x.failures += e.failures;
+                    x.latency.add(&e.latency);
+                }
+                None => slot.endpoints.push(e),
+            }
+        }
+    }
+    by_t.into_values().collect()
+}
+
+fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339(s).map_err(|e| format!("bad timestamp {s:?}: {e}"))
+}

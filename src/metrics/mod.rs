@@ -1,0 +1,14 @@
+//! Measurements: per-thread recording, the collector that builds a `RunResult`,
+//! and exact merging of saved results.
+
+mod collector;
+mod histogram;
+mod merge;
+mod recorder;
+mod result;
+
+pub use collector::Collector;
+pub use histogram::Latency;
+pub use merge::merge;
+pub use recorder::{Failure, Recorder};
+pub use result::*;

@@ -1,0 +1,110 @@
+//! Per-thread recording on the hot path: plain counters and histograms, no locks.
+//! Each worker owns one `Recorder` and hands it to the collector once per interval.
+
+use std::fmt;
+
+use super::Latency;
+
+/// Why a request failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The TCP connection was refused.
+    Refused,
+    /// No connection, or no full response, within the timeout.
+    Timeout,
+    /// The peer reset or closed the connection mid-request.
+    Reset,
+    /// Connecting failed for another reason (DNS, TLS, ...).
+    Connect(String),
+    /// The response could not be parsed as HTTP/1.1.
+    Protocol(String),
+    /// The status was not an expected one.
+    Status(u16),
+    /// A response expectation did not hold.
+    Expect(String),
+    /// A template failed to render.
+    Template(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Refused => write!(f, "connection refused"),
+            Failure::Timeout => write!(f, "timeout"),
+            Failure::Reset => write!(f, "connection reset"),
+            Failure::Connect(e) => write!(f, "connect: {e}"),
+            Failure::Protocol(e) => write!(f, "bad response: {e}"),
+            Failure::Status(s) => write!(f, "HTTP {s}"),
+            Failure::Expect(e) => write!(f, "expectation: {e}"),
+            Failure::Template(e) => write!(f, "template: {e}"),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct EndpointRecorder {
+    pub requests: u64,
+    pub failures: u64,
+    pub interrupted: u64,
+    pub reasons: Vec<(Failure, u64)>,
+    pub latency: Latency,
+    pub ttfb: Latency,
+    pub connect: Latency,
+}
+
+/// Everything one worker thread measured during one interval.
+pub struct Recorder {
+    pub endpoints: Vec<EndpointRecorder>,
+    /// Iterations per task, indexed like the plan's flattened task list.
+    pub tasks: Vec<u64>,
+    pub dropped: u64,
+    /// Users this thread has running right now.
+    pub users: u64,
+}
+
+impl Recorder {
+    pub fn new(endpoints: usize, tasks: usize) -> Recorder {
+        Recorder {
+            endpoints: (0..endpoints).map(|_| EndpointRecorder::default()).collect(),
+            tasks: vec![0; tasks],
+            dropped: 0,
+            users: 0,
+        }
+    }
+
+    pub fn success(&mut self, endpoint: usize, latency_us: u64, ttfb_us: u64) {
+        let e = &mut self.endpoints[endpoint];
+        e.requests += 1;
+        e.latency.record_us(latency_us);
+        e.ttfb.record_us(ttfb_us);
+    }
+
+    /// A failed request still has a latency: how long the user waited for the failure.
+    pub fn failure(&mut self, endpoint: usize, latency_us: u64, failure: Failure) {
+        let e = &mut self.endpoints[endpoint];
+        e.requests += 1;
+        e.failures += 1;
+        e.latency.record_us(latency_us);
+        match e.reasons.iter_mut().find(|(f, _)| *f == failure) {
+            Some((_, n)) => *n += 1,
+            None => e.reasons.push((failure, 1)),
+        }
+    }
+
+    pub fn interrupted(&mut self, endpoint: usize) {
+        self.endpoints[endpoint].interrupted += 1;
+    }
+
+    pub fn connected(&mut self, endpoint: usize, us: u64) {
+        self.endpoints[endpoint].connect.record_us(us);
+    }
+
+    /// Hands over what was recorded so far and starts afresh (users carry over).
+    pub fn take(&mut self) -> Recorder {
+        let fresh = Recorder {
+            users: self.users,
+            ..Recorder::new(self.endpoints.len(), self.tasks.len())
+        };
+        std::mem::replace(self, fresh)
+    }
+}

@@ -1,0 +1,279 @@
+//! `RunResult`: the one report model. Everything that measures produces one; everything
+//! that judges or shows reads one. Its JSON form is versioned (`schema_version`) and
+//! described by `schema/run-result.schema.json`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::Latency;
+
+/// Bumped whenever the JSON shape changes incompatibly.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunResult {
+    pub schema_version: u32,
+    /// "perfgate 0.1.0" or the importer that produced this result.
+    pub tool: String,
+    pub scenario: ScenarioInfo,
+    pub environment: Option<String>,
+    pub target: String,
+    pub git: GitInfo,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub ended_at: String,
+    /// Wall-clock seconds the load ran (rps is requests / this).
+    pub duration_s: f64,
+    pub stop: StopReason,
+    pub generator: Generator,
+    pub total: Stats,
+    /// Per endpoint (request name), sorted by name.
+    pub endpoints: Vec<Stats>,
+    /// Per-second time series.
+    pub series: Vec<Interval>,
+    /// How often each task of each user class ran.
+    pub tasks: Vec<TaskCount>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: String,
+    /// "closed" (virtual users loop) or "open" (arrival rate).
+    pub model: String,
+    pub users: u64,
+    /// Arrivals per second (open model).
+    pub rate: Option<f64>,
+    pub duration_s: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitInfo {
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Ran for the whole duration (or all iterations).
+    Completed,
+    /// Stopped by Ctrl-C / SIGTERM: partial results.
+    Interrupted,
+    /// An `abort_on_fail` objective stopped the run early.
+    Aborted,
+}
+
+/// How the load generator itself fared. When it was the bottleneck the numbers
+/// describe perfgate, not the service, and the gate says the run is inconclusive.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generator {
+    pub threads: u32,
+    pub cores: u32,
+    /// User + system CPU seconds perfgate used during the load.
+    pub cpu_seconds: f64,
+    /// Worst lag of the open-model schedule or of a timer tick, in milliseconds.
+    pub max_lag_ms: f64,
+    pub overloaded: bool,
+    /// Why it was judged overloaded, in words.
+    pub notes: Vec<String>,
+}
+
+/// Counts and latencies for one endpoint or the whole run.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stats {
+    pub name: String,
+    pub method: String,
+    /// Completed requests, successful or failed.
+    pub requests: u64,
+    pub failures: u64,
+    /// In flight when the run stopped: neither success nor failure.
+    pub interrupted: u64,
+    /// Open model: arrivals that found no free virtual user (total only).
+    pub dropped: u64,
+    pub failure_reasons: BTreeMap<String, u64>,
+    /// From due time to the last body byte, µs.
+    pub latency: Latency,
+    /// From due time to the first response byte, µs.
+    pub ttfb: Latency,
+    /// TCP (and TLS) connect time, µs, one sample per new connection.
+    pub connect: Latency,
+    /// Derived from the histograms when written; ignored when read.
+    #[serde(default, skip_deserializing)]
+    pub summary: Summary,
+}
+
+/// Human-friendly figures derived from a `Stats`, in milliseconds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub rps: f64,
+    pub error_rate: f64,
+    pub avg_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interval {
+    /// Seconds since the start of the run at which this interval began.
+    pub t: u64,
+    /// Virtual users active at the end of the interval.
+    pub users: u64,
+    pub dropped: u64,
+    pub endpoints: Vec<IntervalStats>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntervalStats {
+    pub name: String,
+    pub requests: u64,
+    pub failures: u64,
+    pub latency: Latency,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskCount {
+    pub user: String,
+    pub task: String,
+    pub iterations: u64,
+}
+
+impl GitInfo {
+    /// The commit and branch from CI variables, else from `git` in the current directory.
+    pub fn detect() -> GitInfo {
+        let var = |names: &[&str]| {
+            names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+        };
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(args)
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .filter(|s| !s.is_empty() && s != "HEAD")
+        };
+        GitInfo {
+            commit: var(&["GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT"])
+                .or_else(|| git(&["rev-parse", "HEAD"])),
+            branch: var(&["GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "GIT_BRANCH"])
+                .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"])),
+        }
+    }
+}
+
+impl Stats {
+    pub fn named(name: &str, method: &str) -> Stats {
+        Stats {
+            name: name.to_string(),
+            method: method.to_string(),
+            ..Stats::default()
+        }
+    }
+
+    /// Adds every count and sample of `other`.
+    pub fn add(&mut self, other: &Stats) {
+        self.requests += other.requests;
+        self.failures += other.failures;
+        self.interrupted += other.interrupted;
+        self.dropped += other.dropped;
+        for (reason, n) in &other.failure_reasons {
+            *self.failure_reasons.entry(reason.clone()).or_default() += n;
+        }
+        self.latency.add(&other.latency);
+        self.ttfb.add(&other.ttfb);
+        self.connect.add(&other.connect);
+    }
+
+    /// Failures / requests, as a fraction (0.001 = 0.1%).
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.failures as f64 / self.requests as f64
+        }
+    }
+
+    fn refresh(&mut self, duration_s: f64) {
+        let ms = |us: u64| us as f64 / 1000.0;
+        let l = &self.latency;
+        let empty = l.count() == 0;
+        self.summary = Summary {
+            rps: if duration_s > 0.0 { self.requests as f64 / duration_s } else { 0.0 },
+            error_rate: self.error_rate(),
+            avg_ms: if empty { 0.0 } else { l.mean_us() / 1000.0 },
+            min_ms: if empty { 0.0 } else { ms(l.min_us()) },
+            max_ms: if empty { 0.0 } else { ms(l.max_us()) },
+            p50_ms: ms(l.percentile_us(50.0)),
+            p90_ms: ms(l.percentile_us(90.0)),
+            p95_ms: ms(l.percentile_us(95.0)),
+            p99_ms: ms(l.percentile_us(99.0)),
+            p999_ms: ms(l.percentile_us(99.9)),
+        };
+    }
+}
+
+impl RunResult {
+    /// Recomputes every derived summary; call after building or merging.
+    pub fn refresh(&mut self) {
+        let d = self.duration_s;
+        self.total.refresh(d);
+        for e in &mut self.endpoints {
+            e.refresh(d);
+        }
+    }
+
+    pub fn endpoint(&self, name: &str) -> Option<&Stats> {
+        self.endpoints.iter().find(|e| e.name == name)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("RunResult serialises")
+    }
+
+    /// Reads a saved result, checking its schema version.
+    pub fn load(path: &Path) -> Result<RunResult, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn from_json(text: &str) -> Result<RunResult, String> {
+        let probe: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        match probe.get("schema_version").and_then(|v| v.as_u64()) {
+            Some(v) if v == SCHEMA_VERSION as u64 => {}
+            Some(v) => {
+                return Err(format!(
+                    "schema_version {v} is not supported (this perfgate reads {SCHEMA_VERSION})"
+                ))
+            }
+            None => return Err("not a perfgate result (no schema_version)".into()),
+        }
+        let mut r: RunResult =
+            serde_json::from_value(probe).map_err(|e| format!("malformed result: {e}"))?;
+        r.refresh();
+        Ok(r)
+    }
+
+    /// Writes atomically: a temporary file beside the target, then a rename.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        crate::write_atomic(path, self.to_json().as_bytes())
+    }
+}

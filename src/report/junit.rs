@@ -1,0 +1,53 @@
+//! JUnit XML: one testcase per objective (and per alert level), the violation as the
+//! failure message, so Jenkins, GitLab and GitHub show budgets as tests.
+
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+
+use super::Report;
+use crate::gate::{Check, Outcome, Scope};
+
+pub fn render(r: &Report<'_>) -> String {
+    let v = r.verdict;
+    let mut report = quick_junit::Report::new("perfgate");
+    let mut suite = TestSuite::new(format!("perfgate budget {} ({})", v.budget, r.result.scenario.name));
+    suite.set_time(std::time::Duration::from_secs_f64(r.result.duration_s.max(0.0)));
+    for c in &v.checks {
+        suite.add_test_case(case(c, "budget"));
+    }
+    for a in &v.alerts {
+        for c in &a.checks {
+            // Alerts are reported, never failing the build: a triggered alert is skipped.
+            let mut t = case(c, &format!("alert.{}", a.level));
+            if c.outcome != Outcome::Pass {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(format!("{} alert: {}", a.level, c.message));
+                t = TestCase::new(t.name.clone(), status);
+                t.set_classname(format!("alert.{}", a.level));
+            }
+            suite.add_test_case(t);
+        }
+    }
+    report.add_test_suite(suite);
+    report.to_string().expect("JUnit serialises")
+}
+
+fn case(c: &Check, class: &str) -> TestCase {
+    let scope = match &c.objective.scope {
+        Scope::Total => "total".to_string(),
+        Scope::Endpoint(e) => e.clone(),
+    };
+    let name = format!("{} {} {}", scope, c.objective.metric, c.objective.metric.format(c.objective.limit));
+    let status = match c.outcome {
+        Outcome::Pass => TestCaseStatus::success(),
+        Outcome::Fail | Outcome::NoData => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(c.message.clone());
+            s.set_type(if c.outcome == Outcome::NoData { "no data" } else { "budget exceeded" });
+            s
+        }
+    };
+    let mut t = TestCase::new(name, status);
+    t.set_classname(format!("{class}.{scope}"));
+    t.set_system_out(c.message.clone());
+    t
+}

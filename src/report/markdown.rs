@@ -1,0 +1,68 @@
+//! The seed's PR comment: verdict, configuration, metrics, violations, endpoints.
+
+use std::fmt::Write;
+
+use super::{ms, short_commit, thousands, Report};
+use crate::gate::{Outcome, Status};
+
+pub fn render(r: &Report<'_>) -> String {
+    let (res, v) = (r.result, r.verdict);
+    let mut md = String::new();
+    let _ = writeln!(md, "## 📊 Performance Budget Test Results\n");
+    let _ = match v.status {
+        Status::Passed => writeln!(md, "**✅ PASSED** - All performance metrics within budget\n"),
+        Status::Failed => writeln!(md, "**❌ FAILED** - {} of {} objectives broken\n", v.failures().count(), v.checks.len()),
+        Status::Inconclusive => writeln!(md, "**⚠️ INCONCLUSIVE** - the load generator was the bottleneck\n"),
+    };
+    let _ = writeln!(md, "**Test Configuration:**");
+    let _ = writeln!(md, "- Scenario: {}", res.scenario.name);
+    let _ = writeln!(md, "- Users: {}", res.scenario.users);
+    let _ = writeln!(md, "- Duration: {:.0}s", res.duration_s);
+    let _ = writeln!(md, "- Budget: {}{}", v.budget, v.environment.as_deref().map_or(String::new(), |e| format!(" (environment {e})")));
+    let _ = writeln!(md, "- Commit: {}\n", short_commit(res));
+    let t = &res.total;
+    let s = &t.summary;
+    let _ = writeln!(md, "**Performance Metrics:**");
+    let _ = writeln!(md, "- Total Requests: {}", thousands(t.requests));
+    let _ = writeln!(md, "- Failed Requests: {}", thousands(t.failures));
+    let _ = writeln!(md, "- Requests/sec: {:.1}", s.rps);
+    let _ = writeln!(md, "- Average Latency: {}ms", ms(s.avg_ms));
+    let _ = writeln!(md, "- 95th Percentile: {}ms", ms(s.p95_ms));
+    let _ = writeln!(md, "- 99th Percentile: {}ms", ms(s.p99_ms));
+    let _ = writeln!(md, "- Failure Rate: {:.2}%\n", s.error_rate * 100.0);
+    if v.failures().count() > 0 {
+        let _ = writeln!(md, "**Violations:**");
+        for c in v.failures() {
+            let _ = writeln!(md, "- 🔴 {}", c.message);
+        }
+        md.push('\n');
+    }
+    for a in v.alerts.iter().filter(|a| a.triggered) {
+        let _ = writeln!(md, "**⚠️ {} alert:** {}\n", a.level, a.description);
+    }
+    for n in &v.notes {
+        let _ = writeln!(md, "> {n}\n");
+    }
+    let _ = writeln!(md, "<details><summary>Objectives ({} held of {})</summary>\n", v.checks.iter().filter(|c| c.outcome == Outcome::Pass).count(), v.checks.len());
+    for c in &v.checks {
+        let mark = if c.outcome == Outcome::Pass { "✅" } else { "❌" };
+        let _ = writeln!(md, "- {mark} {}", c.message);
+    }
+    let _ = writeln!(md, "\n</details>\n");
+    let _ = writeln!(md, "| Endpoint | Requests | Failures | Avg (ms) | p95 (ms) | p99 (ms) | RPS |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
+    for e in &res.endpoints {
+        let m = &e.summary;
+        let _ = writeln!(
+            md,
+            "| {} {} | {} | {} | {} | {} | {} | {:.1} |",
+            e.method, escape(&e.name), thousands(e.requests), thousands(e.failures), ms(m.avg_ms), ms(m.p95_ms), ms(m.p99_ms), m.rps
+        );
+    }
+    md
+}
+
+/// Keeps endpoint names from breaking the table or injecting markup.
+fn escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+}

@@ -1,0 +1,120 @@
+//! The terminal: a Locust-style per-endpoint table, then the verdict.
+
+use std::fmt::Write;
+
+use super::{ms, thousands, Report};
+use crate::gate::{Outcome, Status};
+
+/// Colours on a terminal unless NO_COLOR is set.
+pub struct Paint(pub bool);
+
+impl Paint {
+    pub fn detect() -> Paint {
+        use std::io::IsTerminal;
+        Paint(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()))
+    }
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.0 {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    pub fn red(&self, t: &str) -> String {
+        self.wrap("1;31", t)
+    }
+    pub fn green(&self, t: &str) -> String {
+        self.wrap("1;32", t)
+    }
+    pub fn yellow(&self, t: &str) -> String {
+        self.wrap("1;33", t)
+    }
+}
+
+/// The summary table and the verdict, as printed at the end of a run.
+pub fn terminal(r: &Report<'_>, paint: &Paint) -> String {
+    let mut out = table(r);
+    out.push('\n');
+    out.push_str(&verdict_block(r, paint));
+    out
+}
+
+fn table(r: &Report<'_>) -> String {
+    let res = r.result;
+    let width = res.endpoints.iter().map(|e| e.name.len()).max().unwrap_or(5).max(8);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<width$} {:>6} {:>9} {:>14} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "Endpoint", "Method", "Requests", "Failures", "Avg ms", "Min ms", "Max ms", "p50 ms", "p95 ms", "p99 ms", "RPS"
+    );
+    let row = |out: &mut String, name: &str, method: &str, s: &crate::metrics::Stats| {
+        let m = &s.summary;
+        let fails = format!("{} ({:.2}%)", thousands(s.failures), m.error_rate * 100.0);
+        let _ = writeln!(
+            out,
+            "{:<width$} {:>6} {:>9} {:>14} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8.1}",
+            name, method, thousands(s.requests), fails, ms(m.avg_ms), ms(m.min_ms), ms(m.max_ms),
+            ms(m.p50_ms), ms(m.p95_ms), ms(m.p99_ms), m.rps
+        );
+    };
+    for e in &res.endpoints {
+        row(&mut out, &e.name, &e.method, e);
+    }
+    let _ = writeln!(out, "{}", "-".repeat(width + 101));
+    row(&mut out, "Total", "", &res.total);
+    let t = &res.total;
+    let mut extra = Vec::new();
+    if t.interrupted > 0 {
+        extra.push(format!("{} in flight at the stop (not counted)", t.interrupted));
+    }
+    if t.dropped > 0 {
+        extra.push(format!("{} arrivals dropped (no free user)", thousands(t.dropped)));
+    }
+    for (reason, n) in &t.failure_reasons {
+        extra.push(format!("{} × {reason}", thousands(*n)));
+    }
+    let _ = writeln!(
+        out,
+        "\n{} scenario, {} against {}, {:.1}s{}",
+        res.scenario.name,
+        match res.scenario.rate {
+            Some(rate) => format!("{rate} arrivals/s, up to {} users", res.scenario.users),
+            None => format!("{} users", res.scenario.users),
+        },
+        res.target,
+        res.duration_s,
+        if extra.is_empty() { String::new() } else { format!("; {}", extra.join("; ")) }
+    );
+    out
+}
+
+/// PASSED / FAILED / INCONCLUSIVE, then one line per violation, then alerts.
+pub fn verdict_block(r: &Report<'_>, paint: &Paint) -> String {
+    let v = r.verdict;
+    let mut out = String::new();
+    let env = v.environment.as_deref().map_or(String::new(), |e| format!(", environment {e}"));
+    let held = v.checks.iter().filter(|c| c.outcome == Outcome::Pass).count();
+    let head = format!("{held}/{} objectives held (budget {}{env})", v.checks.len(), v.budget);
+    let _ = match v.status {
+        Status::Passed => writeln!(out, "{} {head}", paint.green("PASSED")),
+        Status::Failed => writeln!(out, "{} {head}", paint.red("FAILED")),
+        Status::Inconclusive => writeln!(out, "{} {head}", paint.yellow("INCONCLUSIVE")),
+    };
+    for c in v.failures() {
+        let _ = writeln!(out, "  {} {}", paint.red("✗"), c.message);
+    }
+    for c in v.checks.iter().filter(|c| c.outcome == Outcome::Pass) {
+        let _ = writeln!(out, "  {} {}", paint.green("✓"), c.message);
+    }
+    for a in v.alerts.iter().filter(|a| a.triggered) {
+        let _ = writeln!(out, "  {} {} alert: {}", paint.yellow("!"), a.level, a.description);
+        for c in a.checks.iter().filter(|c| c.outcome == Outcome::Fail) {
+            let _ = writeln!(out, "      {}", c.message);
+        }
+    }
+    for n in &v.notes {
+        let _ = writeln!(out, "  {} {n}", paint.yellow("note:"));
+    }
+    out
+}
