@@ -32,7 +32,7 @@ impl Knobs {
         );
         k.endpoints.insert(
             "/api/verify-biometric-proof".into(),
-            Knob { error_rate: 0.05, ..Knob::default() },
+            Knob { error_rate: 0.2, ..Knob::default() },
         );
         k
     }

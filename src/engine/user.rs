@@ -93,7 +93,8 @@ impl User {
         self.iteration += 1;
         let task = pick(&class.tasks);
         w.recorder.borrow_mut().tasks[task.id] += 1;
-        let ctx = self.context(w, task);
+        // One CSV row per feeder per iteration, shared by the iteration's steps.
+        let data = self.data_rows(w, task);
         for (i, req) in task.steps.iter().enumerate() {
             let start = match (i, due) {
                 (0, Some(d)) => d,
@@ -101,7 +102,7 @@ impl User {
             };
             if let Some(fixed) = &req.fixed {
                 self.out.clone_from(fixed);
-            } else if let Err(f) = write_request(&w.plan, req, &ctx, &mut self.out, &mut self.scratch) {
+            } else if let Err(f) = write_request(&w.plan, req, &self.context(&data), &mut self.out, &mut self.scratch) {
                 w.recorder.borrow_mut().failure(req.endpoint, 0, f);
                 return Outcome::Done;
             }
@@ -163,16 +164,20 @@ impl User {
         Outcome::Done
     }
 
-    /// The template context for a task, built only when some step needs rendering.
-    fn context(&self, w: &Worker, task: &PlannedTask) -> Value {
-        if task.steps.iter().all(|s| s.fixed.is_some()) {
+    fn data_rows(&self, w: &Worker, task: &PlannedTask) -> Value {
+        if w.plan.feeders.is_empty() || task.steps.iter().all(|s| s.fixed.is_some()) {
             return Value::UNDEFINED;
         }
-        let data: BTreeMap<&str, Value> =
-            w.plan.feeders.iter().map(|f| (f.name.as_str(), f.next_row())).collect();
+        let rows: BTreeMap<&str, Value> = w.plan.feeders.iter().map(|f| (f.name.as_str(), f.next_row())).collect();
+        Value::from(rows)
+    }
+
+    /// The template context: built per templated step, so it sees values extracted by
+    /// the steps before it.
+    fn context(&self, data: &Value) -> Value {
         minijinja::context! {
             vars => Value::from(self.vars.clone()),
-            data => Value::from(data),
+            data => data.clone(),
             user => self.id,
             iteration => self.iteration,
         }
