@@ -5,8 +5,14 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "perfgate", version, about = "Performance budgets as tests: load, measure, and fail the build when the budget breaks.")]
-#[command(after_help = "Exit codes: 0 every objective held; 1 a budget failed, had no data, or the run was inconclusive; 2 perfgate could not do its job; 3 interrupted (partial results written).")]
+#[command(
+    name = "perfgate",
+    version,
+    about = "Performance budgets as tests: load, measure, and fail the build when the budget breaks."
+)]
+#[command(
+    after_help = "Exit codes: 0 every objective held; 1 a budget failed, had no data, or the run was inconclusive; 2 perfgate could not do its job; 3 interrupted (partial results written)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-
 use anyhow::Context as _;
 
 use crate::cli::{CheckArgs, DemoArgs, InitArgs, LoadArgs, OutputArgs, RunArgs};
@@ -32,8 +31,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
-    let mut knobs = if args.degrade { Knobs::degraded() } else { Knobs::default() };
-    let flags = [("latency", &args.latency), ("jitter", &args.jitter), ("error-rate", &args.error_rate)];
+    let mut knobs = if args.degrade {
+        Knobs::degraded()
+    } else {
+        Knobs::default()
+    };
+    let flags = [
+        ("latency", &args.latency),
+        ("jitter", &args.jitter),
+        ("error-rate", &args.error_rate),
+    ];
     for (what, specs) in flags {
         for spec in specs {
             if let Err(e) = knobs.set(what, spec) {
@@ -47,16 +54,31 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         }
     }
     if let Some(addr) = &args.serve {
-        let server = DemoServer::start(addr, knobs).with_context(|| format!("cannot listen on {addr}"))?;
-        println!("Proof Messenger demo listening on {} (stats at {}/stats); Ctrl-C stops it", server.url(), server.url());
+        let server =
+            DemoServer::start(addr, knobs).with_context(|| format!("cannot listen on {addr}"))?;
+        println!(
+            "Proof Messenger demo listening on {} (stats at {}/stats); Ctrl-C stops it",
+            server.url(),
+            server.url()
+        );
         server.wait();
         return Ok(Exit::Passed);
     }
-    let server = DemoServer::start("127.0.0.1:0", knobs).context("cannot start the demo service")?;
-    let (config, source) = Config::parse("perfgate.toml (bundled)", crate::EXAMPLE_CONFIG).expect("the bundled config parses");
+    let server =
+        DemoServer::start("127.0.0.1:0", knobs).context("cannot start the demo service")?;
+    let (config, source) = Config::parse("perfgate.toml (bundled)", crate::EXAMPLE_CONFIG)
+        .expect("the bundled config parses");
     let mut load = args.load.clone();
     load.host = Some(server.url());
-    println!("Proof Messenger demo service on {}{}", server.url(), if args.degrade { " (degraded: slow and flaky on purpose)" } else { "" });
+    println!(
+        "Proof Messenger demo service on {}{}",
+        server.url(),
+        if args.degrade {
+            " (degraded: slow and flaky on purpose)"
+        } else {
+            ""
+        }
+    );
     let exit = execute(&config, &source, &load, &args.output, Some(&server))?;
     let served: u64 = server.served().values().flat_map(|m| m.values()).sum();
     println!("(the demo service itself counted {served} responses)");
@@ -79,8 +101,16 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    let scenario_budget = config.scenarios.get(&result.scenario.name).and_then(|s| s.get_ref().budget.clone());
-    let budget = match Budget::resolve(&config, &source, args.output.environment.as_deref(), scenario_budget.as_deref()) {
+    let scenario_budget = config
+        .scenarios
+        .get(&result.scenario.name)
+        .and_then(|s| s.get_ref().budget.clone());
+    let budget = match Budget::resolve(
+        &config,
+        &source,
+        args.output.environment.as_deref(),
+        scenario_budget.as_deref(),
+    ) {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
@@ -95,18 +125,26 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
 pub fn init(args: InitArgs) -> anyhow::Result<Exit> {
     let files = [
         (args.dir.join("perfgate.toml"), crate::EXAMPLE_CONFIG),
-        (args.dir.join(".github/workflows/performance-budget.yml"), WORKFLOW),
+        (
+            args.dir.join(".github/workflows/performance-budget.yml"),
+            WORKFLOW,
+        ),
     ];
     if !args.force {
         if let Some((p, _)) = files.iter().find(|(p, _)| p.exists()) {
-            return fail(format!("{} already exists; pass --force to overwrite it", p.display()));
+            return fail(format!(
+                "{} already exists; pass --force to overwrite it",
+                p.display()
+            ));
         }
     }
     for (path, text) in &files {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        crate::write_atomic(path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        crate::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     println!("next: set [target] host in perfgate.toml, then `perfgate run --scenario smoke`");
@@ -119,8 +157,18 @@ fn overrides(load: &LoadArgs) -> Result<Overrides, String> {
         host: load.host.clone(),
         users: load.users,
         spawn_rate: load.spawn_rate,
-        duration: load.duration.as_deref().map(Dur::parse).transpose().map_err(|e| format!("--duration: {e}"))?,
-        rate: load.rate.as_deref().map(Rate::parse).transpose().map_err(|e| format!("--rate: {e}"))?,
+        duration: load
+            .duration
+            .as_deref()
+            .map(Dur::parse)
+            .transpose()
+            .map_err(|e| format!("--duration: {e}"))?,
+        rate: load
+            .rate
+            .as_deref()
+            .map(Rate::parse)
+            .transpose()
+            .map_err(|e| format!("--rate: {e}"))?,
         iterations: load.iterations,
         threads: load.threads,
     };
@@ -129,7 +177,11 @@ fn overrides(load: &LoadArgs) -> Result<Overrides, String> {
 
 /// Parses `--report` and checks every output can be written, before any load.
 fn outputs(o: &OutputArgs) -> Result<Vec<Output>, String> {
-    let reports = o.reports.iter().map(|s| Output::parse(s)).collect::<Result<Vec<_>, _>>()?;
+    let reports = o
+        .reports
+        .iter()
+        .map(|s| Output::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
     let paths = o.out.iter().chain(reports.iter().map(|r| &r.path));
     for p in paths {
         writable(p).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
@@ -138,7 +190,10 @@ fn outputs(o: &OutputArgs) -> Result<Vec<Output>, String> {
 }
 
 fn writable(path: &Path) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let probe = dir.join(format!(".perfgate-probe-{}", std::process::id()));
     std::fs::File::create(&probe)?;
     std::fs::remove_file(&probe)
@@ -159,7 +214,12 @@ fn execute(
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    let budget = match Budget::resolve(config, source, output.environment.as_deref(), plan.budget.as_deref()) {
+    let budget = match Budget::resolve(
+        config,
+        source,
+        output.environment.as_deref(),
+        plan.budget.as_deref(),
+    ) {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
@@ -173,9 +233,15 @@ fn execute(
         plan.target.url(),
         Dur(plan.duration),
         plan.threads,
-        if demo.is_some() { " against the embedded demo" } else { "" }
+        if demo.is_some() {
+            " against the embedded demo"
+        } else {
+            ""
+        }
     );
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let mut progress = Progress::default();
     let hook_budget = budget.clone();
     let opts = RunOptions {
@@ -238,7 +304,12 @@ impl Progress {
 }
 
 /// Prints the verdict, writes every output, and maps the outcome to an exit code.
-fn finish(result: &RunResult, verdict: &Verdict, output: &OutputArgs, reports: &[Output]) -> anyhow::Result<Exit> {
+fn finish(
+    result: &RunResult,
+    verdict: &Verdict,
+    output: &OutputArgs,
+    reports: &[Output],
+) -> anyhow::Result<Exit> {
     let r = Report { result, verdict };
     let paint = report::table::Paint::detect();
     println!("\n{}", report::terminal(&r, &paint));
@@ -272,4 +343,3 @@ fn finish(result: &RunResult, verdict: &Verdict, output: &OutputArgs, reports: &
         }
     })
 }
-

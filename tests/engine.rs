@@ -10,27 +10,63 @@ use perfgate::demo::{DemoServer, Knobs};
 #[test]
 fn reported_requests_per_endpoint_equal_what_the_service_served() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
-    let o = Overrides { host: Some(demo.url()), duration: secs("3s"), users: Some(20), ..Default::default() };
+    // Bounded by iterations, so nothing is in flight at the stop and counts match exactly.
+    let o = Overrides {
+        host: Some(demo.url()),
+        iterations: Some(1500),
+        users: Some(20),
+        ..Default::default()
+    };
     // The bundled scenario: the seed's three user classes with signed proofs.
     // Same think time for every class, so iterations follow the class weights.
     let text: String = perfgate::EXAMPLE_CONFIG
         .lines()
-        .map(|l| if l.starts_with("wait = ") { "wait = { between = [\"10ms\", \"50ms\"] }" } else { l })
+        .map(|l| {
+            if l.starts_with("wait = ") {
+                "wait = { between = [\"10ms\", \"50ms\"] }"
+            } else {
+                l
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     let r = run(&text, o);
     let served = demo.served();
-    assert!(r.total.requests > 200, "too little load to compare: {}", r.total.requests);
+    assert!(
+        r.total.requests > 200,
+        "too little load to compare: {}",
+        r.total.requests
+    );
     assert_eq!(r.total.failures, 0, "{:?}", r.total.failure_reasons);
     for e in &r.endpoints {
         let by_status = &served[&e.name];
-        assert_eq!(e.requests, by_status.values().sum::<u64>(), "{}: {by_status:?}", e.name);
-        assert_eq!(by_status.keys().copied().collect::<Vec<_>>(), vec![200], "{}", e.name);
+        assert_eq!(
+            e.requests,
+            by_status.values().sum::<u64>(),
+            "{}: {by_status:?}",
+            e.name
+        );
+        assert_eq!(
+            by_status.keys().copied().collect::<Vec<_>>(),
+            vec![200],
+            "{}",
+            e.name
+        );
     }
     assert_eq!(r.endpoints.len(), 4);
-    assert_eq!(r.total.interrupted + r.total.requests, served.values().flat_map(|m| m.values()).sum::<u64>() + r.total.interrupted);
+    assert_eq!(r.total.interrupted, 0);
+    assert_eq!(
+        r.total.requests,
+        served.values().flat_map(|m| m.values()).sum::<u64>()
+    );
     // The three user classes all ran, PeakHourUser most (weight 3 of 5).
-    let by_class = |c: &str| r.tasks.iter().filter(|t| t.user == c).map(|t| t.iterations).sum::<u64>();
+    let by_class = |c: &str| {
+        r.tasks
+            .iter()
+            .filter(|t| t.user == c)
+            .map(|t| t.iterations)
+            .sum::<u64>()
+    };
     assert!(by_class("ProofMessengerUser") > 0 && by_class("HighVolumeUser") > 0);
     assert!(by_class("PeakHourUser") > by_class("ProofMessengerUser"));
 }
@@ -38,10 +74,21 @@ fn reported_requests_per_endpoint_equal_what_the_service_served() {
 #[test]
 fn task_mix_matches_the_weights() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
-    let tasks = [("a", "/health", 50), ("b", "/health", 30), ("c", "/health", 15), ("d", "/health", 5)];
+    let tasks = [
+        ("a", "/health", 50),
+        ("b", "/health", 30),
+        ("c", "/health", 15),
+        ("d", "/health", 5),
+    ];
     let text = config(&demo.url(), "{ constant = \"0ms\" }", &tasks);
     let n = 4000;
-    let o = Overrides { host: None, iterations: Some(n), users: Some(4), duration: secs("60s"), ..Default::default() };
+    let o = Overrides {
+        host: None,
+        iterations: Some(n),
+        users: Some(4),
+        duration: secs("60s"),
+        ..Default::default()
+    };
     let r = run(&text, o);
     assert_eq!(r.total.requests, n);
     for (name, _, weight) in tasks {
@@ -49,18 +96,34 @@ fn task_mix_matches_the_weights() {
         let got = r.endpoint(name).unwrap().requests as f64;
         // Binomial: within 4 standard deviations (a false alarm about once in 16,000 runs).
         let sd = (n as f64 * p * (1.0 - p)).sqrt();
-        assert!((got - n as f64 * p).abs() < 4.0 * sd, "{name}: {got} of {n}, expected {}", n as f64 * p);
+        assert!(
+            (got - n as f64 * p).abs() < 4.0 * sd,
+            "{name}: {got} of {n}, expected {}",
+            n as f64 * p
+        );
     }
 }
 
 #[test]
 fn think_time_is_respected() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
-    let text = config(&demo.url(), "{ constant = \"200ms\" }", &[("h", "/health", 1)]);
-    let o = Overrides { users: Some(2), duration: secs("2s"), ..Default::default() };
+    let text = config(
+        &demo.url(),
+        "{ constant = \"200ms\" }",
+        &[("h", "/health", 1)],
+    );
+    let o = Overrides {
+        users: Some(2),
+        duration: secs("2s"),
+        ..Default::default()
+    };
     let r = run(&text, o);
     // Each user: one request, then 200 ms: at most 10 iterations each in 2 s.
-    assert!((16..=20).contains(&r.total.requests), "{}", r.total.requests);
+    assert!(
+        (16..=20).contains(&r.total.requests),
+        "{}",
+        r.total.requests
+    );
     assert_eq!(demo.served_on("/health"), r.total.requests);
 }
 
@@ -69,8 +132,19 @@ fn injected_failures_appear_with_reason_and_count() {
     let mut knobs = Knobs::default();
     knobs.set("error-rate", "/health=30%").unwrap();
     let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
-    let text = config(&demo.url(), "{ constant = \"0ms\" }", &[("/health", "/health", 1)]);
-    let r = run(&text, Overrides { iterations: Some(1000), users: Some(5), ..Default::default() });
+    let text = config(
+        &demo.url(),
+        "{ constant = \"0ms\" }",
+        &[("/health", "/health", 1)],
+    );
+    let r = run(
+        &text,
+        Overrides {
+            iterations: Some(1000),
+            users: Some(5),
+            ..Default::default()
+        },
+    );
     let served = &demo.served()["/health"];
     assert_eq!(r.total.requests, 1000);
     assert_eq!(r.total.failures, served[&503]);
@@ -86,9 +160,18 @@ fn expectations_fail_requests_with_their_reason() {
         "[target]\nhost = \"{}\"\n[[users]]\nname = \"U\"\n[[users.tasks]]\npath = \"/health\"\nexpect = {{ body_contains = \"nope\" }}\n",
         demo.url()
     );
-    let r = run(&text, Overrides { iterations: Some(50), ..Default::default() });
+    let r = run(
+        &text,
+        Overrides {
+            iterations: Some(50),
+            ..Default::default()
+        },
+    );
     assert_eq!(r.total.failures, 50);
-    assert_eq!(r.total.failure_reasons["expectation: body does not contain \"nope\""], 50);
+    assert_eq!(
+        r.total.failure_reasons["expectation: body does not contain \"nope\""],
+        50
+    );
 }
 
 #[test]
@@ -101,7 +184,13 @@ fn multi_step_tasks_extract_values_from_earlier_responses() {
          [[users.tasks.steps]]\npath = \"/health\"\nendpoint = \"second\"\nquery = {{ seen = \"{{{{ vars.s }}}}\" }}\n",
         demo.url()
     );
-    let r = run(&text, Overrides { iterations: Some(20), ..Default::default() });
+    let r = run(
+        &text,
+        Overrides {
+            iterations: Some(20),
+            ..Default::default()
+        },
+    );
     assert_eq!(r.total.failures, 0, "{:?}", r.total.failure_reasons);
     assert_eq!(r.endpoint("second").unwrap().requests, 20);
     assert_eq!(r.endpoint("/health").unwrap().requests, 20);
@@ -110,12 +199,30 @@ fn multi_step_tasks_extract_values_from_earlier_responses() {
 #[test]
 fn unreachable_target_is_reported_not_a_panic() {
     // Bind then drop: the port is now (almost certainly) closed.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let text = config(&format!("http://127.0.0.1:{port}"), "{ constant = \"50ms\" }", &[("h", "/health", 1)]);
-    let r = run(&text, Overrides { duration: secs("1s"), users: Some(2), ..Default::default() });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = config(
+        &format!("http://127.0.0.1:{port}"),
+        "{ constant = \"50ms\" }",
+        &[("h", "/health", 1)],
+    );
+    let r = run(
+        &text,
+        Overrides {
+            duration: secs("1s"),
+            users: Some(2),
+            ..Default::default()
+        },
+    );
     assert!(r.total.requests > 0);
     assert_eq!(r.total.failures, r.total.requests);
-    assert_eq!(r.total.failure_reasons["connection refused"], r.total.requests);
+    assert_eq!(
+        r.total.failure_reasons["connection refused"],
+        r.total.requests
+    );
 }
 
 #[test]
@@ -129,12 +236,27 @@ fn a_hanging_target_times_out_and_the_run_still_ends() {
             held.push(s);
         }
     });
-    let text = config(&format!("http://{addr}"), "{ constant = \"0ms\" }", &[("h", "/", 1)])
-        .replace("timeout = \"5s\"", "timeout = \"300ms\"");
+    let text = config(
+        &format!("http://{addr}"),
+        "{ constant = \"0ms\" }",
+        &[("h", "/", 1)],
+    )
+    .replace("timeout = \"5s\"", "timeout = \"300ms\"");
     let started = std::time::Instant::now();
-    let r = run(&text, Overrides { duration: secs("2s"), users: Some(2), ..Default::default() });
+    let r = run(
+        &text,
+        Overrides {
+            duration: secs("2s"),
+            users: Some(2),
+            ..Default::default()
+        },
+    );
     assert!(started.elapsed().as_secs_f64() < 6.0);
-    assert!(r.total.failure_reasons.get("timeout").copied().unwrap_or(0) >= 4, "{:?}", r.total.failure_reasons);
+    assert!(
+        r.total.failure_reasons.get("timeout").copied().unwrap_or(0) >= 4,
+        "{:?}",
+        r.total.failure_reasons
+    );
 }
 
 #[test]
@@ -142,8 +264,19 @@ fn requests_in_flight_at_the_stop_are_interrupted_not_failed() {
     let mut knobs = Knobs::default();
     knobs.set("latency", "/health=5s").unwrap();
     let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
-    let text = config(&demo.url(), "{ constant = \"0ms\" }", &[("h", "/health", 1)]);
-    let r = run(&text, Overrides { duration: secs("1s"), users: Some(3), ..Default::default() });
+    let text = config(
+        &demo.url(),
+        "{ constant = \"0ms\" }",
+        &[("h", "/health", 1)],
+    );
+    let r = run(
+        &text,
+        Overrides {
+            duration: secs("1s"),
+            users: Some(3),
+            ..Default::default()
+        },
+    );
     assert_eq!(r.total.requests, 0);
     assert_eq!(r.total.failures, 0);
     assert_eq!(r.total.interrupted, 3);

@@ -250,7 +250,12 @@ impl Source {
         let upto = &self.text[..span.start.min(self.text.len())];
         let line = upto.matches('\n').count() + 1;
         let column = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        ConfigError { file: self.file.clone(), line, column, message: message.into() }
+        ConfigError {
+            file: self.file.clone(),
+            line,
+            column,
+            message: message.into(),
+        }
     }
 }
 
@@ -267,7 +272,10 @@ impl Config {
     }
 
     pub fn parse(file: &str, text: &str) -> Result<(Config, Source), ConfigError> {
-        let source = Source { file: file.to_string(), text: text.to_string() };
+        let source = Source {
+            file: file.to_string(),
+            text: text.to_string(),
+        };
         match toml::from_str::<Config>(text) {
             Ok(c) => Ok((c, source)),
             Err(e) => {

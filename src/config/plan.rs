@@ -37,14 +37,17 @@ impl Overrides {
         }
         if self.users.is_none() {
             if let Some(v) = var("TEST_USERS") {
-                self.users = Some(v.trim().parse().map_err(|_| {
-                    format!("TEST_USERS={v:?} is not a whole number of users")
-                })?);
+                self.users = Some(
+                    v.trim()
+                        .parse()
+                        .map_err(|_| format!("TEST_USERS={v:?} is not a whole number of users"))?,
+                );
             }
         }
         if self.duration.is_none() {
             if let Some(v) = var("TEST_DURATION") {
-                self.duration = Some(super::Dur::parse(&v).map_err(|e| format!("TEST_DURATION: {e}"))?);
+                self.duration =
+                    Some(super::Dur::parse(&v).map_err(|e| format!("TEST_DURATION: {e}"))?);
             }
         }
         Ok(self)
@@ -71,7 +74,9 @@ impl Target {
         } else if let Some(r) = url.strip_prefix("https://") {
             (true, r)
         } else {
-            return Err(format!("target {url:?} must start with http:// or https://"));
+            return Err(format!(
+                "target {url:?} must start with http:// or https://"
+            ));
         };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
@@ -79,7 +84,9 @@ impl Target {
         };
         let default_port = if tls { 443 } else { 80 };
         let (host, port) = if let Some(r) = authority.strip_prefix('[') {
-            let (h, after) = r.split_once(']').ok_or(format!("bad IPv6 address in {url:?}"))?;
+            let (h, after) = r
+                .split_once(']')
+                .ok_or(format!("bad IPv6 address in {url:?}"))?;
             (h.to_string(), after.strip_prefix(':'))
         } else {
             match authority.rsplit_once(':') {
@@ -88,13 +95,21 @@ impl Target {
             }
         };
         let port = match port {
-            Some(p) => p.parse().map_err(|_| format!("bad port {p:?} in {url:?}"))?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| format!("bad port {p:?} in {url:?}"))?,
             None => default_port,
         };
         if host.is_empty() {
             return Err(format!("target {url:?} has no host"));
         }
-        Ok(Target { tls, host, port, authority: authority.to_string(), base_path: path.to_string() })
+        Ok(Target {
+            tls,
+            host,
+            port,
+            authority: authority.to_string(),
+            base_path: path.to_string(),
+        })
     }
 
     pub fn url(&self) -> String {
@@ -109,7 +124,11 @@ pub enum Model {
     /// Virtual users loop; `users` of them, started at `spawn_rate` per second.
     Closed { users: u64, spawn_rate: f64 },
     /// Arrivals at `rate` per second served by up to `max_users` users.
-    Open { rate: f64, max_users: u64, arrivals: Arrivals },
+    Open {
+        rate: f64,
+        max_users: u64,
+        arrivals: Arrivals,
+    },
 }
 
 pub struct Plan {
@@ -218,7 +237,9 @@ impl Plan {
             .host
             .clone()
             .or_else(|| config.target.host.clone())
-            .ok_or_else(|| whole("no target host: set [target] host, --host or TARGET_HOST".into()))?;
+            .ok_or_else(|| {
+                whole("no target host: set [target] host, --host or TARGET_HOST".into())
+            })?;
         let target = Target::parse(&host).map_err(whole)?;
 
         let (name, scenario) = pick_scenario(config, o.scenario.as_deref()).map_err(whole)?;
@@ -230,9 +251,14 @@ impl Plan {
         let iterations = o.iterations.or(s.iterations);
         // An iteration-bounded run ends when its iterations do, within an hour.
         let fallback = if iterations.is_some() { 3600 } else { 10 };
-        let duration = o.duration.or(s.duration).map_or(Duration::from_secs(fallback), |d| d.0);
+        let duration = o
+            .duration
+            .or(s.duration)
+            .map_or(Duration::from_secs(fallback), |d| d.0);
         if duration.is_zero() && iterations.is_none() {
-            return Err(at(format!("scenario {name:?}: duration must be more than 0")));
+            return Err(at(format!(
+                "scenario {name:?}: duration must be more than 0"
+            )));
         }
         let rate = o.rate.or(s.rate);
         let model = match rate {
@@ -245,7 +271,9 @@ impl Plan {
                 let users = o.users.or(s.users).unwrap_or(1);
                 let spawn_rate = o.spawn_rate.or(s.spawn_rate).unwrap_or(users as f64);
                 if spawn_rate <= 0.0 {
-                    return Err(at(format!("scenario {name:?}: spawn_rate must be positive")));
+                    return Err(at(format!(
+                        "scenario {name:?}: spawn_rate must be positive"
+                    )));
                 }
                 Model::Closed { users, spawn_rate }
             }
@@ -262,21 +290,50 @@ impl Plan {
         let mut users = Vec::new();
         let class_weight: u64 = config.users.iter().map(|u| u.get_ref().weight as u64).sum();
         if config.users.is_empty() {
-            return Err(whole("no [[users]] defined: add at least one user class with tasks".into()));
+            return Err(whole(
+                "no [[users]] defined: add at least one user class with tasks".into(),
+            ));
         }
         if class_weight == 0 {
-            return Err(source.error(config.users[0].span(), "user class weights add up to 0: give at least one class a weight above 0"));
+            return Err(source.error(
+                config.users[0].span(),
+                "user class weights add up to 0: give at least one class a weight above 0",
+            ));
         }
         for class in &config.users {
             let c = class.get_ref();
-            let no_tasks = || source.error(class.span(), format!("user class {:?} has no tasks: add [[users.tasks]] or tasks_from", c.name));
+            let no_tasks = || {
+                source.error(
+                    class.span(),
+                    format!(
+                        "user class {:?} has no tasks: add [[users.tasks]] or tasks_from",
+                        c.name
+                    ),
+                )
+            };
             let task_list = match (&c.tasks, &c.tasks_from) {
                 (Some(t), None) => t,
                 (None, None) => return Err(no_tasks()),
-                (Some(_), Some(_)) => return Err(source.error(class.span(), format!("user class {:?} has both tasks and tasks_from", c.name))),
-                (None, Some(from)) => match config.users.iter().find(|u| u.get_ref().name == *from) {
-                    Some(u) => u.get_ref().tasks.as_ref().ok_or_else(|| source.error(class.span(), format!("tasks_from {from:?}: that class has no tasks of its own")))?,
-                    None => return Err(source.error(class.span(), format!("tasks_from {from:?}: no user class has that name"))),
+                (Some(_), Some(_)) => {
+                    return Err(source.error(
+                        class.span(),
+                        format!("user class {:?} has both tasks and tasks_from", c.name),
+                    ))
+                }
+                (None, Some(from)) => match config.users.iter().find(|u| u.get_ref().name == *from)
+                {
+                    Some(u) => u.get_ref().tasks.as_ref().ok_or_else(|| {
+                        source.error(
+                            class.span(),
+                            format!("tasks_from {from:?}: that class has no tasks of its own"),
+                        )
+                    })?,
+                    None => {
+                        return Err(source.error(
+                            class.span(),
+                            format!("tasks_from {from:?}: no user class has that name"),
+                        ))
+                    }
                 },
             };
             if task_list.get_ref().is_empty() {
@@ -289,44 +346,88 @@ impl Plan {
                     vec![task]
                 } else {
                     if t.path.is_some() {
-                        return Err(source.error(task.span(), "a task has either `path` (one request) or `steps`, not both"));
+                        return Err(source.error(
+                            task.span(),
+                            "a task has either `path` (one request) or `steps`, not both",
+                        ));
                     }
                     t.steps.iter().collect()
                 };
                 let mut planned_steps = Vec::new();
                 for step in steps {
-                    if !std::ptr::eq(step, task) && (step.get_ref().weight.is_some() || !step.get_ref().steps.is_empty()) {
-                        return Err(source.error(step.span(), "a step cannot have its own `weight` or `steps`"));
+                    if !std::ptr::eq(step, task)
+                        && (step.get_ref().weight.is_some() || !step.get_ref().steps.is_empty())
+                    {
+                        return Err(source.error(
+                            step.span(),
+                            "a step cannot have its own `weight` or `steps`",
+                        ));
                     }
                     planned_steps.push(plan_request(step, source, &mut templates, &mut endpoints)?);
                 }
-                let task_name = t.name.clone().unwrap_or_else(|| endpoints[planned_steps[0].endpoint].0.clone());
+                let task_name = t
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| endpoints[planned_steps[0].endpoint].0.clone());
                 tasks.push((c.name.clone(), task_name));
-                planned.push(PlannedTask { id: tasks.len() - 1, weight: t.weight.unwrap_or(1), steps: planned_steps });
+                planned.push(PlannedTask {
+                    id: tasks.len() - 1,
+                    weight: t.weight.unwrap_or(1),
+                    steps: planned_steps,
+                });
             }
             if planned.iter().all(|t| t.weight == 0) {
-                return Err(source.error(task_list.span(), format!("the task weights of user class {:?} add up to 0", c.name)));
+                return Err(source.error(
+                    task_list.span(),
+                    format!("the task weights of user class {:?} add up to 0", c.name),
+                ));
             }
             if let Wait::Between([lo, hi]) = c.wait {
                 if lo > hi {
-                    return Err(source.error(class.span(), format!("user class {:?}: wait between [{lo}, {hi}] is backwards", c.name)));
+                    return Err(source.error(
+                        class.span(),
+                        format!(
+                            "user class {:?}: wait between [{lo}, {hi}] is backwards",
+                            c.name
+                        ),
+                    ));
                 }
             }
-            users.push(PlannedUser { name: c.name.clone(), weight: c.weight, wait: c.wait, tasks: planned });
+            users.push(PlannedUser {
+                name: c.name.clone(),
+                weight: c.weight,
+                wait: c.wait,
+                tasks: planned,
+            });
         }
 
         let mut feeders = Vec::new();
         for (fname, df) in &config.data {
-            let rows = read_csv(&df.get_ref().file).map_err(|e| source.error(df.span(), format!("data {fname:?}: {e}")))?;
-            feeders.push(Feeder { name: fname.clone(), rows, order: df.get_ref().order, next: Default::default() });
+            let rows = read_csv(&df.get_ref().file)
+                .map_err(|e| source.error(df.span(), format!("data {fname:?}: {e}")))?;
+            feeders.push(Feeder {
+                name: fname.clone(),
+                rows,
+                order: df.get_ref().order,
+                next: Default::default(),
+            });
         }
 
         let mut default_headers = String::new();
         for (k, v) in &config.target.headers {
             default_headers.push_str(&format!("{k}: {v}\r\n"));
         }
-        if !config.target.headers.keys().any(|k| k.eq_ignore_ascii_case("user-agent")) {
-            default_headers.push_str(concat!("user-agent: perfgate/", env!("CARGO_PKG_VERSION"), "\r\n"));
+        if !config
+            .target
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("user-agent"))
+        {
+            default_headers.push_str(concat!(
+                "user-agent: perfgate/",
+                env!("CARGO_PKG_VERSION"),
+                "\r\n"
+            ));
         }
 
         Ok(Plan {
@@ -351,19 +452,35 @@ impl Plan {
     }
 }
 
-fn pick_scenario<'a>(config: &'a Config, wanted: Option<&str>) -> Result<(String, Option<&'a super::Scenario>), String> {
-    let wanted = wanted.map(str::to_string).or_else(|| config.gate.scenario.clone());
+fn pick_scenario<'a>(
+    config: &'a Config,
+    wanted: Option<&str>,
+) -> Result<(String, Option<&'a super::Scenario>), String> {
+    let wanted = wanted
+        .map(str::to_string)
+        .or_else(|| config.gate.scenario.clone());
     match wanted {
         Some(n) => match config.scenarios.get(&n) {
             Some(s) => Ok((n, Some(s.get_ref()))),
             None => {
                 let known: Vec<&str> = config.scenarios.keys().map(String::as_str).collect();
-                Err(format!("unknown scenario {n:?}; this config has: {}", if known.is_empty() { "none".into() } else { known.join(", ") }))
+                Err(format!(
+                    "unknown scenario {n:?}; this config has: {}",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
             }
         },
         None if config.scenarios.is_empty() => Ok(("default".into(), None)),
         None => {
-            let n = if config.scenarios.contains_key("smoke") { "smoke".to_string() } else { config.scenarios.keys().next().unwrap().clone() };
+            let n = if config.scenarios.contains_key("smoke") {
+                "smoke".to_string()
+            } else {
+                config.scenarios.keys().next().unwrap().clone()
+            };
             Ok((n.clone(), Some(config.scenarios[&n].get_ref())))
         }
     }
@@ -376,11 +493,21 @@ fn plan_request(
     endpoints: &mut Vec<(String, String)>,
 ) -> Result<PlannedRequest, ConfigError> {
     let r = spanned.get_ref();
-    let path = r.path.as_ref().ok_or_else(|| source.error(spanned.span(), "request has no `path`"))?;
+    let path = r
+        .path
+        .as_ref()
+        .ok_or_else(|| source.error(spanned.span(), "request has no `path`"))?;
     if !path.get_ref().starts_with('/') {
-        return Err(source.error(path.span(), format!("path {:?} must start with '/'", path.get_ref())));
+        return Err(source.error(
+            path.span(),
+            format!("path {:?} must start with '/'", path.get_ref()),
+        ));
     }
-    let method = r.method.clone().unwrap_or_else(|| "GET".into()).to_ascii_uppercase();
+    let method = r
+        .method
+        .clone()
+        .unwrap_or_else(|| "GET".into())
+        .to_ascii_uppercase();
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(source.error(spanned.span(), format!("invalid HTTP method {method:?}")));
     }
@@ -395,15 +522,27 @@ fn plan_request(
         })
     };
     let path_text = compile(path)?;
-    let query = r.query.iter().map(|(k, v)| Ok((k.clone(), compile(v)?))).collect::<Result<Vec<_>, ConfigError>>()?;
-    let headers = r.headers.iter().map(|(k, v)| Ok((k.clone(), compile(v)?))).collect::<Result<Vec<_>, ConfigError>>()?;
+    let query = r
+        .query
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), compile(v)?)))
+        .collect::<Result<Vec<_>, ConfigError>>()?;
+    let headers = r
+        .headers
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), compile(v)?)))
+        .collect::<Result<Vec<_>, ConfigError>>()?;
     let body = match r.json.as_ref().or(r.body.as_ref()) {
         Some(b) => Some(compile(b)?),
         None => None,
     };
     if let (Some(Text::Static(s)), Some(_)) = (&body, &r.json) {
-        serde_json::from_str::<serde_json::Value>(s)
-            .map_err(|e| source.error(r.json.as_ref().unwrap().span(), format!("`json` is not valid JSON: {e}")))?;
+        serde_json::from_str::<serde_json::Value>(s).map_err(|e| {
+            source.error(
+                r.json.as_ref().unwrap().span(),
+                format!("`json` is not valid JSON: {e}"),
+            )
+        })?;
     }
     let name = r.endpoint.clone().unwrap_or_else(|| path.get_ref().clone());
     let endpoint = match endpoints.iter().position(|(n, _)| *n == name) {
@@ -422,7 +561,11 @@ fn plan_request(
         body,
         json: r.json.is_some(),
         expect: plan_expect(&r.expect),
-        extract: r.extract.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        extract: r
+            .extract
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         fixed: None,
     })
 }
@@ -435,18 +578,26 @@ fn plan_expect(e: &Expect) -> Expectation {
             Some(StatusList::Many(v)) => v.clone(),
         },
         body_contains: e.body_contains.clone(),
-        json: e.json.iter().map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default())).collect(),
+        json: e
+            .json
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
+            .collect(),
     }
 }
 
 fn read_csv(path: &std::path::Path) -> Result<Vec<Value>, String> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut reader =
+        csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let headers = reader.headers().map_err(|e| e.to_string())?.clone();
     let mut rows = Vec::new();
     for rec in reader.records() {
         let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
-        let row: std::collections::BTreeMap<String, String> =
-            headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect();
+        let row: std::collections::BTreeMap<String, String> = headers
+            .iter()
+            .zip(rec.iter())
+            .map(|(h, v)| (h.to_string(), v.to_string()))
+            .collect();
         rows.push(Value::from(minijinja::value::Serde(&row)));
     }
     if rows.is_empty() {

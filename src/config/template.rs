@@ -82,46 +82,67 @@ fn describe(e: &Error) -> String {
 }
 
 fn now() -> std::time::Duration {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 fn add_functions(env: &mut Environment<'static>) {
     env.add_function("uuid", || {
         let bytes: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
-        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .to_string()
     });
     env.add_function("random_int", |lo: i64, hi: i64| -> Result<i64, Error> {
         if lo > hi {
-            return Err(Error::new(ErrorKind::InvalidOperation, "random_int: lo > hi"));
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "random_int: lo > hi",
+            ));
         }
         Ok(fastrand::i64(lo..=hi))
     });
     env.add_function("random_hex", |n: usize| {
-        (0..n).map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap()).collect::<String>()
+        (0..n)
+            .map(|_| char::from_digit(fastrand::u32(0..16), 16).unwrap())
+            .collect::<String>()
     });
     env.add_function("choice", |items: Vec<Value>| -> Result<Value, Error> {
         if items.is_empty() {
-            return Err(Error::new(ErrorKind::InvalidOperation, "choice of an empty list"));
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "choice of an empty list",
+            ));
         }
         Ok(items[fastrand::usize(..items.len())].clone())
     });
     env.add_function("timestamp", || now().as_secs());
     env.add_function("now_ms", || now().as_millis() as u64);
-    env.add_function("now_iso", || humantime::format_rfc3339_millis(SystemTime::now()).to_string());
-    env.add_function("sha256", |text: String| hex::encode(Sha256::digest(text.as_bytes())));
-    env.add_function("hmac_sha256", |key: String, text: String| hmac_hex(&key, &text));
+    env.add_function("now_iso", || {
+        humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+    });
+    env.add_function("sha256", |text: String| {
+        hex::encode(Sha256::digest(text.as_bytes()))
+    });
+    env.add_function("hmac_sha256", |key: String, text: String| {
+        hmac_hex(&key, &text)
+    });
     // Read once: getenv per request would take the environment lock on the hot path.
     let vars: HashMap<String, String> = std::env::vars().collect();
-    env.add_function("env", move |name: String, default: Option<String>| -> Result<String, Error> {
-        match (vars.get(&name), default) {
-            (Some(v), _) => Ok(v.clone()),
-            (None, Some(d)) => Ok(d),
-            (None, None) => Err(Error::new(
-                ErrorKind::InvalidOperation,
-                format!("environment variable {name} is not set"),
-            )),
-        }
-    });
+    env.add_function(
+        "env",
+        move |name: String, default: Option<String>| -> Result<String, Error> {
+            match (vars.get(&name), default) {
+                (Some(v), _) => Ok(v.clone()),
+                (None, Some(d)) => Ok(d),
+                (None, None) => Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("environment variable {name} is not set"),
+                )),
+            }
+        },
+    );
 }
 
 /// HMAC-SHA256 of `text` under `key`, as lowercase hex.
@@ -154,7 +175,9 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4", "version 4 uuid: {id}");
         assert_eq!(render("{{ random_hex(16) }}", Value::UNDEFINED).len(), 16);
-        let n: i64 = render("{{ random_int(5, 7) }}", Value::UNDEFINED).parse().unwrap();
+        let n: i64 = render("{{ random_int(5, 7) }}", Value::UNDEFINED)
+            .parse()
+            .unwrap();
         assert!((5..=7).contains(&n));
         assert_eq!(
             render("{{ sha256('abc') }}", Value::UNDEFINED),
@@ -162,7 +185,10 @@ mod tests {
         );
         // RFC 4231 test case 2.
         assert_eq!(
-            render("{{ hmac_sha256('Jefe', 'what do ya want for nothing?') }}", Value::UNDEFINED),
+            render(
+                "{{ hmac_sha256('Jefe', 'what do ya want for nothing?') }}",
+                Value::UNDEFINED
+            ),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }
@@ -173,7 +199,9 @@ mod tests {
         assert_eq!(render("Bearer {{ vars.token }}", ctx), "Bearer abc");
         let mut t = Templates::new();
         let text = t.compile("{{ vars.missing }}").unwrap();
-        assert!(t.render(&text, &Value::UNDEFINED, &mut String::new()).is_err());
+        assert!(t
+            .render(&text, &Value::UNDEFINED, &mut String::new())
+            .is_err());
     }
 
     #[test]

@@ -18,9 +18,9 @@ impl Dur {
                 "duration {text:?} has no unit: write e.g. \"{t}s\" or \"{t}ms\""
             ));
         }
-        humantime::parse_duration(t)
-            .map(Dur)
-            .map_err(|_| format!("invalid duration {text:?}: write e.g. \"30s\", \"2m\", \"500ms\" or \"1h30m\""))
+        humantime::parse_duration(t).map(Dur).map_err(|_| {
+            format!("invalid duration {text:?}: write e.g. \"30s\", \"2m\", \"500ms\" or \"1h30m\"")
+        })
     }
 
     pub fn secs(self) -> f64 {
@@ -65,11 +65,17 @@ impl Rate {
             "s" | "sec" | "second" => 1.0,
             "m" | "min" | "minute" => 60.0,
             "h" | "hour" => 3600.0,
-            _ => return Err(format!("invalid rate {text:?}: write e.g. \"400/s\" or \"1200/m\"")),
+            _ => {
+                return Err(format!(
+                    "invalid rate {text:?}: write e.g. \"400/s\" or \"1200/m\""
+                ))
+            }
         };
         match num.parse::<f64>() {
             Ok(n) if n > 0.0 && n.is_finite() => Ok(Rate(n / secs)),
-            _ => Err(format!("invalid rate {text:?}: write a positive number, e.g. \"400/s\"")),
+            _ => Err(format!(
+                "invalid rate {text:?}: write a positive number, e.g. \"400/s\""
+            )),
         }
     }
 }
@@ -84,7 +90,9 @@ impl<'de> Deserialize<'de> for Rate {
         }
         match Raw::deserialize(d)? {
             Raw::Num(n) if n > 0.0 => Ok(Rate(n)),
-            Raw::Num(n) => Err(serde::de::Error::custom(format!("rate must be positive, not {n}"))),
+            Raw::Num(n) => Err(serde::de::Error::custom(format!(
+                "rate must be positive, not {n}"
+            ))),
             Raw::Text(t) => Rate::parse(&t).map_err(serde::de::Error::custom),
         }
     }

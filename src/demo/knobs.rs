@@ -28,11 +28,18 @@ impl Knobs {
         let mut k = Knobs::default();
         k.endpoints.insert(
             "/api/verify-proof".into(),
-            Knob { latency: Duration::from_millis(180), jitter: Duration::from_millis(60), error_rate: 0.0 },
+            Knob {
+                latency: Duration::from_millis(180),
+                jitter: Duration::from_millis(60),
+                error_rate: 0.0,
+            },
         );
         k.endpoints.insert(
             "/api/verify-biometric-proof".into(),
-            Knob { error_rate: 0.2, ..Knob::default() },
+            Knob {
+                error_rate: 0.2,
+                ..Knob::default()
+            },
         );
         k
     }
@@ -48,9 +55,13 @@ impl Knobs {
             "jitter" => knob.jitter = crate::config::Dur::parse(value)?.0,
             "error-rate" => {
                 let v = value.trim_end_matches('%');
-                let pct: f64 = v.parse().map_err(|_| format!("--error-rate {value:?}: write e.g. 5%"))?;
+                let pct: f64 = v
+                    .parse()
+                    .map_err(|_| format!("--error-rate {value:?}: write e.g. 5%"))?;
                 if !(0.0..=100.0).contains(&pct) {
-                    return Err(format!("--error-rate {value:?} must be between 0% and 100%"));
+                    return Err(format!(
+                        "--error-rate {value:?} must be between 0% and 100%"
+                    ));
                 }
                 knob.error_rate = pct / 100.0;
             }
@@ -61,8 +72,13 @@ impl Knobs {
 
     /// Parses `--stall FREEZE/EVERY`, e.g. "1s/5s".
     pub fn set_stall(&mut self, spec: &str) -> Result<(), String> {
-        let (f, e) = spec.split_once('/').ok_or("--stall wants FREEZE/EVERY, e.g. 1s/5s")?;
-        let (freeze, every) = (crate::config::Dur::parse(f)?.0, crate::config::Dur::parse(e)?.0);
+        let (f, e) = spec
+            .split_once('/')
+            .ok_or("--stall wants FREEZE/EVERY, e.g. 1s/5s")?;
+        let (freeze, every) = (
+            crate::config::Dur::parse(f)?.0,
+            crate::config::Dur::parse(e)?.0,
+        );
         if freeze >= every {
             return Err("--stall: the freeze must be shorter than the period".into());
         }
@@ -100,8 +116,14 @@ mod tests {
     fn stall_holds_until_the_window_ends() {
         let mut k = Knobs::default();
         k.set_stall("1s/5s").unwrap();
-        assert_eq!(k.decide("/x", Duration::from_millis(10_250)).0, Duration::from_millis(750));
-        assert_eq!(k.decide("/x", Duration::from_millis(11_250)).0, Duration::ZERO);
+        assert_eq!(
+            k.decide("/x", Duration::from_millis(10_250)).0,
+            Duration::from_millis(750)
+        );
+        assert_eq!(
+            k.decide("/x", Duration::from_millis(11_250)).0,
+            Duration::ZERO
+        );
     }
 
     #[test]

@@ -52,23 +52,30 @@ impl DemoServer {
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(shared.clone());
-        let thread = std::thread::Builder::new().name("perfgate-demo".into()).spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a tokio runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await;
-            });
-            rt.shutdown_timeout(std::time::Duration::from_millis(100));
-        })?;
-        Ok(DemoServer { addr, shared, shutdown: Some(tx), thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name("perfgate-demo".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("a tokio runtime");
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async {
+                            let _ = rx.await;
+                        })
+                        .await;
+                });
+                rt.shutdown_timeout(std::time::Duration::from_millis(100));
+            })?;
+        Ok(DemoServer {
+            addr,
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     pub fn url(&self) -> String {
@@ -111,11 +118,20 @@ impl Drop for DemoServer {
 fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/api/verify-proof", post(proofs::verify_proof))
-        .route("/api/verify-biometric-proof", post(proofs::verify_biometric))
+        .route(
+            "/api/verify-biometric-proof",
+            post(proofs::verify_biometric),
+        )
         .route("/api/batch-verify-proofs", post(proofs::verify_batch))
-        .route("/health", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), apply_knobs));
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            apply_knobs,
+        ));
     Router::new()
         .route("/stats", get(stats))
         .with_state(shared)
@@ -137,11 +153,21 @@ async fn apply_knobs(State(s): State<Arc<Shared>>, req: Request, next: Next) -> 
         tokio::time::sleep(delay).await;
     }
     let response = if fail {
-        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "injected failure (demo knob)").into_response()
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "injected failure (demo knob)",
+        )
+            .into_response()
     } else {
         next.run(req).await
     };
     let status = response.status().as_u16();
-    *s.served.lock().expect("served lock").entry(path).or_default().entry(status).or_default() += 1;
+    *s.served
+        .lock()
+        .expect("served lock")
+        .entry(path)
+        .or_default()
+        .entry(status)
+        .or_default() += 1;
     response
 }

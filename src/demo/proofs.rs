@@ -50,7 +50,9 @@ pub struct Batch {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn check(p: &Proof) -> Result<(), &'static str> {
@@ -60,7 +62,10 @@ fn check(p: &Proof) -> Result<(), &'static str> {
     if (now_ms() - p.timestamp).abs() > FRESH_MS {
         return Err("stale timestamp");
     }
-    let expected = sign(&format!("{}|{}|{}|{}", p.kind, p.user_id, p.nonce, p.timestamp));
+    let expected = sign(&format!(
+        "{}|{}|{}|{}",
+        p.kind, p.user_id, p.nonce, p.timestamp
+    ));
     if !constant_time_eq(expected.as_bytes(), p.signature.as_bytes()) {
         return Err("bad signature");
     }
@@ -74,7 +79,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 fn verdict(r: Result<(), &'static str>) -> (StatusCode, Json<Value>) {
     match r {
         Ok(()) => (StatusCode::OK, Json(json!({ "valid": true }))),
-        Err(why) => (StatusCode::UNAUTHORIZED, Json(json!({ "valid": false, "error": why }))),
+        Err(why) => (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "valid": false, "error": why })),
+        ),
     }
 }
 
@@ -87,7 +95,10 @@ pub async fn verify_biometric(Json(p): Json<BiometricProof>) -> (StatusCode, Jso
         if (now_ms() - p.timestamp).abs() > FRESH_MS {
             return Err("stale timestamp");
         }
-        let message = format!("biometric|{}|{}|{}", p.user_id, p.biometric_hash, p.timestamp);
+        let message = format!(
+            "biometric|{}|{}|{}",
+            p.user_id, p.biometric_hash, p.timestamp
+        );
         // The costly part: a derived template key, as a real matcher would spend time.
         let mut derived = p.biometric_hash.clone();
         for _ in 0..BIOMETRIC_ROUNDS {
@@ -104,10 +115,17 @@ pub async fn verify_biometric(Json(p): Json<BiometricProof>) -> (StatusCode, Jso
 
 pub async fn verify_batch(Json(b): Json<Batch>) -> (StatusCode, Json<Value>) {
     if b.proofs.is_empty() || b.proofs.len() > 100 {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "error": "send 1 to 100 proofs" })));
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "send 1 to 100 proofs" })),
+        );
     }
     let results: Vec<bool> = b.proofs.iter().map(|p| check(p).is_ok()).collect();
     let valid = results.iter().filter(|v| **v).count();
-    let status = if valid == results.len() { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+    let status = if valid == results.len() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
     (status, Json(json!({ "valid": valid, "results": results })))
 }

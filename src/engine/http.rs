@@ -27,7 +27,8 @@ pub struct Connector {
 impl Connector {
     pub fn new(target: Target, connect_timeout: Duration) -> Connector {
         let tls = target.tls.then(|| {
-            let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            let roots =
+                rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
             let config = rustls::ClientConfig::builder_with_provider(Arc::new(
                 rustls::crypto::ring::default_provider(),
             ))
@@ -37,25 +38,36 @@ impl Connector {
             .with_no_client_auth();
             tokio_rustls::TlsConnector::from(Arc::new(config))
         });
-        Connector { target, connect_timeout, tls }
+        Connector {
+            target,
+            connect_timeout,
+            tls,
+        }
     }
 
     async fn connect(&self) -> Result<Stream, Failure> {
         let t = &self.target;
         let connect = async {
-            let tcp = TcpStream::connect((t.host.as_str(), t.port)).await.map_err(io_failure)?;
+            let tcp = TcpStream::connect((t.host.as_str(), t.port))
+                .await
+                .map_err(io_failure)?;
             tcp.set_nodelay(true).map_err(io_failure)?;
             match &self.tls {
                 None => Ok(Stream::Plain(tcp)),
                 Some(tls) => {
                     let name = rustls::pki_types::ServerName::try_from(t.host.clone())
                         .map_err(|e| Failure::Connect(format!("bad TLS server name: {e}")))?;
-                    let s = tls.connect(name, tcp).await.map_err(|e| Failure::Connect(format!("TLS: {e}")))?;
+                    let s = tls
+                        .connect(name, tcp)
+                        .await
+                        .map_err(|e| Failure::Connect(format!("TLS: {e}")))?;
                     Ok(Stream::Tls(Box::new(s)))
                 }
             }
         };
-        tokio::time::timeout(self.connect_timeout, connect).await.map_err(|_| Failure::Timeout)?
+        tokio::time::timeout(self.connect_timeout, connect)
+            .await
+            .map_err(|_| Failure::Timeout)?
     }
 }
 
@@ -78,7 +90,11 @@ enum Stream {
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
@@ -87,7 +103,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
@@ -125,7 +145,12 @@ pub struct Conn {
 
 impl Default for Conn {
     fn default() -> Self {
-        Conn { stream: None, buf: vec![0; 8192], start: 0, end: 0 }
+        Conn {
+            stream: None,
+            buf: vec![0; 8192],
+            start: 0,
+            end: 0,
+        }
     }
 }
 
@@ -164,7 +189,10 @@ impl Conn {
                 self.start = 0;
                 self.end = 0;
             }
-            match self.send_and_read(request, head_only, keep_body, body).await {
+            match self
+                .send_and_read(request, head_only, keep_body, body)
+                .await
+            {
                 Ok(r) => return (connect_us, Ok(r)),
                 Err((f, got_bytes)) => {
                     self.close();
@@ -207,7 +235,10 @@ impl Conn {
         body: &mut Vec<u8>,
     ) -> Result<Response, (Failure, bool)> {
         let stream = self.stream.as_mut().expect("connected");
-        stream.write_all(request).await.map_err(|e| (io_failure(e), false))?;
+        stream
+            .write_all(request)
+            .await
+            .map_err(|e| (io_failure(e), false))?;
         stream.flush().await.map_err(|e| (io_failure(e), false))?;
 
         let mut first_byte = None;
@@ -228,7 +259,10 @@ impl Conn {
                     Err(e) => return Err((Failure::Protocol(e.to_string()), true)),
                 }
             }
-            let n = self.fill().await.map_err(|e| (io_failure(e), first_byte.is_some()))?;
+            let n = self
+                .fill()
+                .await
+                .map_err(|e| (io_failure(e), first_byte.is_some()))?;
             if n == 0 {
                 return Err((Failure::Reset, first_byte.is_some()));
             }
@@ -236,14 +270,21 @@ impl Conn {
         };
         let first_byte = first_byte.unwrap_or_else(Instant::now);
         self.start += head_len;
-        self.read_body(framing, keep_body, body).await.map_err(|f| (f, true))?;
+        self.read_body(framing, keep_body, body)
+            .await
+            .map_err(|f| (f, true))?;
         if close {
             self.close();
         }
         Ok(Response { status, first_byte })
     }
 
-    async fn read_body(&mut self, framing: Framing, keep: bool, body: &mut Vec<u8>) -> Result<(), Failure> {
+    async fn read_body(
+        &mut self,
+        framing: Framing,
+        keep: bool,
+        body: &mut Vec<u8>,
+    ) -> Result<(), Failure> {
         match framing {
             Framing::Length(mut left) => {
                 while left > 0 {
@@ -337,10 +378,15 @@ fn framing(resp: &httparse::Response<'_, '_>, head_only: bool) -> Result<(Framin
     let mut close = resp.version == Some(0);
     for h in resp.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value).ok().and_then(|s| s.trim().parse::<u64>().ok());
+            let v = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok());
             length = Some(v.ok_or_else(|| Failure::Protocol("bad content-length".into()))?);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = h.value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked"));
+            chunked = h
+                .value
+                .windows(7)
+                .any(|w| w.eq_ignore_ascii_case(b"chunked"));
         } else if h.name.eq_ignore_ascii_case("connection") {
             if h.value.eq_ignore_ascii_case(b"close") {
                 close = true;

@@ -39,14 +39,22 @@ const GRACE: Duration = Duration::from_secs(2);
 
 /// Runs `plan` to completion, or until `shutdown` resolves (then the result is partial
 /// and marked interrupted).
-pub async fn run(mut plan: Plan, mut opts: RunOptions<'_>, shutdown: impl Future<Output = ()>) -> RunResult {
+pub async fn run(
+    mut plan: Plan,
+    mut opts: RunOptions<'_>,
+    shutdown: impl Future<Output = ()>,
+) -> RunResult {
     prepare_fixed_requests(&mut plan);
     let plan = Arc::new(plan);
     let shape = match plan.model {
         Model::Closed { users, spawn_rate } => Shape::users(users, spawn_rate, &plan.stages),
         Model::Open { rate, .. } => Shape::rate(rate, &plan.stages),
     };
-    let duration = if plan.stages.is_empty() { plan.duration } else { Duration::from_secs_f64(shape.stages_end()) };
+    let duration = if plan.stages.is_empty() {
+        plan.duration
+    } else {
+        Duration::from_secs_f64(shape.stages_end())
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started_at = SystemTime::now();
@@ -65,7 +73,9 @@ pub async fn run(mut plan: Plan, mut opts: RunOptions<'_>, shutdown: impl Future
         shape,
     };
     let threads = plan.threads;
-    let handles: Vec<_> = (0..threads).map(|i| worker::spawn(i, threads, shared.clone())).collect();
+    let handles: Vec<_> = (0..threads)
+        .map(|i| worker::spawn(i, threads, shared.clone()))
+        .collect();
     drop(shared);
 
     let mut collector = Collector::new(&plan.endpoints, &plan.tasks);
@@ -74,7 +84,10 @@ pub async fn run(mut plan: Plan, mut opts: RunOptions<'_>, shutdown: impl Future
     let mut max_lag = Duration::ZERO;
     let mut stop = StopReason::Completed;
     let deadline = tokio::time::Instant::now() + duration;
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
+    let mut ticks = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
     tokio::pin!(shutdown);
     let mut stopped_at = None;
     while done < threads {
@@ -117,7 +130,10 @@ pub async fn run(mut plan: Plan, mut opts: RunOptions<'_>, shutdown: impl Future
             let _ = h.join();
         }
     }
-    let wall = stopped_at.unwrap_or_else(Instant::now).duration_since(start).as_secs_f64();
+    let wall = stopped_at
+        .unwrap_or_else(Instant::now)
+        .duration_since(start)
+        .as_secs_f64();
     let (endpoints, total, series, tasks) = collector.finish();
     let suppressed = log.suppressed.load(std::sync::atomic::Ordering::Relaxed);
     if suppressed > 0 {
@@ -133,7 +149,9 @@ pub async fn run(mut plan: Plan, mut opts: RunOptions<'_>, shutdown: impl Future
     judge_generator(&mut generator, wall);
     let (model, users, rate) = match plan.model {
         Model::Closed { users, .. } => ("closed", users, None),
-        Model::Open { rate, max_users, .. } => ("open", max_users, Some(rate)),
+        Model::Open {
+            rate, max_users, ..
+        } => ("open", max_users, Some(rate)),
     };
     let mut result = RunResult {
         schema_version: crate::metrics::SCHEMA_VERSION,
@@ -150,7 +168,8 @@ pub async fn run(mut plan: Plan, mut opts: RunOptions<'_>, shutdown: impl Future
         target: plan.target.url(),
         git: GitInfo::detect(),
         started_at: humantime::format_rfc3339_millis(started_at).to_string(),
-        ended_at: humantime::format_rfc3339_millis(started_at + Duration::from_secs_f64(wall)).to_string(),
+        ended_at: humantime::format_rfc3339_millis(started_at + Duration::from_secs_f64(wall))
+            .to_string(),
         duration_s: wall,
         stop,
         generator,
@@ -166,10 +185,20 @@ pub async fn run(mut plan: Plan, mut opts: RunOptions<'_>, shutdown: impl Future
 /// Serialises, once, every request that has no template in it.
 fn prepare_fixed_requests(plan: &mut Plan) {
     let mut users = std::mem::take(&mut plan.users);
-    for req in users.iter_mut().flat_map(|u| u.tasks.iter_mut()).flat_map(|t| t.steps.iter_mut()) {
+    for req in users
+        .iter_mut()
+        .flat_map(|u| u.tasks.iter_mut())
+        .flat_map(|t| t.steps.iter_mut())
+    {
         if req.is_static() {
             let mut out = Vec::new();
-            let ok = request::write_request(plan, req, &minijinja::Value::UNDEFINED, &mut out, &mut String::new());
+            let ok = request::write_request(
+                plan,
+                req,
+                &minijinja::Value::UNDEFINED,
+                &mut out,
+                &mut String::new(),
+            );
             req.fixed = ok.ok().map(|()| out);
         }
     }
@@ -179,12 +208,23 @@ fn prepare_fixed_requests(plan: &mut Plan) {
 /// The generator was the bottleneck when its threads were nearly always busy or its
 /// timers fired late: then latency includes perfgate's own queueing.
 fn judge_generator(g: &mut Generator, wall: f64) {
-    let busy = if wall > 0.0 { g.cpu_seconds / (wall * g.threads as f64) } else { 0.0 };
+    let busy = if wall > 0.0 {
+        g.cpu_seconds / (wall * g.threads as f64)
+    } else {
+        0.0
+    };
     if busy > 0.9 {
-        g.notes.push(format!("load generator CPU at {:.0}% of its {} threads", busy * 100.0, g.threads));
+        g.notes.push(format!(
+            "load generator CPU at {:.0}% of its {} threads",
+            busy * 100.0,
+            g.threads
+        ));
     }
     if g.max_lag_ms > 100.0 {
-        g.notes.push(format!("load generator fell {:.0} ms behind its schedule", g.max_lag_ms));
+        g.notes.push(format!(
+            "load generator fell {:.0} ms behind its schedule",
+            g.max_lag_ms
+        ));
     }
     g.overloaded = !g.notes.is_empty();
 }

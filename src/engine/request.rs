@@ -17,7 +17,9 @@ pub fn write_request(
     scratch: &mut String,
 ) -> Result<(), Failure> {
     let render = |text: &Text, into: &mut String| {
-        plan.templates.render(text, ctx, into).map_err(Failure::Template)
+        plan.templates
+            .render(text, ctx, into)
+            .map_err(Failure::Template)
     };
     scratch.clear();
     scratch.push_str(&req.method);
@@ -25,7 +27,11 @@ pub fn write_request(
     scratch.push_str(&plan.target.base_path);
     render(&req.path, scratch)?;
     for (i, (key, value)) in req.query.iter().enumerate() {
-        scratch.push(if i == 0 && !scratch.contains('?') { '?' } else { '&' });
+        scratch.push(if i == 0 && !scratch.contains('?') {
+            '?'
+        } else {
+            '&'
+        });
         percent_encode(key, scratch);
         scratch.push('=');
         let mut v = String::new();
@@ -86,22 +92,33 @@ fn percent_encode(text: &str, out: &mut String) {
 /// Checks status, body and JSON expectations. `body` is empty unless it was kept.
 pub fn check(req: &PlannedRequest, status: u16, body: &[u8]) -> Result<(), Failure> {
     let e = &req.expect;
-    let status_ok = if e.status.is_empty() { status < 400 } else { e.status.contains(&status) };
+    let status_ok = if e.status.is_empty() {
+        status < 400
+    } else {
+        e.status.contains(&status)
+    };
     if !status_ok {
         return Err(Failure::Status(status));
     }
     if let Some(needle) = &e.body_contains {
-        if !body.windows(needle.len().max(1)).any(|w| w == needle.as_bytes()) {
+        if !body
+            .windows(needle.len().max(1))
+            .any(|w| w == needle.as_bytes())
+        {
             return Err(Failure::Expect(format!("body does not contain {needle:?}")));
         }
     }
     if !e.json.is_empty() {
-        let doc: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|_| Failure::Expect("body is not JSON".into()))?;
+        let doc: serde_json::Value =
+            serde_json::from_slice(body).map_err(|_| Failure::Expect("body is not JSON".into()))?;
         for (pointer, want) in &e.json {
             match doc.pointer(pointer) {
                 Some(got) if got == want => {}
-                Some(got) => return Err(Failure::Expect(format!("{pointer} is {got}, expected {want}"))),
+                Some(got) => {
+                    return Err(Failure::Expect(format!(
+                        "{pointer} is {got}, expected {want}"
+                    )))
+                }
                 None => return Err(Failure::Expect(format!("{pointer} is missing"))),
             }
         }
@@ -121,9 +138,9 @@ pub fn extract(
     let doc: serde_json::Value = serde_json::from_slice(body)
         .map_err(|_| Failure::Expect("cannot extract: body is not JSON".into()))?;
     for (name, pointer) in &req.extract {
-        let v = doc
-            .pointer(pointer)
-            .ok_or_else(|| Failure::Expect(format!("cannot extract {name}: {pointer} is missing")))?;
+        let v = doc.pointer(pointer).ok_or_else(|| {
+            Failure::Expect(format!("cannot extract {name}: {pointer} is missing"))
+        })?;
         vars.insert(name.clone(), Value::from(minijinja::value::Serde(v)));
     }
     Ok(())

@@ -16,7 +16,9 @@ impl Shape {
         if !stages.is_empty() {
             return Shape::staged(0.0, stages);
         }
-        Shape { points: vec![(0.0, 0.0), (users as f64 / spawn_rate, users as f64)] }
+        Shape {
+            points: vec![(0.0, 0.0), (users as f64 / spawn_rate, users as f64)],
+        }
     }
 
     /// Open model: `rate` per second, then `stages` if any (ramping from `rate`).
@@ -24,7 +26,9 @@ impl Shape {
         if !stages.is_empty() {
             return Shape::staged(rate, stages);
         }
-        Shape { points: vec![(0.0, rate)] }
+        Shape {
+            points: vec![(0.0, rate)],
+        }
     }
 
     fn staged(start: f64, stages: &[Stage]) -> Shape {
@@ -54,7 +58,11 @@ impl Shape {
         for w in p.windows(2) {
             let ((t0, v0), (t1, v1)) = (w[0], w[1]);
             if t <= t1 {
-                return if t1 > t0 { v0 + (v1 - v0) * (t - t0) / (t1 - t0) } else { v1 };
+                return if t1 > t0 {
+                    v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+                } else {
+                    v1
+                };
             }
         }
         p[p.len() - 1].1
@@ -72,7 +80,11 @@ impl Shape {
                 continue;
             }
             // Rising through `level` inside this segment.
-            let t = if v1 > v0 { t0 + (level - v0) / (v1 - v0) * (t1 - t0) } else { t0 };
+            let t = if v1 > v0 {
+                t0 + (level - v0) / (v1 - v0) * (t1 - t0)
+            } else {
+                t0
+            };
             return Some(t.max(now) + 1e-6);
         }
         None
@@ -86,7 +98,10 @@ mod tests {
     use std::time::Duration;
 
     fn stage(secs: u64, target: f64) -> Stage {
-        Stage { duration: Dur(Duration::from_secs(secs)), target }
+        Stage {
+            duration: Dur(Duration::from_secs(secs)),
+            target,
+        }
     }
 
     #[test]
@@ -101,7 +116,11 @@ mod tests {
 
     #[test]
     fn stages_ramp_up_and_down() {
-        let s = Shape::users(0, 1.0, &[stage(10, 100.0), stage(10, 100.0), stage(10, 0.0)]);
+        let s = Shape::users(
+            0,
+            1.0,
+            &[stage(10, 100.0), stage(10, 100.0), stage(10, 0.0)],
+        );
         assert_eq!(s.at(5.0), 50.0);
         assert_eq!(s.at(15.0), 100.0);
         assert_eq!(s.at(25.0), 50.0);

@@ -89,7 +89,12 @@ impl User {
 
     /// Runs one task of this user's class. `due` is the scheduled arrival (open model):
     /// the first request's latency counts from it, so queueing delay is not hidden.
-    pub async fn iterate(&mut self, w: &Worker, class: &PlannedUser, due: Option<Instant>) -> Outcome {
+    pub async fn iterate(
+        &mut self,
+        w: &Worker,
+        class: &PlannedUser,
+        due: Option<Instant>,
+    ) -> Outcome {
         self.iteration += 1;
         let task = pick(&class.tasks);
         w.recorder.borrow_mut().tasks[task.id] += 1;
@@ -102,7 +107,13 @@ impl User {
             };
             if let Some(fixed) = &req.fixed {
                 self.out.clone_from(fixed);
-            } else if let Err(f) = write_request(&w.plan, req, &self.context(&data), &mut self.out, &mut self.scratch) {
+            } else if let Err(f) = write_request(
+                &w.plan,
+                req,
+                &self.context(&data),
+                &mut self.out,
+                &mut self.scratch,
+            ) {
                 w.recorder.borrow_mut().failure(req.endpoint, 0, f);
                 return Outcome::Done;
             }
@@ -168,7 +179,12 @@ impl User {
         if w.plan.feeders.is_empty() || task.steps.iter().all(|s| s.fixed.is_some()) {
             return Value::UNDEFINED;
         }
-        let rows: BTreeMap<&str, Value> = w.plan.feeders.iter().map(|f| (f.name.as_str(), f.next_row())).collect();
+        let rows: BTreeMap<&str, Value> = w
+            .plan
+            .feeders
+            .iter()
+            .map(|f| (f.name.as_str(), f.next_row()))
+            .collect();
         Value::from(rows)
     }
 

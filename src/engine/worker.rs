@@ -82,13 +82,17 @@ impl Worker {
     }
 
     pub fn log_failure(&self, endpoint: usize, f: &Failure) {
-        self.log.line(format_args!("request failed: {} - {f}", self.plan.endpoints[endpoint].0));
+        self.log.line(format_args!(
+            "request failed: {} - {f}",
+            self.plan.endpoints[endpoint].0
+        ));
     }
 
     pub fn log_slow(&self, endpoint: usize, us: u64) {
         if self.log.slow_us > 0 && us > self.log.slow_us {
             let name = &self.plan.endpoints[endpoint].0;
-            self.log.line(format_args!("slow request: {name} took {} ms", us / 1000));
+            self.log
+                .line(format_args!("slow request: {name} took {} ms", us / 1000));
         }
     }
 
@@ -96,7 +100,11 @@ impl Worker {
     pub fn set_active(&self, active: &mut bool, on: bool) {
         if *active != on {
             let mut rec = self.recorder.borrow_mut();
-            if on { rec.users += 1 } else { rec.users -= 1 }
+            if on {
+                rec.users += 1
+            } else {
+                rec.users -= 1
+            }
             *active = on;
         }
     }
@@ -149,14 +157,24 @@ async fn work(index: usize, threads: usize, s: Shared) {
                 users.push(tokio::task::spawn_local(user.run_closed(w.clone())));
             }
         }
-        Model::Open { max_users, arrivals, .. } => {
+        Model::Open {
+            max_users,
+            arrivals,
+            ..
+        } => {
             let pool: Pool = Rc::new(RefCell::new(
                 (index as u64..max_users)
                     .step_by(threads)
                     .map(|id| User::new(id, classes[id as usize % classes.len()]))
                     .collect(),
             ));
-            users.push(tokio::task::spawn_local(schedule(w.clone(), pool, index, threads, arrivals)));
+            users.push(tokio::task::spawn_local(schedule(
+                w.clone(),
+                pool,
+                index,
+                threads,
+                arrivals,
+            )));
         }
     }
     let ticker = tokio::task::spawn_local(tick(w.clone(), s.tx.clone()));
@@ -167,7 +185,10 @@ async fn work(index: usize, threads: usize, s: Shared) {
     let t = w.elapsed() as u64;
     let rec = w.recorder.borrow_mut().take();
     let _ = s.tx.send(Msg::Interval { t, rec });
-    let _ = s.tx.send(Msg::Done { cpu_seconds: thread_cpu_seconds(), max_lag: w.max_lag.get() });
+    let _ = s.tx.send(Msg::Done {
+        cpu_seconds: thread_cpu_seconds(),
+        max_lag: w.max_lag.get(),
+    });
 }
 
 /// Hands the recorder to the collector at every whole second since the start.
@@ -213,11 +234,20 @@ async fn schedule(w: Rc<Worker>, pool: Pool, index: usize, threads: usize, arriv
             }
             let user = pool.borrow_mut().pop();
             match user {
-                Some(u) => handles.push(tokio::task::spawn_local(serve_arrival(w.clone(), pool.clone(), u, due))),
+                Some(u) => handles.push(tokio::task::spawn_local(serve_arrival(
+                    w.clone(),
+                    pool.clone(),
+                    u,
+                    due,
+                ))),
                 None => w.recorder.borrow_mut().dropped += 1,
             }
             let rate = w.shape.at(next) / threads as f64;
-            next += if rate > 0.0 { gap(rate, arrivals) } else { 0.05 };
+            next += if rate > 0.0 {
+                gap(rate, arrivals)
+            } else {
+                0.05
+            };
         }
         handles.retain(|h| !h.is_finished());
     }
@@ -246,7 +276,10 @@ fn class_sequence(plan: &Plan) -> Vec<usize> {
         .enumerate()
         .flat_map(|(i, u)| std::iter::repeat_n(i, u.weight as usize))
         .collect();
-    debug_assert!(!seq.is_empty(), "the plan checks that class weights add up above 0");
+    debug_assert!(
+        !seq.is_empty(),
+        "the plan checks that class weights add up above 0"
+    );
     seq
 }
 

@@ -60,7 +60,10 @@ impl Metric {
     }
 
     pub fn is_latency(self) -> bool {
-        matches!(self, Metric::Avg | Metric::Min | Metric::Max | Metric::Percentile(_))
+        matches!(
+            self,
+            Metric::Avg | Metric::Min | Metric::Max | Metric::Percentile(_)
+        )
     }
 
     /// The limit's unit as shown to people.
@@ -209,7 +212,8 @@ fn parse_objective(
     match value.get_ref() {
         toml::Value::Table(t) => {
             let mut limit = None;
-            let (mut window, mut in_at_least, mut after, mut abort, mut grace) = (None, None, None, false, None);
+            let (mut window, mut in_at_least, mut after, mut abort, mut grace) =
+                (None, None, None, false, None);
             for (k, v) in t {
                 match k.as_str() {
                     "max" => limit = Some((Op::AtMost, v)),
@@ -222,7 +226,8 @@ fn parse_objective(
                     other => return Err(err(format!("unknown objective option {other:?}: use max, min, window, in_at_least, after, abort_on_fail, grace"))),
                 }
             }
-            let (op, v) = limit.ok_or_else(|| err(format!("{metric} needs a limit: max = … or min = …")))?;
+            let (op, v) =
+                limit.ok_or_else(|| err(format!("{metric} needs a limit: max = … or min = …")))?;
             o.op = op;
             o.limit = parse_limit(metric, v).map_err(&err)?;
             if let Some(w) = window {
@@ -267,7 +272,9 @@ pub fn parse_limit(metric: Metric, v: &toml::Value) -> Result<f64, String> {
 fn dur(v: &toml::Value) -> Result<Dur, String> {
     match v {
         toml::Value::String(s) => Dur::parse(s),
-        other => Err(format!("expected a duration such as \"150ms\", found {other}")),
+        other => Err(format!(
+            "expected a duration such as \"150ms\", found {other}"
+        )),
     }
 }
 
@@ -281,7 +288,11 @@ pub fn percent(v: &toml::Value) -> Result<f64, String> {
             .ok_or_else(|| format!("expected a percentage such as \"0.1%\", found {s:?}"))?,
         toml::Value::Integer(n) => *n as f64,
         toml::Value::Float(f) => *f,
-        other => return Err(format!("expected a percentage such as \"0.1%\", found {other}")),
+        other => {
+            return Err(format!(
+                "expected a percentage such as \"0.1%\", found {other}"
+            ))
+        }
     };
     if !(0.0..=100.0).contains(&pct) {
         return Err(format!("percentage {pct}% is outside 0–100%"));
@@ -294,7 +305,10 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Vec<Objective>, ConfigError> {
-        let source = Source { file: "b.toml".into(), text: text.into() };
+        let source = Source {
+            file: "b.toml".into(),
+            text: text.into(),
+        };
         let table: RawBudget = toml::from_str(text).unwrap();
         parse_table(&table, &Scope::Total, "test", &["description"], &source)
     }
@@ -302,17 +316,37 @@ mod tests {
     #[test]
     fn grammar_table() {
         let cases: &[(&str, Metric, Op, f64)] = &[
-            ("p99 = \"150ms\"", Metric::Percentile(99.0), Op::AtMost, 150.0),
-            ("p99.9 = \"1s\"", Metric::Percentile(99.9), Op::AtMost, 1000.0),
+            (
+                "p99 = \"150ms\"",
+                Metric::Percentile(99.0),
+                Op::AtMost,
+                150.0,
+            ),
+            (
+                "p99.9 = \"1s\"",
+                Metric::Percentile(99.9),
+                Op::AtMost,
+                1000.0,
+            ),
             ("avg = \"50ms\"", Metric::Avg, Op::AtMost, 50.0),
             ("max = \"2s\"", Metric::Max, Op::AtMost, 2000.0),
-            ("error_rate = \"0.1%\"", Metric::ErrorRate, Op::AtMost, 0.001),
+            (
+                "error_rate = \"0.1%\"",
+                Metric::ErrorRate,
+                Op::AtMost,
+                0.001,
+            ),
             ("error_rate = 1", Metric::ErrorRate, Op::AtMost, 0.01),
             ("min_rps = 200", Metric::Rps, Op::AtLeast, 200.0),
             ("rps = { min = \"1200/m\" }", Metric::Rps, Op::AtLeast, 20.0),
             ("min_requests = 50", Metric::Requests, Op::AtLeast, 50.0),
             ("dropped = 0", Metric::Dropped, Op::AtMost, 0.0),
-            ("p95 = { max = \"100ms\" }", Metric::Percentile(95.0), Op::AtMost, 100.0),
+            (
+                "p95 = { max = \"100ms\" }",
+                Metric::Percentile(95.0),
+                Op::AtMost,
+                100.0,
+            ),
         ];
         for (text, metric, op, limit) in cases {
             let o = &parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))[0];
@@ -324,7 +358,14 @@ mod tests {
     #[test]
     fn windows_and_abort() {
         let o = &parse("p99 = { max = \"150ms\", window = \"10s\", in_at_least = \"95%\", after = \"30s\", abort_on_fail = true, grace = \"5s\" }").unwrap()[0];
-        assert_eq!(o.window, Some(Window { seconds: 10, at_least: 0.95, after_s: 30.0 }));
+        assert_eq!(
+            o.window,
+            Some(Window {
+                seconds: 10,
+                at_least: 0.95,
+                after_s: 30.0
+            })
+        );
         assert_eq!(o.abort_after_s, Some(5.0));
     }
 
@@ -337,8 +378,14 @@ mod tests {
             ("error_rate = \"150%\"", "outside"),
             ("min_rps = \"fast\"", "invalid rate"),
             ("p99 = { window = \"10s\" }", "needs a limit"),
-            ("p99 = { max = \"1s\", in_at_least = \"95%\" }", "need a window"),
-            ("p99 = { max = \"1s\", colour = 1 }", "unknown objective option"),
+            (
+                "p99 = { max = \"1s\", in_at_least = \"95%\" }",
+                "need a window",
+            ),
+            (
+                "p99 = { max = \"1s\", colour = 1 }",
+                "unknown objective option",
+            ),
         ] {
             let e = parse(text).unwrap_err();
             assert!(e.message.contains(needle), "{text}: {e}");

@@ -55,30 +55,61 @@ impl Budget {
             .map(str::to_string)
             .or_else(|| std::env::var("PERFGATE_ENV").ok().filter(|v| !v.is_empty()))
             .or_else(|| config.gate.environment.clone());
-        let set = scenario_budget.map(str::to_string).or_else(|| environment.clone());
+        let set = scenario_budget
+            .map(str::to_string)
+            .or_else(|| environment.clone());
         let mut objectives = Vec::new();
         let mut env_endpoints = BTreeMap::new();
         if let Some(name) = &set {
             let table = config.budgets.get(name).ok_or_else(|| {
                 let known: Vec<&str> = config.budgets.keys().map(String::as_str).collect();
-                source.error(0..0, format!(
-                    "no budget named {name:?}; this config has [budgets.*] for: {}",
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
-                ))
+                source.error(
+                    0..0,
+                    format!(
+                        "no budget named {name:?}; this config has [budgets.*] for: {}",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                )
             })?;
-            objectives = budget::parse_table(table, &Scope::Total, name, &["description", "endpoints"], source)?;
+            objectives = budget::parse_table(
+                table,
+                &Scope::Total,
+                name,
+                &["description", "endpoints"],
+                source,
+            )?;
             if let Some(eps) = table.get("endpoints") {
                 env_endpoints = nested_tables(eps, source)?;
             }
         }
         for (endpoint, table) in &config.endpoints {
-            let table = env_endpoints.remove(endpoint).unwrap_or_else(|| table.clone());
-            let origin = set.as_deref().map_or("endpoint SLO".to_string(), |s| format!("{s}"));
-            objectives.extend(budget::parse_table(&table, &Scope::Endpoint(endpoint.clone()), &origin, &[], source)?);
+            let table = env_endpoints
+                .remove(endpoint)
+                .unwrap_or_else(|| table.clone());
+            let origin = set
+                .as_deref()
+                .map_or("endpoint SLO".to_string(), |s| format!("{s}"));
+            objectives.extend(budget::parse_table(
+                &table,
+                &Scope::Endpoint(endpoint.clone()),
+                &origin,
+                &[],
+                source,
+            )?);
         }
         for (endpoint, table) in &env_endpoints {
             let origin = set.clone().unwrap_or_default();
-            objectives.extend(budget::parse_table(table, &Scope::Endpoint(endpoint.clone()), &origin, &[], source)?);
+            objectives.extend(budget::parse_table(
+                table,
+                &Scope::Endpoint(endpoint.clone()),
+                &origin,
+                &[],
+                source,
+            )?);
         }
         apply_env_limits(&mut objectives).map_err(|e| source.error(0..0, e))?;
         let mut alerts = Vec::new();
@@ -88,26 +119,45 @@ impl Budget {
                 .and_then(|v| v.get_ref().as_str())
                 .unwrap_or_default()
                 .to_string();
-            let objectives = budget::parse_table(table, &Scope::Total, name, &["description"], source)?;
-            alerts.push(AlertLevel { name: name.clone(), description, objectives });
+            let objectives =
+                budget::parse_table(table, &Scope::Total, name, &["description"], source)?;
+            alerts.push(AlertLevel {
+                name: name.clone(),
+                description,
+                objectives,
+            });
         }
         // Most severe first.
         alerts.sort_by_key(|a| if a.name == "critical" { 0 } else { 1 });
-        Ok(Budget { name: set.unwrap_or_else(|| "default".into()), environment, objectives, alerts })
+        Ok(Budget {
+            name: set.unwrap_or_else(|| "default".into()),
+            environment,
+            objectives,
+            alerts,
+        })
     }
 }
 
 /// `[budgets.production.endpoints."/x"]` tables, with the outer span for errors.
-fn nested_tables(v: &Spanned<toml::Value>, source: &Source) -> Result<BTreeMap<String, RawBudget>, ConfigError> {
+fn nested_tables(
+    v: &Spanned<toml::Value>,
+    source: &Source,
+) -> Result<BTreeMap<String, RawBudget>, ConfigError> {
     let toml::Value::Table(t) = v.get_ref() else {
-        return Err(source.error(v.span(), "`endpoints` in a budget must be a table of endpoint tables"));
+        return Err(source.error(
+            v.span(),
+            "`endpoints` in a budget must be a table of endpoint tables",
+        ));
     };
     let mut out = BTreeMap::new();
     for (name, inner) in t {
         let toml::Value::Table(inner) = inner else {
             return Err(source.error(v.span(), format!("endpoints.{name:?} must be a table")));
         };
-        let raw: RawBudget = inner.iter().map(|(k, x)| (k.clone(), Spanned::new(v.span(), x.clone()))).collect();
+        let raw: RawBudget = inner
+            .iter()
+            .map(|(k, x)| (k.clone(), Spanned::new(v.span(), x.clone())))
+            .collect();
         out.insert(name.clone(), raw);
     }
     Ok(out)
@@ -116,8 +166,13 @@ fn nested_tables(v: &Spanned<toml::Value>, source: &Source) -> Result<BTreeMap<S
 /// MAX_P99_LATENCY_MS=200 replaces the total p99 objective (or adds one).
 fn apply_env_limits(objectives: &mut Vec<Objective>) -> Result<(), String> {
     for (var, key) in ENV_LIMITS {
-        let Some(raw) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) else { continue };
-        let n: f64 = raw.trim().parse().map_err(|_| format!("{var}={raw:?} is not a number"))?;
+        let Some(raw) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
+        let n: f64 = raw
+            .trim()
+            .parse()
+            .map_err(|_| format!("{var}={raw:?} is not a number"))?;
         if n < 0.0 {
             return Err(format!("{var}={raw:?} must not be negative"));
         }

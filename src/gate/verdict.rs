@@ -64,12 +64,20 @@ impl Verdict {
 
 pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     let where_ = budget.environment.as_deref().unwrap_or(&budget.name);
-    let checks: Vec<Check> = budget.objectives.iter().map(|o| check(o, result, where_)).collect();
+    let checks: Vec<Check> = budget
+        .objectives
+        .iter()
+        .map(|o| check(o, result, where_))
+        .collect();
     let alerts = budget
         .alerts
         .iter()
         .map(|a| {
-            let checks: Vec<Check> = a.objectives.iter().map(|o| check(o, result, &a.name)).collect();
+            let checks: Vec<Check> = a
+                .objectives
+                .iter()
+                .map(|o| check(o, result, &a.name))
+                .collect();
             AlertResult {
                 level: a.name.clone(),
                 description: a.description.clone(),
@@ -80,8 +88,12 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
         .collect();
     let mut notes = Vec::new();
     match result.stop {
-        StopReason::Interrupted => notes.push("the run was interrupted: results are partial".to_string()),
-        StopReason::Aborted => notes.push("the run was stopped early by an abort_on_fail objective".to_string()),
+        StopReason::Interrupted => {
+            notes.push("the run was interrupted: results are partial".to_string())
+        }
+        StopReason::Aborted => {
+            notes.push("the run was stopped early by an abort_on_fail objective".to_string())
+        }
         StopReason::Completed => {}
     }
     if result.generator.overloaded {
@@ -93,7 +105,8 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     if checks.is_empty() {
         notes.push("no budget objectives: nothing was judged (add [budgets.*] or [endpoints.*] to perfgate.toml)".into());
     }
-    let failed = checks.iter().any(|c| c.outcome != Outcome::Pass) || result.stop == StopReason::Aborted;
+    let failed =
+        checks.iter().any(|c| c.outcome != Outcome::Pass) || result.stop == StopReason::Aborted;
     let status = if failed {
         Status::Failed
     } else if result.generator.overloaded {
@@ -101,7 +114,14 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     } else {
         Status::Passed
     };
-    Verdict { status, budget: budget.name.clone(), environment: budget.environment.clone(), checks, alerts, notes }
+    Verdict {
+        status,
+        budget: budget.name.clone(),
+        environment: budget.environment.clone(),
+        checks,
+        alerts,
+        notes,
+    }
 }
 
 /// Live `abort_on_fail`: the first upper-bound objective past its grace delay that fails
@@ -109,7 +129,9 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
 pub fn live_abort(budget: &Budget, collector: &Collector, elapsed: f64) -> Option<String> {
     let total = collector.total();
     for o in &budget.objectives {
-        let Some(grace) = o.abort_after_s else { continue };
+        let Some(grace) = o.abort_after_s else {
+            continue;
+        };
         if elapsed < grace || o.op != Op::AtMost || o.window.is_some() {
             continue;
         }
@@ -142,11 +164,20 @@ fn check(o: &Objective, r: &RunResult, where_: &str) -> Check {
                 Op::AtMost => o.limit - v,
                 Op::AtLeast => v - o.limit,
             };
-            (if ok { Outcome::Pass } else { Outcome::Fail }, o.window.is_none().then_some(margin))
+            (
+                if ok { Outcome::Pass } else { Outcome::Fail },
+                o.window.is_none().then_some(margin),
+            )
         }
     };
     let message = line(o, measured, outcome == Outcome::Pass, where_);
-    Check { objective: o.clone(), measured, outcome, margin, message }
+    Check {
+        objective: o.clone(),
+        measured,
+        outcome,
+        margin,
+        message,
+    }
 }
 
 /// e.g. "p99 latency 212 ms > 150 ms budget on /api/verify-proof (production)".
@@ -155,9 +186,16 @@ fn line(o: &Objective, measured: Option<f64>, holds: bool, where_: &str) -> Stri
         Scope::Total => String::new(),
         Scope::Endpoint(e) => format!(" on {e}"),
     };
-    let origin = if o.origin.is_empty() || o.origin == where_ { where_.to_string() } else { format!("{where_}, {}", o.origin) };
+    let origin = if o.origin.is_empty() || o.origin == where_ {
+        where_.to_string()
+    } else {
+        format!("{where_}, {}", o.origin)
+    };
     match (measured, &o.window) {
-        (None, _) => format!("{}: no data{on} — nothing was measured, so the budget cannot hold ({origin})", o.metric),
+        (None, _) => format!(
+            "{}: no data{on} — nothing was measured, so the budget cannot hold ({origin})",
+            o.metric
+        ),
         (Some(v), None) => format!(
             "{} {} {} {} budget{on} ({origin})",
             o.metric,
@@ -172,7 +210,11 @@ fn line(o: &Objective, measured: Option<f64>, holds: bool, where_: &str) -> Stri
             o.metric.format(o.limit),
             v * 100.0,
             w.seconds,
-            if w.after_s > 0.0 { format!(" after {:.0}s", w.after_s) } else { String::new() },
+            if w.after_s > 0.0 {
+                format!(" after {:.0}s", w.after_s)
+            } else {
+                String::new()
+            },
             w.at_least * 100.0
         ),
     }

@@ -20,7 +20,11 @@ impl Collector {
             endpoints: endpoints.iter().map(|(n, m)| Stats::named(n, m)).collect(),
             tasks: tasks
                 .iter()
-                .map(|(u, t)| TaskCount { user: u.clone(), task: t.clone(), iterations: 0 })
+                .map(|(u, t)| TaskCount {
+                    user: u.clone(),
+                    task: t.clone(),
+                    iterations: 0,
+                })
                 .collect(),
             series: BTreeMap::new(),
             dropped: 0,
@@ -34,7 +38,10 @@ impl Collector {
             t,
             endpoints: names
                 .iter()
-                .map(|n| IntervalStats { name: n.clone(), ..IntervalStats::default() })
+                .map(|n| IntervalStats {
+                    name: n.clone(),
+                    ..IntervalStats::default()
+                })
                 .collect(),
             ..Interval::default()
         });

@@ -107,7 +107,6 @@ impl<'de> Deserialize<'de> for Latency {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,7 +128,11 @@ mod tests {
         let (mut a, mut b, mut all) = (Latency::default(), Latency::default(), Latency::default());
         for i in 0..10_000u64 {
             let us = (i * 7919) % 250_000 + 1;
-            if i % 3 == 0 { a.record_us(us) } else { b.record_us(us) }
+            if i % 3 == 0 {
+                a.record_us(us)
+            } else {
+                b.record_us(us)
+            }
             all.record_us(us);
         }
         a.add(&b);

@@ -16,7 +16,9 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
         let end = a1.max(b1);
         // Shards of one run overlap in time: the wall time is their span, not a sum.
         out.duration_s = out.duration_s.max(r.duration_s).max(
-            end.duration_since(start).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+            end.duration_since(start)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
         );
         if b0 < a0 {
             out.started_at = r.started_at.clone();
@@ -33,7 +35,11 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
         out.endpoints = merge_endpoints(std::mem::take(&mut out.endpoints), r.endpoints);
         out.series = merge_series(std::mem::take(&mut out.series), r.series);
         for t in r.tasks {
-            match out.tasks.iter_mut().find(|x| x.user == t.user && x.task == t.task) {
+            match out
+                .tasks
+                .iter_mut()
+                .find(|x| x.user == t.user && x.task == t.task)
+            {
                 Some(x) => x.iterations += t.iterations,
                 None => out.tasks.push(t),
             }
@@ -52,8 +58,7 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
 }
 
 fn merge_endpoints(a: Vec<Stats>, b: Vec<Stats>) -> Vec<Stats> {
-    let mut by_name: BTreeMap<String, Stats> =
-        a.into_iter().map(|s| (s.name.clone(), s)).collect();
+    let mut by_name: BTreeMap<String, Stats> = a.into_iter().map(|s| (s.name.clone(), s)).collect();
     for s in b {
         match by_name.get_mut(&s.name) {
             Some(x) => x.add(&s),
@@ -68,7 +73,10 @@ fn merge_endpoints(a: Vec<Stats>, b: Vec<Stats>) -> Vec<Stats> {
 fn merge_series(a: Vec<Interval>, b: Vec<Interval>) -> Vec<Interval> {
     let mut by_t: BTreeMap<u64, Interval> = a.into_iter().map(|i| (i.t, i)).collect();
     for i in b {
-        let slot = by_t.entry(i.t).or_insert_with(|| Interval { t: i.t, ..Interval::default() });
+        let slot = by_t.entry(i.t).or_insert_with(|| Interval {
+            t: i.t,
+            ..Interval::default()
+        });
         slot.users += i.users;
         slot.dropped += i.dropped;
         for e in i.endpoints {

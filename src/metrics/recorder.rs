@@ -65,7 +65,9 @@ pub struct Recorder {
 impl Recorder {
     pub fn new(endpoints: usize, tasks: usize) -> Recorder {
         Recorder {
-            endpoints: (0..endpoints).map(|_| EndpointRecorder::default()).collect(),
+            endpoints: (0..endpoints)
+                .map(|_| EndpointRecorder::default())
+                .collect(),
             tasks: vec![0; tasks],
             dropped: 0,
             users: 0,

@@ -105,8 +105,8 @@ pub struct Stats {
     pub ttfb: Latency,
     /// TCP (and TLS) connect time, µs, one sample per new connection.
     pub connect: Latency,
-    /// Derived from the histograms when written; ignored when read.
-    #[serde(default, skip_deserializing)]
+    /// Derived from the histograms; recomputed whenever a result is built or read.
+    #[serde(default)]
     pub summary: Summary,
 }
 
@@ -157,7 +157,9 @@ impl GitInfo {
     /// The commit and branch from CI variables, else from `git` in the current directory.
     pub fn detect() -> GitInfo {
         let var = |names: &[&str]| {
-            names.iter().find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+            names
+                .iter()
+                .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
         };
         let git = |args: &[&str]| {
             std::process::Command::new("git")
@@ -172,8 +174,13 @@ impl GitInfo {
         GitInfo {
             commit: var(&["GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT"])
                 .or_else(|| git(&["rev-parse", "HEAD"])),
-            branch: var(&["GITHUB_HEAD_REF", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME", "GIT_BRANCH"])
-                .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"])),
+            branch: var(&[
+                "GITHUB_HEAD_REF",
+                "GITHUB_REF_NAME",
+                "CI_COMMIT_REF_NAME",
+                "GIT_BRANCH",
+            ])
+            .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"])),
         }
     }
 }
@@ -215,7 +222,11 @@ impl Stats {
         let l = &self.latency;
         let empty = l.count() == 0;
         self.summary = Summary {
-            rps: if duration_s > 0.0 { self.requests as f64 / duration_s } else { 0.0 },
+            rps: if duration_s > 0.0 {
+                self.requests as f64 / duration_s
+            } else {
+                0.0
+            },
             error_rate: self.error_rate(),
             avg_ms: if empty { 0.0 } else { l.mean_us() / 1000.0 },
             min_ms: if empty { 0.0 } else { ms(l.min_us()) },

@@ -7,12 +7,25 @@ use crate::gate::Outcome;
 /// Annotation lines, printed to stdout when GITHUB_ACTIONS=true.
 pub fn annotations(r: &Report<'_>) -> String {
     let mut out = String::new();
-    for c in r.verdict.checks.iter().filter(|c| c.outcome != Outcome::Pass) {
+    for c in r
+        .verdict
+        .checks
+        .iter()
+        .filter(|c| c.outcome != Outcome::Pass)
+    {
         let title = format!("Performance budget: {}", c.objective.metric);
-        out.push_str(&format!("::error title={}::{}\n", escape_property(&title), escape_data(&c.message)));
+        out.push_str(&format!(
+            "::error title={}::{}\n",
+            escape_property(&title),
+            escape_data(&c.message)
+        ));
     }
     for a in r.verdict.alerts.iter().filter(|a| a.triggered) {
-        out.push_str(&format!("::warning title={} alert::{}\n", escape_property(&a.level), escape_data(&a.description)));
+        out.push_str(&format!(
+            "::warning title={} alert::{}\n",
+            escape_property(&a.level),
+            escape_data(&a.description)
+        ));
     }
     out
 }
@@ -23,13 +36,18 @@ pub fn step_summary(markdown: &str) -> std::io::Result<()> {
     let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
         return Ok(());
     };
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     writeln!(f, "{markdown}")
 }
 
 // GitHub's workflow-command escaping.
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {

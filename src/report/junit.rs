@@ -9,8 +9,13 @@ use crate::gate::{Check, Outcome, Scope};
 pub fn render(r: &Report<'_>) -> String {
     let v = r.verdict;
     let mut report = quick_junit::Report::new("perfgate");
-    let mut suite = TestSuite::new(format!("perfgate budget {} ({})", v.budget, r.result.scenario.name));
-    suite.set_time(std::time::Duration::from_secs_f64(r.result.duration_s.max(0.0)));
+    let mut suite = TestSuite::new(format!(
+        "perfgate budget {} ({})",
+        v.budget, r.result.scenario.name
+    ));
+    suite.set_time(std::time::Duration::from_secs_f64(
+        r.result.duration_s.max(0.0),
+    ));
     for c in &v.checks {
         suite.add_test_case(case(c, "budget"));
     }
@@ -36,13 +41,22 @@ fn case(c: &Check, class: &str) -> TestCase {
         Scope::Total => "total".to_string(),
         Scope::Endpoint(e) => e.clone(),
     };
-    let name = format!("{} {} {}", scope, c.objective.metric, c.objective.metric.format(c.objective.limit));
+    let name = format!(
+        "{} {} {}",
+        scope,
+        c.objective.metric,
+        c.objective.metric.format(c.objective.limit)
+    );
     let status = match c.outcome {
         Outcome::Pass => TestCaseStatus::success(),
         Outcome::Fail | Outcome::NoData => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             s.set_message(c.message.clone());
-            s.set_type(if c.outcome == Outcome::NoData { "no data" } else { "budget exceeded" });
+            s.set_type(if c.outcome == Outcome::NoData {
+                "no data"
+            } else {
+                "budget exceeded"
+            });
             s
         }
     };

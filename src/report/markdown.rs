@@ -10,15 +10,33 @@ pub fn render(r: &Report<'_>) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "## 📊 Performance Budget Test Results\n");
     let _ = match v.status {
-        Status::Passed => writeln!(md, "**✅ PASSED** - All performance metrics within budget\n"),
-        Status::Failed => writeln!(md, "**❌ FAILED** - {} of {} objectives broken\n", v.failures().count(), v.checks.len()),
-        Status::Inconclusive => writeln!(md, "**⚠️ INCONCLUSIVE** - the load generator was the bottleneck\n"),
+        Status::Passed => writeln!(
+            md,
+            "**✅ PASSED** - All performance metrics within budget\n"
+        ),
+        Status::Failed => writeln!(
+            md,
+            "**❌ FAILED** - {} of {} objectives broken\n",
+            v.failures().count(),
+            v.checks.len()
+        ),
+        Status::Inconclusive => writeln!(
+            md,
+            "**⚠️ INCONCLUSIVE** - the load generator was the bottleneck\n"
+        ),
     };
     let _ = writeln!(md, "**Test Configuration:**");
     let _ = writeln!(md, "- Scenario: {}", res.scenario.name);
     let _ = writeln!(md, "- Users: {}", res.scenario.users);
     let _ = writeln!(md, "- Duration: {:.0}s", res.duration_s);
-    let _ = writeln!(md, "- Budget: {}{}", v.budget, v.environment.as_deref().map_or(String::new(), |e| format!(" (environment {e})")));
+    let _ = writeln!(
+        md,
+        "- Budget: {}{}",
+        v.budget,
+        v.environment
+            .as_deref()
+            .map_or(String::new(), |e| format!(" (environment {e})"))
+    );
     let _ = writeln!(md, "- Commit: {}\n", short_commit(res));
     let t = &res.total;
     let s = &t.summary;
@@ -43,20 +61,42 @@ pub fn render(r: &Report<'_>) -> String {
     for n in &v.notes {
         let _ = writeln!(md, "> {n}\n");
     }
-    let _ = writeln!(md, "<details><summary>Objectives ({} held of {})</summary>\n", v.checks.iter().filter(|c| c.outcome == Outcome::Pass).count(), v.checks.len());
+    let _ = writeln!(
+        md,
+        "<details><summary>Objectives ({} held of {})</summary>\n",
+        v.checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Pass)
+            .count(),
+        v.checks.len()
+    );
     for c in &v.checks {
-        let mark = if c.outcome == Outcome::Pass { "✅" } else { "❌" };
+        let mark = if c.outcome == Outcome::Pass {
+            "✅"
+        } else {
+            "❌"
+        };
         let _ = writeln!(md, "- {mark} {}", c.message);
     }
     let _ = writeln!(md, "\n</details>\n");
-    let _ = writeln!(md, "| Endpoint | Requests | Failures | Avg (ms) | p95 (ms) | p99 (ms) | RPS |");
+    let _ = writeln!(
+        md,
+        "| Endpoint | Requests | Failures | Avg (ms) | p95 (ms) | p99 (ms) | RPS |"
+    );
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
     for e in &res.endpoints {
         let m = &e.summary;
         let _ = writeln!(
             md,
             "| {} {} | {} | {} | {} | {} | {} | {:.1} |",
-            e.method, escape(&e.name), thousands(e.requests), thousands(e.failures), ms(m.avg_ms), ms(m.p95_ms), ms(m.p99_ms), m.rps
+            e.method,
+            escape(&e.name),
+            thousands(e.requests),
+            thousands(e.failures),
+            ms(m.avg_ms),
+            ms(m.p95_ms),
+            ms(m.p99_ms),
+            m.rps
         );
     }
     md
@@ -64,5 +104,7 @@ pub fn render(r: &Report<'_>) -> String {
 
 /// Keeps endpoint names from breaking the table or injecting markup.
 fn escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

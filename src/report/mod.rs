@@ -53,12 +53,19 @@ impl Output {
             "markdown" | "md" => Format::Markdown,
             "junit" | "xml" => Format::Junit,
             "json" => Format::Json,
-            other => return Err(format!("--report: unknown format {other:?}; use markdown, junit or json")),
+            other => {
+                return Err(format!(
+                    "--report: unknown format {other:?}; use markdown, junit or json"
+                ))
+            }
         };
         if path.is_empty() {
             return Err(format!("--report {spec:?}: the file name is missing"));
         }
-        Ok(Output { format, path: PathBuf::from(path) })
+        Ok(Output {
+            format,
+            path: PathBuf::from(path),
+        })
     }
 }
 
@@ -88,5 +95,8 @@ pub fn thousands(n: u64) -> String {
 
 /// Short commit for people: the first 7 characters.
 pub fn short_commit(r: &RunResult) -> String {
-    r.git.commit.as_deref().map_or("unknown".into(), |c| c.chars().take(7).collect())
+    r.git
+        .commit
+        .as_deref()
+        .map_or("unknown".into(), |c| c.chars().take(7).collect())
 }

@@ -11,7 +11,10 @@ pub struct Paint(pub bool);
 impl Paint {
     pub fn detect() -> Paint {
         use std::io::IsTerminal;
-        Paint(std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()))
+        Paint(
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
     }
     fn wrap(&self, code: &str, text: &str) -> String {
         if self.0 {
@@ -41,12 +44,28 @@ pub fn terminal(r: &Report<'_>, paint: &Paint) -> String {
 
 fn table(r: &Report<'_>) -> String {
     let res = r.result;
-    let width = res.endpoints.iter().map(|e| e.name.len()).max().unwrap_or(5).max(8);
+    let width = res
+        .endpoints
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(8);
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{:<width$} {:>6} {:>9} {:>14} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "Endpoint", "Method", "Requests", "Failures", "Avg ms", "Min ms", "Max ms", "p50 ms", "p95 ms", "p99 ms", "RPS"
+        "Endpoint",
+        "Method",
+        "Requests",
+        "Failures",
+        "Avg ms",
+        "Min ms",
+        "Max ms",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "RPS"
     );
     let row = |out: &mut String, name: &str, method: &str, s: &crate::metrics::Stats| {
         let m = &s.summary;
@@ -54,8 +73,17 @@ fn table(r: &Report<'_>) -> String {
         let _ = writeln!(
             out,
             "{:<width$} {:>6} {:>9} {:>14} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8.1}",
-            name, method, thousands(s.requests), fails, ms(m.avg_ms), ms(m.min_ms), ms(m.max_ms),
-            ms(m.p50_ms), ms(m.p95_ms), ms(m.p99_ms), m.rps
+            name,
+            method,
+            thousands(s.requests),
+            fails,
+            ms(m.avg_ms),
+            ms(m.min_ms),
+            ms(m.max_ms),
+            ms(m.p50_ms),
+            ms(m.p95_ms),
+            ms(m.p99_ms),
+            m.rps
         );
     };
     for e in &res.endpoints {
@@ -66,10 +94,16 @@ fn table(r: &Report<'_>) -> String {
     let t = &res.total;
     let mut extra = Vec::new();
     if t.interrupted > 0 {
-        extra.push(format!("{} in flight at the stop (not counted)", t.interrupted));
+        extra.push(format!(
+            "{} in flight at the stop (not counted)",
+            t.interrupted
+        ));
     }
     if t.dropped > 0 {
-        extra.push(format!("{} arrivals dropped (no free user)", thousands(t.dropped)));
+        extra.push(format!(
+            "{} arrivals dropped (no free user)",
+            thousands(t.dropped)
+        ));
     }
     for (reason, n) in &t.failure_reasons {
         extra.push(format!("{} × {reason}", thousands(*n)));
@@ -84,7 +118,11 @@ fn table(r: &Report<'_>) -> String {
         },
         res.target,
         res.duration_s,
-        if extra.is_empty() { String::new() } else { format!("; {}", extra.join("; ")) }
+        if extra.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", extra.join("; "))
+        }
     );
     out
 }
@@ -93,9 +131,20 @@ fn table(r: &Report<'_>) -> String {
 pub fn verdict_block(r: &Report<'_>, paint: &Paint) -> String {
     let v = r.verdict;
     let mut out = String::new();
-    let env = v.environment.as_deref().map_or(String::new(), |e| format!(", environment {e}"));
-    let held = v.checks.iter().filter(|c| c.outcome == Outcome::Pass).count();
-    let head = format!("{held}/{} objectives held (budget {}{env})", v.checks.len(), v.budget);
+    let env = v
+        .environment
+        .as_deref()
+        .map_or(String::new(), |e| format!(", environment {e}"));
+    let held = v
+        .checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::Pass)
+        .count();
+    let head = format!(
+        "{held}/{} objectives held (budget {}{env})",
+        v.checks.len(),
+        v.budget
+    );
     let _ = match v.status {
         Status::Passed => writeln!(out, "{} {head}", paint.green("PASSED")),
         Status::Failed => writeln!(out, "{} {head}", paint.red("FAILED")),
@@ -108,7 +157,13 @@ pub fn verdict_block(r: &Report<'_>, paint: &Paint) -> String {
         let _ = writeln!(out, "  {} {}", paint.green("✓"), c.message);
     }
     for a in v.alerts.iter().filter(|a| a.triggered) {
-        let _ = writeln!(out, "  {} {} alert: {}", paint.yellow("!"), a.level, a.description);
+        let _ = writeln!(
+            out,
+            "  {} {} alert: {}",
+            paint.yellow("!"),
+            a.level,
+            a.description
+        );
         for c in a.checks.iter().filter(|c| c.outcome == Outcome::Fail) {
             let _ = writeln!(out, "      {}", c.message);
         }

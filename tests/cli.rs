@@ -1,0 +1,440 @@
+//! The binary as a user runs it: the gate's verdicts and exit codes, config errors,
+//! reports, the schema, init, check, and Ctrl-C.
+
+mod common;
+
+use common::{perfgate, temp_dir};
+use perfgate::demo::{DemoServer, Knobs};
+
+/// A small budgeted config against `host`: fast think time so a 3 s run has data.
+fn budgeted(host: &str) -> String {
+    let base: String = perfgate::EXAMPLE_CONFIG
+        .lines()
+        .map(|l| {
+            if l.starts_with("wait = ") {
+                "wait = { between = [\"20ms\", \"60ms\"] }"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    base.replace(
+        "host = \"http://127.0.0.1:8000\"",
+        &format!("host = \"{host}\""),
+    )
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn healthy_run_passes_with_exit_0_and_shows_every_objective() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("healthy");
+    let cfg = write(&dir, "perfgate.toml", &budgeted(&demo.url()));
+    let out = perfgate()
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .args(["--duration", "3s", "--quiet", "--out"])
+        .arg(dir.join("result.json"))
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("PASSED 14/14 objectives held"), "{text}");
+    assert!(
+        text.contains("p99 latency") && text.contains("on /api/verify-proof"),
+        "{text}"
+    );
+    // What we saved is what the service saw.
+    let r = perfgate::metrics::RunResult::load(&dir.join("result.json")).unwrap();
+    // The service also answered requests still in flight at the stop (not counted).
+    let served: u64 = demo.served().values().flat_map(|m| m.values()).sum();
+    assert!(
+        r.total.requests <= served && served <= r.total.requests + r.total.interrupted,
+        "{served} vs {}+{}",
+        r.total.requests,
+        r.total.interrupted
+    );
+}
+
+#[test]
+fn latency_on_one_endpoint_fails_exactly_that_endpoints_slo() {
+    let mut knobs = Knobs::default();
+    knobs
+        .set("latency", "/api/verify-biometric-proof=250ms")
+        .unwrap();
+    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+    let dir = temp_dir("slow-endpoint");
+    // Judge endpoints only, so the total budget does not fail too.
+    let text = budgeted(&demo.url()).replace("budget = \"smoke\"", "budget = \"none\"")
+        + "\n[budgets.none]\n";
+    let cfg = write(&dir, "perfgate.toml", &text);
+    let (md, xml) = (dir.join("pr.md"), dir.join("junit.xml"));
+    let out = perfgate()
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .args(["--duration", "3s", "--quiet"])
+        .arg("--report")
+        .arg(format!("markdown={}", md.display()))
+        .arg("--report")
+        .arg(format!("junit={}", xml.display()))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let violations: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with('✗'))
+        .collect();
+    assert_eq!(violations.len(), 2, "{text}");
+    for v in &violations {
+        assert!(v.contains("on /api/verify-biometric-proof"), "{v}");
+    }
+    let md = std::fs::read_to_string(md).unwrap();
+    assert!(
+        md.contains("**❌ FAILED**")
+            && md.contains("🔴 p99 latency")
+            && md.contains("on /api/verify-biometric-proof"),
+        "{md}"
+    );
+    let xml = std::fs::read_to_string(xml).unwrap();
+    assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+    assert!(
+        xml.contains("/api/verify-biometric-proof p99 latency 200 ms"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn an_endpoint_with_no_samples_is_no_data_and_fails() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("no-data");
+    let text = budgeted(&demo.url()) + "\n[endpoints.\"/api/never-called\"]\np99 = \"100ms\"\n";
+    let cfg = write(&dir, "perfgate.toml", &text);
+    let out = perfgate()
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .args(["--duration", "2s", "--quiet"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("✗ p99 latency: no data on /api/never-called"),
+        "{text}"
+    );
+}
+
+#[test]
+fn abort_on_fail_stops_a_long_run_early() {
+    let mut knobs = Knobs::default();
+    knobs.set("latency", "/api/verify-proof=300ms").unwrap();
+    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+    let dir = temp_dir("abort");
+    let mut text = budgeted(&demo.url());
+    let at = text.find("\n[budgets.smoke]").unwrap();
+    let p99 = at + text[at..].find("p99 = \"150ms\"").unwrap();
+    text.replace_range(
+        p99..p99 + 13,
+        "p99 = { max = \"150ms\", abort_on_fail = true, grace = \"2s\" }",
+    );
+    let cfg = write(&dir, "perfgate.toml", &text);
+    let started = std::time::Instant::now();
+    let out = perfgate()
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .args(["--duration", "60s", "--quiet", "--out"])
+        .arg(dir.join("r.json"))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let took = started.elapsed().as_secs_f64();
+    assert!(took < 2.0 + 4.0, "took {took:.1}s");
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("stopped early by an abort_on_fail"), "{text}");
+    let r = perfgate::metrics::RunResult::load(&dir.join("r.json")).unwrap();
+    assert_eq!(r.stop, perfgate::metrics::StopReason::Aborted);
+}
+
+#[test]
+fn the_seeds_environment_variables_change_the_verdict() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("env-vars");
+    let cfg = write(&dir, "perfgate.toml", &budgeted(&demo.url()));
+    // A p99 budget of 0 ms cannot hold; a fail rate of 100% always does.
+    let out = perfgate()
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .args(["--quiet"])
+        .env("MAX_P99_LATENCY_MS", "0")
+        .env("TEST_DURATION", "2s")
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("budget (production, smoke, MAX_P99_LATENCY_MS)")
+            || text.contains("MAX_P99_LATENCY_MS"),
+        "{text}"
+    );
+    assert!(text.contains("for 2s"), "TEST_DURATION ignored: {text}");
+    // TEST_SCENARIO picks a scenario; an unknown one is a usage error before any load.
+    perfgate()
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .env("TEST_SCENARIO", "nope")
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn config_errors_give_file_line_column_and_exit_2() {
+    let dir = temp_dir("config-errors");
+    let ok_task = "[[users]]\nname = \"U\"\n[[users.tasks]]\npath = \"/\"\n";
+    let cases: &[(&str, String, &str)] = &[
+        ("unknown key", format!("[target]\nhost = \"http://127.0.0.1:9\"\nhots = 1\n{ok_task}"), ":3:1: unknown field `hots`"),
+        ("wrong type", format!("[target]\nhost = \"http://127.0.0.1:9\"\n[scenarios.smoke]\nusers = \"ten\"\n{ok_task}"), ":4:9: invalid type"),
+        ("bad duration", format!("[target]\nhost = \"http://127.0.0.1:9\"\n[scenarios.smoke]\nduration = \"30 parsecs\"\n{ok_task}"), ":4:12: invalid duration"),
+        ("template", "[target]\nhost = \"http://127.0.0.1:9\"\n[[users]]\nname = \"U\"\n[[users.tasks]]\npath = \"/{{ oops( }}\"\n".into(), ":6:8: template does not compile"),
+        ("zero weight", "[target]\nhost = \"http://127.0.0.1:9\"\n[[users]]\nname = \"U\"\n[[users.tasks]]\npath = \"/\"\nweight = 0\n".into(), "task weights of user class \"U\" add up to 0"),
+        ("unknown scenario", format!("[target]\nhost = \"http://127.0.0.1:9\"\n[gate]\nscenario = \"nope\"\n[scenarios.smoke]\n{ok_task}"), "unknown scenario \"nope\"; this config has: smoke"),
+        ("missing csv", format!("[target]\nhost = \"http://127.0.0.1:9\"\n[data.accounts]\nfile = \"missing.csv\"\n{ok_task}"), ":3:1: data \"accounts\": cannot read missing.csv"),
+        ("bad budget", format!("[target]\nhost = \"http://127.0.0.1:9\"\n[gate]\nenvironment = \"prod\"\n[budgets.prod]\np99 = \"fast\"\n{ok_task}"), ":6:7: invalid duration"),
+    ];
+    for (what, text, needle) in cases {
+        let cfg = write(&dir, &format!("{}.toml", what.replace(' ', "-")), text);
+        let out = perfgate()
+            .args(["run", "-c"])
+            .arg(&cfg)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(needle), "{what}: {err}");
+        assert!(
+            err.contains(&format!("{}.toml", what.replace(' ', "-"))),
+            "{what}: no file name in {err}"
+        );
+        assert!(!err.contains("panicked"), "{what}: {err}");
+        assert!(
+            out.stdout.is_empty() || !String::from_utf8_lossy(&out.stdout).contains("Endpoint"),
+            "{what}: load ran"
+        );
+    }
+}
+
+#[test]
+fn unwritable_output_fails_before_any_load() {
+    let dir = temp_dir("unwritable");
+    let cfg = write(&dir, "p.toml", &budgeted("http://127.0.0.1:9"));
+    let started = std::time::Instant::now();
+    let out = perfgate()
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .args(["--out", "/nonexistent-dir/r.json"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write /nonexistent-dir/r.json"));
+    assert!(started.elapsed().as_secs() < 5);
+}
+
+#[test]
+fn result_json_validates_against_the_schema() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("schema");
+    let cfg = write(&dir, "perfgate.toml", &budgeted(&demo.url()));
+    let path = dir.join("result.json");
+    perfgate()
+        .args(["run", "-c"])
+        .arg(&cfg)
+        .args(["--duration", "2s", "--quiet", "--out"])
+        .arg(&path)
+        .assert()
+        .code(0);
+    let instance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/run-result.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(!instance["series"].as_array().unwrap().is_empty());
+    // And the schema is not vacuous: a wrong version is rejected.
+    let mut bad = instance.clone();
+    bad["schema_version"] = 2.into();
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn check_merges_saved_results_exactly_and_gates_them() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("check");
+    let cfg = write(&dir, "perfgate.toml", &budgeted(&demo.url()));
+    for shard in ["a.json", "b.json"] {
+        perfgate()
+            .args(["run", "-c"])
+            .arg(&cfg)
+            .args(["--duration", "2s", "--quiet", "--out"])
+            .arg(dir.join(shard))
+            .assert()
+            .code(0);
+    }
+    let load = |f: &str| perfgate::metrics::RunResult::load(&dir.join(f)).unwrap();
+    let (a, b) = (load("a.json"), load("b.json"));
+    let merged = perfgate::metrics::merge(vec![a.clone(), b.clone()]).unwrap();
+    assert_eq!(merged.total.requests, a.total.requests + b.total.requests);
+    let mut union = a.total.latency.clone();
+    union.add(&b.total.latency);
+    assert_eq!(
+        merged.total.latency.percentile_us(99.0),
+        union.percentile_us(99.0)
+    );
+    let out = perfgate()
+        .args(["check", "-c"])
+        .arg(&cfg)
+        .arg(dir.join("a.json"))
+        .arg(dir.join("b.json"))
+        .args(["--report"])
+        .arg(format!("json={}", dir.join("verdict.json").display()))
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let stdout = String::from_utf8_lossy(&out);
+    let total_row = stdout.lines().find(|l| l.starts_with("Total")).unwrap();
+    assert!(
+        total_row.contains(&format!(
+            " {} ",
+            perfgate::report::thousands(merged.total.requests)
+        )),
+        "{total_row}"
+    );
+    let verdict: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("verdict.json")).unwrap()).unwrap();
+    assert_eq!(verdict["verdict"]["status"], "passed");
+    assert_eq!(verdict["verdict"]["checks"].as_array().unwrap().len(), 14);
+    // A corrupt result is a clear error, not a pass.
+    let bad = write(&dir, "bad.json", "{\"schema_version\": 1, \"tool\": 3}");
+    let out = perfgate()
+        .args(["check", "-c"])
+        .arg(&cfg)
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("malformed result"));
+}
+
+#[test]
+fn init_writes_config_and_workflow_and_refuses_to_overwrite() {
+    let dir = temp_dir("init");
+    perfgate()
+        .args(["init", "--dir"])
+        .arg(&dir)
+        .assert()
+        .code(0);
+    let wf: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(dir.join(".github/workflows/performance-budget.yml")).unwrap(),
+    )
+    .unwrap();
+    let on = &wf["on"];
+    assert!(on.get("pull_request").is_some() && on.get("push").is_some());
+    let options = on["workflow_dispatch"]["inputs"]["test_scenario"]["options"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(options.len(), 4);
+    let steps = wf["jobs"]["performance-budget"]["steps"]
+        .as_sequence()
+        .unwrap();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(runs
+        .iter()
+        .any(|r| r.contains("perfgate run") && r.contains("--report markdown=")));
+    let uses: Vec<&str> = steps.iter().filter_map(|s| s["uses"].as_str()).collect();
+    assert!(uses
+        .iter()
+        .any(|u| u.starts_with("actions/upload-artifact")));
+    assert!(uses
+        .iter()
+        .any(|u| u.contains("sticky-pull-request-comment")));
+    // The written config is the bundled one and it parses.
+    let text = std::fs::read_to_string(dir.join("perfgate.toml")).unwrap();
+    perfgate::config::Config::parse("perfgate.toml", &text).unwrap();
+    let out = perfgate()
+        .args(["init", "--dir"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists; pass --force"));
+    perfgate()
+        .args(["init", "--force", "--dir"])
+        .arg(&dir)
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn ctrl_c_writes_partial_results_and_exits_3() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("sigint");
+    let cfg = write(&dir, "perfgate.toml", &budgeted(&demo.url()));
+    let bin = assert_cmd::cargo::cargo_bin("perfgate");
+    let mut child = std::process::Command::new(bin)
+        .args(["run", "--quiet", "--duration", "60s", "-c"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("partial.json"))
+        .arg("--report")
+        .arg(format!("markdown={}", dir.join("pr.md").display()))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    // SAFETY: kill() sends a signal to a child we own.
+    unsafe { libc_kill(child.id() as i32, 2) };
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed().as_secs() < 10, "did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(3));
+    let r = perfgate::metrics::RunResult::load(&dir.join("partial.json")).unwrap();
+    assert_eq!(r.stop, perfgate::metrics::StopReason::Interrupted);
+    assert!(r.total.requests > 0 && r.duration_s < 10.0);
+    assert!(std::fs::read_to_string(dir.join("pr.md"))
+        .unwrap()
+        .contains("interrupted"));
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}

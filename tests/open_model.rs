@@ -1,0 +1,74 @@
+//! Open model: latency from the scheduled arrival, so a stalled service shows up in the
+//! percentiles (no coordinated omission), and arrivals with no free user are dropped.
+
+mod common;
+
+use common::{config, run, secs};
+use perfgate::config::{Overrides, Rate};
+use perfgate::demo::{DemoServer, Knobs};
+
+/// The demo freezes every response for 1 s once every 5 s. At a constant arrival rate
+/// a fifth of arrivals land in a freeze, uniformly, and wait out its remainder: P(L > x)
+/// = (1 - x) / 5 for x < 1 s, so p90 = 0.50 s, p95 = 0.75 s, p99 = 0.95 s.
+#[test]
+fn stalls_show_in_the_percentiles_at_a_constant_arrival_rate() {
+    let mut knobs = Knobs::default();
+    knobs.set_stall("1s/5s").unwrap();
+    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+    let text = config(
+        &demo.url(),
+        "{ constant = \"0ms\" }",
+        &[("h", "/health", 1)],
+    );
+    let o = Overrides {
+        rate: Some(Rate(400.0)),
+        users: Some(1000),
+        duration: secs("10s"),
+        ..Default::default()
+    };
+    let r = run(&text, o);
+    let l = &r.total.latency;
+    for (p, expected) in [(90.0, 0.50), (95.0, 0.75), (99.0, 0.95)] {
+        let got = l.percentile_us(p) as f64 / 1e6;
+        assert!(
+            (got - expected).abs() <= expected * 0.10,
+            "p{p}: {got:.3}s, expected {expected}s ±10%"
+        );
+    }
+    // The full schedule was delivered: 400/s for 10 s, none dropped or lost.
+    assert_eq!(r.total.dropped, 0);
+    let sent = r.total.requests + r.total.interrupted;
+    assert!((3990..=4000).contains(&sent), "{sent}");
+    assert_eq!(r.scenario.model, "open");
+}
+
+#[test]
+fn arrivals_with_no_free_user_are_counted_as_dropped() {
+    let mut knobs = Knobs::default();
+    knobs.set("latency", "/health=200ms").unwrap();
+    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+    let text = config(
+        &demo.url(),
+        "{ constant = \"0ms\" }",
+        &[("h", "/health", 1)],
+    );
+    // 100 arrivals/s, each user busy 200 ms, 4 users: at most 20 served per second.
+    let o = Overrides {
+        rate: Some(Rate(100.0)),
+        users: Some(4),
+        duration: secs("2s"),
+        ..Default::default()
+    };
+    let r = run(&text, o);
+    let scheduled = 200;
+    let handled = r.total.requests + r.total.interrupted + r.total.dropped;
+    assert!((scheduled - 2..=scheduled).contains(&handled), "{handled}");
+    assert!(r.total.dropped >= 150, "{}", r.total.dropped);
+    assert_eq!(
+        demo.served_on("/health"),
+        r.total.requests
+            + r.total
+                .interrupted
+                .min(demo.served_on("/health") - r.total.requests)
+    );
+}
