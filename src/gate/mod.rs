@@ -92,7 +92,7 @@ impl Budget {
                 .unwrap_or_else(|| table.clone());
             let origin = set
                 .as_deref()
-                .map_or("endpoint SLO".to_string(), |s| format!("{s}"));
+                .map_or("endpoint SLO".to_string(), str::to_string);
             objectives.extend(budget::parse_table(
                 &table,
                 &Scope::Endpoint(endpoint.clone()),
