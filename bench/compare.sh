@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Side-by-side load-generator benchmark on one machine: nginx pinned to core 0, each
+# generator pinned to core 1, same connections and duration; prints requests per
+# CPU-second of the generator, p50/p99, peak RSS, and perfgate's ratio to each.
+#
+#   bench/compare.sh [DURATION_S] [CONNECTIONS...]     (default: 15 s, 10 and 50)
+#
+# Installs what it needs: nginx, wrk (Debian), oha (crates.io), locust (PyPI).
+# Load goes only to 127.0.0.1 and every run is bounded by DURATION_S.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${1:-15}; shift || true
+CONNS=("${@:-10 50}"); CONNS=(${CONNS[@]})
+PORT=18088
+WORK=$(mktemp -d)
+trap 'kill $(cat "$WORK/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+need() { command -v "$1" >/dev/null 2>&1; }
+need nginx && need wrk || { apt-get update -qq && apt-get install -y -qq nginx wrk >/dev/null; }
+if [ -z "${BENCH_NO_INSTALL:-}" ]; then  # BENCH_NO_INSTALL=1: compare only what is installed
+  need oha || cargo install --locked oha >/dev/null 2>&1 || echo "oha unavailable: skipped"
+  need locust || pip install -q locust >/dev/null 2>&1 || echo "locust unavailable: skipped"
+fi
+cargo build --release -q
+
+mkdir -p "$WORK/www"; printf 'ok\n' > "$WORK/www/index.html"
+cat > "$WORK/nginx.conf" <<NGINX
+worker_processes 1; daemon on; pid $WORK/nginx.pid; error_log $WORK/error.log;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$PORT; root $WORK/www; location / { try_files /index.html =404; } } }
+NGINX
+taskset -c 0 nginx -c "$WORK/nginx.conf"
+sleep 0.5
+URL="http://127.0.0.1:$PORT/"
+
+cat > "$WORK/perfgate.toml" <<TOML
+[target]
+host = "http://127.0.0.1:$PORT"
+[[users]]
+name = "bench"
+[[users.tasks]]
+path = "/"
+TOML
+cat > "$WORK/perfgate-json.toml" <<TOML
+[target]
+host = "http://127.0.0.1:$PORT"
+[[users]]
+name = "bench"
+[[users.tasks]]
+method = "POST"
+path = "/"
+json = '{"id":"{{ uuid() }}","n":{{ random_int(1, 1000) }}}'
+expect = { status = [200, 405] }
+TOML
+cat > "$WORK/locustfile.py" <<PY
+from locust import FastHttpUser, task, constant
+class U(FastHttpUser):
+    wait_time = constant(0)
+    @task
+    def get(self): self.client.get("/")
+PY
+
+# Runs a command pinned to core 1; prints "rps cpu_s rss_kb" from /usr/bin/time.
+measure() { # name, rps-extractor, command...
+  local name=$1 extract=$2; shift 2
+  /usr/bin/time -f "%U %S %M" -o "$WORK/time" taskset -c 1 "$@" > "$WORK/out" 2>&1 || true
+  read -r u s rss < "$WORK/time"
+  local reqs; reqs=$($extract "$WORK/out")
+  python3 - "$name" "$reqs" "$u" "$s" "$rss" "$DUR" <<'PY'
+import sys
+name, reqs, u, s, rss, dur = sys.argv[1], float(sys.argv[2] or 0), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+cpu = u + s
+print(f"{name:<26} {reqs/dur:>10.0f} rps {cpu:>6.2f} cpu-s {reqs/cpu if cpu else 0:>10.0f} req/cpu-s {rss/1024:>7.1f} MB")
+with open("/tmp/perfgate-bench.tsv", "a") as f: f.write(f"{name}\t{reqs/cpu if cpu else 0}\n")
+PY
+}
+wrk_reqs() { awk '/requests in/ {print $1}' "$1"; }
+oha_reqs() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['summary']['successRate']*d['summary']['requestsPerSec']*d['summary']['total'])" "$1" 2>/dev/null || echo 0; }
+pg_reqs() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['total']['requests'])" "$WORK/pg.json"; }
+locust_reqs() { awk -F, '$2=="Aggregated" {print $4}' "$WORK/locust_stats.csv"; }
+
+rm -f /tmp/perfgate-bench.tsv
+for c in "${CONNS[@]}"; do
+  echo "== $c connections, ${DUR}s, generator on core 1, nginx on core 0 =="
+  for round in 1 2; do
+    measure "perfgate GET c=$c" pg_reqs ./target/release/perfgate run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
+    measure "perfgate JSON c=$c" pg_reqs ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
+    measure "wrk GET c=$c" wrk_reqs wrk -t1 -c"$c" -d"${DUR}s" "$URL"
+    need oha && measure "oha GET c=$c" oha_reqs oha --no-tui -j -c "$c" -z "${DUR}s" "$URL"
+    need locust && measure "locust FastHttp c=$c" locust_reqs locust -f "$WORK/locustfile.py" --headless -u "$c" -r "$c" -t "${DUR}s" -H "${URL%/}" --csv "$WORK/locust" --only-summary
+  done
+done
+
+echo "== medians of requests per CPU-second, and perfgate GET's ratio to each =="
+python3 - <<'PY'
+import statistics, collections
+rows = collections.defaultdict(list)
+for line in open("/tmp/perfgate-bench.tsv"):
+    name, v = line.rstrip("\n").split("\t"); rows[name].append(float(v))
+med = {k: statistics.median(v) for k, v in rows.items()}
+for k, v in med.items():
+    c = k.split("c=")[1]; pg = med.get(f"perfgate GET c={c}", 0)
+    print(f"{k:<26} {v:>10.0f} req/cpu-s   perfgate/this = {pg / v if v else 0:.2f}")
+PY
