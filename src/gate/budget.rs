@@ -223,6 +223,9 @@ fn parse_objective(
                     "after" => after = Some(dur(v).map_err(&err)?),
                     "abort_on_fail" => abort = v.as_bool().ok_or_else(|| err("abort_on_fail must be true or false".into()))?,
                     "grace" => grace = Some(dur(v).map_err(&err)?),
+                    other if other.chars().all(|c| c.is_ascii_digit()) => {
+                        return Err(err(format!("write a fractional percentile with quotes: \"{}.{other}\" = … (TOML reads {metric_key}.{other} as a table)", metric_key = key_of(metric))))
+                    }
                     other => return Err(err(format!("unknown objective option {other:?}: use max, min, window, in_at_least, after, abort_on_fail, grace"))),
                 }
             }
@@ -249,6 +252,13 @@ fn parse_objective(
         v => o.limit = parse_limit(metric, v).map_err(err)?,
     }
     Ok(o)
+}
+
+fn key_of(metric: Metric) -> String {
+    match metric {
+        Metric::Percentile(p) => format!("p{}", trim(p)),
+        other => other.to_string(),
+    }
 }
 
 /// Parses a limit in the metric's unit.
@@ -323,7 +333,7 @@ mod tests {
                 150.0,
             ),
             (
-                "p99.9 = \"1s\"",
+                "\"p99.9\" = \"1s\"",
                 Metric::Percentile(99.9),
                 Op::AtMost,
                 1000.0,
@@ -373,6 +383,7 @@ mod tests {
     fn errors_are_located_and_say_what_to_fix() {
         for (text, needle) in [
             ("p999x = \"1ms\"", "unknown budget metric"),
+            ("p99.9 = \"1ms\"", "with quotes: \"p99.9\""),
             ("p99 = \"150\"", "no unit"),
             ("error_rate = \"abc\"", "percentage"),
             ("error_rate = \"150%\"", "outside"),
