@@ -224,7 +224,7 @@ fn parse_objective(
                     "abort_on_fail" => abort = v.as_bool().ok_or_else(|| err("abort_on_fail must be true or false".into()))?,
                     "grace" => grace = Some(dur(v).map_err(&err)?),
                     other if other.chars().all(|c| c.is_ascii_digit()) => {
-                        return Err(err(format!("write a fractional percentile with quotes: \"{}.{other}\" = … (TOML reads {metric_key}.{other} as a table)", metric_key = key_of(metric))))
+                        return Err(err(format!("write a fractional percentile with quotes: \"{metric_key}.{other}\" = … (TOML reads {metric_key}.{other} as a table)", metric_key = key_of(metric))))
                     }
                     other => return Err(err(format!("unknown objective option {other:?}: use max, min, window, in_at_least, after, abort_on_fail, grace"))),
                 }
