@@ -8,17 +8,7 @@ use perfgate::demo::{DemoServer, Knobs};
 
 /// A small budgeted config against `host`: fast think time so a 3 s run has data.
 fn budgeted(host: &str) -> String {
-    let base: String = perfgate::EXAMPLE_CONFIG
-        .lines()
-        .map(|l| {
-            if l.starts_with("wait = ") {
-                "wait = { between = [\"20ms\", \"60ms\"] }"
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let base = common::example_with_wait("[\"20ms\", \"60ms\"]");
     base.replace(
         "host = \"http://127.0.0.1:8000\"",
         &format!("host = \"{host}\""),

@@ -19,17 +19,7 @@ fn reported_requests_per_endpoint_equal_what_the_service_served() {
     };
     // The bundled scenario: the seed's three user classes with signed proofs.
     // Same think time for every class, so iterations follow the class weights.
-    let text: String = perfgate::EXAMPLE_CONFIG
-        .lines()
-        .map(|l| {
-            if l.starts_with("wait = ") {
-                "wait = { between = [\"10ms\", \"50ms\"] }"
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
+    let text = common::example_with_wait("[\"10ms\", \"50ms\"]");
     let r = run(&text, o);
     let served = demo.served();
     assert!(

@@ -22,6 +22,21 @@ pub fn config(host: &str, wait: &str, tasks: &[(&str, &str, u32)]) -> String {
     text
 }
 
+/// The bundled config with every user class's think time set to `between`.
+pub fn example_with_wait(between: &str) -> String {
+    perfgate::EXAMPLE_CONFIG
+        .lines()
+        .map(|l| {
+            if l.starts_with("wait = ") {
+                format!("wait = {{ between = {between} }}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Runs `text` in-process, bounded by `o` (which must bound time or iterations).
 pub fn run(text: &str, o: Overrides) -> RunResult {
     let (config, source) = Config::parse("test.toml", text).unwrap_or_else(|e| panic!("{e}"));
