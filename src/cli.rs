@@ -26,6 +26,10 @@ pub enum Command {
     Run(RunArgs),
     /// Gate saved results (several are merged exactly) against a budget.
     Check(CheckArgs),
+    /// Compare a result with a baseline (report only: exit 0 whatever changed).
+    Compare(CompareArgs),
+    /// List recorded runs and the trend of a metric.
+    History(HistoryArgs),
     /// Write a commented perfgate.toml and a GitHub Actions workflow.
     Init(InitArgs),
 }
@@ -72,6 +76,14 @@ pub struct OutputArgs {
     /// Do not log failed and slow requests while running
     #[arg(long)]
     pub quiet: bool,
+    /// Compare with a baseline: a RunResult file, or history:BRANCH[:N] for the median of
+    /// the last N runs on BRANCH (default 5) in the history store
+    #[arg(long, value_name = "FILE|history:BRANCH")]
+    pub baseline: Option<String>,
+    /// Record this run in the history: a SQLite file (default .perfgate/history.db) or a
+    /// postgres:// URL [env: PERFGATE_HISTORY]
+    #[arg(long, value_name = "DB", num_args = 0..=1, default_missing_value = "")]
+    pub history: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -131,4 +143,47 @@ pub struct InitArgs {
     /// Overwrite existing files
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CompareArgs {
+    /// The new result (RunResult JSON)
+    pub current: PathBuf,
+    /// The baseline result (RunResult JSON)
+    pub baseline: PathBuf,
+    /// The config holding [regression] rules (default: ./perfgate.toml if present, else
+    /// the seed's p99 +10% and rps -10%)
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// Write a report: FORMAT=FILE with FORMAT markdown, junit or json (repeatable)
+    #[arg(long = "report", value_name = "FORMAT=FILE")]
+    pub reports: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// The history store: a SQLite file or a postgres:// URL [env: PERFGATE_HISTORY]
+    #[arg(long, value_name = "DB")]
+    pub history: Option<String>,
+    /// Only runs on this branch
+    #[arg(long, short = 'b')]
+    pub branch: Option<String>,
+    /// Only runs of this scenario
+    #[arg(long, short = 's')]
+    pub scenario: Option<String>,
+    /// Only runs judged in this environment
+    #[arg(long = "env", short = 'e')]
+    pub environment: Option<String>,
+    /// The endpoint whose trend to show (default: the whole run)
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// The metric to trend: p50, p95, p99, avg, max, rps or error_rate
+    #[arg(long, default_value = "p99")]
+    pub metric: String,
+    /// How many of the newest runs
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: u32,
+    /// Also draw the trend to this file (.svg, or .html for a page around it)
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
 }

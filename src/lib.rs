@@ -27,7 +27,9 @@ pub mod demo;
 pub mod engine;
 pub mod exit;
 pub mod gate;
+pub mod history;
 pub mod metrics;
+pub mod regress;
 pub mod report;
 
 use std::io::Write;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 pub use budget::{format_ms, parse_limit, percent, Metric, Objective, Op, Scope, Window};
-pub use verdict::{evaluate, live_abort, AlertResult, Check, Outcome, Status, Verdict};
+pub use verdict::{evaluate, live_abort, measure, AlertResult, Check, Outcome, Status, Verdict};
 
 use crate::config::{Config, ConfigError, RawBudget, Source};
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::budget::{Metric, Objective, Op, Scope};
 use super::Budget;
 use crate::metrics::{Collector, Latency, RunResult, Stats, StopReason};
+use crate::regress::Baseline;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,11 +55,22 @@ pub struct Verdict {
     pub alerts: Vec<AlertResult>,
     /// Why the run is inconclusive, interrupted or aborted, in words.
     pub notes: Vec<String>,
+    /// The comparison with a baseline run, when one was given.
+    pub baseline: Option<Baseline>,
 }
 
 impl Verdict {
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| c.outcome != Outcome::Pass)
+    }
+
+    /// Adds the baseline comparison; a regression fails the verdict.
+    pub fn with_baseline(mut self, b: Baseline) -> Verdict {
+        if b.regressions().next().is_some() {
+            self.status = Status::Failed;
+        }
+        self.baseline = Some(b);
+        self
     }
 }
 
@@ -121,6 +133,7 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
         checks,
         alerts,
         notes,
+        baseline: None,
     }
 }
 

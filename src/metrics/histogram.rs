@@ -63,6 +63,13 @@ impl Latency {
         self.0.count_between(0, us) as f64 / self.0.len() as f64
     }
 
+    /// Every distinct recorded value (µs, highest equivalent) with its count.
+    pub fn recorded(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.0
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+    }
+
     /// (percentile, value in µs) pairs along the percentile spectrum, for plots.
     pub fn spectrum(&self) -> Vec<(f64, u64)> {
         self.0

@@ -20,6 +20,13 @@ pub fn annotations(r: &Report<'_>) -> String {
             escape_data(&c.message)
         ));
     }
+    for c in r.verdict.baseline.iter().flat_map(|b| b.regressions()) {
+        out.push_str(&format!(
+            "::error title={}::{}\n",
+            escape_property(&format!("Performance regression: {}", c.rule.metric)),
+            escape_data(&c.message)
+        ));
+    }
     for a in r.verdict.alerts.iter().filter(|a| a.triggered) {
         out.push_str(&format!(
             "::warning title={} alert::{}\n",

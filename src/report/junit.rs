@@ -5,6 +5,7 @@ use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
 use crate::gate::{Check, Outcome, Scope};
+use crate::regress::{Change, Comparison};
 
 pub fn render(r: &Report<'_>) -> String {
     let v = r.verdict;
@@ -32,8 +33,39 @@ pub fn render(r: &Report<'_>) -> String {
             suite.add_test_case(t);
         }
     }
+    if let Some(b) = &v.baseline {
+        for c in &b.comparisons {
+            suite.add_test_case(regression_case(c));
+        }
+    }
     report.add_test_suite(suite);
     report.to_string().expect("JUnit serialises")
+}
+
+/// One testcase per regression objective: regressed fails, inconclusive is skipped.
+fn regression_case(c: &Comparison) -> TestCase {
+    let scope = match &c.rule.scope {
+        Scope::Total => "total".to_string(),
+        Scope::Endpoint(e) => e.clone(),
+    };
+    let status = match c.change {
+        Change::Regressed => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(c.message.clone());
+            s.set_type("regression");
+            s
+        }
+        Change::Inconclusive => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(c.message.clone());
+            s
+        }
+        Change::Improved | Change::Unchanged => TestCaseStatus::success(),
+    };
+    let mut t = TestCase::new(format!("{scope} {} {}", c.rule.metric, c.rule.text), status);
+    t.set_classname(format!("regression.{scope}"));
+    t.set_system_out(c.message.clone());
+    t
 }
 
 fn case(c: &Check, class: &str) -> TestCase {

@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use super::{ms, short_commit, thousands, Report};
-use crate::gate::{Outcome, Status};
+use crate::gate::{Outcome, Scope, Status};
+use crate::regress::{signed_pct, Baseline, Change};
 
 pub fn render(r: &Report<'_>) -> String {
     let (res, v) = (r.result, r.verdict);
@@ -16,9 +17,13 @@ pub fn render(r: &Report<'_>) -> String {
         ),
         Status::Failed => writeln!(
             md,
-            "**❌ FAILED** - {} of {} objectives broken\n",
+            "**❌ FAILED** - {} of {} objectives broken{}\n",
             v.failures().count(),
-            v.checks.len()
+            v.checks.len(),
+            v.baseline.as_ref().map_or(String::new(), |b| format!(
+                ", {} regression(s) against the baseline",
+                b.count(Change::Regressed)
+            ))
         ),
         Status::Inconclusive => writeln!(
             md,
@@ -79,6 +84,9 @@ pub fn render(r: &Report<'_>) -> String {
         let _ = writeln!(md, "- {mark} {}", c.message);
     }
     let _ = writeln!(md, "\n</details>\n");
+    if let Some(b) = &v.baseline {
+        baseline_table(&mut md, b);
+    }
     let _ = writeln!(
         md,
         "| Endpoint | Requests | Failures | Avg (ms) | p95 (ms) | p99 (ms) | RPS |"
@@ -100,6 +108,56 @@ pub fn render(r: &Report<'_>) -> String {
         );
     }
     md
+}
+
+/// ▲/▼ per metric and endpoint against the baseline's commit.
+fn baseline_table(md: &mut String, b: &Baseline) {
+    let _ =
+        writeln!(
+        md,
+        "**Against baseline** `{}`{} — {} regressed, {} improved, {} unchanged, {} inconclusive\n",
+        b.short_commit(),
+        b.branch.as_deref().map_or(String::new(), |br| format!(" ({br})")),
+        b.count(Change::Regressed),
+        b.count(Change::Improved),
+        b.count(Change::Unchanged),
+        b.count(Change::Inconclusive)
+    );
+    let _ = writeln!(
+        md,
+        "| Scope | Metric | Baseline | Current | Change | Rule | |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---|---|");
+    for c in &b.comparisons {
+        let m = c.rule.metric;
+        let scope = match &c.rule.scope {
+            Scope::Total => "Total".to_string(),
+            Scope::Endpoint(n) => escape(n),
+        };
+        let value = |v: Option<f64>| v.map_or("–".to_string(), |v| m.format(v));
+        let arrow = match c.delta {
+            Some(d) if d > 0.0 => "▲ ",
+            Some(d) if d < 0.0 => "▼ ",
+            _ => "",
+        };
+        let delta = c
+            .delta
+            .map_or("–".to_string(), |d| format!("{arrow}{}", signed_pct(d)));
+        let mark = match c.change {
+            Change::Regressed => "🔴 regressed",
+            Change::Improved => "🟢 improved",
+            Change::Unchanged => "unchanged",
+            Change::Inconclusive => "⚪ inconclusive",
+        };
+        let _ = writeln!(
+            md,
+            "| {scope} | {m} | {} | {} | {delta} | `{}` | {mark} |",
+            value(c.baseline),
+            value(c.current),
+            escape(&c.rule.text)
+        );
+    }
+    md.push('\n');
 }
 
 /// Keeps endpoint names from breaking the table or injecting markup.

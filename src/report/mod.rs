@@ -9,7 +9,7 @@ pub mod table;
 use std::path::PathBuf;
 
 pub use github::{annotations, step_summary};
-pub use table::{terminal, verdict_block};
+pub use table::{baseline_block, terminal, verdict_block};
 
 use crate::gate::Verdict;
 use crate::metrics::RunResult;

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::{ms, thousands, Report};
 use crate::gate::{Outcome, Status};
+use crate::regress::Change;
 
 /// Colours on a terminal unless NO_COLOR is set.
 pub struct Paint(pub bool);
@@ -140,9 +141,18 @@ pub fn verdict_block(r: &Report<'_>, paint: &Paint) -> String {
         .iter()
         .filter(|c| c.outcome == Outcome::Pass)
         .count();
+    let regressed = v
+        .baseline
+        .as_ref()
+        .map_or(0, |b| b.count(Change::Regressed));
     let head = format!(
-        "{held}/{} objectives held (budget {}{env})",
+        "{held}/{} objectives held{} (budget {}{env})",
         v.checks.len(),
+        if regressed > 0 {
+            format!(", {regressed} regressed against the baseline")
+        } else {
+            String::new()
+        },
         v.budget
     );
     let _ = match v.status {
@@ -170,6 +180,37 @@ pub fn verdict_block(r: &Report<'_>, paint: &Paint) -> String {
     }
     for n in &v.notes {
         let _ = writeln!(out, "  {} {n}", paint.yellow("note:"));
+    }
+    out.push_str(&baseline_block(r, paint, false));
+    out
+}
+
+/// "Against baseline 0123456 (main): 1 regressed, 0 improved, 9 unchanged", then a line
+/// per comparison (`all`) or per comparison that is not unchanged.
+pub fn baseline_block(r: &Report<'_>, paint: &Paint, all: bool) -> String {
+    let Some(b) = &r.verdict.baseline else {
+        return String::new();
+    };
+    let mut out = format!(
+        "\nAgainst baseline {} ({}{}): {} regressed, {} improved, {} unchanged, {} inconclusive ({:.0}% confidence)\n",
+        b.short_commit(),
+        b.source,
+        b.branch.as_deref().map_or(String::new(), |br| format!(", branch {br}")),
+        b.count(Change::Regressed),
+        b.count(Change::Improved),
+        b.count(Change::Unchanged),
+        b.count(Change::Inconclusive),
+        b.confidence * 100.0
+    );
+    for c in &b.comparisons {
+        let mark = match c.change {
+            Change::Regressed => paint.red("▲"),
+            Change::Improved => paint.green("▼"),
+            Change::Inconclusive => paint.yellow("?"),
+            Change::Unchanged if all => "=".to_string(),
+            Change::Unchanged => continue,
+        };
+        let _ = writeln!(out, "  {mark} {}", c.message);
     }
     out
 }

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use perfgate::config::{Config, Dur, Overrides, Plan};
 use perfgate::engine::{self, RunOptions};
-use perfgate::metrics::RunResult;
+use perfgate::metrics::{
+    Generator, GitInfo, Interval, IntervalStats, Latency, RunResult, ScenarioInfo, Stats,
+    StopReason, TaskCount,
+};
 
 /// A config with one user class hitting the given `(endpoint name, path, weight)` tasks.
 pub fn config(host: &str, wait: &str, tasks: &[(&str, &str, u32)]) -> String {
@@ -86,4 +89,126 @@ pub fn perfgate() -> assert_cmd::Command {
     }
     cmd.env("NO_COLOR", "1");
     cmd
+}
+
+/// `n` samples spread evenly between `lo` and `hi` microseconds.
+fn latency(n: u64, lo: u64, hi: u64) -> Latency {
+    let mut l = Latency::default();
+    for i in 0..n {
+        l.record_us(lo + (hi - lo) * i / n.max(1));
+    }
+    l
+}
+
+/// A 10-second production run: verify-proof is slow in its tail (p99 over 150 ms) and
+/// biometric fails 1% of requests; everything else holds.
+pub fn fixture() -> RunResult {
+    fixture_with(1.0)
+}
+
+/// The fixture with /api/verify-proof's latencies multiplied by `scale`. Each second
+/// differs a little from the next (±2%), so the runs have some noise.
+pub fn fixture_with(scale: f64) -> RunResult {
+    let specs: [(&str, &str, u64, u64, u64, u64); 4] = [
+        ("/api/batch-verify-proofs", "POST", 400, 0, 20_000, 90_000),
+        (
+            "/api/verify-biometric-proof",
+            "POST",
+            1_000,
+            10,
+            5_000,
+            40_000,
+        ),
+        ("/api/verify-proof", "POST", 2_000, 0, 4_000, 220_000),
+        ("/health", "GET", 600, 0, 500, 2_000),
+    ];
+    let scaled = |name: &str, us: u64| {
+        if name == "/api/verify-proof" {
+            (us as f64 * scale) as u64
+        } else {
+            us
+        }
+    };
+    let series: Vec<Interval> = (0..10)
+        .map(|t| Interval {
+            t,
+            users: 50,
+            dropped: 0,
+            endpoints: specs
+                .iter()
+                .map(|(name, _, n, f, lo, hi)| {
+                    let wobble = 1.0 + 0.02 * ((t % 3) as f64 - 1.0);
+                    let hi = (scaled(name, *hi) as f64 * wobble) as u64;
+                    IntervalStats {
+                        name: name.to_string(),
+                        requests: n / 10,
+                        failures: f / 10,
+                        latency: latency(n / 10, scaled(name, *lo), hi),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let endpoints: Vec<Stats> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, (name, method, n, f, lo, hi))| {
+            let mut s = Stats::named(name, method);
+            s.requests = *n;
+            s.failures = *f;
+            if *f > 0 {
+                s.failure_reasons.insert("HTTP 500".into(), *f);
+            }
+            for interval in &series {
+                s.latency.add(&interval.endpoints[i].latency);
+            }
+            s.ttfb = latency(*n, lo / 2, hi / 2);
+            s.connect = latency(10, 50, 150);
+            s
+        })
+        .collect();
+    let mut total = Stats::named("Aggregated", "");
+    for e in &endpoints {
+        total.add(e);
+    }
+    let mut r = RunResult {
+        schema_version: perfgate::metrics::SCHEMA_VERSION,
+        tool: "perfgate 0.0.0-snapshot".into(),
+        scenario: ScenarioInfo {
+            name: "normal".into(),
+            description: "Normal load: expected daily traffic".into(),
+            model: "closed".into(),
+            users: 50,
+            rate: None,
+            duration_s: 10.0,
+        },
+        environment: Some("production".into()),
+        target: "http://127.0.0.1:8080".into(),
+        git: GitInfo {
+            commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            branch: Some("main".into()),
+        },
+        started_at: "2026-11-27T00:00:00Z".into(),
+        ended_at: "2026-11-27T00:00:10Z".into(),
+        duration_s: 10.0,
+        stop: StopReason::Completed,
+        generator: Generator {
+            threads: 2,
+            cores: 2,
+            cpu_seconds: 1.5,
+            max_lag_ms: 1.0,
+            overloaded: false,
+            notes: vec![],
+        },
+        total,
+        endpoints,
+        series,
+        tasks: vec![TaskCount {
+            user: "ProofMessengerUser".into(),
+            task: "verify_proof".into(),
+            iterations: 2_000,
+        }],
+    };
+    r.refresh();
+    r
 }

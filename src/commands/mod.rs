@@ -4,6 +4,10 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
+mod history;
+
+pub use history::{compare, history};
+
 use crate::cli::{CheckArgs, DemoArgs, InitArgs, LoadArgs, OutputArgs, RunArgs};
 use crate::config::{Config, Dur, Overrides, Plan, Rate, Source};
 use crate::demo::{DemoServer, Knobs};
@@ -11,22 +15,14 @@ use crate::engine::{self, RunOptions};
 use crate::exit::Exit;
 use crate::gate::{self, Budget, Status, Verdict};
 use crate::metrics::{RunResult, StopReason};
+use crate::regress::{self, Rules};
 use crate::report::{self, Output, Report};
 
 /// The workflow `perfgate init` writes.
-pub const WORKFLOW: &str = include_str!("../examples/performance-budget.yml");
-
-/// Prints a user-facing error and says "could not do the job".
-fn fail(msg: impl std::fmt::Display) -> anyhow::Result<Exit> {
-    eprintln!("error: {msg}");
-    Ok(Exit::Error)
-}
+pub const WORKFLOW: &str = include_str!("../../examples/performance-budget.yml");
 
 pub fn run(args: RunArgs) -> anyhow::Result<Exit> {
-    let (config, source) = match Config::load(&args.config) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
+    let (config, source) = Config::load(&args.config)?;
     execute(&config, &source, &args.load, &args.output, None)
 }
 
@@ -43,15 +39,11 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     ];
     for (what, specs) in flags {
         for spec in specs {
-            if let Err(e) = knobs.set(what, spec) {
-                return fail(e);
-            }
+            knobs.set(what, spec).map_err(anyhow::Error::msg)?;
         }
     }
     if let Some(s) = &args.stall {
-        if let Err(e) = knobs.set_stall(s) {
-            return fail(e);
-        }
+        knobs.set_stall(s).map_err(anyhow::Error::msg)?;
     }
     if let Some(addr) = &args.serve {
         let server =
@@ -86,40 +78,39 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
-    let (config, source) = match Config::load(&args.config) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    let mut results = Vec::new();
-    for path in &args.results {
-        match RunResult::load(path) {
-            Ok(r) => results.push(r),
-            Err(e) => return fail(e),
-        }
-    }
-    let result = match crate::metrics::merge(results) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
+    let (config, source) = Config::load(&args.config)?;
+    let results = args
+        .results
+        .iter()
+        .map(|p| RunResult::load(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let result = crate::metrics::merge(results).map_err(anyhow::Error::msg)?;
     let scenario_budget = config
         .scenarios
         .get(&result.scenario.name)
         .and_then(|s| s.get_ref().budget.clone());
-    let budget = match Budget::resolve(
+    let budget = Budget::resolve(
         &config,
         &source,
         args.output.environment.as_deref(),
         scenario_budget.as_deref(),
-    ) {
-        Ok(b) => b,
-        Err(e) => return fail(e),
-    };
-    let outputs = match outputs(&args.output) {
-        Ok(o) => o,
-        Err(e) => return fail(e),
-    };
-    let verdict = gate::evaluate(&budget, &result);
-    finish(&result, &verdict, &args.output, &outputs)
+    )?;
+    let reports = outputs(&args.output).map_err(anyhow::Error::msg)?;
+    let rules = Rules::from_config(&config.regression, &source)?;
+    let baseline = args
+        .output
+        .baseline
+        .as_deref()
+        .map(|spec| history::load_baseline(spec, &result.scenario.name, &args.output))
+        .transpose()?;
+    let mut store = history::open_store(&args.output)?;
+    let mut verdict = gate::evaluate(&budget, &result);
+    if let Some((base, label)) = &baseline {
+        verdict = verdict.with_baseline(regress::compare(&result, base, &rules, label));
+    }
+    let exit = finish(&result, &verdict, &args.output, &reports)?;
+    Ok(history::record(store.as_mut(), &result, &verdict, exit))
 }
 
 pub fn init(args: InitArgs) -> anyhow::Result<Exit> {
@@ -132,10 +123,10 @@ pub fn init(args: InitArgs) -> anyhow::Result<Exit> {
     ];
     if !args.force {
         if let Some((p, _)) = files.iter().find(|(p, _)| p.exists()) {
-            return fail(format!(
+            anyhow::bail!(
                 "{} already exists; pass --force to overwrite it",
                 p.display()
-            ));
+            );
         }
     }
     for (path, text) in &files {
@@ -176,7 +167,7 @@ fn overrides(load: &LoadArgs) -> Result<Overrides, String> {
 }
 
 /// Parses `--report` and checks every output can be written, before any load.
-fn outputs(o: &OutputArgs) -> Result<Vec<Output>, String> {
+pub(crate) fn outputs(o: &OutputArgs) -> Result<Vec<Output>, String> {
     let reports = o
         .reports
         .iter()
@@ -206,27 +197,23 @@ fn execute(
     output: &OutputArgs,
     demo: Option<&DemoServer>,
 ) -> anyhow::Result<Exit> {
-    let overrides = match overrides(load) {
-        Ok(o) => o,
-        Err(e) => return fail(e),
-    };
-    let plan = match Plan::build(config, source, &overrides) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    let budget = match Budget::resolve(
+    let overrides = overrides(load).map_err(anyhow::Error::msg)?;
+    let plan = Plan::build(config, source, &overrides)?;
+    let budget = Budget::resolve(
         config,
         source,
         output.environment.as_deref(),
         plan.budget.as_deref(),
-    ) {
-        Ok(b) => b,
-        Err(e) => return fail(e),
-    };
-    let reports = match outputs(output) {
-        Ok(r) => r,
-        Err(e) => return fail(e),
-    };
+    )?;
+    let reports = outputs(output).map_err(anyhow::Error::msg)?;
+    let rules = Rules::from_config(&config.regression, source)?;
+    // A bad baseline or an unreachable history fails now, before any load.
+    let baseline = output
+        .baseline
+        .as_deref()
+        .map(|spec| history::load_baseline(spec, &plan.scenario, output))
+        .transpose()?;
+    let mut store = history::open_store(output)?;
     println!(
         "perfgate: scenario {} → {} for {} ({} threads){}",
         plan.scenario,
@@ -256,8 +243,12 @@ fn execute(
         })),
     };
     let result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
-    let verdict = gate::evaluate(&budget, &result);
-    finish(&result, &verdict, output, &reports)
+    let mut verdict = gate::evaluate(&budget, &result);
+    if let Some((base, label)) = &baseline {
+        verdict = verdict.with_baseline(regress::compare(&result, base, &rules, label));
+    }
+    let exit = finish(&result, &verdict, output, &reports)?;
+    Ok(history::record(store.as_mut(), &result, &verdict, exit))
 }
 
 /// Resolves on the first Ctrl-C or SIGTERM; a second one exits at once.

@@ -1,0 +1,249 @@
+//! Regression detection: a run against a baseline, metric by metric and endpoint by
+//! endpoint, with CI noise taken into account.
+//!
+//! Method (documented in docs/regression.md): for each rule, the whole-run values give
+//! the delta people see; a block bootstrap over one-second intervals
+//! ([`bootstrap`]) gives the noise. A metric has **regressed** when the whole
+//! two-sided confidence interval (95% by default) of `current − limit(baseline)` lies on
+//! the wrong side of zero — perfgate is confident the change exceeds the rule, not just
+//! that something changed. It has **improved** when it is confidently better by the same
+//! margin, **unchanged** otherwise (a difference within noise), and is **inconclusive**
+//! when either run has too little data to say (fewer than five one-second intervals, or
+//! too few samples for the percentile: 10 / (1 − p) of them, so 1,000 for p99).
+
+mod bootstrap;
+mod rule;
+
+use serde::Serialize;
+
+pub use bootstrap::{Sample, MIN_INTERVALS, RESAMPLES};
+pub use rule::{parse_rule, Rule, Rules, Term};
+
+use crate::gate::{measure, Metric, Scope};
+use crate::metrics::RunResult;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    Regressed,
+    Improved,
+    Unchanged,
+    Inconclusive,
+}
+
+/// One rule judged on one scope.
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    pub rule: Rule,
+    pub baseline: Option<f64>,
+    pub current: Option<f64>,
+    /// (current − baseline) / baseline, as a fraction; None when the baseline is 0.
+    pub delta: Option<f64>,
+    /// The rule's limit for this baseline, in the metric's unit.
+    pub limit: Option<f64>,
+    /// The confidence interval of the relative change, as fractions.
+    pub interval: Option<(f64, f64)>,
+    pub change: Change,
+    /// One line a person can act on.
+    pub message: String,
+}
+
+/// What the run was compared with.
+#[derive(Clone, Debug, Serialize)]
+pub struct Baseline {
+    /// The file, or "history:main".
+    pub source: String,
+    pub commit: Option<String>,
+    pub branch: Option<String>,
+    pub started_at: String,
+    pub confidence: f64,
+    pub comparisons: Vec<Comparison>,
+}
+
+impl Baseline {
+    pub fn regressions(&self) -> impl Iterator<Item = &Comparison> {
+        self.comparisons
+            .iter()
+            .filter(|c| c.change == Change::Regressed)
+    }
+
+    pub fn count(&self, change: Change) -> usize {
+        self.comparisons
+            .iter()
+            .filter(|c| c.change == change)
+            .count()
+    }
+
+    pub fn short_commit(&self) -> String {
+        self.commit
+            .as_deref()
+            .map_or("unknown commit".into(), |c| c.chars().take(7).collect())
+    }
+}
+
+/// Compares `current` with `baseline` under `rules`: the whole run, then every endpoint
+/// either run has.
+pub fn compare(current: &RunResult, baseline: &RunResult, rules: &Rules, source: &str) -> Baseline {
+    let mut scopes = vec![Scope::Total];
+    let mut names: Vec<&str> = current
+        .endpoints
+        .iter()
+        .chain(&baseline.endpoints)
+        .map(|e| e.name.as_str())
+        .collect();
+    names.sort();
+    names.dedup();
+    scopes.extend(names.into_iter().map(|n| Scope::Endpoint(n.to_string())));
+    let comparisons = scopes
+        .iter()
+        .flat_map(|s| rules.for_scope(s))
+        .map(|rule| judge(rule, current, baseline, rules.confidence))
+        .collect();
+    Baseline {
+        source: source.to_string(),
+        commit: baseline.git.commit.clone(),
+        branch: baseline.git.branch.clone(),
+        started_at: baseline.started_at.clone(),
+        confidence: rules.confidence,
+        comparisons,
+    }
+}
+
+fn whole(r: &RunResult, rule: &Rule) -> Option<f64> {
+    let stats = match &rule.scope {
+        Scope::Total => Some(&r.total),
+        Scope::Endpoint(n) => r.endpoint(n),
+    }?;
+    if stats.requests == 0 && rule.metric == Metric::ErrorRate {
+        return None;
+    }
+    measure(rule.metric, stats, r.duration_s)
+}
+
+/// Why the data cannot support a verdict, if it cannot.
+fn too_little(rule: &Rule, s: &Sample) -> Option<String> {
+    if s.intervals() < MIN_INTERVALS {
+        return Some(format!(
+            "{} one-second intervals (need {MIN_INTERVALS})",
+            s.intervals()
+        ));
+    }
+    let need = match rule.metric {
+        Metric::Percentile(p) => (10.0 / (1.0 - p / 100.0).max(1e-6)).ceil() as u64,
+        Metric::Avg => 30,
+        Metric::ErrorRate => 100,
+        _ => 0,
+    };
+    let have = if rule.metric == Metric::ErrorRate {
+        s.requests()
+    } else if rule.metric == Metric::Rps {
+        u64::MAX
+    } else {
+        s.latency_samples()
+    };
+    (have < need).then(|| format!("{have} samples (need {need} for {})", rule.metric))
+}
+
+fn judge(rule: Rule, current: &RunResult, baseline: &RunResult, confidence: f64) -> Comparison {
+    let (c, b) = (whole(current, &rule), whole(baseline, &rule));
+    let delta = match (c, b) {
+        (Some(c), Some(b)) if b > 0.0 => Some(c / b - 1.0),
+        _ => None,
+    };
+    let mut out = Comparison {
+        limit: b.map(|b| rule.limit(b)),
+        rule,
+        baseline: b,
+        current: c,
+        delta,
+        interval: None,
+        change: Change::Inconclusive,
+        message: String::new(),
+    };
+    let sc = Sample::of(current, &out.rule.scope);
+    let sb = Sample::of(baseline, &out.rule.scope);
+    let short = too_little(&out.rule, &sb)
+        .map(|w| format!("baseline has {w}"))
+        .or_else(|| too_little(&out.rule, &sc).map(|w| format!("this run has {w}")));
+    let (Some(cv), Some(bv), None) = (c, b, &short) else {
+        let why = short.unwrap_or_else(|| "no data in one of the runs".into());
+        out.message = format!("{} inconclusive: {why}", subject(&out.rule));
+        return out;
+    };
+    let draws = bootstrap::resample(&sc, &sb, out.rule.metric);
+    if draws.len() < RESAMPLES / 2 {
+        out.message = format!(
+            "{} inconclusive: too few samples to resample",
+            subject(&out.rule)
+        );
+        return out;
+    }
+    let alpha = 1.0 - confidence;
+    let sign = if out.rule.upward() { 1.0 } else { -1.0 };
+    // Positive means worse than the rule allows / better than its mirror.
+    let mut excess: Vec<f64> = draws
+        .iter()
+        .map(|(c, b)| sign * (c - out.rule.limit(*b)))
+        .collect();
+    let mut gain: Vec<f64> = draws
+        .iter()
+        .map(|(c, b)| sign * (out.rule.improved_below(*b) - c))
+        .collect();
+    let mut rel: Vec<f64> = draws
+        .iter()
+        .filter(|(_, b)| *b > 0.0)
+        .map(|(c, b)| c / b - 1.0)
+        .collect();
+    if !rel.is_empty() {
+        out.interval = Some((
+            bootstrap::quantile(&mut rel, alpha / 2.0),
+            bootstrap::quantile(&mut rel, 1.0 - alpha / 2.0),
+        ));
+    }
+    out.change = if bootstrap::quantile(&mut excess, alpha / 2.0) > 0.0 {
+        Change::Regressed
+    } else if bootstrap::quantile(&mut gain, alpha / 2.0) > 0.0 {
+        Change::Improved
+    } else {
+        Change::Unchanged
+    };
+    out.message = line(&out, cv, bv);
+    out
+}
+
+fn subject(rule: &Rule) -> String {
+    match &rule.scope {
+        Scope::Total => rule.metric.to_string(),
+        Scope::Endpoint(n) => format!("{} on {n}", rule.metric),
+    }
+}
+
+/// "p99 latency on /api/verify-proof regressed: 26.1 ms vs 20.0 ms (+30.5%, 95% CI
+/// +27.0% … +34.1%; rule +10%)".
+fn line(c: &Comparison, current: f64, baseline: f64) -> String {
+    let m = c.rule.metric;
+    let word = match c.change {
+        Change::Regressed => "regressed",
+        Change::Improved => "improved",
+        Change::Unchanged => "unchanged",
+        Change::Inconclusive => "inconclusive",
+    };
+    let delta = c
+        .delta
+        .map_or(String::new(), |d| format!("{}, ", signed_pct(d)));
+    let ci = c.interval.map_or(String::new(), |(lo, hi)| {
+        format!("CI {} … {}; ", signed_pct(lo), signed_pct(hi))
+    });
+    format!(
+        "{} {word}: {} vs {} ({delta}{ci}rule {})",
+        subject(&c.rule),
+        m.format(current),
+        m.format(baseline),
+        c.rule.text
+    )
+}
+
+/// "+12.3%" / "-4.0%".
+pub fn signed_pct(f: f64) -> String {
+    format!("{:+.1}%", f * 100.0)
+}
