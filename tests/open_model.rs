@@ -72,3 +72,30 @@ fn arrivals_with_no_free_user_are_counted_as_dropped() {
                 .min(demo.served_on("/health") - r.total.requests)
     );
 }
+
+/// Arrivals follow the user-class weights even when one class answers far faster than
+/// the others (a free-user stack would hand nearly every arrival to the fastest class).
+#[test]
+fn arrivals_follow_class_weights_whatever_each_class_latency() {
+    let mut knobs = Knobs::default();
+    knobs.set("latency", "/api/verify-proof=20ms").unwrap();
+    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+    let o = Overrides {
+        host: Some(demo.url()),
+        rate: Some(Rate(300.0)),
+        users: Some(200),
+        duration: secs("3s"),
+        ..Default::default()
+    };
+    let r = run(&common::example_with_wait("[\"0ms\", \"1ms\"]"), o);
+    assert_eq!(r.total.dropped, 0);
+    // HighVolumeUser (batch) has weight 1 of 5.
+    let batch = r.endpoint("/api/batch-verify-proofs").unwrap().requests as f64;
+    let share = batch / r.total.requests as f64;
+    assert!((0.17..=0.23).contains(&share), "batch share {share:.3}");
+    assert_eq!(
+        demo.served_on("/api/batch-verify-proofs"),
+        batch as u64,
+        "the service saw the same"
+    );
+}

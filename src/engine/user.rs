@@ -217,7 +217,8 @@ fn pick(tasks: &[PlannedTask]) -> &PlannedTask {
 }
 
 /// Open model: a pool of idle users on this thread, handed arrivals by the scheduler.
-pub type Pool = Rc<RefCell<Vec<User>>>;
+/// Free users of the open model, by class.
+pub type Pool = Rc<RefCell<Vec<Vec<User>>>>;
 
 pub async fn serve_arrival(w: Rc<Worker>, pool: Pool, mut user: User, due: Instant) {
     let class = &w.plan.users[user.class];
@@ -225,6 +226,6 @@ pub async fn serve_arrival(w: Rc<Worker>, pool: Pool, mut user: User, due: Insta
     let outcome = user.iterate(&w, class, Some(due)).await;
     w.recorder.borrow_mut().users -= 1;
     if let Outcome::Done = outcome {
-        pool.borrow_mut().push(user);
+        pool.borrow_mut()[user.class].push(user);
     }
 }

@@ -162,18 +162,21 @@ async fn work(index: usize, threads: usize, s: Shared) {
             arrivals,
             ..
         } => {
-            let pool: Pool = Rc::new(RefCell::new(
-                (index as u64..max_users)
-                    .step_by(threads)
-                    .map(|id| User::new(id, classes[id as usize % classes.len()]))
-                    .collect(),
-            ));
+            // Free users by class: arrivals follow the class weights, whichever class
+            // happens to answer fastest.
+            let mut free: Vec<Vec<User>> = (0..w.plan.users.len()).map(|_| Vec::new()).collect();
+            for id in (index as u64..max_users).step_by(threads) {
+                let class = classes[id as usize % classes.len()];
+                free[class].push(User::new(id, class));
+            }
+            let pool: Pool = Rc::new(RefCell::new(free));
             users.push(tokio::task::spawn_local(schedule(
                 w.clone(),
                 pool,
                 index,
                 threads,
                 arrivals,
+                classes,
             )));
         }
     }
@@ -207,8 +210,16 @@ async fn tick(w: Rc<Worker>, tx: mpsc::UnboundedSender<Msg>) {
 }
 
 /// Open model: fires arrivals on schedule; an arrival that finds no idle user is dropped.
-async fn schedule(w: Rc<Worker>, pool: Pool, index: usize, threads: usize, arrivals: Arrivals) {
+async fn schedule(
+    w: Rc<Worker>,
+    pool: Pool,
+    index: usize,
+    threads: usize,
+    arrivals: Arrivals,
+    classes: Vec<usize>,
+) {
     let duration = w.plan.duration.as_secs_f64();
+    let mut arrival = index;
     let mut handles = Vec::new();
     // Threads interleave: thread k's first arrival is k arrivals after the start.
     let rate0 = w.shape.at(0.0).max(1e-9);
@@ -232,7 +243,9 @@ async fn schedule(w: Rc<Worker>, pool: Pool, index: usize, threads: usize, arriv
             if !w.take_iteration() {
                 return drain(handles).await;
             }
-            let user = pool.borrow_mut().pop();
+            let class = classes[arrival % classes.len()];
+            arrival += threads;
+            let user = pool.borrow_mut()[class].pop();
             match user {
                 Some(u) => handles.push(tokio::task::spawn_local(serve_arrival(
                     w.clone(),

@@ -108,6 +108,12 @@ impl Store {
         Ok(store)
     }
 
+    /// Runs raw SQL (for tests that build old databases by hand).
+    #[doc(hidden)]
+    pub fn batch(&mut self, sql: &str) -> Result<()> {
+        self.db.batch(sql)
+    }
+
     pub fn schema_version(&mut self) -> Result<usize> {
         let rows = self
             .db

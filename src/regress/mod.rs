@@ -8,8 +8,9 @@
 //! the wrong side of zero — perfgate is confident the change exceeds the rule, not just
 //! that something changed. It has **improved** when it is confidently better by the same
 //! margin, **unchanged** otherwise (a difference within noise), and is **inconclusive**
-//! when either run has too little data to say (fewer than five one-second intervals, or
-//! too few samples for the percentile: 10 / (1 − p) of them, so 1,000 for p99).
+//! when either run has too little data to say (fewer than ten one-second intervals, too
+//! few samples for the percentile: 10 / (1 − p) of them, so 1,000 for p99, or fewer
+//! than 100 requests for error rate and throughput).
 
 mod bootstrap;
 mod rule;
@@ -131,13 +132,11 @@ fn too_little(rule: &Rule, s: &Sample) -> Option<String> {
     let need = match rule.metric {
         Metric::Percentile(p) => (10.0 / (1.0 - p / 100.0).max(1e-6)).ceil() as u64,
         Metric::Avg => 30,
-        Metric::ErrorRate => 100,
+        Metric::ErrorRate | Metric::Rps => 100,
         _ => 0,
     };
-    let have = if rule.metric == Metric::ErrorRate {
+    let have = if matches!(rule.metric, Metric::ErrorRate | Metric::Rps) {
         s.requests()
-    } else if rule.metric == Metric::Rps {
-        u64::MAX
     } else {
         s.latency_samples()
     };

@@ -84,6 +84,7 @@ pub fn perfgate() -> assert_cmd::Command {
         "MIN_RPS",
         "GITHUB_ACTIONS",
         "GITHUB_STEP_SUMMARY",
+        "PERFGATE_HISTORY",
     ] {
         cmd.env_remove(var);
     }
