@@ -42,6 +42,12 @@ fn reported_requests_per_endpoint_equal_what_the_service_served() {
             "{}",
             e.name
         );
+        assert_eq!(
+            e.status_classes.iter().collect::<Vec<_>>(),
+            vec![(&"2xx".to_string(), &e.requests)],
+            "{}",
+            e.name
+        );
     }
     assert_eq!(r.endpoints.len(), 4);
     assert_eq!(r.total.interrupted, 0);
@@ -139,6 +145,8 @@ fn injected_failures_appear_with_reason_and_count() {
     assert_eq!(r.total.requests, 1000);
     assert_eq!(r.total.failures, served[&503]);
     assert_eq!(r.total.failure_reasons["HTTP 503"], served[&503]);
+    assert_eq!(r.total.status_classes["5xx"], served[&503]);
+    assert_eq!(r.total.status_classes["2xx"], served[&200]);
     let rate = r.total.failures as f64 / 1000.0;
     assert!((0.25..0.35).contains(&rate), "{rate}");
 }

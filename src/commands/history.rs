@@ -8,10 +8,10 @@ use crate::cli::{CompareArgs, HistoryArgs, OutputArgs};
 use crate::config::Config;
 use crate::exit::Exit;
 use crate::gate::{format_ms, Status, Verdict};
-use crate::history::chart::{self, LineChart, Series};
 use crate::history::{Filter, RunRow, Store, DEFAULT_PATH};
 use crate::metrics::{RunResult, StopReason};
 use crate::regress::{self, Rules};
+use crate::report::chart::{self, LineChart, Series};
 use crate::report::{self, Output, Report};
 
 /// The history store named by `--history` (empty: the default file) or PERFGATE_HISTORY.

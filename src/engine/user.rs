@@ -114,7 +114,9 @@ impl User {
                 &mut self.out,
                 &mut self.scratch,
             ) {
-                w.recorder.borrow_mut().failure(req.endpoint, 0, f);
+                let mut rec = w.recorder.borrow_mut();
+                rec.status(req.endpoint, 0);
+                rec.failure(req.endpoint, 0, f);
                 return Outcome::Done;
             }
             let keep_body = req.expect.needs_body() || !req.extract.is_empty();
@@ -142,12 +144,14 @@ impl User {
             let failure = match result {
                 Err(_) => {
                     self.conn.close();
+                    rec.status(req.endpoint, 0);
                     Some(Failure::Timeout)
                 }
                 Ok((connect, r)) => {
                     if let Some(us) = connect {
                         rec.connected(req.endpoint, us);
                     }
+                    rec.status(req.endpoint, r.as_ref().map_or(0, |resp| resp.status));
                     match r {
                         Err(f) => Some(f),
                         Ok(resp) => match check(req, resp.status, &self.body)

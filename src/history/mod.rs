@@ -3,7 +3,6 @@
 //! default, or in PostgreSQL for teams whose CI runners share no disk. One schema, one
 //! code path, versioned migrations.
 
-pub mod chart;
 mod db;
 
 use anyhow::{bail, Context as _, Result};

@@ -94,7 +94,19 @@ fn fold(into: &mut Stats, e: EndpointRecorder) {
     for (reason, n) in e.reasons {
         *into.failure_reasons.entry(reason.to_string()).or_default() += n;
     }
+    for (class, n) in e.status.iter().enumerate().filter(|(_, n)| **n > 0) {
+        *into.status_classes.entry(status_class(class)).or_default() += n;
+    }
     into.latency.add(&e.latency);
     into.ttfb.add(&e.ttfb);
     into.connect.add(&e.connect);
+}
+
+/// "none" for index 0, else "1xx" … "5xx".
+pub fn status_class(index: usize) -> String {
+    if index == 0 {
+        "none".to_string()
+    } else {
+        format!("{index}xx")
+    }
 }

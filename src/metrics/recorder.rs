@@ -47,6 +47,8 @@ pub struct EndpointRecorder {
     pub failures: u64,
     pub interrupted: u64,
     pub reasons: Vec<(Failure, u64)>,
+    /// Responses by status class: [no response, 1xx, 2xx, 3xx, 4xx, 5xx].
+    pub status: [u64; 6],
     pub latency: Latency,
     pub ttfb: Latency,
     pub connect: Latency,
@@ -91,6 +93,12 @@ impl Recorder {
             Some((_, n)) => *n += 1,
             None => e.reasons.push((failure, 1)),
         }
+    }
+
+    /// The status of a completed request (0: no response), counted by class.
+    pub fn status(&mut self, endpoint: usize, status: u16) {
+        let class = (status / 100) as usize;
+        self.endpoints[endpoint].status[if class <= 5 { class } else { 0 }] += 1;
     }
 
     pub fn interrupted(&mut self, endpoint: usize) {

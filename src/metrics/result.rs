@@ -99,6 +99,10 @@ pub struct Stats {
     /// Open model: arrivals that found no free virtual user (total only).
     pub dropped: u64,
     pub failure_reasons: BTreeMap<String, u64>,
+    /// Completed requests by response status class: "2xx", "5xx", ... and "none" for no
+    /// response (refused, timeout, reset).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub status_classes: BTreeMap<String, u64>,
     /// From due time to the last body byte, µs.
     pub latency: Latency,
     /// From due time to the first response byte, µs.
@@ -202,6 +206,9 @@ impl Stats {
         self.dropped += other.dropped;
         for (reason, n) in &other.failure_reasons {
             *self.failure_reasons.entry(reason.clone()).or_default() += n;
+        }
+        for (class, n) in &other.status_classes {
+            *self.status_classes.entry(class.clone()).or_default() += n;
         }
         self.latency.add(&other.latency);
         self.ttfb.add(&other.ttfb);

@@ -1,5 +1,6 @@
 //! Reports: each format in its own file, all reading the same `RunResult` and `Verdict`.
 
+pub mod chart;
 mod github;
 mod json;
 mod junit;
