@@ -26,6 +26,8 @@ pub enum Command {
     Run(RunArgs),
     /// Gate saved results (several are merged exactly) against a budget.
     Check(CheckArgs),
+    /// Render a self-contained HTML report from saved results (exit 0 whatever the verdict).
+    Report(ReportArgs),
     /// Compare a result with a baseline (report only: exit 0 whatever changed).
     Compare(CompareArgs),
     /// List recorded runs and the trend of a metric.
@@ -70,7 +72,7 @@ pub struct OutputArgs {
     /// Write the RunResult (JSON) here
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
-    /// Write a report: FORMAT=FILE with FORMAT markdown, junit or json (repeatable)
+    /// Write a report: FORMAT=FILE with FORMAT html, markdown, junit or json (repeatable)
     #[arg(long = "report", value_name = "FORMAT=FILE")]
     pub reports: Vec<String>,
     /// Do not log failed and slow requests while running
@@ -155,7 +157,7 @@ pub struct CompareArgs {
     /// the seed's p99 +10% and rps -10%)
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
-    /// Write a report: FORMAT=FILE with FORMAT markdown, junit or json (repeatable)
+    /// Write a report: FORMAT=FILE with FORMAT html, markdown, junit or json (repeatable)
     #[arg(long = "report", value_name = "FORMAT=FILE")]
     pub reports: Vec<String>,
 }
@@ -186,4 +188,23 @@ pub struct HistoryArgs {
     /// Also draw the trend to this file (.svg, or .html for a page around it)
     #[arg(long, value_name = "FILE")]
     pub chart: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Saved results (RunResult JSON); several are merged exactly
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    /// Where to write the HTML
+    #[arg(long, short = 'o', default_value = "report.html")]
+    pub output: PathBuf,
+    /// The config whose budget judges the results (default: ./perfgate.toml if present)
+    #[arg(long, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// Budget environment [env: PERFGATE_ENV]
+    #[arg(long = "env", short = 'e')]
+    pub environment: Option<String>,
+    /// Show deltas against this baseline (a RunResult file or history:BRANCH[:N])
+    #[arg(long, value_name = "FILE|history:BRANCH")]
+    pub baseline: Option<String>,
 }

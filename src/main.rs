@@ -11,6 +11,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo(args),
         Command::Run(args) => commands::run(args),
         Command::Check(args) => commands::check(args),
+        Command::Report(args) => commands::report(args),
         Command::Compare(args) => commands::compare(args),
         Command::History(args) => commands::history(args),
         Command::Init(args) => commands::init(args),

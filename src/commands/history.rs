@@ -190,10 +190,10 @@ pub fn history(args: HistoryArgs) -> Result<Exit> {
     if let Some(path) = &args.chart {
         let title = format!("{metric} of {scope} over the last {} runs", rows.len());
         let svg = LineChart {
-            title: &title,
+            title: title.clone(),
             y_unit: unit(metric),
             series: vec![Series {
-                name: metric,
+                name: metric.to_string(),
                 color: "#2563eb",
                 points: values
                     .iter()

@@ -8,7 +8,7 @@ mod history;
 
 pub use history::{compare, history};
 
-use crate::cli::{CheckArgs, DemoArgs, InitArgs, LoadArgs, OutputArgs, RunArgs};
+use crate::cli::{CheckArgs, DemoArgs, InitArgs, LoadArgs, OutputArgs, ReportArgs, RunArgs};
 use crate::config::{Config, Dur, Overrides, Plan, Rate, Source};
 use crate::demo::{DemoServer, Knobs};
 use crate::engine::{self, RunOptions};
@@ -79,38 +79,80 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
 
 pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
     let (config, source) = Config::load(&args.config)?;
-    let results = args
-        .results
+    let reports = outputs(&args.output).map_err(anyhow::Error::msg)?;
+    let mut store = history::open_store(&args.output)?;
+    let (result, verdict) = judge_saved(&args.results, Some((&config, &source)), &args.output)?;
+    let exit = finish(&result, &verdict, &args.output, &reports)?;
+    Ok(history::record(store.as_mut(), &result, &verdict, exit))
+}
+
+pub fn report(args: ReportArgs) -> anyhow::Result<Exit> {
+    let default = Path::new("perfgate.toml");
+    let config = match &args.config {
+        Some(p) => Some(Config::load(p)?),
+        None if default.exists() => Some(Config::load(default)?),
+        None => None,
+    };
+    let output = OutputArgs {
+        environment: args.environment.clone(),
+        baseline: args.baseline.clone(),
+        ..OutputArgs::default()
+    };
+    writable(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
+    let (result, verdict) =
+        judge_saved(&args.results, config.as_ref().map(|(c, s)| (c, s)), &output)?;
+    let html = report::Format::Html.render(&Report {
+        result: &result,
+        verdict: &verdict,
+    });
+    crate::write_atomic(&args.output, html.as_bytes())
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    println!("wrote {} ({:?})", args.output.display(), verdict.status);
+    Ok(Exit::Passed)
+}
+
+/// Loads and merges saved results, and judges them by the config's budget (when there is
+/// a config) and against `--baseline` (when given).
+fn judge_saved(
+    paths: &[std::path::PathBuf],
+    config: Option<(&Config, &Source)>,
+    output: &OutputArgs,
+) -> anyhow::Result<(RunResult, Verdict)> {
+    let results = paths
         .iter()
         .map(|p| RunResult::load(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::msg)?;
     let result = crate::metrics::merge(results).map_err(anyhow::Error::msg)?;
-    let scenario_budget = config
-        .scenarios
-        .get(&result.scenario.name)
-        .and_then(|s| s.get_ref().budget.clone());
-    let budget = Budget::resolve(
-        &config,
-        &source,
-        args.output.environment.as_deref(),
-        scenario_budget.as_deref(),
-    )?;
-    let reports = outputs(&args.output).map_err(anyhow::Error::msg)?;
-    let rules = Rules::from_config(&config.regression, &source)?;
-    let baseline = args
-        .output
-        .baseline
-        .as_deref()
-        .map(|spec| history::load_baseline(spec, &result.scenario.name, &args.output))
-        .transpose()?;
-    let mut store = history::open_store(&args.output)?;
+    let (budget, rules) = match config {
+        Some((config, source)) => {
+            let scenario_budget = config
+                .scenarios
+                .get(&result.scenario.name)
+                .and_then(|s| s.get_ref().budget.clone());
+            let budget = Budget::resolve(
+                config,
+                source,
+                output.environment.as_deref(),
+                scenario_budget.as_deref(),
+            )?;
+            (budget, Rules::from_config(&config.regression, source)?)
+        }
+        None => (
+            Budget {
+                name: "none".into(),
+                environment: output.environment.clone(),
+                ..Budget::default()
+            },
+            Rules::defaults(),
+        ),
+    };
     let mut verdict = gate::evaluate(&budget, &result);
-    if let Some((base, label)) = &baseline {
-        verdict = verdict.with_baseline(regress::compare(&result, base, &rules, label));
+    if let Some(spec) = output.baseline.as_deref() {
+        let (base, label) = history::load_baseline(spec, &result.scenario.name, output)?;
+        verdict = verdict.with_baseline(regress::compare(&result, &base, &rules, &label));
     }
-    let exit = finish(&result, &verdict, &args.output, &reports)?;
-    Ok(history::record(store.as_mut(), &result, &verdict, exit))
+    Ok((result, verdict))
 }
 
 pub fn init(args: InitArgs) -> anyhow::Result<Exit> {

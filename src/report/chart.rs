@@ -43,19 +43,19 @@ pub fn escape(s: &str) -> String {
 }
 
 /// One named line of a chart.
-pub struct Series<'a> {
-    pub name: &'a str,
-    pub color: &'a str,
+pub struct Series {
+    pub name: String,
+    pub color: &'static str,
     pub points: Vec<(f64, f64)>,
 }
 
 /// A line chart: x and y axes with ticks, one polyline per series, optional horizontal
 /// limit lines (dashed, labelled), a legend. `x_labels` names x positions when given.
-pub struct LineChart<'a> {
-    pub title: &'a str,
-    pub y_unit: &'a str,
-    pub series: Vec<Series<'a>>,
-    pub limits: Vec<(&'a str, f64)>,
+pub struct LineChart {
+    pub title: String,
+    pub y_unit: &'static str,
+    pub series: Vec<Series>,
+    pub limits: Vec<(String, f64)>,
     pub x_labels: Vec<(f64, String)>,
     pub log_x: bool,
 }
@@ -67,7 +67,7 @@ const RIGHT: f64 = 16.0;
 const TOP: f64 = 32.0;
 const BOTTOM: f64 = 40.0;
 
-impl LineChart<'_> {
+impl LineChart {
     pub fn svg(&self) -> String {
         let xs: Vec<f64> = self
             .series
@@ -91,11 +91,13 @@ impl LineChart<'_> {
         y1 *= 1.1;
         let px = |x: f64| LEFT + (self.x(x) - x0) / (x1 - x0) * (W - LEFT - RIGHT);
         let py = |y: f64| TOP + (1.0 - y / y1) * (H - TOP - BOTTOM);
+        let legend = self.legend();
         let mut s = String::new();
         let _ = write!(
             s,
-            r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" font-family="sans-serif" font-size="11" role="img"><title>{t}</title><rect width="{W}" height="{H}" fill="#fff"/><text x="{LEFT}" y="18" font-size="13" font-weight="bold">{t}</text>"##,
-            t = escape(self.title)
+            r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" width="100%" font-family="sans-serif" font-size="11" role="img"><title>{t}</title><rect width="{W}" height="{height}" fill="#fff"/><text x="{LEFT}" y="18" font-size="13" font-weight="bold">{t}</text>"##,
+            t = escape(&self.title),
+            height = H + 16.0 * (legend.last().map_or(0.0, |l| l.1))
         );
         for i in 0..=4 {
             let y = y1 * i as f64 / 4.0;
@@ -131,7 +133,8 @@ impl LineChart<'_> {
             );
         }
         for (i, series) in self.series.iter().enumerate() {
-            let lx = LEFT + i as f64 * 110.0;
+            let (lx, row) = legend[i];
+            let ly = H - 14.0 + row * 16.0;
             let pts: Vec<String> = series
                 .points
                 .iter()
@@ -141,15 +144,31 @@ impl LineChart<'_> {
                 s,
                 r##"<polyline fill="none" stroke="{c}" stroke-width="2" points="{}"/><rect x="{lx:.0}" y="{}" width="10" height="10" fill="{c}"/><text x="{:.0}" y="{}">{}</text>"##,
                 pts.join(" "),
-                H - 14.0,
+                ly,
                 lx + 14.0,
-                H - 5.0,
-                escape(series.name),
+                ly + 9.0,
+                escape(&series.name),
                 c = escape(series.color),
             );
         }
         s.push_str("</svg>");
         s
+    }
+
+    /// Each legend entry's (x, row): entries flow left to right and wrap.
+    fn legend(&self) -> Vec<(f64, f64)> {
+        let (mut x, mut row) = (LEFT, 0.0);
+        let mut out = Vec::new();
+        for s in &self.series {
+            let width = 24.0 + 6.5 * s.name.chars().count() as f64;
+            if x + width > W - RIGHT && x > LEFT {
+                x = LEFT;
+                row += 1.0;
+            }
+            out.push((x, row));
+            x += width;
+        }
+        out
     }
 
     fn x(&self, x: f64) -> f64 {
@@ -185,14 +204,14 @@ mod tests {
     #[test]
     fn svg_escapes_names() {
         let c = LineChart {
-            title: "<script>alert(1)</script>",
+            title: "<script>alert(1)</script>".into(),
             y_unit: "ms",
             series: vec![Series {
-                name: "a&b",
+                name: "a&b".into(),
                 color: "#36c",
                 points: vec![(0.0, 1.0), (1.0, 2.0)],
             }],
-            limits: vec![("budget", 1.5)],
+            limits: vec![("budget".into(), 1.5)],
             x_labels: vec![],
             log_x: false,
         };

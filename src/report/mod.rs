@@ -2,6 +2,7 @@
 
 pub mod chart;
 mod github;
+mod html;
 mod json;
 mod junit;
 mod markdown;
@@ -23,6 +24,7 @@ pub struct Report<'a> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    Html,
     Markdown,
     Junit,
     Json,
@@ -31,6 +33,7 @@ pub enum Format {
 impl Format {
     pub fn render(self, r: &Report<'_>) -> String {
         match self {
+            Format::Html => html::render(r),
             Format::Markdown => markdown::render(r),
             Format::Junit => junit::render(r),
             Format::Json => json::render(r),
@@ -54,9 +57,10 @@ impl Output {
             "markdown" | "md" => Format::Markdown,
             "junit" | "xml" => Format::Junit,
             "json" => Format::Json,
+            "html" => Format::Html,
             other => {
                 return Err(format!(
-                    "--report: unknown format {other:?}; use markdown, junit or json"
+                    "--report: unknown format {other:?}; use html, markdown, junit or json"
                 ))
             }
         };
