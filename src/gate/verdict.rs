@@ -274,7 +274,7 @@ fn windows_held(o: &Objective, w: &super::Window, r: &RunResult) -> Option<f64> 
             }
             slot.requests += e.requests;
             slot.failures += e.failures;
-            slot.latency.add(&e.latency);
+            slot.latency.add(&e.latency.unpack());
         }
     }
     let judged: Vec<bool> = windows

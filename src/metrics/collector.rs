@@ -3,13 +3,18 @@
 use std::collections::BTreeMap;
 
 use super::recorder::{EndpointRecorder, Recorder};
-use super::{Interval, IntervalStats, Stats, TaskCount};
+use super::{Interval, IntervalStats, Latency, Packed, Stats, TaskCount};
+
+/// Seconds an interval stays open for late hand-overs before its histograms are packed.
+const OPEN_SECONDS: u64 = 3;
 
 pub struct Collector {
     /// Cumulative, one per endpoint, in the plan's order.
     pub endpoints: Vec<Stats>,
     tasks: Vec<TaskCount>,
     series: BTreeMap<u64, Interval>,
+    /// Latency of the recent intervals, still taking samples, per endpoint.
+    open: BTreeMap<u64, Vec<Latency>>,
     dropped: u64,
 }
 
@@ -27,6 +32,7 @@ impl Collector {
                 })
                 .collect(),
             series: BTreeMap::new(),
+            open: BTreeMap::new(),
             dropped: 0,
         }
     }
@@ -51,12 +57,35 @@ impl Collector {
         for (i, n) in rec.tasks.iter().enumerate() {
             self.tasks[i].iterations += n;
         }
+        let n = self.endpoints.len();
+        let open = self
+            .open
+            .entry(t)
+            .or_insert_with(|| vec![Latency::default(); n]);
         for (i, e) in rec.endpoints.into_iter().enumerate() {
             let slot = &mut interval.endpoints[i];
             slot.requests += e.requests;
             slot.failures += e.failures;
-            slot.latency.add(&e.latency);
+            open[i].add(&e.latency);
             fold(&mut self.endpoints[i], e);
+        }
+        self.pack_before(t.saturating_sub(OPEN_SECONDS));
+    }
+
+    /// Packs the histograms of every open interval before `t`.
+    fn pack_before(&mut self, t: u64) {
+        while let Some(entry) = self.open.first_entry() {
+            if *entry.key() >= t {
+                break;
+            }
+            let (t, latencies) = entry.remove_entry();
+            let interval = self
+                .series
+                .get_mut(&t)
+                .expect("open intervals are in the series");
+            for (slot, l) in interval.endpoints.iter_mut().zip(latencies) {
+                slot.latency = Packed::pack(&l);
+            }
         }
     }
 
@@ -75,7 +104,8 @@ impl Collector {
     }
 
     /// Endpoints sorted by name, the total, the series and the task counts.
-    pub fn finish(self) -> (Vec<Stats>, Stats, Vec<Interval>, Vec<TaskCount>) {
+    pub fn finish(mut self) -> (Vec<Stats>, Stats, Vec<Interval>, Vec<TaskCount>) {
+        self.pack_before(u64::MAX);
         let total = self.total();
         let mut endpoints = self.endpoints;
         endpoints.sort_by(|a, b| a.name.cmp(&b.name));

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Interval, RunResult, Stats};
+use super::{Interval, Packed, RunResult, Stats};
 
 /// Merges results into one. Wall time spans the earliest start to the latest end.
 pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
@@ -84,7 +84,9 @@ fn merge_series(a: Vec<Interval>, b: Vec<Interval>) -> Vec<Interval> {
                 Some(x) => {
                     x.requests += e.requests;
                     x.failures += e.failures;
-                    x.latency.add(&e.latency);
+                    let mut l = x.latency.unpack();
+                    l.add(&e.latency.unpack());
+                    x.latency = Packed::pack(&l);
                 }
                 None => slot.endpoints.push(e),
             }

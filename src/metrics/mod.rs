@@ -8,7 +8,7 @@ mod recorder;
 mod result;
 
 pub use collector::Collector;
-pub use histogram::Latency;
+pub use histogram::{Latency, Packed};
 pub use merge::merge;
 pub use recorder::{Failure, Recorder};
 pub use result::*;

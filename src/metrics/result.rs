@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::Latency;
+use super::{Latency, Packed};
 
 /// Bumped whenever the JSON shape changes incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -146,7 +146,7 @@ pub struct IntervalStats {
     pub name: String,
     pub requests: u64,
     pub failures: u64,
-    pub latency: Latency,
+    pub latency: Packed,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -70,11 +70,13 @@ impl Sample {
                     s.requests += e.requests;
                     s.failures += e.failures;
                     let n = e.latency.count();
-                    s.latency_count += n;
-                    if n > 0 {
-                        s.latency_sum_us += e.latency.mean_us() * n as f64;
+                    if n == 0 {
+                        continue;
                     }
-                    for (v, c) in e.latency.recorded() {
+                    let latency = e.latency.unpack();
+                    s.latency_count += n;
+                    s.latency_sum_us += latency.mean_us() * n as f64;
+                    for (v, c) in latency.recorded() {
                         s.buckets.push((bucket(v), c as u32));
                     }
                 }

@@ -246,7 +246,7 @@ fn over_time(r: &Report<'_>) -> Vec<LineChart> {
         for e in &i.endpoints {
             n += e.requests;
             f += e.failures;
-            l.add(&e.latency);
+            l.add(&e.latency.unpack());
         }
         rps.push((t, n as f64));
         errors.push((

@@ -8,7 +8,7 @@ use std::time::Duration;
 use perfgate::config::{Config, Dur, Overrides, Plan};
 use perfgate::engine::{self, RunOptions};
 use perfgate::metrics::{
-    Generator, GitInfo, Interval, IntervalStats, Latency, RunResult, ScenarioInfo, Stats,
+    Generator, GitInfo, Interval, IntervalStats, Latency, Packed, RunResult, ScenarioInfo, Stats,
     StopReason, TaskCount,
 };
 
@@ -144,7 +144,7 @@ pub fn fixture_with(scale: f64) -> RunResult {
                         name: name.to_string(),
                         requests: n / 10,
                         failures: f / 10,
-                        latency: latency(n / 10, scaled(name, *lo), hi),
+                        latency: Packed::pack(&latency(n / 10, scaled(name, *lo), hi)),
                     }
                 })
                 .collect(),
@@ -161,7 +161,7 @@ pub fn fixture_with(scale: f64) -> RunResult {
                 s.failure_reasons.insert("HTTP 500".into(), *f);
             }
             for interval in &series {
-                s.latency.add(&interval.endpoints[i].latency);
+                s.latency.add(&interval.endpoints[i].latency.unpack());
             }
             s.ttfb = latency(*n, lo / 2, hi / 2);
             s.connect = latency(10, 50, 150);
