@@ -82,6 +82,16 @@ pub struct OutputArgs {
     /// the last N runs on BRANCH (default 5) in the history store
     #[arg(long, value_name = "FILE|history:BRANCH")]
     pub baseline: Option<String>,
+    /// Push live metrics while running: prometheus=URL (remote write) or influxdb=URL
+    /// (v1 .../write?db=NAME, or v2 .../api/v2/write?org=O&bucket=B with INFLUX_TOKEN) (repeatable)
+    #[arg(long = "export", value_name = "KIND=URL")]
+    pub exports: Vec<String>,
+    /// How often to push live metrics
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub export_every: String,
+    /// Serve live metrics for Prometheus to scrape, e.g. 127.0.0.1:9464
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     /// Record this run in the history: a SQLite file (default .perfgate/history.db) or a
     /// postgres:// URL [env: PERFGATE_HISTORY]
     #[arg(long, value_name = "DB", num_args = 0..=1, default_missing_value = "")]

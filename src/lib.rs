@@ -26,6 +26,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod exit;
+pub mod export;
 pub mod gate;
 pub mod history;
 pub mod metrics;

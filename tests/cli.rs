@@ -431,3 +431,45 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+#[test]
+fn live_progress_names_the_budgets_failing_right_now() {
+    // Piped (as in CI): one plain line every five seconds.
+    let out = perfgate()
+        .args(["demo", "--degrade", "--duration", "6s", "--quiet"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8(out).unwrap();
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("[    5s] users"))
+        .unwrap_or_else(|| panic!("no progress line: {stderr}"));
+    assert!(line.contains("rps | p95"), "{line}");
+    assert!(
+        line.contains("failing: ") && line.contains("p99 latency on /api/verify-proof"),
+        "{line}"
+    );
+}
+
+#[test]
+fn on_a_terminal_progress_is_a_bar() {
+    // `script` gives the command a pseudo-terminal, as a person's shell would.
+    let bin = assert_cmd::cargo::cargo_bin("perfgate");
+    let out = std::process::Command::new("script")
+        .args([
+            "-qfec",
+            &format!("{} demo --duration 3s --quiet", bin.display()),
+            "/dev/null",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("script (util-linux) runs");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("/ 3s ["), "no bar: {screen}");
+    assert!(screen.contains("requests |"), "{screen}");
+    assert!(screen.contains("PASSED"), "{screen}");
+}

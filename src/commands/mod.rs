@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::Context as _;
 
 mod history;
+mod progress;
 
 pub use history::{compare, history};
 
@@ -13,10 +14,12 @@ use crate::config::{Config, Dur, Overrides, Plan, Rate, Source};
 use crate::demo::{DemoServer, Knobs};
 use crate::engine::{self, RunOptions};
 use crate::exit::Exit;
+use crate::export::Exporter;
 use crate::gate::{self, Budget, Status, Verdict};
 use crate::metrics::{RunResult, StopReason};
 use crate::regress::{self, Rules};
 use crate::report::{self, Output, Report};
+use progress::Progress;
 
 /// The workflow `perfgate init` writes.
 pub const WORKFLOW: &str = include_str!("../../examples/performance-budget.yml");
@@ -271,20 +274,35 @@ fn execute(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut progress = Progress::default();
-    let hook_budget = budget.clone();
+    let every =
+        Dur::parse(&output.export_every).map_err(|e| anyhow::anyhow!("--export-every: {e}"))?;
+    let mut exporter = Exporter::new(
+        &output.exports,
+        every.0,
+        output.metrics_listen.as_deref(),
+        &plan.scenario,
+        budget.environment.as_deref(),
+    )?;
+    let mut progress = Progress::new(plan.duration, &budget);
     let opts = RunOptions {
         environment: budget.environment.clone(),
         slow_request: config.gate.slow_request.map(|d| d.0),
         log_requests: !output.quiet,
-        hook: Some(Box::new(move |c, elapsed| {
+        hook: Some(Box::new(|c, elapsed| {
             progress.tick(c, elapsed);
-            let reason = gate::live_abort(&hook_budget, c, elapsed)?;
+            if let Some(e) = exporter.as_mut() {
+                e.tick(c, elapsed);
+            }
+            let reason = gate::live_abort(&budget, c, elapsed)?;
             eprintln!("aborting: {reason}");
             Some(StopReason::Aborted)
         })),
     };
     let result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
+    progress.finish();
+    if let Some(e) = exporter {
+        e.finish(&result);
+    }
     let mut verdict = gate::evaluate(&budget, &result);
     if let Some((base, label)) = &baseline {
         verdict = verdict.with_baseline(regress::compare(&result, base, &rules, label));
@@ -308,31 +326,6 @@ async fn wait_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
-}
-
-/// A plain progress line every few seconds (stderr), CI-friendly.
-#[derive(Default)]
-struct Progress {
-    last: f64,
-}
-
-impl Progress {
-    fn tick(&mut self, c: &crate::metrics::Collector, elapsed: f64) {
-        if elapsed - self.last < 5.0 {
-            return;
-        }
-        self.last = elapsed;
-        let t = c.total();
-        eprintln!(
-            "[{elapsed:>5.0}s] users {:>5} | {:>8} requests | {:>7.1} rps | p95 {} p99 {} | {} failed",
-            c.users(),
-            t.requests,
-            t.requests as f64 / elapsed.max(1e-9),
-            gate::format_ms(t.latency.percentile_us(95.0) as f64 / 1000.0),
-            gate::format_ms(t.latency.percentile_us(99.0) as f64 / 1000.0),
-            t.failures
-        );
     }
 }
 

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 pub use budget::{format_ms, parse_limit, percent, Metric, Objective, Op, Scope, Window};
-pub use verdict::{evaluate, live_abort, measure, AlertResult, Check, Outcome, Status, Verdict};
+pub use verdict::{
+    evaluate, live_abort, live_failing, measure, AlertResult, Check, Outcome, Status, Verdict,
+};
 
 use crate::config::{Config, ConfigError, RawBudget, Source};
 

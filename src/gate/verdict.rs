@@ -141,24 +141,43 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
 /// on the data so far. Lower bounds (min_rps, min_requests) are judged only at the end.
 pub fn live_abort(budget: &Budget, collector: &Collector, elapsed: f64) -> Option<String> {
     let total = collector.total();
-    for o in &budget.objectives {
-        let Some(grace) = o.abort_after_s else {
-            continue;
-        };
-        if elapsed < grace || o.op != Op::AtMost || o.window.is_some() {
-            continue;
-        }
-        let stats = match &o.scope {
-            Scope::Total => Some(&total),
-            Scope::Endpoint(name) => collector.endpoints.iter().find(|e| &e.name == name),
-        };
-        if let Some(v) = stats.and_then(|s| measure(o.metric, s, elapsed)) {
-            if !o.op.holds(v, o.limit) {
-                return Some(line(o, Some(v), false, "abort_on_fail"));
-            }
-        }
+    budget
+        .objectives
+        .iter()
+        .filter(|o| o.abort_after_s.is_some_and(|grace| elapsed >= grace) && o.op == Op::AtMost)
+        .find_map(|o| {
+            let v = live_value(o, collector, &total, elapsed)?;
+            (!o.op.holds(v, o.limit)).then(|| line(o, Some(v), false, "abort_on_fail"))
+        })
+}
+
+/// The upper-bound objectives failing on the data so far, named shortly ("p99 latency
+/// on /api/verify-proof"), for live progress.
+pub fn live_failing(budget: &Budget, collector: &Collector, elapsed: f64) -> Vec<String> {
+    let total = collector.total();
+    budget
+        .objectives
+        .iter()
+        .filter(|o| o.op == Op::AtMost)
+        .filter(|o| {
+            live_value(o, collector, &total, elapsed).is_some_and(|v| !o.op.holds(v, o.limit))
+        })
+        .map(|o| match &o.scope {
+            Scope::Total => o.metric.to_string(),
+            Scope::Endpoint(e) => format!("{} on {e}", o.metric),
+        })
+        .collect()
+}
+
+fn live_value(o: &Objective, c: &Collector, total: &Stats, elapsed: f64) -> Option<f64> {
+    if o.window.is_some() {
+        return None;
     }
-    None
+    let stats = match &o.scope {
+        Scope::Total => Some(total),
+        Scope::Endpoint(name) => c.endpoints.iter().find(|e| &e.name == name),
+    };
+    measure(o.metric, stats?, elapsed)
 }
 
 fn check(o: &Objective, r: &RunResult, where_: &str) -> Check {

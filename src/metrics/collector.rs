@@ -98,6 +98,12 @@ impl Collector {
         total
     }
 
+    /// The intervals from `t` on whose histograms are packed: no more samples arrive.
+    pub fn closed_intervals(&self, t: u64) -> impl Iterator<Item = &Interval> {
+        let open = self.open.keys().next().copied().unwrap_or(u64::MAX);
+        self.series.range(t..open.max(t)).map(|(_, i)| i)
+    }
+
     /// Users active in the latest complete interval.
     pub fn users(&self) -> u64 {
         self.series.values().next_back().map_or(0, |i| i.users)

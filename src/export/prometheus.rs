@@ -1,0 +1,243 @@
+//! Prometheus: the text exposition format for the scrape endpoint, and remote write
+//! (protobuf, snappy-compressed) for pushing. Both carry the same series:
+//!
+//! | metric | type | labels |
+//! | --- | --- | --- |
+//! | `perfgate_requests_total` | counter | endpoint, method, status_class, scenario, environment |
+//! | `perfgate_request_failures_total` | counter | endpoint, method, scenario, environment |
+//! | `perfgate_request_duration_seconds` | histogram (`_bucket`, `_sum`, `_count`) | endpoint, method, scenario, environment, le |
+//! | `perfgate_active_users` | gauge | scenario, environment |
+//! | `perfgate_dropped_arrivals_total` | counter | scenario, environment |
+//!
+//! Latency is a real histogram, so p95/p99 can be re-aggregated across endpoints,
+//! runs and instances with `histogram_quantile`.
+
+use std::fmt::Write;
+
+use prost::Message;
+
+use super::snapshot::{Snapshot, BUCKETS_S};
+
+/// Every metric name perfgate exports (the Grafana dashboard's test checks against it).
+pub const METRICS: &[&str] = &[
+    "perfgate_requests_total",
+    "perfgate_request_failures_total",
+    "perfgate_request_duration_seconds_bucket",
+    "perfgate_request_duration_seconds_sum",
+    "perfgate_request_duration_seconds_count",
+    "perfgate_active_users",
+    "perfgate_dropped_arrivals_total",
+];
+
+/// One sample: name, labels (without `__name__`), value.
+type Sample = (&'static str, Vec<(&'static str, String)>, f64);
+
+fn samples(s: &Snapshot, scenario: &str, environment: &str) -> Vec<Sample> {
+    let common = || {
+        vec![
+            ("scenario", scenario.to_string()),
+            ("environment", environment.to_string()),
+        ]
+    };
+    let mut out = Vec::new();
+    for e in &s.endpoints {
+        let ep = || {
+            let mut l = vec![("endpoint", e.name.clone()), ("method", e.method.clone())];
+            l.extend(common());
+            l
+        };
+        for (class, n) in &e.status {
+            let mut l = ep();
+            l.push(("status_class", class.clone()));
+            out.push(("perfgate_requests_total", l, *n as f64));
+        }
+        out.push(("perfgate_request_failures_total", ep(), e.failures as f64));
+        for (le, n) in BUCKETS_S.iter().zip(&e.buckets) {
+            let mut l = ep();
+            l.push(("le", format!("{le}")));
+            out.push(("perfgate_request_duration_seconds_bucket", l, *n as f64));
+        }
+        let mut inf = ep();
+        inf.push(("le", "+Inf".into()));
+        out.push((
+            "perfgate_request_duration_seconds_bucket",
+            inf,
+            e.count as f64,
+        ));
+        out.push(("perfgate_request_duration_seconds_sum", ep(), e.sum_seconds));
+        out.push((
+            "perfgate_request_duration_seconds_count",
+            ep(),
+            e.count as f64,
+        ));
+    }
+    out.push(("perfgate_active_users", common(), s.users as f64));
+    out.push((
+        "perfgate_dropped_arrivals_total",
+        common(),
+        s.dropped as f64,
+    ));
+    out
+}
+
+/// The text exposition format (version 0.0.4).
+pub fn exposition(s: &Snapshot, scenario: &str, environment: &str) -> String {
+    let mut out = String::new();
+    let mut last = "";
+    for (name, labels, value) in samples(s, scenario, environment) {
+        let family = name
+            .strip_suffix("_bucket")
+            .or_else(|| name.strip_suffix("_sum"))
+            .or_else(|| name.strip_suffix("_count"))
+            .filter(|_| name.starts_with("perfgate_request_duration"))
+            .unwrap_or(name);
+        if family != last {
+            let kind = match family {
+                "perfgate_request_duration_seconds" => "histogram",
+                "perfgate_active_users" => "gauge",
+                _ => "counter",
+            };
+            let _ = writeln!(out, "# TYPE {family} {kind}");
+            last = family;
+        }
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape_label(v)))
+            .collect();
+        let _ = writeln!(out, "{name}{{{}}} {value}", labels.join(","));
+    }
+    out
+}
+
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct WriteRequest {
+    #[prost(message, repeated, tag = "1")]
+    timeseries: Vec<TimeSeries>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct TimeSeries {
+    #[prost(message, repeated, tag = "1")]
+    labels: Vec<Label>,
+    #[prost(message, repeated, tag = "2")]
+    samples: Vec<ProtoSample>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct Label {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(string, tag = "2")]
+    value: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct ProtoSample {
+    #[prost(double, tag = "1")]
+    value: f64,
+    #[prost(int64, tag = "2")]
+    timestamp: i64,
+}
+
+/// A remote-write request body: protobuf `WriteRequest`, snappy block-compressed.
+pub fn remote_write(s: &Snapshot, scenario: &str, environment: &str) -> Vec<u8> {
+    let timeseries = samples(s, scenario, environment)
+        .into_iter()
+        .map(|(name, labels, value)| {
+            let mut labels: Vec<Label> = labels
+                .into_iter()
+                .map(|(k, v)| Label {
+                    name: k.to_string(),
+                    value: v,
+                })
+                .chain(std::iter::once(Label {
+                    name: "__name__".into(),
+                    value: name.into(),
+                }))
+                .collect();
+            labels.sort_by(|a, b| a.name.cmp(&b.name));
+            TimeSeries {
+                labels,
+                samples: vec![ProtoSample {
+                    value,
+                    timestamp: s.at_ms,
+                }],
+            }
+        })
+        .collect();
+    let body = WriteRequest { timeseries }.encode_to_vec();
+    snap::raw::Encoder::new()
+        .compress_vec(&body)
+        .expect("snappy compresses any input")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::snapshot::EndpointTotals;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            at_ms: 1_700_000_000_000,
+            endpoints: vec![EndpointTotals {
+                name: "/a \"quoted\"".into(),
+                method: "GET".into(),
+                failures: 1,
+                status: vec![("2xx".into(), 9), ("5xx".into(), 1)],
+                buckets: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 10, 10],
+                count: 10,
+                sum_seconds: 0.5,
+            }],
+            users: 3,
+            dropped: 0,
+            seconds: vec![],
+        }
+    }
+
+    #[test]
+    fn exposition_has_types_escaped_labels_and_a_full_histogram() {
+        let text = exposition(&snapshot(), "smoke", "ci");
+        assert!(text.contains("# TYPE perfgate_request_duration_seconds histogram\n"));
+        assert!(text.contains(
+            "perfgate_requests_total{endpoint=\"/a \\\"quoted\\\"\",method=\"GET\",scenario=\"smoke\",environment=\"ci\",status_class=\"5xx\"} 1\n"
+        ), "{text}");
+        assert!(text.contains("le=\"+Inf\"} 10\n"));
+        assert!(text.contains("le=\"0.001\"} 1\n"));
+        assert_eq!(text.matches("# TYPE").count(), 5, "{text}");
+    }
+
+    #[test]
+    fn remote_write_decodes_back() {
+        let bytes = remote_write(&snapshot(), "smoke", "ci");
+        let raw = snap::raw::Decoder::new().decompress_vec(&bytes).unwrap();
+        let req = WriteRequest::decode(raw.as_slice()).unwrap();
+        let names: Vec<&str> = req
+            .timeseries
+            .iter()
+            .map(|t| {
+                t.labels
+                    .iter()
+                    .find(|l| l.name == "__name__")
+                    .unwrap()
+                    .value
+                    .as_str()
+            })
+            .collect();
+        for m in METRICS {
+            assert!(names.contains(m), "{m} missing");
+        }
+        for t in &req.timeseries {
+            assert!(
+                t.labels.windows(2).all(|w| w[0].name < w[1].name),
+                "sorted labels"
+            );
+            assert_eq!(t.samples[0].timestamp, 1_700_000_000_000);
+        }
+    }
+}
