@@ -78,7 +78,7 @@ pub struct OutputArgs {
     /// Do not log failed and slow requests while running
     #[arg(long)]
     pub quiet: bool,
-    /// Compare with a baseline: a RunResult file, or history:BRANCH[:N] for the median of
+    /// Compare with a baseline: a RunResult file, or history:BRANCH (history:BRANCH:N) for the median of
     /// the last N runs on BRANCH (default 5) in the history store
     #[arg(long, value_name = "FILE|history:BRANCH")]
     pub baseline: Option<String>,
@@ -163,7 +163,7 @@ pub struct CompareArgs {
     pub current: PathBuf,
     /// The baseline result (RunResult JSON)
     pub baseline: PathBuf,
-    /// The config holding [regression] rules (default: ./perfgate.toml if present, else
+    /// The config holding the regression rules (default: ./perfgate.toml if present, else
     /// the seed's p99 +10% and rps -10%)
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
@@ -214,7 +214,7 @@ pub struct ReportArgs {
     /// Budget environment [env: PERFGATE_ENV]
     #[arg(long = "env", short = 'e')]
     pub environment: Option<String>,
-    /// Show deltas against this baseline (a RunResult file or history:BRANCH[:N])
+    /// Show deltas against this baseline (a RunResult file or history:BRANCH)
     #[arg(long, value_name = "FILE|history:BRANCH")]
     pub baseline: Option<String>,
 }

@@ -99,3 +99,35 @@ fn arrivals_follow_class_weights_whatever_each_class_latency() {
         "the service saw the same"
     );
 }
+
+/// Far more arrivals than one generator thread can send: perfgate notices it was the
+/// bottleneck and the gate says INCONCLUSIVE, not PASSED (nor FAILED).
+#[test]
+fn an_overloaded_generator_makes_the_verdict_inconclusive() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let text = config(&demo.url(), "{ constant = \"0ms\" }", &[("h", "/health", 1)])
+        + "\n[budgets.ci]\np99 = \"10s\"\n";
+    let o = Overrides {
+        rate: Some(Rate(200_000.0)),
+        users: Some(2_000),
+        threads: Some(1),
+        duration: secs("3s"),
+        ..Default::default()
+    };
+    let r = run(&text, o);
+    assert!(r.generator.overloaded, "{:?}", r.generator);
+    assert!(
+        r.generator.notes.iter().any(|n| n.contains("CPU") || n.contains("behind")),
+        "{:?}",
+        r.generator.notes
+    );
+    // Every scheduled arrival is accounted for, and the shortfall shows as dropped.
+    let handled = r.total.requests + r.total.interrupted + r.total.dropped;
+    assert!((599_990..=600_010).contains(&handled), "{handled}");
+    assert!(r.total.dropped > r.total.requests, "{:?}", r.total);
+    let (config, source) = perfgate::config::Config::parse("t.toml", &text).unwrap();
+    let budget = perfgate::gate::Budget::resolve(&config, &source, Some("ci"), None).unwrap();
+    let verdict = perfgate::gate::evaluate(&budget, &r);
+    assert_eq!(verdict.status, perfgate::gate::Status::Inconclusive);
+    assert!(verdict.notes.iter().any(|n| n.contains("bottleneck")), "{:?}", verdict.notes);
+}

@@ -119,10 +119,11 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     }
     let failed =
         checks.iter().any(|c| c.outcome != Outcome::Pass) || result.stop == StopReason::Aborted;
-    let status = if failed {
-        Status::Failed
-    } else if result.generator.overloaded {
+    // An overloaded generator measured itself: even failures may be its own doing.
+    let status = if result.generator.overloaded {
         Status::Inconclusive
+    } else if failed {
+        Status::Failed
     } else {
         Status::Passed
     };

@@ -2,9 +2,8 @@
 //! endpoint, with CI noise taken into account.
 //!
 //! Method (documented in docs/regression.md): for each rule, the whole-run values give
-//! the delta people see; a block bootstrap over one-second intervals
-//! ([`bootstrap`]) gives the noise. A metric has **regressed** when the whole
-//! two-sided confidence interval (95% by default) of `current − limit(baseline)` lies on
+//! the delta people see; a block bootstrap over one-second intervals gives the noise.
+//! A metric has **regressed** when the whole two-sided confidence interval (95% by default) of `current − limit(baseline)` lies on
 //! the wrong side of zero — perfgate is confident the change exceeds the rule, not just
 //! that something changed. It has **improved** when it is confidently better by the same
 //! margin, **unchanged** otherwise (a difference within noise), and is **inconclusive**
