@@ -105,8 +105,11 @@ fn arrivals_follow_class_weights_whatever_each_class_latency() {
 #[test]
 fn an_overloaded_generator_makes_the_verdict_inconclusive() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
-    let text = config(&demo.url(), "{ constant = \"0ms\" }", &[("h", "/health", 1)])
-        + "\n[budgets.ci]\np99 = \"10s\"\n";
+    let text = config(
+        &demo.url(),
+        "{ constant = \"0ms\" }",
+        &[("h", "/health", 1)],
+    ) + "\n[budgets.ci]\np99 = \"10s\"\n";
     let o = Overrides {
         rate: Some(Rate(200_000.0)),
         users: Some(2_000),
@@ -117,7 +120,10 @@ fn an_overloaded_generator_makes_the_verdict_inconclusive() {
     let r = run(&text, o);
     assert!(r.generator.overloaded, "{:?}", r.generator);
     assert!(
-        r.generator.notes.iter().any(|n| n.contains("CPU") || n.contains("behind")),
+        r.generator
+            .notes
+            .iter()
+            .any(|n| n.contains("CPU") || n.contains("behind")),
         "{:?}",
         r.generator.notes
     );
@@ -129,5 +135,9 @@ fn an_overloaded_generator_makes_the_verdict_inconclusive() {
     let budget = perfgate::gate::Budget::resolve(&config, &source, Some("ci"), None).unwrap();
     let verdict = perfgate::gate::evaluate(&budget, &r);
     assert_eq!(verdict.status, perfgate::gate::Status::Inconclusive);
-    assert!(verdict.notes.iter().any(|n| n.contains("bottleneck")), "{:?}", verdict.notes);
+    assert!(
+        verdict.notes.iter().any(|n| n.contains("bottleneck")),
+        "{:?}",
+        verdict.notes
+    );
 }
