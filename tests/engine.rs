@@ -279,3 +279,38 @@ fn requests_in_flight_at_the_stop_are_interrupted_not_failed() {
     assert_eq!(r.total.failures, 0);
     assert_eq!(r.total.interrupted, 3);
 }
+
+/// User stages, end to end: 0 → 20 users over 2 s, 20 for 2 s, then down to 0.
+#[test]
+fn user_stages_ramp_up_hold_and_down() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let text = config(&demo.url(), "{ constant = \"20ms\" }", &[("h", "/health", 1)])
+        + "\n[scenarios.ramp]\nstages = [\n  { duration = \"2s\", target = 20 },\n  { duration = \"2s\", target = 20 },\n  { duration = \"2s\", target = 0 },\n]\n";
+    let o = Overrides {
+        scenario: Some("ramp".into()),
+        ..Default::default()
+    };
+    let r = run(&text, o);
+    assert!((5.9..8.5).contains(&r.duration_s), "{}", r.duration_s);
+    let users: Vec<u64> = r.series.iter().map(|i| i.users).collect();
+    let at = |t: usize| users.get(t).copied().unwrap_or(0);
+    assert!(
+        (7..=13).contains(&at(0)),
+        "half-way up after 1 s: {users:?}"
+    );
+    assert!(
+        (18..=20).contains(&at(2)) && (18..=20).contains(&at(3)),
+        "{users:?}"
+    );
+    assert!(at(4) < 20 && at(5) <= 3, "ramping down: {users:?}");
+    // Each user loops request + 20 ms think time, so throughput follows the users.
+    let busy: u64 = r
+        .series
+        .iter()
+        .filter(|i| i.t == 3)
+        .flat_map(|i| &i.endpoints)
+        .map(|e| e.requests)
+        .sum();
+    assert!(busy > 400, "20 users for a second: {busy}");
+    assert_eq!(demo.served_on("/health"), r.total.requests);
+}

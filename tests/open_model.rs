@@ -141,3 +141,38 @@ fn an_overloaded_generator_makes_the_verdict_inconclusive() {
         verdict.notes
     );
 }
+
+/// Rate stages, end to end: 0 → 200/s over 2 s, 200/s for 2 s, back to 0 over 2 s.
+#[test]
+fn rate_stages_ramp_up_hold_and_down() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let text = config(&demo.url(), "{ constant = \"0ms\" }", &[("h", "/health", 1)])
+        + "\n[scenarios.ramp]\nrate = \"1/s\"\nmax_users = 100\nstages = [\n  { duration = \"2s\", target = 200 },\n  { duration = \"2s\", target = 200 },\n  { duration = \"2s\", target = 0 },\n]\n";
+    let o = Overrides {
+        scenario: Some("ramp".into()),
+        ..Default::default()
+    };
+    let r = run(&text, o);
+    assert!((5.9..6.5).contains(&r.duration_s), "{}", r.duration_s);
+    // The area under the rate curve: 200 + 400 + 200 arrivals.
+    let sent = r.total.requests + r.total.interrupted + r.total.dropped;
+    assert!((790..=810).contains(&sent), "{sent}");
+    assert_eq!(r.total.dropped, 0);
+    let per_second: Vec<u64> = (0..6)
+        .map(|t| {
+            r.series
+                .iter()
+                .find(|i| i.t == t)
+                .map_or(0, |i| i.endpoints.iter().map(|e| e.requests).sum())
+        })
+        .collect();
+    // Ramping seconds average 50 and 150, held seconds 200, then 150 and 50 again.
+    for (t, expected) in [50.0, 150.0, 200.0, 200.0, 150.0, 50.0].iter().enumerate() {
+        let got = per_second[t] as f64;
+        assert!(
+            (got - expected).abs() <= expected * 0.15 + 3.0,
+            "second {t}: {per_second:?}"
+        );
+    }
+    assert_eq!(demo.served_on("/health"), r.total.requests);
+}

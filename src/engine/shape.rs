@@ -91,6 +91,34 @@ impl Shape {
     }
 }
 
+impl Shape {
+    /// The time at which the integral of the shape from 0 reaches `area` (for a rate:
+    /// when arrival number `area` is due), or None if it never does.
+    pub fn time_of(&self, area: f64) -> Option<f64> {
+        let mut left = area.max(0.0);
+        for w in self.points.windows(2) {
+            let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+            let d = t1 - t0;
+            let segment = (v0 + v1) / 2.0 * d;
+            if left <= segment && d > 0.0 {
+                // v0·τ + (v1 − v0)/(2d)·τ² = left, in the form that is stable for
+                // rising, falling and flat segments alike.
+                let a = (v1 - v0) / (2.0 * d);
+                let root = (v0 * v0 + 4.0 * a * left).max(0.0).sqrt();
+                let tau = if v0 + root > 0.0 {
+                    2.0 * left / (v0 + root)
+                } else {
+                    0.0
+                };
+                return Some(t0 + tau.min(d));
+            }
+            left -= segment;
+        }
+        let (t, v) = self.points[self.points.len() - 1];
+        (v > 0.0).then(|| t + left / v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +157,24 @@ mod tests {
         // User 60 stops at 24 s and is never needed again.
         assert!(s.at(23.9) > 60.0 && s.at(24.1) < 60.0);
         assert_eq!(s.next_above(60.0, 25.0), None);
+    }
+
+    #[test]
+    fn arrival_times_follow_the_area_under_the_rate() {
+        let flat = Shape::rate(100.0, &[]);
+        assert!((flat.time_of(250.0).unwrap() - 2.5).abs() < 1e-9);
+        // 0 → 200/s over 2 s (200 arrivals), 200/s for 2 s, 200 → 0 over 2 s.
+        let s = Shape::rate(0.0, &[stage(2, 200.0), stage(2, 200.0), stage(2, 0.0)]);
+        assert!(
+            (s.time_of(50.0).unwrap() - 1.0).abs() < 1e-9,
+            "{:?}",
+            s.time_of(50.0)
+        );
+        assert!((s.time_of(200.0).unwrap() - 2.0).abs() < 1e-9);
+        assert!((s.time_of(400.0).unwrap() - 3.0).abs() < 1e-9);
+        assert!((s.time_of(750.0).unwrap() - 5.0).abs() < 1e-9);
+        assert!((s.time_of(800.0).unwrap() - 6.0).abs() < 1e-9);
+        assert_eq!(s.time_of(801.0), None, "the rate ended at 0");
+        assert_eq!(s.time_of(0.0), Some(0.0));
     }
 }

@@ -221,11 +221,19 @@ async fn schedule(
     let duration = w.plan.duration.as_secs_f64();
     let mut arrival = index;
     let mut handles = Vec::new();
-    // Threads interleave: thread k's first arrival is k arrivals after the start.
-    let rate0 = w.shape.at(0.0).max(1e-9);
-    let mut next = match arrivals {
-        Arrivals::Uniform => index as f64 / rate0,
-        Arrivals::Poisson => gap(rate0 / threads as f64, arrivals),
+    // Arrival n is due when the area under the rate curve reaches n. Threads interleave:
+    // thread k takes arrivals k, k + threads, k + 2·threads, … (Poisson: random steps of
+    // the same mean), so stages ramp exactly.
+    let step = |a: Arrivals| match a {
+        Arrivals::Uniform => threads as f64,
+        Arrivals::Poisson => -(1.0 - fastrand::f64()).ln() * threads as f64,
+    };
+    let mut count = match arrivals {
+        Arrivals::Uniform => index as f64,
+        Arrivals::Poisson => step(arrivals),
+    };
+    let Some(mut next) = w.shape.time_of(count) else {
+        return;
     };
     while next < duration {
         let at = w.instant_at(next);
@@ -255,12 +263,8 @@ async fn schedule(
                 ))),
                 None => w.recorder.borrow_mut().dropped += 1,
             }
-            let rate = w.shape.at(next) / threads as f64;
-            next += if rate > 0.0 {
-                gap(rate, arrivals)
-            } else {
-                0.05
-            };
+            count += step(arrivals);
+            next = w.shape.time_of(count).unwrap_or(f64::INFINITY);
         }
         handles.retain(|h| !h.is_finished());
     }
@@ -270,13 +274,6 @@ async fn schedule(
 async fn drain(handles: Vec<tokio::task::JoinHandle<()>>) {
     for h in handles {
         let _ = h.await;
-    }
-}
-
-fn gap(rate: f64, arrivals: Arrivals) -> f64 {
-    match arrivals {
-        Arrivals::Uniform => 1.0 / rate,
-        Arrivals::Poisson => -(1.0 - fastrand::f64()).ln() / rate,
     }
 }
 
