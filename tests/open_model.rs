@@ -176,3 +176,96 @@ fn rate_stages_ramp_up_hold_and_down() {
     }
     assert_eq!(demo.served_on("/health"), r.total.requests);
 }
+
+/// Several scenarios in one test, each with its own model and start: steady closed-model
+/// users for 6 s, and an open-model spike of 200 arrivals/s from 2 s to 4 s.
+#[test]
+fn included_scenarios_run_together_each_with_its_model_and_start() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let text = config(
+        &demo.url(),
+        "{ constant = \"100ms\" }",
+        &[("h", "/health", 1)],
+    ) + r#"
+[scenarios.mixed]
+description = "steady users plus a spike"
+include = ["steady", "spike"]
+
+[scenarios.steady]
+users = 5
+spawn_rate = 1000
+duration = "6s"
+
+[scenarios.spike]
+rate = "200/s"
+max_users = 50
+start = "2s"
+duration = "2s"
+"#;
+    let o = Overrides {
+        scenario: Some("mixed".into()),
+        ..Default::default()
+    };
+    let r = run(&text, o);
+    assert!((5.9..6.6).contains(&r.duration_s), "{}", r.duration_s);
+    assert_eq!(r.scenario.model, "mixed");
+    assert_eq!(r.scenario.users, 55);
+    let per_second: Vec<u64> = (0..6)
+        .map(|t| {
+            r.series
+                .iter()
+                .find(|i| i.t == t)
+                .map_or(0, |i| i.endpoints.iter().map(|e| e.requests).sum())
+        })
+        .collect();
+    // 5 users with 100 ms think time: ~50/s; plus 200/s during the spike.
+    for (t, expected) in [50.0, 50.0, 250.0, 250.0, 50.0, 50.0].iter().enumerate() {
+        let got = per_second[t] as f64;
+        assert!(
+            (got - expected).abs() <= expected * 0.2,
+            "second {t}: {per_second:?}"
+        );
+    }
+    assert_eq!(r.total.dropped, 0);
+    assert_eq!(demo.served_on("/health"), r.total.requests);
+}
+
+#[test]
+fn included_scenarios_are_checked() {
+    let base = config(
+        "http://127.0.0.1:1",
+        "{ constant = \"1s\" }",
+        &[("h", "/health", 1)],
+    );
+    let parse = |extra: &str, o: Overrides| {
+        let text = format!("{base}{extra}");
+        let (c, s) = perfgate::config::Config::parse("p.toml", &text).unwrap();
+        perfgate::config::Plan::build(&c, &s, &o)
+            .err()
+            .map(|e| e.to_string())
+    };
+    let mixed = Overrides {
+        scenario: Some("mixed".into()),
+        ..Default::default()
+    };
+    let e = parse("\n[scenarios.mixed]\ninclude = [\"nope\"]\n", mixed.clone()).unwrap();
+    assert!(
+        e.contains("includes \"nope\", which is not a scenario"),
+        "{e}"
+    );
+    assert!(e.starts_with("p.toml:"), "{e}");
+    let e = parse(
+        "\n[scenarios.mixed]\ninclude = [\"a\"]\n[scenarios.a]\nusers = 2\n",
+        Overrides {
+            users: Some(9),
+            ..mixed.clone()
+        },
+    )
+    .unwrap();
+    assert!(e.contains("apply to one scenario"), "{e}");
+    assert!(parse(
+        "\n[scenarios.mixed]\ninclude = [\"a\"]\n[scenarios.a]\nusers = 2\n",
+        mixed
+    )
+    .is_none());
+}

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use plan::{Model, Overrides, Plan, PlannedRequest, PlannedTask, PlannedUser, Target};
+pub use plan::{Load, Model, Overrides, Plan, PlannedRequest, PlannedTask, PlannedUser, Target};
 pub use template::{Templates, Text};
 pub use units::{Dur, Rate};
 
@@ -110,6 +110,11 @@ pub struct Scenario {
     pub stages: Vec<Stage>,
     /// Judge this scenario by this budget set instead of the environment's.
     pub budget: Option<String>,
+    /// Run these scenarios together, each with its own model, shape and start.
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// When included in another scenario: start this long after the test begins.
+    pub start: Option<Dur>,
     /// Worker threads (default: one per core).
     pub threads: Option<usize>,
 }

@@ -137,8 +137,9 @@ pub struct Plan {
     pub timeout: Duration,
     pub scenario: String,
     pub description: String,
-    pub model: Model,
-    pub stages: Vec<Stage>,
+    /// What runs: one load, or several together (a scenario that includes others).
+    pub loads: Vec<Load>,
+    /// When the last load ends.
     pub duration: Duration,
     pub iterations: Option<u64>,
     pub threads: usize,
@@ -153,6 +154,58 @@ pub struct Plan {
     pub feeders: Vec<Feeder>,
     /// The scenario's own budget set, if it names one.
     pub budget: Option<String>,
+}
+
+/// One scenario's load in a test: its model and shape, from `start` for `duration`.
+pub struct Load {
+    pub scenario: String,
+    pub model: Model,
+    pub stages: Vec<Stage>,
+    pub start: Duration,
+    /// How long it runs: its stages' length when it has stages.
+    pub duration: Duration,
+}
+
+/// Resolves one plain scenario's load; the error is about that scenario.
+fn load(name: &str, s: &super::Scenario, o: &Overrides, counted: bool) -> Result<Load, String> {
+    // An iteration-bounded run ends when its iterations do, within an hour.
+    let fallback = if counted { 3600 } else { 10 };
+    let mut duration = o
+        .duration
+        .or(s.duration)
+        .map_or(Duration::from_secs(fallback), |d| d.0);
+    if !s.stages.is_empty() {
+        duration = s.stages.iter().map(|st| st.duration.0).sum();
+    }
+    if duration.is_zero() && !counted {
+        return Err(format!("scenario {name:?}: duration must be more than 0"));
+    }
+    let rate = o.rate.or(s.rate);
+    let model = match rate {
+        Some(r) => Model::Open {
+            rate: r.0,
+            max_users: o.users.or(s.max_users).or(s.users).unwrap_or(100),
+            arrivals: s.arrivals.unwrap_or_default(),
+        },
+        None => {
+            let users = o.users.or(s.users).unwrap_or(1);
+            let spawn_rate = o.spawn_rate.or(s.spawn_rate).unwrap_or(users as f64);
+            if spawn_rate <= 0.0 {
+                return Err(format!("scenario {name:?}: spawn_rate must be positive"));
+            }
+            Model::Closed { users, spawn_rate }
+        }
+    };
+    if let Model::Closed { users: 0, .. } | Model::Open { max_users: 0, .. } = model {
+        return Err(format!("scenario {name:?}: needs at least one user"));
+    }
+    Ok(Load {
+        scenario: name.to_string(),
+        model,
+        stages: s.stages.clone(),
+        start: s.start.map_or(Duration::ZERO, |d| d.0),
+        duration,
+    })
 }
 
 pub struct PlannedUser {
@@ -249,38 +302,49 @@ impl Plan {
         let default = super::Scenario::default();
         let s = scenario.unwrap_or(&default);
         let iterations = o.iterations.or(s.iterations);
-        // An iteration-bounded run ends when its iterations do, within an hour.
-        let fallback = if iterations.is_some() { 3600 } else { 10 };
-        let duration = o
-            .duration
-            .or(s.duration)
-            .map_or(Duration::from_secs(fallback), |d| d.0);
-        if duration.is_zero() && iterations.is_none() {
-            return Err(at(format!(
-                "scenario {name:?}: duration must be more than 0"
-            )));
-        }
-        let rate = o.rate.or(s.rate);
-        let model = match rate {
-            Some(r) => Model::Open {
-                rate: r.0,
-                max_users: o.users.or(s.max_users).or(s.users).unwrap_or(100),
-                arrivals: s.arrivals.unwrap_or_default(),
-            },
-            None => {
-                let users = o.users.or(s.users).unwrap_or(1);
-                let spawn_rate = o.spawn_rate.or(s.spawn_rate).unwrap_or(users as f64);
-                if spawn_rate <= 0.0 {
-                    return Err(at(format!(
-                        "scenario {name:?}: spawn_rate must be positive"
-                    )));
-                }
-                Model::Closed { users, spawn_rate }
+        let loads = if s.include.is_empty() {
+            vec![load(&name, s, o, iterations.is_some()).map_err(at)?]
+        } else {
+            if o.users.is_some()
+                || o.rate.is_some()
+                || o.duration.is_some()
+                || o.spawn_rate.is_some()
+            {
+                return Err(at(format!(
+                    "scenario {name:?} runs {} together: --users, --rate, --spawn-rate and --duration apply to one scenario; run one alone or edit perfgate.toml",
+                    s.include.join(", ")
+                )));
             }
+            let mut loads = Vec::new();
+            for part in &s.include {
+                let sub = config.scenarios.get(part).ok_or_else(|| {
+                    at(format!(
+                        "scenario {name:?} includes {part:?}, which is not a scenario"
+                    ))
+                })?;
+                if !sub.get_ref().include.is_empty() {
+                    return Err(source.error(
+                        sub.span(),
+                        format!("scenario {part:?} includes others and is itself included by {name:?}: include only plain scenarios"),
+                    ));
+                }
+                loads.push(
+                    load(
+                        part,
+                        sub.get_ref(),
+                        &Overrides::default(),
+                        iterations.is_some(),
+                    )
+                    .map_err(|m| source.error(sub.span(), m))?,
+                );
+            }
+            loads
         };
-        if let Model::Closed { users: 0, .. } | Model::Open { max_users: 0, .. } = model {
-            return Err(at(format!("scenario {name:?}: needs at least one user")));
-        }
+        let duration = loads
+            .iter()
+            .map(|l| l.start + l.duration)
+            .max()
+            .unwrap_or_default();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = o.threads.or(s.threads).unwrap_or(cores).max(1);
 
@@ -436,8 +500,7 @@ impl Plan {
             timeout: config.target.timeout.0,
             scenario: name,
             description: s.description.clone(),
-            model,
-            stages: s.stages.clone(),
+            loads,
             duration,
             iterations,
             threads,

@@ -46,15 +46,8 @@ pub async fn run(
 ) -> RunResult {
     prepare_fixed_requests(&mut plan);
     let plan = Arc::new(plan);
-    let shape = match plan.model {
-        Model::Closed { users, spawn_rate } => Shape::users(users, spawn_rate, &plan.stages),
-        Model::Open { rate, .. } => Shape::rate(rate, &plan.stages),
-    };
-    let duration = if plan.stages.is_empty() {
-        plan.duration
-    } else {
-        Duration::from_secs_f64(shape.stages_end())
-    };
+    let shapes: Vec<Shape> = plan.loads.iter().map(Shape::of_load).collect();
+    let duration = plan.duration;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let started_at = SystemTime::now();
@@ -70,7 +63,7 @@ pub async fn run(
         tx,
         iterations: plan.iterations.map(|n| Arc::new(AtomicU64::new(n))),
         log: log.clone(),
-        shape,
+        shapes,
     };
     let threads = plan.threads;
     let handles: Vec<_> = (0..threads)
@@ -147,12 +140,24 @@ pub async fn run(
         ..Generator::default()
     };
     judge_generator(&mut generator, wall);
-    let (model, users, rate) = match plan.model {
-        Model::Closed { users, .. } => ("closed", users, None),
-        Model::Open {
-            rate, max_users, ..
-        } => ("open", max_users, Some(rate)),
-    };
+    let (mut model, mut users, mut rate) = ("", 0, None::<f64>);
+    for load in &plan.loads {
+        let (m, u, r) = match load.model {
+            Model::Closed { users, .. } => ("closed", users, None),
+            Model::Open {
+                rate, max_users, ..
+            } => ("open", max_users, Some(rate)),
+        };
+        model = if model.is_empty() || model == m {
+            m
+        } else {
+            "mixed"
+        };
+        users += u;
+        if let Some(r) = r {
+            rate = Some(rate.unwrap_or(0.0) + r);
+        }
+    }
     let mut result = RunResult {
         schema_version: crate::metrics::SCHEMA_VERSION,
         tool: concat!("perfgate ", env!("CARGO_PKG_VERSION")).to_string(),

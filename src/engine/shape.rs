@@ -2,12 +2,15 @@
 //! as a piecewise-linear function of elapsed seconds. A plain closed scenario is a ramp
 //! from 0 to `users` at `spawn_rate`, then flat; stages add more points.
 
-use crate::config::Stage;
+use crate::config::{Load, Model, Stage};
 
 #[derive(Clone, Debug)]
 pub struct Shape {
-    /// (seconds since start, value), ascending in time; flat after the last point.
+    /// (seconds since the load's start, value), ascending in time; flat after the last.
     points: Vec<(f64, f64)>,
+    /// Seconds into the run at which the load starts, and at which it ends (0 outside).
+    start: f64,
+    end: f64,
 }
 
 impl Shape {
@@ -16,9 +19,7 @@ impl Shape {
         if !stages.is_empty() {
             return Shape::staged(0.0, stages);
         }
-        Shape {
-            points: vec![(0.0, 0.0), (users as f64 / spawn_rate, users as f64)],
-        }
+        Shape::of(vec![(0.0, 0.0), (users as f64 / spawn_rate, users as f64)])
     }
 
     /// Open model: `rate` per second, then `stages` if any (ramping from `rate`).
@@ -26,9 +27,7 @@ impl Shape {
         if !stages.is_empty() {
             return Shape::staged(rate, stages);
         }
-        Shape {
-            points: vec![(0.0, rate)],
-        }
+        Shape::of(vec![(0.0, rate)])
     }
 
     fn staged(start: f64, stages: &[Stage]) -> Shape {
@@ -38,7 +37,32 @@ impl Shape {
             t += s.duration.secs();
             points.push((t, s.target));
         }
-        Shape { points }
+        Shape::of(points)
+    }
+
+    /// A load's users or rate, placed at its start and ended at its end.
+    pub fn of_load(l: &Load) -> Shape {
+        let shape = match l.model {
+            Model::Closed { users, spawn_rate } => Shape::users(users, spawn_rate, &l.stages),
+            Model::Open { rate, .. } => Shape::rate(rate, &l.stages),
+        };
+        let start = l.start.as_secs_f64();
+        shape.within(start, start + l.duration.as_secs_f64())
+    }
+
+    fn of(points: Vec<(f64, f64)>) -> Shape {
+        Shape {
+            points,
+            start: 0.0,
+            end: f64::INFINITY,
+        }
+    }
+
+    /// The same shape running from `start` to `end` seconds into the run, 0 outside.
+    pub fn within(mut self, start: f64, end: f64) -> Shape {
+        self.start = start;
+        self.end = end;
+        self
     }
 
     /// When the stages end (0 without stages).
@@ -51,6 +75,13 @@ impl Shape {
     }
 
     pub fn at(&self, t: f64) -> f64 {
+        if t < self.start || t >= self.end {
+            return 0.0;
+        }
+        self.inner_at(t - self.start)
+    }
+
+    fn inner_at(&self, t: f64) -> f64 {
         let p = &self.points;
         if t <= p[0].0 {
             return p[0].1;
@@ -71,7 +102,12 @@ impl Shape {
     /// The first time at or after `now` when the value exceeds `level`, if ever.
     /// A closed-model user number `level` runs exactly while the shape is above it.
     pub fn next_above(&self, level: f64, now: f64) -> Option<f64> {
-        if self.at(now) > level {
+        let t = self.inner_next_above(level, (now - self.start).max(0.0))? + self.start;
+        (t < self.end).then_some(t.max(now))
+    }
+
+    fn inner_next_above(&self, level: f64, now: f64) -> Option<f64> {
+        if self.inner_at(now) > level {
             return Some(now);
         }
         for w in self.points.windows(2) {
@@ -95,6 +131,11 @@ impl Shape {
     /// The time at which the integral of the shape from 0 reaches `area` (for a rate:
     /// when arrival number `area` is due), or None if it never does.
     pub fn time_of(&self, area: f64) -> Option<f64> {
+        let t = self.inner_time_of(area)? + self.start;
+        (t < self.end).then_some(t)
+    }
+
+    fn inner_time_of(&self, area: f64) -> Option<f64> {
         let mut left = area.max(0.0);
         for w in self.points.windows(2) {
             let ((t0, v0), (t1, v1)) = (w[0], w[1]);
@@ -176,5 +217,18 @@ mod tests {
         assert!((s.time_of(800.0).unwrap() - 6.0).abs() < 1e-9);
         assert_eq!(s.time_of(801.0), None, "the rate ended at 0");
         assert_eq!(s.time_of(0.0), Some(0.0));
+    }
+
+    #[test]
+    fn a_load_can_start_late_and_end_early() {
+        let s = Shape::rate(100.0, &[]).within(10.0, 20.0);
+        assert_eq!(s.at(5.0), 0.0);
+        assert_eq!(s.at(15.0), 100.0);
+        assert_eq!(s.at(20.0), 0.0);
+        assert!((s.time_of(100.0).unwrap() - 11.0).abs() < 1e-9);
+        assert_eq!(s.time_of(1000.0), None, "ends at 20 s");
+        let u = Shape::users(10, 10.0, &[]).within(5.0, 8.0);
+        assert!((u.next_above(4.0, 0.0).unwrap() - 5.4).abs() < 1e-3);
+        assert_eq!(u.next_above(4.0, 8.0), None, "its users leave at 8 s");
     }
 }

@@ -10,6 +10,7 @@ use tokio::time::Instant as TokioInstant;
 
 use super::http::Conn;
 use super::request::{check, extract, write_request};
+use super::shape::Shape;
 use super::worker::Worker;
 use crate::config::{PlannedTask, PlannedUser, Wait};
 use crate::metrics::Failure;
@@ -47,14 +48,14 @@ impl User {
     }
 
     /// Closed model: iterate with think time while the load shape keeps this user on.
-    pub async fn run_closed(mut self, w: Rc<Worker>) {
+    pub async fn run_closed(mut self, w: Rc<Worker>, shape: Rc<Shape>) {
         let class = &w.plan.users[self.class];
         let level = self.id as f64;
         let mut active = false;
         loop {
             // Park until the shape wants this user (spawn ramp, stages), or leave.
             let now = w.elapsed();
-            match w.shape.next_above(level, now) {
+            match shape.next_above(level, now) {
                 None => break,
                 Some(t) if t > now => {
                     w.set_active(&mut active, false);

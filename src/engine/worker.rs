@@ -36,7 +36,8 @@ pub struct Shared {
     /// Iterations left, when the run is bounded by a count.
     pub iterations: Option<Arc<AtomicU64>>,
     pub log: Arc<Log>,
-    pub shape: Shape,
+    /// One per load of the plan.
+    pub shapes: Vec<Shape>,
 }
 
 pub struct Worker {
@@ -44,7 +45,6 @@ pub struct Worker {
     pub connector: Connector,
     pub recorder: RefCell<Recorder>,
     pub stop: watch::Receiver<bool>,
-    pub shape: Shape,
     start: Instant,
     start_tokio: TokioInstant,
     iterations: Option<Arc<AtomicU64>>,
@@ -140,7 +140,6 @@ async fn work(index: usize, threads: usize, s: Shared) {
         plan: plan.clone(),
         recorder: RefCell::new(recorder),
         stop: s.stop.clone(),
-        shape: s.shape.clone(),
         start: s.start,
         start_tokio: TokioInstant::now() - elapsed_now,
         iterations: s.iterations.clone(),
@@ -149,35 +148,46 @@ async fn work(index: usize, threads: usize, s: Shared) {
     });
     let classes = class_sequence(&plan);
     let mut users = Vec::new();
-    match plan.model {
-        Model::Closed { .. } => {
-            let total = w.shape.max().ceil() as u64;
-            for id in (index as u64..total).step_by(threads) {
-                let user = User::new(id, classes[id as usize % classes.len()]);
-                users.push(tokio::task::spawn_local(user.run_closed(w.clone())));
+    for (load, shape) in plan.loads.iter().zip(&s.shapes) {
+        let shape = Rc::new(shape.clone());
+        match load.model {
+            Model::Closed { .. } => {
+                // User number `id` runs while the shape is above `id`.
+                let total = shape.max().ceil() as u64;
+                for id in (index as u64..total).step_by(threads) {
+                    let user = User::new(id, classes[id as usize % classes.len()]);
+                    users.push(tokio::task::spawn_local(
+                        user.run_closed(w.clone(), shape.clone()),
+                    ));
+                }
             }
-        }
-        Model::Open {
-            max_users,
-            arrivals,
-            ..
-        } => {
-            // Free users by class: arrivals follow the class weights, whichever class
-            // happens to answer fastest.
-            let mut free: Vec<Vec<User>> = (0..w.plan.users.len()).map(|_| Vec::new()).collect();
-            for id in (index as u64..max_users).step_by(threads) {
-                let class = classes[id as usize % classes.len()];
-                free[class].push(User::new(id, class));
-            }
-            let pool: Pool = Rc::new(RefCell::new(free));
-            users.push(tokio::task::spawn_local(schedule(
-                w.clone(),
-                pool,
-                index,
-                threads,
+            Model::Open {
+                max_users,
                 arrivals,
-                classes,
-            )));
+                ..
+            } => {
+                // Free users by class: arrivals follow the class weights, whichever
+                // class happens to answer fastest.
+                let mut free: Vec<Vec<User>> = plan.users.iter().map(|_| Vec::new()).collect();
+                for id in (index as u64..max_users).step_by(threads) {
+                    let class = classes[id as usize % classes.len()];
+                    free[class].push(User::new(id, class));
+                }
+                let pool: Pool = Rc::new(RefCell::new(free));
+                let end = (load.start + load.duration).as_secs_f64();
+                users.push(tokio::task::spawn_local(schedule(
+                    w.clone(),
+                    Schedule {
+                        pool,
+                        index,
+                        threads,
+                        arrivals,
+                        classes: classes.clone(),
+                        shape,
+                        end,
+                    },
+                )));
+            }
         }
     }
     let ticker = tokio::task::spawn_local(tick(w.clone(), s.tx.clone()));
@@ -210,15 +220,28 @@ async fn tick(w: Rc<Worker>, tx: mpsc::UnboundedSender<Msg>) {
 }
 
 /// Open model: fires arrivals on schedule; an arrival that finds no idle user is dropped.
-async fn schedule(
-    w: Rc<Worker>,
+/// One open-model load on one worker thread.
+struct Schedule {
     pool: Pool,
     index: usize,
     threads: usize,
     arrivals: Arrivals,
     classes: Vec<usize>,
-) {
-    let duration = w.plan.duration.as_secs_f64();
+    shape: Rc<Shape>,
+    /// Seconds into the run at which this load ends.
+    end: f64,
+}
+
+async fn schedule(w: Rc<Worker>, s: Schedule) {
+    let Schedule {
+        pool,
+        index,
+        threads,
+        arrivals,
+        classes,
+        shape,
+        end: duration,
+    } = s;
     let mut arrival = index;
     let mut handles = Vec::new();
     // Arrival n is due when the area under the rate curve reaches n. Threads interleave:
@@ -232,7 +255,7 @@ async fn schedule(
         Arrivals::Uniform => index as f64,
         Arrivals::Poisson => step(arrivals),
     };
-    let Some(mut next) = w.shape.time_of(count) else {
+    let Some(mut next) = shape.time_of(count) else {
         return;
     };
     while next < duration {
@@ -264,11 +287,15 @@ async fn schedule(
                 None => w.recorder.borrow_mut().dropped += 1,
             }
             count += step(arrivals);
-            next = w.shape.time_of(count).unwrap_or(f64::INFINITY);
+            next = shape.time_of(count).unwrap_or(f64::INFINITY);
         }
         handles.retain(|h| !h.is_finished());
     }
     drain(handles).await;
+    // A rate that ramps to zero ends the arrivals early; the load still lasts its time.
+    if duration.is_finite() {
+        w.sleep_until(w.instant_at(duration)).await;
+    }
 }
 
 async fn drain(handles: Vec<tokio::task::JoinHandle<()>>) {
