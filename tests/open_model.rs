@@ -158,14 +158,7 @@ fn rate_stages_ramp_up_hold_and_down() {
     let sent = r.total.requests + r.total.interrupted + r.total.dropped;
     assert!((790..=810).contains(&sent), "{sent}");
     assert_eq!(r.total.dropped, 0);
-    let per_second: Vec<u64> = (0..6)
-        .map(|t| {
-            r.series
-                .iter()
-                .find(|i| i.t == t)
-                .map_or(0, |i| i.endpoints.iter().map(|e| e.requests).sum())
-        })
-        .collect();
+    let per_second = common::per_second(&r, 6);
     // Ramping seconds average 50 and 150, held seconds 200, then 150 and 50 again.
     for (t, expected) in [50.0, 150.0, 200.0, 200.0, 150.0, 50.0].iter().enumerate() {
         let got = per_second[t] as f64;
@@ -210,14 +203,7 @@ duration = "2s"
     assert!((5.9..6.6).contains(&r.duration_s), "{}", r.duration_s);
     assert_eq!(r.scenario.model, "mixed");
     assert_eq!(r.scenario.users, 55);
-    let per_second: Vec<u64> = (0..6)
-        .map(|t| {
-            r.series
-                .iter()
-                .find(|i| i.t == t)
-                .map_or(0, |i| i.endpoints.iter().map(|e| e.requests).sum())
-        })
-        .collect();
+    let per_second = common::per_second(&r, 6);
     // 5 users with 100 ms think time: ~50/s; plus 200/s during the spike.
     for (t, expected) in [50.0, 50.0, 250.0, 250.0, 50.0, 50.0].iter().enumerate() {
         let got = per_second[t] as f64;

@@ -213,3 +213,15 @@ pub fn fixture_with(scale: f64) -> RunResult {
     r.refresh();
     r
 }
+
+/// Requests completed in each of the first `n` seconds of `r`.
+pub fn per_second(r: &RunResult, n: u64) -> Vec<u64> {
+    (0..n)
+        .map(|t| {
+            r.series
+                .iter()
+                .find(|i| i.t == t)
+                .map_or(0, |i| i.endpoints.iter().map(|e| e.requests).sum())
+        })
+        .collect()
+}
