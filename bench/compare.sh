@@ -24,6 +24,7 @@ fi
 cargo build --release -q
 
 mkdir -p "$WORK/www"; printf 'ok\n' > "$WORK/www/index.html"
+chmod -R a+rX "$WORK"  # nginx workers run as an unprivileged user
 cat > "$WORK/nginx.conf" <<NGINX
 worker_processes 1; daemon on; pid $WORK/nginx.pid; error_log $WORK/error.log;
 events { worker_connections 4096; }
