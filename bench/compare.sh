@@ -66,7 +66,7 @@ PY
 measure() { # name, rps-extractor, command...
   local name=$1 extract=$2; shift 2
   /usr/bin/time -f "%U %S %M" -o "$WORK/time" taskset -c 1 "$@" > "$WORK/out" 2>&1 || true
-  read -r u s rss < "$WORK/time"
+  read -r u s rss < <(tail -n 1 "$WORK/time")
   local reqs; reqs=$($extract "$WORK/out")
   python3 - "$name" "$reqs" "$u" "$s" "$rss" "$DUR" <<'PY'
 import sys
@@ -77,9 +77,9 @@ with open("/tmp/perfgate-bench.tsv", "a") as f: f.write(f"{name}\t{reqs/cpu if c
 PY
 }
 wrk_reqs() { awk '/requests in/ {print $1}' "$1"; }
-oha_reqs() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['summary']['successRate']*d['summary']['requestsPerSec']*d['summary']['total'])" "$1" 2>/dev/null || echo 0; }
+oha_reqs() { python3 -c "import json,sys; print(sum(json.load(open(sys.argv[1]))['statusCodeDistribution'].values()))" "$1" 2>/dev/null || echo 0; }
 pg_reqs() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['total']['requests'])" "$WORK/pg.json"; }
-locust_reqs() { awk -F, '$2=="Aggregated" {print $4}' "$WORK/locust_stats.csv"; }
+locust_reqs() { awk -F, '$2=="Aggregated" {print $3}' "$WORK/locust_stats.csv"; }
 
 rm -f /tmp/perfgate-bench.tsv
 for c in "${CONNS[@]}"; do
@@ -88,7 +88,7 @@ for c in "${CONNS[@]}"; do
     measure "perfgate GET c=$c" pg_reqs ./target/release/perfgate run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     measure "perfgate JSON c=$c" pg_reqs ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     measure "wrk GET c=$c" wrk_reqs wrk -t1 -c"$c" -d"${DUR}s" "$URL"
-    need oha && measure "oha GET c=$c" oha_reqs oha --no-tui -j -c "$c" -z "${DUR}s" "$URL"
+    need oha && measure "oha GET c=$c" oha_reqs oha --no-tui --output-format json -c "$c" -z "${DUR}s" "$URL"
     need locust && measure "locust FastHttp c=$c" locust_reqs locust -f "$WORK/locustfile.py" --headless -u "$c" -r "$c" -t "${DUR}s" -H "${URL%/}" --csv "$WORK/locust" --only-summary
   done
 done

@@ -106,39 +106,47 @@ impl User {
                 (0, Some(d)) => d,
                 _ => Instant::now(),
             };
-            if let Some(fixed) = &req.fixed {
-                self.out.clone_from(fixed);
-            } else if let Err(f) = write_request(
+            if req.fixed.is_none() {
+                if let Err(f) = write_request(
                 &w.plan,
                 req,
                 &self.context(&data),
                 &mut self.out,
                 &mut self.scratch,
             ) {
-                let mut rec = w.recorder.borrow_mut();
-                rec.status(req.endpoint, 0);
-                rec.failure(req.endpoint, 0, f);
-                return Outcome::Done;
+                    let mut rec = w.recorder.borrow_mut();
+                    rec.status(req.endpoint, 0);
+                    rec.failure(req.endpoint, 0, f);
+                    return Outcome::Done;
+                }
             }
+            // Requests with nothing to render were serialised once, at plan time.
+            let bytes = req.fixed.as_deref().unwrap_or(&self.out);
             let keep_body = req.expect.needs_body() || !req.extract.is_empty();
             self.body.clear();
-            let exchange = self.conn.exchange(
-                &w.connector,
-                &self.out,
-                req.method == "HEAD",
-                keep_body,
-                &mut self.body,
-            );
-            let timed = tokio::time::timeout(w.plan.timeout, exchange);
-            let mut stop = w.stop.clone();
-            let result = tokio::select! {
-                biased;
-                r = timed => r,
-                _ = stop.wait_for(|s| *s) => {
-                    self.conn.close();
-                    w.recorder.borrow_mut().interrupted(req.endpoint);
-                    return Outcome::Stopped;
+            let outcome = {
+                let exchange = self.conn.exchange(
+                    &w.connector,
+                    bytes,
+                    req.method == "HEAD",
+                    keep_body,
+                    &mut self.body,
+                );
+                // Pinned where it is: the exchange future is large, and moving it into
+                // the timeout and the select copied it several times per request.
+                tokio::pin!(exchange);
+                let timed = tokio::time::timeout(w.plan.timeout, &mut exchange);
+                let mut stop = w.stop.clone();
+                tokio::select! {
+                    biased;
+                    r = timed => Some(r),
+                    _ = stop.wait_for(|s| *s) => None,
                 }
+            };
+            let Some(result) = outcome else {
+                self.conn.close();
+                w.recorder.borrow_mut().interrupted(req.endpoint);
+                return Outcome::Stopped;
             };
             let latency_us = start.elapsed().as_micros() as u64;
             let mut rec = w.recorder.borrow_mut();
