@@ -42,8 +42,8 @@ print(f"{t['p90_ms']/1000:.3f} {t['p95_ms']/1000:.3f} {t['p99_ms']/1000:.3f} {r[
 PY
 if command -v oha > /dev/null; then
   for flag in "" "--latency-correction"; do
-    oha --no-tui --output-format json -q 400 -c 1000 -z "${DUR}s" $flag "$URL" > "$WORK/oha.json" 2>/dev/null || true
-    python3 - "$WORK/oha.json" <<'PY' | xargs printf "%-36s %8s %8s %8s %10s\n" "oha -q 400 ${flag:-(no correction)}"
+    oha --no-tui --output-format json -q 400 -c 50 -z "${DUR}s" $flag "$URL" > "$WORK/oha.json" 2>/dev/null || true
+    python3 - "$WORK/oha.json" <<'PY' | xargs printf "%-36s %8s %8s %8s %10s\n" "oha -q 400 -c 50 ${flag:-(no correction)}"
 import json, sys
 d = json.load(open(sys.argv[1]))
 p = d["latencyPercentiles"]
