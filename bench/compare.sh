@@ -4,8 +4,10 @@
 # CPU-second of the generator, p50/p99, peak RSS, and perfgate's ratio to each.
 #
 #   bench/compare.sh [DURATION_S] [CONNECTIONS...]     (default: 15 s, 10 and 50)
+#   TOOLS="perfgate wrk goose" bench/compare.sh ...    (default: all five)
 #
-# Installs what it needs: nginx, wrk (Debian), oha (crates.io), locust (PyPI).
+# Installs what it needs: nginx, wrk (Debian), oha (crates.io), locust (PyPI), and
+# builds bench/goose (a minimal Goose load test) into target/goose-bench.
 # Load goes only to 127.0.0.1 and every run is bounded by DURATION_S.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,12 @@ if [ -z "${BENCH_NO_INSTALL:-}" ]; then  # BENCH_NO_INSTALL=1: compare only what
   need locust || pip install -q locust >/dev/null 2>&1 || echo "locust unavailable: skipped"
 fi
 cargo build --release -q
+TOOLS=${TOOLS:-perfgate wrk oha locust goose}
+want() { [[ " $TOOLS " == *" $1 "* ]]; }
+GOOSE=target/goose-bench/release/goose-bench
+if want goose && [ ! -x "$GOOSE" ]; then
+  (cd bench/goose && CARGO_TARGET_DIR=../../target/goose-bench cargo build --release -q) || echo "goose unavailable: skipped"
+fi
 
 mkdir -p "$WORK/www"; printf 'ok\n' > "$WORK/www/index.html"
 chmod -R a+rX "$WORK"  # nginx workers run as an unprivileged user
@@ -79,17 +87,19 @@ PY
 wrk_reqs() { awk '/requests in/ {print $1}' "$1"; }
 oha_reqs() { python3 -c "import json,sys; print(sum(json.load(open(sys.argv[1]))['statusCodeDistribution'].values()))" "$1" 2>/dev/null || echo 0; }
 pg_reqs() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['total']['requests'])" "$WORK/pg.json"; }
+goose_reqs() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(sum(r['raw_data']['counter'] for r in d['raw_metrics']['requests'].values()))" "$WORK/goose.json" 2>/dev/null || echo 0; }
 locust_reqs() { awk -F, '$2=="Aggregated" {print $3}' "$WORK/locust_stats.csv"; }
 
 rm -f /tmp/perfgate-bench.tsv
 for c in "${CONNS[@]}"; do
   echo "== $c connections, ${DUR}s, generator on core 1, nginx on core 0 =="
   for round in 1 2; do
-    measure "perfgate GET c=$c" pg_reqs ./target/release/perfgate run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
-    measure "perfgate JSON c=$c" pg_reqs ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
-    measure "wrk GET c=$c" wrk_reqs wrk -t1 -c"$c" -d"${DUR}s" "$URL"
-    need oha && measure "oha GET c=$c" oha_reqs oha --no-tui --output-format json -c "$c" -z "${DUR}s" "$URL"
-    need locust && measure "locust FastHttp c=$c" locust_reqs locust -f "$WORK/locustfile.py" --headless -u "$c" -r "$c" -t "${DUR}s" -H "${URL%/}" --csv "$WORK/locust" --only-summary
+    want perfgate && measure "perfgate GET c=$c" pg_reqs ./target/release/perfgate run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
+    want perfgate && measure "perfgate JSON c=$c" pg_reqs ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
+    want wrk && measure "wrk GET c=$c" wrk_reqs wrk -t1 -c"$c" -d"${DUR}s" "$URL"
+    want oha && need oha && measure "oha GET c=$c" oha_reqs oha --no-tui --output-format json -c "$c" -z "${DUR}s" "$URL"
+    want locust && need locust && measure "locust FastHttp c=$c" locust_reqs locust -f "$WORK/locustfile.py" --headless -u "$c" -r "$c" -t "${DUR}s" -H "${URL%/}" --csv "$WORK/locust" --only-summary
+    want goose && [ -x "$GOOSE" ] && measure "goose GET c=$c" goose_reqs "$GOOSE" -H "${URL%/}" -u "$c" -r 1000 -t "${DUR}s" --report-file "$WORK/goose.json" -q
   done
 done
 
