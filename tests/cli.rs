@@ -473,3 +473,26 @@ fn on_a_terminal_progress_is_a_bar() {
     assert!(screen.contains("requests |"), "{screen}");
     assert!(screen.contains("PASSED"), "{screen}");
 }
+
+#[test]
+fn csv_files_are_found_next_to_the_config_from_any_folder() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("csv-relative");
+    std::fs::create_dir_all(dir.join("ci/data")).unwrap();
+    std::fs::write(dir.join("ci/data/ids.csv"), "id\n1\n2\n3\n").unwrap();
+    let text = format!(
+        "[target]\nhost = \"{}\"\n\n[data.ids]\nfile = \"data/ids.csv\"\n\n[[users]]\nname = \"U\"\n\n  [[users.tasks]]\n  name = \"h\"\n  path = \"/health?id={{{{ data.ids.id }}}}\"\n",
+        demo.url()
+    );
+    write(&dir.join("ci"), "perfgate.toml", &text);
+    // Run from the temp folder's parent: the CSV path is relative to the config.
+    perfgate()
+        .current_dir(dir.parent().unwrap())
+        .arg("run")
+        .arg("-c")
+        .arg(dir.join("ci/perfgate.toml"))
+        .args(["--iterations", "6", "--quiet"])
+        .assert()
+        .code(0);
+    assert_eq!(demo.served_on("/health"), 6);
+}

@@ -467,7 +467,14 @@ impl Plan {
 
         let mut feeders = Vec::new();
         for (fname, df) in &config.data {
-            let rows = read_csv(&df.get_ref().file)
+            // Relative to the config file's folder, so `-c ci/perfgate.toml` works from
+            // anywhere.
+            let file = &df.get_ref().file;
+            let file = match std::path::Path::new(&source.file).parent() {
+                Some(dir) if file.is_relative() && !dir.as_os_str().is_empty() => dir.join(file),
+                _ => file.clone(),
+            };
+            let rows = read_csv(&file)
                 .map_err(|e| source.error(df.span(), format!("data {fname:?}: {e}")))?;
             feeders.push(Feeder {
                 name: fname.clone(),

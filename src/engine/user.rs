@@ -108,12 +108,12 @@ impl User {
             };
             if req.fixed.is_none() {
                 if let Err(f) = write_request(
-                &w.plan,
-                req,
-                &self.context(&data),
-                &mut self.out,
-                &mut self.scratch,
-            ) {
+                    &w.plan,
+                    req,
+                    &self.context(&data),
+                    &mut self.out,
+                    &mut self.scratch,
+                ) {
                     let mut rec = w.recorder.borrow_mut();
                     rec.status(req.endpoint, 0);
                     rec.failure(req.endpoint, 0, f);
