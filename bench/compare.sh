@@ -70,36 +70,58 @@ class U(FastHttpUser):
     def get(self): self.client.get("/")
 PY
 
-# Runs a command pinned to core 1; prints "rps cpu_s rss_kb" from /usr/bin/time.
-measure() { # name, rps-extractor, command...
-  local name=$1 extract=$2; shift 2
+# Runs a command pinned to core 1, then reads its output with `stats KIND`:
+# requests, p50 and p99 (ms), and CPU and peak RSS from /usr/bin/time.
+measure() { # name, kind, command...
+  local name=$1 kind=$2; shift 2
   /usr/bin/time -f "%U %S %M" -o "$WORK/time" taskset -c 1 "$@" > "$WORK/out" 2>&1 || true
   read -r u s rss < <(tail -n 1 "$WORK/time")
-  local reqs; reqs=$($extract "$WORK/out")
-  python3 - "$name" "$reqs" "$u" "$s" "$rss" "$DUR" <<'PY'
-import sys
-name, reqs, u, s, rss, dur = sys.argv[1], float(sys.argv[2] or 0), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+  python3 - "$name" "$kind" "$WORK" "$u" "$s" "$rss" "$DUR" <<'PY'
+import csv, json, re, sys
+name, kind, work, u, s, rss, dur = sys.argv[1:8]
+u, s, rss, dur = float(u), float(s), int(rss), float(dur)
+def wrk_ms(text, pct):
+    m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)] if m else float("nan")
+try:
+    if kind == "perfgate":
+        t = json.load(open(f"{work}/pg.json"))["total"]
+        reqs, p50, p99 = t["requests"], t["summary"]["p50_ms"], t["summary"]["p99_ms"]
+    elif kind == "wrk":
+        text = open(f"{work}/out").read()
+        reqs = int(re.search(r"(\d+) requests in", text).group(1))
+        p50, p99 = wrk_ms(text, 50), wrk_ms(text, 99)
+    elif kind == "oha":
+        d = json.load(open(f"{work}/out"))
+        reqs = sum(d["statusCodeDistribution"].values())
+        p50, p99 = d["latencyPercentiles"]["p50"] * 1000, d["latencyPercentiles"]["p99"] * 1000
+    elif kind == "locust":
+        row = next(r for r in csv.DictReader(open(f"{work}/locust_stats.csv")) if r["Name"] == "Aggregated")
+        reqs, p50, p99 = int(row["Request Count"]), float(row["50%"]), float(row["99%"])
+    elif kind == "goose":
+        d = json.load(open(f"{work}/goose.json"))
+        reqs = sum(r["raw_data"]["counter"] for r in d["raw_metrics"]["requests"].values())
+        p50 = p99 = float("nan")
+except Exception as e:
+    print(f"{name}: could not read its output ({e})"); sys.exit(0)
 cpu = u + s
-print(f"{name:<26} {reqs/dur:>10.0f} rps {cpu:>6.2f} cpu-s {reqs/cpu if cpu else 0:>10.0f} req/cpu-s {rss/1024:>7.1f} MB")
+ms = lambda v: "     -" if v != v else f"{v:>6.2f}"  # Goose's report has no percentiles
+print(f"{name:<22} {reqs/dur:>8.0f} rps {cpu:>6.2f} cpu-s {reqs/cpu if cpu else 0:>9.0f} req/cpu-s "
+      f"p50 {ms(p50)} ms p99 {ms(p99)} ms {rss/1024:>6.1f} MB")
 with open("/tmp/perfgate-bench.tsv", "a") as f: f.write(f"{name}\t{reqs/cpu if cpu else 0}\n")
 PY
 }
-wrk_reqs() { awk '/requests in/ {print $1}' "$1"; }
-oha_reqs() { python3 -c "import json,sys; print(sum(json.load(open(sys.argv[1]))['statusCodeDistribution'].values()))" "$1" 2>/dev/null || echo 0; }
-pg_reqs() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['total']['requests'])" "$WORK/pg.json"; }
-goose_reqs() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(sum(r['raw_data']['counter'] for r in d['raw_metrics']['requests'].values()))" "$WORK/goose.json" 2>/dev/null || echo 0; }
-locust_reqs() { awk -F, '$2=="Aggregated" {print $3}' "$WORK/locust_stats.csv"; }
 
 rm -f /tmp/perfgate-bench.tsv
 for c in "${CONNS[@]}"; do
   echo "== $c connections, ${DUR}s, generator on core 1, nginx on core 0 =="
   for round in 1 2; do
-    want perfgate && measure "perfgate GET c=$c" pg_reqs ./target/release/perfgate run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
-    want perfgate && measure "perfgate JSON c=$c" pg_reqs ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
-    want wrk && measure "wrk GET c=$c" wrk_reqs wrk -t1 -c"$c" -d"${DUR}s" "$URL"
-    want oha && need oha && measure "oha GET c=$c" oha_reqs oha --no-tui --output-format json -c "$c" -z "${DUR}s" "$URL"
-    want locust && need locust && measure "locust FastHttp c=$c" locust_reqs locust -f "$WORK/locustfile.py" --headless -u "$c" -r "$c" -t "${DUR}s" -H "${URL%/}" --csv "$WORK/locust" --only-summary
-    want goose && [ -x "$GOOSE" ] && measure "goose GET c=$c" goose_reqs "$GOOSE" -H "${URL%/}" -u "$c" -r 1000 -t "${DUR}s" --report-file "$WORK/goose.json" -q
+    want perfgate && measure "perfgate GET c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
+    want perfgate && measure "perfgate JSON c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
+    want wrk && measure "wrk GET c=$c" wrk wrk --latency -t1 -c"$c" -d"${DUR}s" "$URL"
+    want oha && need oha && measure "oha GET c=$c" oha oha --no-tui --output-format json -c "$c" -z "${DUR}s" "$URL"
+    want locust && need locust && measure "locust FastHttp c=$c" locust locust -f "$WORK/locustfile.py" --headless -u "$c" -r "$c" -t "${DUR}s" -H "${URL%/}" --csv "$WORK/locust" --only-summary
+    want goose && [ -x "$GOOSE" ] && measure "goose GET c=$c" goose "$GOOSE" -H "${URL%/}" -u "$c" -r 1000 -t "${DUR}s" --report-file "$WORK/goose.json" -q
   done
 done
 
