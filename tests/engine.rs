@@ -314,3 +314,114 @@ fn user_stages_ramp_up_hold_and_down() {
     assert!(busy > 400, "20 users for a second: {busy}");
     assert_eq!(demo.served_on("/health"), r.total.requests);
 }
+
+/// A TLS server on 127.0.0.1 with a certificate from a private CA (here self-signed), that
+/// answers every request "ok" and counts them.
+fn tls_server() -> (u16, String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_pem = key.cert.pem();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![key.cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = std::sync::Arc::new(AtomicU64::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (acceptor, count) = (acceptor.clone(), count.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let Ok(n) = tls.read(&mut chunk).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            buf.drain(..end + 4);
+                            count.fetch_add(1, Ordering::Relaxed);
+                            let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                            if tls.write_all(ok).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    });
+    (port, cert_pem, served)
+}
+
+#[test]
+fn https_targets_are_verified_against_the_configured_ca() {
+    let (port, cert_pem, served) = tls_server();
+    let dir = common::temp_dir("tls");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, cert_pem).unwrap();
+    let base = config(
+        &format!("https://localhost:{port}"),
+        "{ constant = \"0ms\" }",
+        &[("h", "/", 1)],
+    );
+    let o = || Overrides {
+        iterations: Some(200),
+        users: Some(4),
+        ..Default::default()
+    };
+    // Trusted through [target] ca_file: every request succeeds over keep-alive TLS.
+    let trusted = base.replacen(
+        "[target]\n",
+        &format!("[target]\nca_file = {:?}\n", ca.display().to_string()),
+        1,
+    );
+    let r = run(&trusted, o());
+    assert_eq!(r.total.requests, 200, "{:?}", r.total.failure_reasons);
+    assert_eq!(r.total.failures, 0, "{:?}", r.total.failure_reasons);
+    assert_eq!(served.load(std::sync::atomic::Ordering::Relaxed), 200);
+    assert!(
+        r.total.connect.count() <= 8,
+        "keep-alive: {} connections",
+        r.total.connect.count()
+    );
+    // Not trusted: the handshake fails, counted as a failure with its reason.
+    let r = run(&base, o());
+    assert_eq!(r.total.failures, r.total.requests);
+    assert!(
+        r.total
+            .failure_reasons
+            .keys()
+            .any(|k| k.contains("TLS") && k.contains("certificate")),
+        "{:?}",
+        r.total.failure_reasons
+    );
+    assert_eq!(served.load(std::sync::atomic::Ordering::Relaxed), 200);
+}

@@ -57,11 +57,15 @@ pub struct TargetConfig {
     pub connect_timeout: Dur,
     #[serde(default = "default_timeout")]
     pub timeout: Dur,
+    /// PEM certificates to trust besides the public roots (an internal CA), relative
+    /// to the config file's folder.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for TargetConfig {
     fn default() -> Self {
         TargetConfig {
+            ca_file: None,
             host: None,
             headers: BTreeMap::new(),
             connect_timeout: default_connect_timeout(),

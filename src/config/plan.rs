@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use minijinja::Value;
+use rustls::pki_types::CertificateDer;
 use toml::Spanned;
 
 use super::{
@@ -133,6 +134,8 @@ pub enum Model {
 
 pub struct Plan {
     pub target: Target,
+    /// Extra trusted certificates (`[target] ca_file`).
+    pub ca_certs: Vec<CertificateDer<'static>>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub scenario: String,
@@ -467,14 +470,7 @@ impl Plan {
 
         let mut feeders = Vec::new();
         for (fname, df) in &config.data {
-            // Relative to the config file's folder, so `-c ci/perfgate.toml` works from
-            // anywhere.
-            let file = &df.get_ref().file;
-            let file = match std::path::Path::new(&source.file).parent() {
-                Some(dir) if file.is_relative() && !dir.as_os_str().is_empty() => dir.join(file),
-                _ => file.clone(),
-            };
-            let rows = read_csv(&file)
+            let rows = read_csv(&beside_config(source, &df.get_ref().file))
                 .map_err(|e| source.error(df.span(), format!("data {fname:?}: {e}")))?;
             feeders.push(Feeder {
                 name: fname.clone(),
@@ -501,7 +497,13 @@ impl Plan {
             ));
         }
 
+        let ca_certs = match &config.target.ca_file {
+            Some(f) => read_certs(&beside_config(source, f)).map_err(whole)?,
+            None => Vec::new(),
+        };
+
         Ok(Plan {
+            ca_certs,
             target,
             connect_timeout: config.target.connect_timeout.0,
             timeout: config.target.timeout.0,
@@ -654,6 +656,38 @@ fn plan_expect(e: &Expect) -> Expectation {
             .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
             .collect(),
     }
+}
+
+/// A path from the config, relative to the config file's folder, so `-c ci/perfgate.toml`
+/// works from anywhere.
+fn beside_config(source: &Source, file: &std::path::Path) -> std::path::PathBuf {
+    match std::path::Path::new(&source.file).parent() {
+        Some(dir) if file.is_relative() && !dir.as_os_str().is_empty() => dir.join(file),
+        _ => file.to_path_buf(),
+    }
+}
+
+/// The certificates of a PEM file, for `[target] ca_file`.
+fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("[target] ca_file {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "[target] ca_file {}: no PEM certificate in it",
+            path.display()
+        ));
+    }
+    let (_, ignored) =
+        rustls::RootCertStore::empty().add_parsable_certificates(certs.iter().cloned());
+    if ignored > 0 {
+        return Err(format!(
+            "[target] ca_file {}: {ignored} of its certificates cannot be used as a root",
+            path.display()
+        ));
+    }
+    Ok(certs)
 }
 
 fn read_csv(path: &std::path::Path) -> Result<Vec<Value>, String> {

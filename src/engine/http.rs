@@ -25,10 +25,17 @@ pub struct Connector {
 }
 
 impl Connector {
-    pub fn new(target: Target, connect_timeout: Duration) -> Connector {
+    /// `extra_roots`: certificates trusted besides the public roots (`[target] ca_file`).
+    pub fn new(
+        target: Target,
+        connect_timeout: Duration,
+        extra_roots: &[rustls::pki_types::CertificateDer<'static>],
+    ) -> Connector {
         let tls = target.tls.then(|| {
-            let roots =
+            let mut roots =
                 rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            // Checked when the plan was built: each parses as a certificate.
+            let (_added, _ignored) = roots.add_parsable_certificates(extra_roots.iter().cloned());
             let config = rustls::ClientConfig::builder_with_provider(Arc::new(
                 rustls::crypto::ring::default_provider(),
             ))
