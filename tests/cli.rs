@@ -474,10 +474,12 @@ fn on_a_terminal_progress_is_a_bar() {
         .output()
         .expect("script (util-linux) runs");
     let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{screen}");
+    // 3 s of the smoke scenario is close to its 50-request minimum: the verdict may go
+    // either way; the bar is what this test is about.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{screen}");
     assert!(screen.contains("/ 3s ["), "no bar: {screen}");
     assert!(screen.contains("requests |"), "{screen}");
-    assert!(screen.contains("PASSED"), "{screen}");
+    assert!(screen.contains("objectives held"), "{screen}");
 }
 
 #[test]

@@ -143,6 +143,27 @@ fn history_records_runs_lists_trends_and_serves_as_baseline() {
     text.push_str("\n[budgets.ci]\nerror_rate = \"1%\"\n");
     let cfg = write(&dir, "perfgate.toml", &text);
     let db = dir.join("h.db");
+    // A project's first run against history:main has nothing to compare with: it says so
+    // and is judged by its budget alone.
+    let first = perfgate()
+        .current_dir(&dir)
+        .args([
+            "run",
+            "-c",
+            "perfgate.toml",
+            "-e",
+            "ci",
+            "-d",
+            "1s",
+            "-u",
+            "1",
+        ])
+        .args(["--baseline", "history:main", "--history"])
+        .arg(dir.join("empty.db"))
+        .assert()
+        .code(0);
+    let stdout = String::from_utf8_lossy(&first.get_output().stdout).to_string();
+    assert!(stdout.contains("no baseline yet"), "{stdout}");
     for (i, branch) in ["main", "main", "main", "feature"].iter().enumerate() {
         let assert = perfgate()
             .current_dir(&dir)

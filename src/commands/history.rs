@@ -61,9 +61,33 @@ pub fn record(store: Option<&mut Store>, r: &RunResult, v: &Verdict, exit: Exit)
     }
 }
 
+/// What `--baseline` resolved to.
+pub enum LoadedBaseline {
+    Run(Box<RunResult>),
+    /// `history:BRANCH` with no completed run of this scenario yet (a project's first
+    /// runs): said in the verdict's notes, not an error.
+    NoneYet(String),
+}
+
+impl LoadedBaseline {
+    /// Compares `result` with the baseline, or notes why there was nothing to compare.
+    pub fn apply(&self, v: Verdict, result: &RunResult, rules: &Rules, spec: &str) -> Verdict {
+        match self {
+            LoadedBaseline::Run(base) => {
+                v.with_baseline(regress::compare(result, base, rules, spec))
+            }
+            LoadedBaseline::NoneYet(why) => {
+                let mut v = v;
+                v.notes.push(why.clone());
+                v
+            }
+        }
+    }
+}
+
 /// Reads `--baseline`: a RunResult file, or `history:BRANCH[:N]`. A baseline of another
 /// scenario, or a file that is not a RunResult, is an error, never a silent pass.
-pub fn load_baseline(spec: &str, scenario: &str, o: &OutputArgs) -> Result<(RunResult, String)> {
+pub fn load_baseline(spec: &str, scenario: &str, o: &OutputArgs) -> Result<LoadedBaseline> {
     let base = if let Some(rest) = spec.strip_prefix("history:") {
         let (branch, n) = match rest.split_once(':') {
             Some((b, n)) => (
@@ -80,7 +104,18 @@ pub fn load_baseline(spec: &str, scenario: &str, o: &OutputArgs) -> Result<(RunR
         }
         let url =
             history_url(o.history.as_deref().or(Some(""))).expect("a default store always exists");
-        Store::open(&url)?.baseline(branch, scenario, n)?
+        let mut store = Store::open(&url)?;
+        match store.baseline(branch, scenario, n)? {
+            Some(run) => run,
+            None => {
+                let why = format!(
+                    "no baseline yet: {} has no completed run of scenario {scenario:?} on branch {branch:?}, so nothing was compared",
+                    store.url
+                );
+                eprintln!("warning: {why}");
+                return Ok(LoadedBaseline::NoneYet(why));
+            }
+        }
     } else {
         RunResult::load(std::path::Path::new(spec)).map_err(|e| anyhow::anyhow!("baseline {e}"))?
     };
@@ -90,7 +125,7 @@ pub fn load_baseline(spec: &str, scenario: &str, o: &OutputArgs) -> Result<(RunR
             base.scenario.name
         );
     }
-    Ok((base, spec.to_string()))
+    Ok(LoadedBaseline::Run(Box::new(base)))
 }
 
 pub fn compare(args: CompareArgs) -> Result<Exit> {
@@ -117,8 +152,10 @@ pub fn compare(args: CompareArgs) -> Result<Exit> {
         ..OutputArgs::default()
     };
     let spec = args.baseline.display().to_string();
-    let (base, label) = load_baseline(&spec, &current.scenario.name, &output)?;
-    let b = regress::compare(&current, &base, &rules, &label);
+    let LoadedBaseline::Run(base) = load_baseline(&spec, &current.scenario.name, &output)? else {
+        unreachable!("a file baseline is a run or an error")
+    };
+    let b = regress::compare(&current, &base, &rules, &spec);
     let verdict = Verdict {
         status: if b.regressions().next().is_some() {
             Status::Failed

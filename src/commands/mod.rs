@@ -17,7 +17,7 @@ use crate::exit::Exit;
 use crate::export::Exporter;
 use crate::gate::{self, Budget, Status, Verdict};
 use crate::metrics::{RunResult, StopReason};
-use crate::regress::{self, Rules};
+use crate::regress::Rules;
 use crate::report::{self, Output, Report};
 use progress::Progress;
 
@@ -152,8 +152,8 @@ fn judge_saved(
     };
     let mut verdict = gate::evaluate(&budget, &result);
     if let Some(spec) = output.baseline.as_deref() {
-        let (base, label) = history::load_baseline(spec, &result.scenario.name, output)?;
-        verdict = verdict.with_baseline(regress::compare(&result, &base, &rules, &label));
+        let base = history::load_baseline(spec, &result.scenario.name, output)?;
+        verdict = base.apply(verdict, &result, &rules, spec);
     }
     Ok((result, verdict))
 }
@@ -304,8 +304,8 @@ fn execute(
         e.finish(&result);
     }
     let mut verdict = gate::evaluate(&budget, &result);
-    if let Some((base, label)) = &baseline {
-        verdict = verdict.with_baseline(regress::compare(&result, base, &rules, label));
+    if let (Some(base), Some(spec)) = (&baseline, output.baseline.as_deref()) {
+        verdict = base.apply(verdict, &result, &rules, spec);
     }
     let exit = finish(&result, &verdict, output, &reports)?;
     Ok(history::record(store.as_mut(), &result, &verdict, exit))

@@ -290,8 +290,8 @@ impl Store {
 
     /// A baseline from history: of the last `n` completed runs of `scenario` on `branch`,
     /// the one with the median whole-run p99 — a real run with its per-second data, and
-    /// robust to one noisy run either way.
-    pub fn baseline(&mut self, branch: &str, scenario: &str, n: u32) -> Result<RunResult> {
+    /// robust to one noisy run either way. None when there is no such run yet.
+    pub fn baseline(&mut self, branch: &str, scenario: &str, n: u32) -> Result<Option<RunResult>> {
         let f = Filter {
             branch: Some(branch.to_string()),
             scenario: Some(scenario.to_string()),
@@ -306,14 +306,11 @@ impl Store {
             .take(n.max(1) as usize)
             .collect();
         if rows.is_empty() {
-            bail!(
-                "no completed runs of scenario {scenario:?} on branch {branch:?} in {}; record some with --history first",
-                self.url
-            );
+            return Ok(None);
         }
         rows.sort_by(|a, b| a.p99_ms.total_cmp(&b.p99_ms));
         let id = rows[rows.len() / 2].id;
-        self.result(id)
+        self.result(id).map(Some)
     }
 }
 
