@@ -5,24 +5,27 @@ use std::fmt::Write as _;
 use anyhow::{bail, Context as _, Result};
 
 use crate::cli::{CompareArgs, HistoryArgs, OutputArgs};
-use crate::config::Config;
 use crate::exit::Exit;
 use crate::gate::{format_ms, Status, Verdict};
 use crate::history::{Filter, RunRow, Store, DEFAULT_PATH};
 use crate::metrics::{RunResult, StopReason};
 use crate::regress::{self, Rules};
 use crate::report::chart::{self, LineChart, Series};
-use crate::report::{self, Output, Report};
+use crate::report::{self, Report};
 
-/// The history store named by `--history` (empty: the default file) or PERFGATE_HISTORY.
+/// The store `--history` names; `--history` without a value (or reading history without
+/// the flag) means PERFGATE_HISTORY, else the default file.
+fn default_url() -> String {
+    std::env::var("PERFGATE_HISTORY")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEFAULT_PATH.to_string())
+}
+
+/// The store a run records into: `--history [URL]`, else PERFGATE_HISTORY, else none.
 fn history_url(flag: Option<&str>) -> Option<String> {
     match flag {
-        Some("") => Some(
-            std::env::var("PERFGATE_HISTORY")
-                .ok()
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| DEFAULT_PATH.to_string()),
-        ),
+        Some("") => Some(default_url()),
         Some(url) => Some(url.to_string()),
         None => std::env::var("PERFGATE_HISTORY")
             .ok()
@@ -102,8 +105,7 @@ pub fn load_baseline(spec: &str, scenario: &str, o: &OutputArgs) -> Result<Loade
         if branch.is_empty() {
             bail!("--baseline {spec}: name a branch, e.g. history:main");
         }
-        let url =
-            history_url(o.history.as_deref().or(Some(""))).expect("a default store always exists");
+        let url = history_url(o.history.as_deref()).unwrap_or_else(default_url);
         let mut store = Store::open(&url)?;
         match store.baseline(branch, scenario, n)? {
             Some(run) => run,
@@ -129,28 +131,17 @@ pub fn load_baseline(spec: &str, scenario: &str, o: &OutputArgs) -> Result<Loade
 }
 
 pub fn compare(args: CompareArgs) -> Result<Exit> {
-    let rules = match &args.config {
-        Some(p) => {
-            let (c, s) = Config::load(p)?;
-            Rules::from_config(&c.regression, &s)?
-        }
-        None if std::path::Path::new("perfgate.toml").exists() => {
-            let (c, s) = Config::load(std::path::Path::new("perfgate.toml"))?;
-            Rules::from_config(&c.regression, &s)?
-        }
+    let rules = match super::config_or_default(args.config.as_deref())? {
+        Some((c, s)) => Rules::from_config(&c.regression, &s)?,
         None => Rules::defaults(),
     };
     let current = RunResult::load(&args.current).map_err(anyhow::Error::msg)?;
-    let reports = args
-        .reports
-        .iter()
-        .map(|s| Output::parse(s))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)?;
     let output = OutputArgs {
         baseline: Some(args.baseline.display().to_string()),
+        reports: args.reports.clone(),
         ..OutputArgs::default()
     };
+    let reports = super::outputs(&output).map_err(anyhow::Error::msg)?;
     let spec = args.baseline.display().to_string();
     let base = match load_baseline(&spec, &current.scenario.name, &output)? {
         LoadedBaseline::Run(base) => base,
@@ -196,7 +187,7 @@ pub fn compare(args: CompareArgs) -> Result<Exit> {
 }
 
 pub fn history(args: HistoryArgs) -> Result<Exit> {
-    let url = history_url(Some(args.history.as_deref().unwrap_or(""))).expect("default");
+    let url = history_url(args.history.as_deref()).unwrap_or_else(default_url);
     if !url.contains("://") && !std::path::Path::new(&url).exists() {
         bail!("no history at {url}: record runs with `perfgate run --history` first");
     }

@@ -84,26 +84,21 @@ pub fn check(args: CheckArgs) -> anyhow::Result<Exit> {
     let (config, source) = Config::load(&args.config)?;
     let reports = outputs(&args.output).map_err(anyhow::Error::msg)?;
     let mut store = history::open_store(&args.output)?;
-    let (result, verdict) = judge_saved(&args.results, Some((&config, &source)), &args.output)?;
+    let loaded = (config, source);
+    let (result, verdict) = judge_saved(&args.results, Some(&loaded), &args.output)?;
     let exit = finish(&result, &verdict, &args.output, &reports)?;
     Ok(history::record(store.as_mut(), &result, &verdict, exit))
 }
 
 pub fn report(args: ReportArgs) -> anyhow::Result<Exit> {
-    let default = Path::new("perfgate.toml");
-    let config = match &args.config {
-        Some(p) => Some(Config::load(p)?),
-        None if default.exists() => Some(Config::load(default)?),
-        None => None,
-    };
+    let config = config_or_default(args.config.as_deref())?;
     let output = OutputArgs {
         environment: args.environment.clone(),
         baseline: args.baseline.clone(),
         ..OutputArgs::default()
     };
     writable(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
-    let (result, verdict) =
-        judge_saved(&args.results, config.as_ref().map(|(c, s)| (c, s)), &output)?;
+    let (result, verdict) = judge_saved(&args.results, config.as_ref(), &output)?;
     let html = report::Format::Html.render(&Report {
         result: &result,
         verdict: &verdict,
@@ -114,11 +109,22 @@ pub fn report(args: ReportArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Passed)
 }
 
+/// The config at `path`, else ./perfgate.toml when there is one (for commands that also
+/// work without a config: `report`, `compare`).
+fn config_or_default(path: Option<&Path>) -> anyhow::Result<Option<(Config, Source)>> {
+    let default = Path::new("perfgate.toml");
+    Ok(match path {
+        Some(p) => Some(Config::load(p)?),
+        None if default.exists() => Some(Config::load(default)?),
+        None => None,
+    })
+}
+
 /// Loads and merges saved results, and judges them by the config's budget (when there is
 /// a config) and against `--baseline` (when given).
 fn judge_saved(
     paths: &[std::path::PathBuf],
-    config: Option<(&Config, &Source)>,
+    config: Option<&(Config, Source)>,
     output: &OutputArgs,
 ) -> anyhow::Result<(RunResult, Verdict)> {
     let results = paths

@@ -38,7 +38,7 @@ impl Progress {
         Progress {
             bar,
             budget: budget.clone(),
-            paint: Paint(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()),
+            paint: Paint::stderr(),
             last_line: 0.0,
         }
     }

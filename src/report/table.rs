@@ -10,12 +10,20 @@ use crate::regress::Change;
 pub struct Paint(pub bool);
 
 impl Paint {
+    /// Colour when stdout is a terminal and NO_COLOR is unset or empty.
     pub fn detect() -> Paint {
         use std::io::IsTerminal;
-        Paint(
-            std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
+        Paint::when(std::io::stdout().is_terminal())
+    }
+
+    /// The same rule for stderr (progress lines).
+    pub fn stderr() -> Paint {
+        use std::io::IsTerminal;
+        Paint::when(std::io::stderr().is_terminal())
+    }
+
+    fn when(terminal: bool) -> Paint {
+        Paint(terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()))
     }
     fn wrap(&self, code: &str, text: &str) -> String {
         if self.0 {
