@@ -250,11 +250,17 @@ fn a_hanging_target_times_out_and_the_run_still_ends() {
         },
     );
     assert!(started.elapsed().as_secs_f64() < 6.0);
+    // Each user times out every 300 ms (plus a reconnect): about 6 each in 2 s.
+    let timeouts = r.total.failure_reasons.get("timeout").copied().unwrap_or(0);
     assert!(
-        r.total.failure_reasons.get("timeout").copied().unwrap_or(0) >= 4,
+        (10..=14).contains(&timeouts),
         "{:?}",
         r.total.failure_reasons
     );
+    assert_eq!(r.total.requests, timeouts, "nothing but timeouts");
+    // Every timed-out request waited the timeout, not less and not a stale timer's more.
+    let s = &r.total.summary;
+    assert!(s.min_ms >= 299.0 && s.max_ms < 350.0, "{s:?}");
 }
 
 #[test]

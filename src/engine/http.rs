@@ -6,6 +6,7 @@
 //! unless the caller asks to keep the body.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -251,9 +252,14 @@ impl Conn {
         let mut first_byte = None;
         let (status, framing, close, head_len) = loop {
             if self.start < self.end {
-                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-                let mut resp = httparse::Response::new(&mut headers);
-                match resp.parse(&self.buf[self.start..self.end]) {
+                // Uninitialised: zeroing 64 headers cost more than parsing a small head.
+                let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+                let mut resp = httparse::Response::new(&mut []);
+                match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+                    &mut resp,
+                    &self.buf[self.start..self.end],
+                    &mut headers,
+                ) {
                     Ok(httparse::Status::Complete(n)) => {
                         let status = resp.code.unwrap_or(0);
                         let (framing, close) = framing(&resp, head_only).map_err(|f| (f, true))?;
@@ -385,10 +391,10 @@ fn framing(resp: &httparse::Response<'_, '_>, head_only: bool) -> Result<(Framin
     let mut close = resp.version == Some(0);
     for h in resp.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok());
-            length = Some(v.ok_or_else(|| Failure::Protocol("bad content-length".into()))?);
+            length = Some(
+                content_length(h.value)
+                    .ok_or_else(|| Failure::Protocol("bad content-length".into()))?,
+            );
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = h
                 .value
@@ -414,4 +420,46 @@ fn framing(resp: &httparse::Response<'_, '_>, head_only: bool) -> Result<(Framin
         Framing::UntilClose
     };
     Ok((framing, close))
+}
+
+/// A Content-Length value: decimal digits, optionally padded with spaces or tabs.
+fn content_length(value: &[u8]) -> Option<u64> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_length;
+
+    #[test]
+    fn content_length_takes_only_digits() {
+        assert_eq!(content_length(b"0"), Some(0));
+        assert_eq!(content_length(b" 1234\t"), Some(1234));
+        assert_eq!(
+            content_length(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
+        for bad in [
+            &b""[..],
+            b" ",
+            b"12a",
+            b"-1",
+            b"+1",
+            b"1 2",
+            b"99999999999999999999",
+        ] {
+            assert_eq!(
+                content_length(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }

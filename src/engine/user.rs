@@ -1,17 +1,17 @@
 //! A virtual user: one connection, its own extracted variables, looping over tasks.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use minijinja::Value;
-use tokio::time::Instant as TokioInstant;
+use tokio::time::{Instant as TokioInstant, Sleep};
 
 use super::http::Conn;
 use super::request::{check, extract, write_request};
 use super::shape::Shape;
-use super::worker::Worker;
+use super::worker::{Arrivals, Worker};
 use crate::config::{PlannedTask, PlannedUser, Wait};
 use crate::metrics::Failure;
 
@@ -19,6 +19,7 @@ pub struct User {
     pub id: u64,
     class: usize,
     conn: Conn,
+    timeout: Timeout,
     vars: BTreeMap<String, Value>,
     iteration: u64,
     out: Vec<u8>,
@@ -26,19 +27,13 @@ pub struct User {
     body: Vec<u8>,
 }
 
-/// How an iteration ended.
-pub enum Outcome {
-    Done,
-    /// The run is stopping: leave.
-    Stopped,
-}
-
 impl User {
-    pub fn new(id: u64, class: usize) -> User {
+    pub fn new(id: u64, class: usize, timeout: Duration) -> User {
         User {
             id,
             class,
             conn: Conn::default(),
+            timeout: Timeout::new(timeout),
             vars: BTreeMap::new(),
             iteration: 0,
             out: Vec::with_capacity(1024),
@@ -48,31 +43,28 @@ impl User {
     }
 
     /// Closed model: iterate with think time while the load shape keeps this user on.
+    /// The run's stop aborts the task; a request it cuts short counts as interrupted.
     pub async fn run_closed(mut self, w: Rc<Worker>, shape: Rc<Shape>) {
         let class = &w.plan.users[self.class];
         let level = self.id as f64;
-        let mut active = false;
+        let mut active = Active::new(&w);
         loop {
+            let started = Instant::now();
             // Park until the shape wants this user (spawn ramp, stages), or leave.
-            let now = w.elapsed();
+            let now = started.duration_since(w.start).as_secs_f64();
             match shape.next_above(level, now) {
                 None => break,
                 Some(t) if t > now => {
-                    w.set_active(&mut active, false);
-                    if !w.sleep_until(w.instant_at(t)).await {
-                        break;
-                    }
+                    active.set(false);
+                    tokio::time::sleep_until(w.instant_at(t)).await;
+                    continue;
                 }
-                Some(_) => {}
+                Some(_) => active.set(true),
             }
-            w.set_active(&mut active, true);
-            let started = Instant::now();
             if !w.take_iteration() {
                 break;
             }
-            if let Outcome::Stopped = self.iterate(&w, class, None).await {
-                break;
-            }
+            self.iterate(&w, class, started, None).await;
             let pause = match class.wait {
                 Wait::Constant(d) => d.0,
                 Wait::Between([lo, hi]) => {
@@ -81,31 +73,40 @@ impl User {
                 }
                 Wait::Pacing(p) => p.0.saturating_sub(started.elapsed()),
             };
-            if !pause.is_zero() && !w.sleep_until(TokioInstant::now() + pause).await {
-                break;
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
             }
         }
-        w.set_active(&mut active, false);
     }
 
-    /// Runs one task of this user's class. `due` is the scheduled arrival (open model):
-    /// the first request's latency counts from it, so queueing delay is not hidden.
+    /// Open model: serves the arrivals the scheduler hands this user's class.
+    pub async fn run_open(mut self, w: Rc<Worker>, arrivals: Rc<Arrivals>) {
+        let class = &w.plan.users[self.class];
+        while let Some(due) = arrivals.next(self.class).await {
+            let mut active = Active::new(&w);
+            active.set(true);
+            self.iterate(&w, class, Instant::now(), Some(due)).await;
+        }
+    }
+
+    /// Runs one task of this user's class, its first step sent at `started`. `due` is
+    /// the scheduled arrival (open model): the first request's latency counts from it,
+    /// so queueing delay is not hidden.
     pub async fn iterate(
         &mut self,
         w: &Worker,
         class: &PlannedUser,
+        started: Instant,
         due: Option<Instant>,
-    ) -> Outcome {
+    ) {
         self.iteration += 1;
         let task = pick(&class.tasks);
         w.recorder.borrow_mut().tasks[task.id] += 1;
         // One CSV row per feeder per iteration, shared by the iteration's steps.
         let data = self.data_rows(w, task);
         for (i, req) in task.steps.iter().enumerate() {
-            let start = match (i, due) {
-                (0, Some(d)) => d,
-                _ => Instant::now(),
-            };
+            let sent = if i == 0 { started } else { Instant::now() };
+            let start = if i == 0 { due.unwrap_or(sent) } else { sent };
             if req.fixed.is_none() {
                 if let Err(f) = write_request(
                     &w.plan,
@@ -117,14 +118,15 @@ impl User {
                     let mut rec = w.recorder.borrow_mut();
                     rec.status(req.endpoint, 0);
                     rec.failure(req.endpoint, 0, f);
-                    return Outcome::Done;
+                    return;
                 }
             }
             // Requests with nothing to render were serialised once, at plan time.
             let bytes = req.fixed.as_deref().unwrap_or(&self.out);
             let keep_body = req.expect.needs_body() || !req.extract.is_empty();
             self.body.clear();
-            let outcome = {
+            let in_flight = InFlight(w, req.endpoint);
+            let result = {
                 let exchange = self.conn.exchange(
                     &w.connector,
                     bytes,
@@ -133,30 +135,24 @@ impl User {
                     &mut self.body,
                 );
                 // Pinned where it is: the exchange future is large, and moving it into
-                // the timeout and the select copied it several times per request.
+                // the select copied it several times per request.
                 tokio::pin!(exchange);
-                let timed = tokio::time::timeout(w.plan.timeout, &mut exchange);
-                let mut stop = w.stop.clone();
                 tokio::select! {
                     biased;
-                    r = timed => Some(r),
-                    _ = stop.wait_for(|s| *s) => None,
+                    r = &mut exchange => Some(r),
+                    () = self.timeout.expired(sent) => None,
                 }
             };
-            let Some(result) = outcome else {
-                self.conn.close();
-                w.recorder.borrow_mut().interrupted(req.endpoint);
-                return Outcome::Stopped;
-            };
+            std::mem::forget(in_flight);
             let latency_us = start.elapsed().as_micros() as u64;
             let mut rec = w.recorder.borrow_mut();
             let failure = match result {
-                Err(_) => {
+                None => {
                     self.conn.close();
                     rec.status(req.endpoint, 0);
                     Some(Failure::Timeout)
                 }
-                Ok((connect, r)) => {
+                Some((connect, r)) => {
                     if let Some(us) = connect {
                         rec.connected(req.endpoint, us);
                     }
@@ -180,12 +176,11 @@ impl User {
                 w.log_failure(req.endpoint, &f);
                 rec.failure(req.endpoint, latency_us, f);
                 // Later steps usually depend on earlier ones: abandon the sequence.
-                return Outcome::Done;
+                return;
             }
             drop(rec);
             w.log_slow(req.endpoint, latency_us);
         }
-        Outcome::Done
     }
 
     fn data_rows(&self, w: &Worker, task: &PlannedTask) -> Value {
@@ -214,7 +209,7 @@ impl User {
 }
 
 /// Picks a task at random in proportion to the weights.
-fn pick(tasks: &[PlannedTask]) -> &PlannedTask {
+pub fn pick(tasks: &[PlannedTask]) -> &PlannedTask {
     if tasks.len() == 1 {
         return &tasks[0];
     }
@@ -229,16 +224,73 @@ fn pick(tasks: &[PlannedTask]) -> &PlannedTask {
     unreachable!("r < total")
 }
 
-/// Open model: a pool of idle users on this thread, handed arrivals by the scheduler.
-/// Free users of the open model, by class.
-pub type Pool = Rc<RefCell<Vec<Vec<User>>>>;
+/// Keeps the count of running users right as a user starts, parks or leaves (also
+/// when the run's stop aborts it).
+struct Active<'a> {
+    w: &'a Worker,
+    on: bool,
+}
 
-pub async fn serve_arrival(w: Rc<Worker>, pool: Pool, mut user: User, due: Instant) {
-    let class = &w.plan.users[user.class];
-    w.recorder.borrow_mut().users += 1;
-    let outcome = user.iterate(&w, class, Some(due)).await;
-    w.recorder.borrow_mut().users -= 1;
-    if let Outcome::Done = outcome {
-        pool.borrow_mut()[user.class].push(user);
+impl<'a> Active<'a> {
+    fn new(w: &'a Worker) -> Active<'a> {
+        Active { w, on: false }
+    }
+
+    fn set(&mut self, on: bool) {
+        if self.on != on {
+            let mut rec = self.w.recorder.borrow_mut();
+            if on {
+                rec.users += 1
+            } else {
+                rec.users -= 1
+            }
+            self.on = on;
+        }
+    }
+}
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.set(false);
+    }
+}
+
+/// A request on the wire: dropped unfinished (the run's stop aborted the user), it is
+/// counted as interrupted. Forgotten once the exchange ends.
+struct InFlight<'a>(&'a Worker, usize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.recorder.borrow_mut().interrupted(self.1);
+    }
+}
+
+/// The request timeout. Its timer stays armed across requests and moves only when it
+/// fires before the current request's deadline (about once per timeout length), instead
+/// of a timer inserted and removed per request.
+struct Timeout {
+    sleep: Pin<Box<Sleep>>,
+    length: Duration,
+}
+
+impl Timeout {
+    fn new(length: Duration) -> Timeout {
+        Timeout {
+            sleep: Box::pin(tokio::time::sleep(length)),
+            length,
+        }
+    }
+
+    /// Resolves once a request sent at `sent` has run for the timeout length.
+    async fn expired(&mut self, sent: Instant) {
+        let due = TokioInstant::from_std(sent) + self.length;
+        // The timer is never later than `due`: it was last set for an earlier request.
+        loop {
+            self.sleep.as_mut().await;
+            if TokioInstant::now() >= due {
+                return;
+            }
+            self.sleep.as_mut().reset(due);
+        }
     }
 }

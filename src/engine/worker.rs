@@ -3,19 +3,20 @@
 //! Nothing on the request path is shared with other threads except atomics.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::Instant as TokioInstant;
 
 use super::http::Connector;
 use super::log::Log;
 use super::shape::Shape;
-use super::user::{serve_arrival, Pool, User};
-use crate::config::{Arrivals, Model, Plan};
+use super::user::{pick, User};
+use crate::config::{Arrivals as ArrivalModel, Model, Plan};
 use crate::metrics::{Failure, Recorder};
 
 /// What a worker tells the coordinator.
@@ -44,8 +45,7 @@ pub struct Worker {
     pub plan: Arc<Plan>,
     pub connector: Connector,
     pub recorder: RefCell<Recorder>,
-    pub stop: watch::Receiver<bool>,
-    start: Instant,
+    pub start: Instant,
     start_tokio: TokioInstant,
     iterations: Option<Arc<AtomicU64>>,
     log: Arc<Log>,
@@ -59,16 +59,6 @@ impl Worker {
 
     pub fn instant_at(&self, secs: f64) -> TokioInstant {
         self.start_tokio + Duration::from_secs_f64(secs.max(0.0))
-    }
-
-    /// Sleeps until `at`; false when the run stopped first.
-    pub async fn sleep_until(&self, at: TokioInstant) -> bool {
-        let mut stop = self.stop.clone();
-        tokio::select! {
-            _ = tokio::time::sleep_until(at) => {}
-            _ = stop.wait_for(|s| *s) => return false,
-        }
-        !*self.stop.borrow()
     }
 
     /// Claims one iteration of an iteration-bounded run.
@@ -93,19 +83,6 @@ impl Worker {
             let name = &self.plan.endpoints[endpoint].0;
             self.log
                 .line(format_args!("slow request: {name} took {} ms", us / 1000));
-        }
-    }
-
-    /// Keeps the count of running users right as a user starts, parks or leaves.
-    pub fn set_active(&self, active: &mut bool, on: bool) {
-        if *active != on {
-            let mut rec = self.recorder.borrow_mut();
-            if on {
-                rec.users += 1
-            } else {
-                rec.users -= 1
-            }
-            *active = on;
         }
     }
 
@@ -139,7 +116,6 @@ async fn work(index: usize, threads: usize, s: Shared) {
         connector: Connector::new(plan.target.clone(), plan.connect_timeout, &plan.ca_certs),
         plan: plan.clone(),
         recorder: RefCell::new(recorder),
-        stop: s.stop.clone(),
         start: s.start,
         start_tokio: TokioInstant::now() - elapsed_now,
         iterations: s.iterations.clone(),
@@ -147,7 +123,8 @@ async fn work(index: usize, threads: usize, s: Shared) {
         max_lag: Cell::new(Duration::ZERO),
     });
     let classes = class_sequence(&plan);
-    let mut users = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut queues = Vec::new();
     for (load, shape) in plan.loads.iter().zip(&s.shapes) {
         let shape = Rc::new(shape.clone());
         match load.model {
@@ -155,10 +132,8 @@ async fn work(index: usize, threads: usize, s: Shared) {
                 // User number `id` runs while the shape is above `id`.
                 let total = shape.max().ceil() as u64;
                 for id in (index as u64..total).step_by(threads) {
-                    let user = User::new(id, classes[id as usize % classes.len()]);
-                    users.push(tokio::task::spawn_local(
-                        user.run_closed(w.clone(), shape.clone()),
-                    ));
+                    let user = User::new(id, classes[id as usize % classes.len()], plan.timeout);
+                    tasks.spawn_local(user.run_closed(w.clone(), shape.clone()));
                 }
             }
             Model::Open {
@@ -166,19 +141,20 @@ async fn work(index: usize, threads: usize, s: Shared) {
                 arrivals,
                 ..
             } => {
-                // Free users by class: arrivals follow the class weights, whichever
+                // Idle users by class: arrivals follow the class weights, whichever
                 // class happens to answer fastest.
-                let mut free: Vec<Vec<User>> = plan.users.iter().map(|_| Vec::new()).collect();
+                let queue = Rc::new(Arrivals::new(plan.users.len()));
+                queues.push(queue.clone());
                 for id in (index as u64..max_users).step_by(threads) {
                     let class = classes[id as usize % classes.len()];
-                    free[class].push(User::new(id, class));
+                    let user = User::new(id, class, plan.timeout);
+                    tasks.spawn_local(user.run_open(w.clone(), queue.clone()));
                 }
-                let pool: Pool = Rc::new(RefCell::new(free));
                 let end = (load.start + load.duration).as_secs_f64();
-                users.push(tokio::task::spawn_local(schedule(
+                tasks.spawn_local(schedule(
                     w.clone(),
                     Schedule {
-                        pool,
+                        queue,
                         index,
                         threads,
                         arrivals,
@@ -186,13 +162,23 @@ async fn work(index: usize, threads: usize, s: Shared) {
                         shape,
                         end,
                     },
-                )));
+                ));
             }
         }
     }
     let ticker = tokio::task::spawn_local(tick(w.clone(), s.tx.clone()));
-    for u in users {
-        let _ = u.await;
+    // Users end by themselves (load over, iterations used up) or the run's stop aborts
+    // them: in-flight requests are then counted as interrupted.
+    let mut stop = s.stop.clone();
+    tokio::select! {
+        () = async { while tasks.join_next().await.is_some() {} } => {}
+        _ = stop.wait_for(|s| *s) => {
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+            for q in &queues {
+                q.interrupt_left(&w);
+            }
+        }
     }
     ticker.abort();
     let t = w.elapsed() as u64;
@@ -219,88 +205,135 @@ async fn tick(w: Rc<Worker>, tx: mpsc::UnboundedSender<Msg>) {
     }
 }
 
-/// Open model: fires arrivals on schedule; an arrival that finds no idle user is dropped.
+/// Open model: arrivals handed from the scheduler to idle users, by class.
+pub struct Arrivals {
+    idle: Vec<Cell<u64>>,
+    due: Vec<RefCell<VecDeque<Instant>>>,
+    ready: Vec<Notify>,
+    closed: Cell<bool>,
+}
+
+impl Arrivals {
+    fn new(classes: usize) -> Arrivals {
+        Arrivals {
+            idle: (0..classes).map(|_| Cell::new(0)).collect(),
+            due: (0..classes).map(|_| RefCell::default()).collect(),
+            ready: (0..classes).map(|_| Notify::new()).collect(),
+            closed: Cell::new(false),
+        }
+    }
+
+    /// Hands an arrival due at `due` to an idle user of `class`; false when none is idle
+    /// (the arrival is dropped).
+    fn offer(&self, class: usize, due: Instant) -> bool {
+        let idle = &self.idle[class];
+        if idle.get() == 0 {
+            return false;
+        }
+        idle.set(idle.get() - 1);
+        self.due[class].borrow_mut().push_back(due);
+        self.ready[class].notify_one();
+        true
+    }
+
+    /// No more arrivals: idle users leave.
+    fn close(&self) {
+        self.closed.set(true);
+        for r in &self.ready {
+            r.notify_waiters();
+        }
+    }
+
+    /// Arrivals handed to users that the run's stop cut before they were sent: counted as
+    /// interrupted, at the first request of a task picked as the user would have.
+    fn interrupt_left(&self, w: &Worker) {
+        for (class, due) in self.due.iter().enumerate() {
+            for _ in due.borrow_mut().drain(..) {
+                let task = pick(&w.plan.users[class].tasks);
+                if let Some(first) = task.steps.first() {
+                    w.recorder.borrow_mut().interrupted(first.endpoint);
+                }
+            }
+        }
+    }
+
+    /// Waits, idle, for the next arrival for `class`; None once the load is over.
+    pub async fn next(&self, class: usize) -> Option<Instant> {
+        self.idle[class].set(self.idle[class].get() + 1);
+        loop {
+            if let Some(due) = self.due[class].borrow_mut().pop_front() {
+                return Some(due);
+            }
+            if self.closed.get() {
+                return None;
+            }
+            self.ready[class].notified().await;
+        }
+    }
+}
+
 /// One open-model load on one worker thread.
 struct Schedule {
-    pool: Pool,
+    queue: Rc<Arrivals>,
     index: usize,
     threads: usize,
-    arrivals: Arrivals,
+    arrivals: ArrivalModel,
     classes: Vec<usize>,
     shape: Rc<Shape>,
     /// Seconds into the run at which this load ends.
     end: f64,
 }
 
+/// Open model: fires arrivals on schedule; an arrival that finds no idle user is dropped.
 async fn schedule(w: Rc<Worker>, s: Schedule) {
-    let Schedule {
-        pool,
-        index,
-        threads,
-        arrivals,
-        classes,
-        shape,
-        end: duration,
-    } = s;
-    let mut arrival = index;
-    let mut handles = Vec::new();
+    fire(&w, &s).await;
+    s.queue.close();
+    // A rate that ramps to zero ends the arrivals early; the load still lasts its time.
+    if s.end.is_finite() {
+        tokio::time::sleep_until(w.instant_at(s.end)).await;
+    }
+}
+
+async fn fire(w: &Worker, s: &Schedule) {
+    let threads = s.threads;
+    let mut arrival = s.index;
     // Arrival n is due when the area under the rate curve reaches n. Threads interleave:
     // thread k takes arrivals k, k + threads, k + 2·threads, … (Poisson: random steps of
     // the same mean), so stages ramp exactly.
-    let step = |a: Arrivals| match a {
-        Arrivals::Uniform => threads as f64,
-        Arrivals::Poisson => -(1.0 - fastrand::f64()).ln() * threads as f64,
+    let step = || match s.arrivals {
+        ArrivalModel::Uniform => threads as f64,
+        ArrivalModel::Poisson => -(1.0 - fastrand::f64()).ln() * threads as f64,
     };
-    let mut count = match arrivals {
-        Arrivals::Uniform => index as f64,
-        Arrivals::Poisson => step(arrivals),
+    let mut count = match s.arrivals {
+        ArrivalModel::Uniform => s.index as f64,
+        ArrivalModel::Poisson => step(),
     };
-    let Some(mut next) = shape.time_of(count) else {
+    let Some(mut next) = s.shape.time_of(count) else {
         return;
     };
-    while next < duration {
+    while next < s.end {
         let at = w.instant_at(next);
-        if at > TokioInstant::now() && !w.sleep_until(at).await {
-            break;
-        }
-        if *w.stop.borrow() {
-            break;
+        if at > TokioInstant::now() {
+            tokio::time::sleep_until(at).await;
         }
         let now = w.elapsed();
         w.note_lag(Duration::from_secs_f64((now - next).max(0.0)));
         // Catch up on everything due by now: late arrivals keep their due time.
-        while next <= now && next < duration {
-            let due = w.start + Duration::from_secs_f64(next);
+        while next <= now && next < s.end {
             if !w.take_iteration() {
-                return drain(handles).await;
+                return;
             }
-            let class = classes[arrival % classes.len()];
+            let class = s.classes[arrival % s.classes.len()];
             arrival += threads;
-            let user = pool.borrow_mut()[class].pop();
-            match user {
-                Some(u) => handles.push(tokio::task::spawn_local(serve_arrival(
-                    w.clone(),
-                    pool.clone(),
-                    u,
-                    due,
-                ))),
-                None => w.recorder.borrow_mut().dropped += 1,
+            if !s
+                .queue
+                .offer(class, w.start + Duration::from_secs_f64(next))
+            {
+                w.recorder.borrow_mut().dropped += 1;
             }
-            count += step(arrivals);
-            next = shape.time_of(count).unwrap_or(f64::INFINITY);
+            count += step();
+            next = s.shape.time_of(count).unwrap_or(f64::INFINITY);
         }
-        handles.retain(|h| !h.is_finished());
-    }
-    drain(handles).await;
-    // A rate that ramps to zero ends the arrivals early; the load still lasts its time.
-    if duration.is_finite() {
-        w.sleep_until(w.instant_at(duration)).await;
-    }
-}
-
-async fn drain(handles: Vec<tokio::task::JoinHandle<()>>) {
-    for h in handles {
-        let _ = h.await;
     }
 }
 
