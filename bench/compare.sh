@@ -5,6 +5,7 @@
 #
 #   bench/compare.sh [DURATION_S] [CONNECTIONS...]     (default: 15 s, 10 and 50)
 #   TOOLS="perfgate wrk goose" bench/compare.sh ...    (default: all five)
+#   ROUNDS=5 bench/compare.sh ...                      (default: each tool twice)
 #
 # Installs what it needs: nginx, wrk (Debian), oha (crates.io), locust (PyPI), and
 # builds bench/goose (a minimal Goose load test) into target/goose-bench.
@@ -100,12 +101,19 @@ try:
         reqs, p50, p99 = int(row["Request Count"]), float(row["50%"]), float(row["99%"])
     elif kind == "goose":
         d = json.load(open(f"{work}/goose.json"))
-        reqs = sum(r["raw_data"]["counter"] for r in d["raw_metrics"]["requests"].values())
-        p50 = p99 = float("nan")
+        raw = [r["raw_data"] for r in d["raw_metrics"]["requests"].values()]
+        reqs = sum(r["counter"] for r in raw)
+        # times_us: response time in µs -> count; percentiles read off the merged map.
+        times = sorted((int(us), n) for r in raw for us, n in r["times_us"].items())
+        def goose_ms(q, seen=0):
+            for us, n in times:
+                seen += n
+                if seen >= q * reqs: return us / 1000
+        p50, p99 = goose_ms(0.50), goose_ms(0.99)
 except Exception as e:
     print(f"{name}: could not read its output ({e})"); sys.exit(0)
 cpu = u + s
-ms = lambda v: "     -" if v != v else f"{v:>6.2f}"  # Goose's report has no percentiles
+ms = lambda v: "     -" if v != v else f"{v:>6.2f}"
 print(f"{name:<22} {reqs/dur:>8.0f} rps {cpu:>6.2f} cpu-s {reqs/cpu if cpu else 0:>9.0f} req/cpu-s "
       f"p50 {ms(p50)} ms p99 {ms(p99)} ms {rss/1024:>6.1f} MB")
 with open("/tmp/perfgate-bench.tsv", "a") as f: f.write(f"{name}\t{reqs/cpu if cpu else 0}\n")
@@ -115,7 +123,7 @@ PY
 rm -f /tmp/perfgate-bench.tsv
 for c in "${CONNS[@]}"; do
   echo "== $c connections, ${DUR}s, generator on core 1, nginx on core 0 =="
-  for round in 1 2; do
+  for round in $(seq "${ROUNDS:-2}"); do
     want perfgate && measure "perfgate GET c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want perfgate && measure "perfgate JSON c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want wrk && measure "wrk GET c=$c" wrk wrk --latency -t1 -c"$c" -d"${DUR}s" "$URL"

@@ -56,9 +56,20 @@ pub struct LoadArgs {
     /// Open model: arrivals per second, e.g. 400 or 400/s or 1200/m
     #[arg(long)]
     pub rate: Option<String>,
+    /// Open model: arrivals evenly spaced or at random (Poisson)
+    #[arg(long, value_parser = ["uniform", "poisson"])]
+    pub arrivals: Option<String>,
+    /// Replace the scenario's stages: DURATION:TARGET users (closed) or arrivals per
+    /// second (open), e.g. --stage 30s:100 --stage 1m:100 --stage 30s:0 (repeatable)
+    #[arg(long = "stage", value_name = "DURATION:TARGET")]
+    pub stages: Vec<String>,
     /// Stop after this many task iterations in total
     #[arg(long)]
     pub iterations: Option<u64>,
+    /// Judge the run by this budget set (a [budgets.NAME] table) instead of the scenario's
+    /// or the environment's
+    #[arg(long)]
+    pub budget: Option<String>,
     /// Worker threads (default: one per core)
     #[arg(long)]
     pub threads: Option<usize>,

@@ -504,3 +504,84 @@ fn csv_files_are_found_next_to_the_config_from_any_folder() {
         .code(0);
     assert_eq!(demo.served_on("/health"), 6);
 }
+
+/// Scenario parameters from the command line: stages, arrivals, budget set; a bad one
+/// is exit 2 with what to write, before any load.
+#[test]
+fn scenario_parameters_can_be_overridden_from_the_command_line() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("overrides");
+    let text = budgeted(&demo.url()) + "\n[budgets.strict]\np99 = \"1us\"\n";
+    let cfg = write(&dir, "perfgate.toml", &text);
+    let out = dir.join("staged.json");
+    perfgate()
+        .args(["run", "--quiet", "-c"])
+        .arg(&cfg)
+        .args([
+            "--stage", "1s:6", "--stage", "1s:6", "--stage", "1s:0", "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = perfgate::metrics::RunResult::load(&out).unwrap();
+    assert!(
+        (2.9..4.0).contains(&r.duration_s),
+        "the stages set the length: {}",
+        r.duration_s
+    );
+    let peak = r.series.iter().map(|i| i.users).max().unwrap();
+    assert_eq!(peak, 6, "the stages set the users");
+
+    let failed = perfgate()
+        .args(["run", "--quiet", "-c"])
+        .arg(&cfg)
+        .args(["--duration", "1s", "--budget", "strict"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&failed).contains("FAILED"));
+
+    for (args, says) in [
+        (&["--budget", "nosuch"][..], "nosuch"),
+        (
+            &["--stage", "soon"][..],
+            "--stage soon: write DURATION:TARGET",
+        ),
+        (&["--stage", "10s:many"][..], "target \"many\""),
+        (&["--arrivals", "bursty"][..], "bursty"),
+    ] {
+        let started = std::time::Instant::now();
+        let err = perfgate()
+            .args(["run", "--quiet", "-c"])
+            .arg(&cfg)
+            .args(args)
+            .assert()
+            .code(2)
+            .get_output()
+            .stderr
+            .clone();
+        let err = String::from_utf8_lossy(&err);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(
+            started.elapsed().as_secs_f64() < 2.0,
+            "{args:?} ran load first"
+        );
+    }
+
+    let (config, source) = perfgate::config::Config::parse("t.toml", &text).unwrap();
+    let o = perfgate::config::Overrides {
+        rate: Some(perfgate::config::Rate(100.0)),
+        arrivals: Some(perfgate::config::Arrivals::Poisson),
+        ..Default::default()
+    };
+    let plan = perfgate::config::Plan::build(&config, &source, &o).unwrap();
+    assert!(matches!(
+        plan.loads[0].model,
+        perfgate::config::Model::Open {
+            arrivals: perfgate::config::Arrivals::Poisson,
+            ..
+        }
+    ));
+}

@@ -286,6 +286,42 @@ fn requests_in_flight_at_the_stop_are_interrupted_not_failed() {
     assert_eq!(r.total.interrupted, 3);
 }
 
+/// At the stop nothing new is sent, and a request already on the wire gets a grace to
+/// land: slow requests at the end are measured, not silently cut.
+#[test]
+fn requests_in_flight_at_the_stop_land_within_the_grace() {
+    let mut knobs = Knobs::default();
+    knobs.set("latency", "/health=1500ms").unwrap();
+    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+    let text = config(
+        &demo.url(),
+        "{ constant = \"0ms\" }",
+        &[("h", "/health", 1)],
+    );
+    let started = std::time::Instant::now();
+    let r = run(
+        &text,
+        Overrides {
+            duration: secs("1s"),
+            users: Some(3),
+            ..Default::default()
+        },
+    );
+    let took = started.elapsed().as_secs_f64();
+    assert!(
+        (1.4..2.9).contains(&took),
+        "waited for them, not for the whole grace: {took}"
+    );
+    assert_eq!(r.total.requests, 3, "{:?}", r.total);
+    assert_eq!(r.total.interrupted, 0);
+    assert!(r.total.summary.min_ms >= 1500.0, "{:?}", r.total.summary);
+    assert_eq!(
+        demo.served_on("/health"),
+        3,
+        "the service served the same three"
+    );
+}
+
 /// User stages, end to end: 0 → 20 users over 2 s, 20 for 2 s, then down to 0.
 #[test]
 fn user_stages_ramp_up_hold_and_down() {

@@ -10,7 +10,7 @@ mod progress;
 pub use history::{compare, history};
 
 use crate::cli::{CheckArgs, DemoArgs, InitArgs, LoadArgs, OutputArgs, ReportArgs, RunArgs};
-use crate::config::{Config, Dur, Overrides, Plan, Rate, Source};
+use crate::config::{Arrivals, Config, Dur, Overrides, Plan, Rate, Source, Stage};
 use crate::demo::{DemoServer, Knobs};
 use crate::engine::{self, RunOptions};
 use crate::exit::Exit;
@@ -211,7 +211,17 @@ fn overrides(load: &LoadArgs) -> Result<Overrides, String> {
             .map(Rate::parse)
             .transpose()
             .map_err(|e| format!("--rate: {e}"))?,
+        arrivals: load.arrivals.as_deref().map(|a| match a {
+            "poisson" => Arrivals::Poisson,
+            _ => Arrivals::Uniform,
+        }),
+        stages: load
+            .stages
+            .iter()
+            .map(|s| Stage::parse(s).map_err(|e| format!("--stage {s}: {e}")))
+            .collect::<Result<_, _>>()?,
         iterations: load.iterations,
+        budget: load.budget.clone(),
         threads: load.threads,
     };
     o.with_env()

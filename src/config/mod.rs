@@ -139,6 +139,27 @@ pub struct Stage {
     pub target: f64,
 }
 
+impl Stage {
+    /// `DURATION:TARGET`, as k6's `--stage`: `30s:100`.
+    pub fn parse(text: &str) -> Result<Stage, String> {
+        let (d, t) = text
+            .rsplit_once(':')
+            .ok_or("write DURATION:TARGET, e.g. 30s:100")?;
+        let target: f64 = t
+            .trim()
+            .parse()
+            .ok()
+            .filter(|t: &f64| t.is_finite() && *t >= 0.0)
+            .ok_or_else(|| {
+                format!("target {t:?} is not a number of users or arrivals per second")
+            })?;
+        Ok(Stage {
+            duration: Dur::parse(d.trim())?,
+            target,
+        })
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserClass {

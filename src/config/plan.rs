@@ -21,7 +21,11 @@ pub struct Overrides {
     pub spawn_rate: Option<f64>,
     pub duration: Option<super::Dur>,
     pub rate: Option<super::Rate>,
+    pub arrivals: Option<Arrivals>,
+    /// Replaces the scenario's stages when not empty.
+    pub stages: Vec<Stage>,
     pub iterations: Option<u64>,
+    pub budget: Option<String>,
     pub threads: Option<usize>,
 }
 
@@ -177,8 +181,13 @@ fn load(name: &str, s: &super::Scenario, o: &Overrides, counted: bool) -> Result
         .duration
         .or(s.duration)
         .map_or(Duration::from_secs(fallback), |d| d.0);
-    if !s.stages.is_empty() {
-        duration = s.stages.iter().map(|st| st.duration.0).sum();
+    let stages = if o.stages.is_empty() {
+        &s.stages
+    } else {
+        &o.stages
+    };
+    if !stages.is_empty() {
+        duration = stages.iter().map(|st| st.duration.0).sum();
     }
     if duration.is_zero() && !counted {
         return Err(format!("scenario {name:?}: duration must be more than 0"));
@@ -188,7 +197,7 @@ fn load(name: &str, s: &super::Scenario, o: &Overrides, counted: bool) -> Result
         Some(r) => Model::Open {
             rate: r.0,
             max_users: o.users.or(s.max_users).or(s.users).unwrap_or(100),
-            arrivals: s.arrivals.unwrap_or_default(),
+            arrivals: o.arrivals.or(s.arrivals).unwrap_or_default(),
         },
         None => {
             let users = o.users.or(s.users).unwrap_or(1);
@@ -205,7 +214,7 @@ fn load(name: &str, s: &super::Scenario, o: &Overrides, counted: bool) -> Result
     Ok(Load {
         scenario: name.to_string(),
         model,
-        stages: s.stages.clone(),
+        stages: stages.clone(),
         start: s.start.map_or(Duration::ZERO, |d| d.0),
         duration,
     })
@@ -312,9 +321,11 @@ impl Plan {
                 || o.rate.is_some()
                 || o.duration.is_some()
                 || o.spawn_rate.is_some()
+                || o.arrivals.is_some()
+                || !o.stages.is_empty()
             {
                 return Err(at(format!(
-                    "scenario {name:?} runs {} together: --users, --rate, --spawn-rate and --duration apply to one scenario; run one alone or edit perfgate.toml",
+                    "scenario {name:?} runs {} together: --users, --rate, --spawn-rate, --duration, --arrivals and --stage apply to one scenario; run one alone or edit perfgate.toml",
                     s.include.join(", ")
                 )));
             }
@@ -519,7 +530,7 @@ impl Plan {
             templates,
             default_headers,
             feeders,
-            budget: s.budget.clone(),
+            budget: o.budget.clone().or_else(|| s.budget.clone()),
         })
     }
 }

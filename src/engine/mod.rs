@@ -35,7 +35,7 @@ pub struct RunOptions<'a> {
 }
 
 /// How long in-flight requests get to finish after the stop before they are cut.
-const GRACE: Duration = Duration::from_secs(2);
+pub(crate) const GRACE: Duration = Duration::from_secs(2);
 
 /// Runs `plan` to completion, or until `shutdown` resolves (then the result is partial
 /// and marked interrupted).

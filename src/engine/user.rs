@@ -43,7 +43,7 @@ impl User {
     }
 
     /// Closed model: iterate with think time while the load shape keeps this user on.
-    /// The run's stop aborts the task; a request it cuts short counts as interrupted.
+    /// At the run's stop the task is aborted after a grace for its request in flight.
     pub async fn run_closed(mut self, w: Rc<Worker>, shape: Rc<Shape>) {
         let class = &w.plan.users[self.class];
         let level = self.id as f64;
@@ -61,7 +61,7 @@ impl User {
                 }
                 Some(_) => active.set(true),
             }
-            if !w.take_iteration() {
+            if !w.running() || !w.take_iteration() {
                 break;
             }
             self.iterate(&w, class, started, None).await;
@@ -82,7 +82,7 @@ impl User {
     /// Open model: serves the arrivals the scheduler hands this user's class.
     pub async fn run_open(mut self, w: Rc<Worker>, arrivals: Rc<Arrivals>) {
         let class = &w.plan.users[self.class];
-        while let Some(due) = arrivals.next(self.class).await {
+        while let Some(due) = arrivals.next(&w, self.class).await {
             let mut active = Active::new(&w);
             active.set(true);
             self.iterate(&w, class, Instant::now(), Some(due)).await;
@@ -105,6 +105,9 @@ impl User {
         // One CSV row per feeder per iteration, shared by the iteration's steps.
         let data = self.data_rows(w, task);
         for (i, req) in task.steps.iter().enumerate() {
+            if !w.running() {
+                return;
+            }
             let sent = if i == 0 { started } else { Instant::now() };
             let start = if i == 0 { due.unwrap_or(sent) } else { sent };
             if req.fixed.is_none() {
@@ -125,7 +128,7 @@ impl User {
             let bytes = req.fixed.as_deref().unwrap_or(&self.out);
             let keep_body = req.expect.needs_body() || !req.extract.is_empty();
             self.body.clear();
-            let in_flight = InFlight(w, req.endpoint);
+            let in_flight = w.send(req.endpoint);
             let result = {
                 let exchange = self.conn.exchange(
                     &w.connector,
@@ -143,7 +146,7 @@ impl User {
                     () = self.timeout.expired(sent) => None,
                 }
             };
-            std::mem::forget(in_flight);
+            in_flight.land();
             let latency_us = start.elapsed().as_micros() as u64;
             let mut rec = w.recorder.borrow_mut();
             let failure = match result {
@@ -252,16 +255,6 @@ impl<'a> Active<'a> {
 impl Drop for Active<'_> {
     fn drop(&mut self) {
         self.set(false);
-    }
-}
-
-/// A request on the wire: dropped unfinished (the run's stop aborted the user), it is
-/// counted as interrupted. Forgotten once the exchange ends.
-struct InFlight<'a>(&'a Worker, usize);
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.recorder.borrow_mut().interrupted(self.1);
     }
 }
 

@@ -16,6 +16,7 @@ use super::http::Connector;
 use super::log::Log;
 use super::shape::Shape;
 use super::user::{pick, User};
+use super::GRACE;
 use crate::config::{Arrivals as ArrivalModel, Model, Plan};
 use crate::metrics::{Failure, Recorder};
 
@@ -46,6 +47,11 @@ pub struct Worker {
     pub connector: Connector,
     pub recorder: RefCell<Recorder>,
     pub start: Instant,
+    /// The run is stopping: no new request starts.
+    stopping: Cell<bool>,
+    /// Requests on the wire, and a wake-up for when the last one lands while stopping.
+    in_flight: Cell<u64>,
+    settled: Notify,
     start_tokio: TokioInstant,
     iterations: Option<Arc<AtomicU64>>,
     log: Arc<Log>,
@@ -53,6 +59,25 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// False once the run is stopping: start no new request.
+    pub fn running(&self) -> bool {
+        !self.stopping.get()
+    }
+
+    /// Marks a request as sent until `InFlight::land`; dropped unlanded (the stop cut it)
+    /// it counts as interrupted.
+    pub fn send(&self, endpoint: usize) -> InFlight<'_> {
+        self.in_flight.set(self.in_flight.get() + 1);
+        InFlight { w: self, endpoint }
+    }
+
+    fn landed(&self) {
+        self.in_flight.set(self.in_flight.get() - 1);
+        if self.in_flight.get() == 0 && self.stopping.get() {
+            self.settled.notify_one();
+        }
+    }
+
     pub fn elapsed(&self) -> f64 {
         self.start.elapsed().as_secs_f64()
     }
@@ -116,6 +141,9 @@ async fn work(index: usize, threads: usize, s: Shared) {
         connector: Connector::new(plan.target.clone(), plan.connect_timeout, &plan.ca_certs),
         plan: plan.clone(),
         recorder: RefCell::new(recorder),
+        stopping: Cell::new(false),
+        in_flight: Cell::new(0),
+        settled: Notify::new(),
         start: s.start,
         start_tokio: TokioInstant::now() - elapsed_now,
         iterations: s.iterations.clone(),
@@ -167,12 +195,22 @@ async fn work(index: usize, threads: usize, s: Shared) {
         }
     }
     let ticker = tokio::task::spawn_local(tick(w.clone(), s.tx.clone()));
-    // Users end by themselves (load over, iterations used up) or the run's stop aborts
-    // them: in-flight requests are then counted as interrupted.
+    // Users end by themselves (load over, iterations used up) or at the run's stop: then
+    // nothing new starts, requests on the wire get GRACE to land, and the rest is cut
+    // (counted as interrupted).
     let mut stop = s.stop.clone();
     tokio::select! {
         () = async { while tasks.join_next().await.is_some() {} } => {}
         _ = stop.wait_for(|s| *s) => {
+            w.stopping.set(true);
+            let grace = tokio::time::sleep(GRACE);
+            tokio::pin!(grace);
+            while w.in_flight.get() > 0 {
+                tokio::select! {
+                    () = w.settled.notified() => {}
+                    () = &mut grace => break,
+                }
+            }
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
             for q in &queues {
@@ -202,6 +240,27 @@ async fn tick(w: Rc<Worker>, tx: mpsc::UnboundedSender<Msg>) {
             return;
         }
         t += 1;
+    }
+}
+
+/// A request on the wire (see `Worker::send`).
+pub struct InFlight<'a> {
+    w: &'a Worker,
+    endpoint: usize,
+}
+
+impl InFlight<'_> {
+    /// The exchange ended (response, failure or timeout).
+    pub fn land(self) {
+        self.w.landed();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.w.recorder.borrow_mut().interrupted(self.endpoint);
+        self.w.landed();
     }
 }
 
@@ -257,10 +316,14 @@ impl Arrivals {
         }
     }
 
-    /// Waits, idle, for the next arrival for `class`; None once the load is over.
-    pub async fn next(&self, class: usize) -> Option<Instant> {
+    /// Waits, idle, for the next arrival for `class`; None once the load is over or the
+    /// run is stopping (what is left then counts as interrupted).
+    pub async fn next(&self, w: &Worker, class: usize) -> Option<Instant> {
         self.idle[class].set(self.idle[class].get() + 1);
         loop {
+            if !w.running() {
+                return None;
+            }
             if let Some(due) = self.due[class].borrow_mut().pop_front() {
                 return Some(due);
             }
@@ -318,21 +381,24 @@ async fn fire(w: &Worker, s: &Schedule) {
         }
         let now = w.elapsed();
         w.note_lag(Duration::from_secs_f64((now - next).max(0.0)));
-        // Catch up on everything due by now: late arrivals keep their due time.
+        // Catch up on everything due by now: late arrivals keep their due time. Once the
+        // run is stopping, what was due and not sent is a shortfall: dropped.
+        let stopping = !w.running();
         while next <= now && next < s.end {
             if !w.take_iteration() {
                 return;
             }
             let class = s.classes[arrival % s.classes.len()];
             arrival += threads;
-            if !s
-                .queue
-                .offer(class, w.start + Duration::from_secs_f64(next))
-            {
+            let due = w.start + Duration::from_secs_f64(next);
+            if stopping || !s.queue.offer(class, due) {
                 w.recorder.borrow_mut().dropped += 1;
             }
             count += step();
             next = s.shape.time_of(count).unwrap_or(f64::INFINITY);
+        }
+        if stopping {
+            return;
         }
     }
 }
