@@ -20,6 +20,23 @@
 //! assert_eq!(result.total.requests, demo.served().values().flat_map(|m| m.values()).sum::<u64>());
 //! ```
 
+/// `println!` that shrugs off a closed stdout (`perfgate run | head`): the result files,
+/// the reports and the exit code matter more than the terminal's copy.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` that shrugs off a closed stdout, as `outln!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod cli;
 pub mod commands;
 pub mod config;

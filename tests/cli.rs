@@ -585,3 +585,110 @@ fn scenario_parameters_can_be_overridden_from_the_command_line() {
         }
     ));
 }
+
+/// SIGTERM: in-flight requests get their grace and are measured; a second signal quits
+/// at once without waiting for them.
+#[test]
+fn sigterm_lets_in_flight_requests_land_and_a_second_signal_quits_at_once() {
+    let wait_exit = |child: &mut std::process::Child, within: f64| {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break (s.code(), started.elapsed().as_secs_f64());
+            }
+            assert!(started.elapsed().as_secs_f64() < within, "did not stop");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    for (latency, second_signal) in [("1500ms", false), ("10s", true)] {
+        let mut knobs = Knobs::default();
+        knobs.set("latency", &format!("*={latency}")).unwrap();
+        let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+        let dir = temp_dir("sigterm");
+        let cfg = write(&dir, "perfgate.toml", &budgeted(&demo.url()));
+        let out = dir.join("partial.json");
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("perfgate"))
+            .args(["run", "--quiet", "--users", "4", "--duration", "60s", "-c"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // The banner comes just before the load starts: then every user sends at once.
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut banner = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut banner).unwrap();
+        assert!(banner.contains("perfgate: scenario"), "{banner}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // SAFETY: kill() sends a signal to a child we own.
+        unsafe { libc_kill(child.id() as i32, 15) };
+        if second_signal {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            unsafe { libc_kill(child.id() as i32, 15) };
+            let (code, took) = wait_exit(&mut child, 5.0);
+            assert_eq!(code, Some(3));
+            assert!(
+                took < 1.0,
+                "the second signal should not wait the grace: {took}"
+            );
+        } else {
+            let (code, took) = wait_exit(&mut child, 10.0);
+            assert_eq!(code, Some(3));
+            assert!(
+                took < 1.9,
+                "waited for the requests, not the whole grace: {took}"
+            );
+            let r = perfgate::metrics::RunResult::load(&out).unwrap();
+            assert_eq!(r.stop, perfgate::metrics::StopReason::Interrupted);
+            assert_eq!(r.total.interrupted, 0, "{:?}", r.total);
+            let served: u64 = demo.served().values().flat_map(|m| m.values()).sum();
+            assert!(r.total.requests >= 1, "{:?}", r.total);
+            assert_eq!(r.total.requests, served, "every request on the wire landed");
+            assert!(r.total.summary.min_ms >= 1500.0);
+        }
+    }
+}
+
+/// `perfgate run | head -1`: a closed stdout loses neither the result file nor the verdict.
+#[test]
+fn a_closed_stdout_loses_nothing() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("closed-stdout");
+    let cfg = write(&dir, "perfgate.toml", &budgeted(&demo.url()));
+    let out = dir.join("result.json");
+    let verdict = dir.join("verdict.json");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("perfgate"))
+        .args(["run", "--quiet", "--duration", "1s", "-c"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .arg("--report")
+        .arg(format!("json={}", verdict.display()))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    // The reader is gone: every later line goes to a closed pipe.
+    let status = child.wait().unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&verdict).unwrap()).unwrap();
+    let expected = if v["verdict"]["status"] == "passed" {
+        0
+    } else {
+        1
+    };
+    assert_eq!(
+        status.code(),
+        Some(expected),
+        "the verdict's exit code, not a panic's 101"
+    );
+    let r = perfgate::metrics::RunResult::load(&out).unwrap();
+    assert!(r.total.requests > 0);
+}

@@ -54,7 +54,7 @@ pub fn record(store: Option<&mut Store>, r: &RunResult, v: &Verdict, exit: Exit)
     };
     match store.record(r, status) {
         Ok(id) => {
-            println!("recorded run #{id} in {}", store.url);
+            outln!("recorded run #{id} in {}", store.url);
             exit
         }
         Err(e) => {
@@ -146,7 +146,7 @@ pub fn compare(args: CompareArgs) -> Result<Exit> {
     let base = match load_baseline(&spec, &current.scenario.name, &output)? {
         LoadedBaseline::Run(base) => base,
         LoadedBaseline::NoneYet(why) => {
-            println!("{why}");
+            outln!("{why}");
             return Ok(Exit::Passed);
         }
     };
@@ -169,7 +169,7 @@ pub fn compare(args: CompareArgs) -> Result<Exit> {
         verdict: &verdict,
     };
     let paint = report::table::Paint::detect();
-    println!(
+    outln!(
         "{} vs {}{}",
         args.current.display(),
         args.baseline.display(),
@@ -178,7 +178,7 @@ pub fn compare(args: CompareArgs) -> Result<Exit> {
             b.short_commit()
         ))
     );
-    print!("{}", report::baseline_block(&r, &paint, true));
+    out!("{}", report::baseline_block(&r, &paint, true));
     for o in &reports {
         crate::write_atomic(&o.path, o.format.render(&r).as_bytes())
             .with_context(|| format!("cannot write {}", o.path.display()))?;
@@ -205,13 +205,13 @@ pub fn history(args: HistoryArgs) -> Result<Exit> {
     })?;
     let scope = args.endpoint.as_deref().unwrap_or("the whole run");
     if rows.is_empty() {
-        println!("no runs in {} match (endpoint {scope})", store.url);
+        outln!("no runs in {} match (endpoint {scope})", store.url);
         return Ok(Exit::Passed);
     }
-    print!("{}", table(&rows));
+    out!("{}", table(&rows));
     let values: Vec<f64> = rows.iter().map(pick).collect();
     let fmt = |v: f64| format_value(metric, v);
-    println!(
+    outln!(
         "\n{metric} of {scope}: {}  first {}, last {}, min {}, max {}",
         chart::sparkline(&values),
         fmt(values[0]),
@@ -252,7 +252,7 @@ pub fn history(args: HistoryArgs) -> Result<Exit> {
         };
         crate::write_atomic(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(Exit::Passed)
 }

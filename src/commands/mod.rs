@@ -51,7 +51,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     if let Some(addr) = &args.serve {
         let server =
             DemoServer::start(addr, knobs).with_context(|| format!("cannot listen on {addr}"))?;
-        println!(
+        outln!(
             "Proof Messenger demo listening on {} (stats at {}/stats); Ctrl-C stops it",
             server.url(),
             server.url()
@@ -65,7 +65,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         .expect("the bundled config parses");
     let mut load = args.load.clone();
     load.host = Some(server.url());
-    println!(
+    outln!(
         "Proof Messenger demo service on {}{}",
         server.url(),
         if args.degrade {
@@ -76,7 +76,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     );
     let exit = execute(&config, &source, &load, &args.output, Some(&server))?;
     let served: u64 = server.served().values().flat_map(|m| m.values()).sum();
-    println!("(the demo service itself counted {served} responses)");
+    outln!("(the demo service itself counted {served} responses)");
     Ok(exit)
 }
 
@@ -105,7 +105,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<Exit> {
     });
     crate::write_atomic(&args.output, html.as_bytes())
         .with_context(|| format!("cannot write {}", args.output.display()))?;
-    println!("wrote {} ({:?})", args.output.display(), verdict.status);
+    outln!("wrote {} ({:?})", args.output.display(), verdict.status);
     Ok(Exit::Passed)
 }
 
@@ -187,9 +187,9 @@ pub fn init(args: InitArgs) -> anyhow::Result<Exit> {
         }
         crate::write_atomic(path, text.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
-    println!("next: set [target] host in perfgate.toml, then `perfgate run --scenario smoke`");
+    outln!("next: set [target] host in perfgate.toml, then `perfgate run --scenario smoke`");
     Ok(Exit::Passed)
 }
 
@@ -275,7 +275,7 @@ fn execute(
         .map(|spec| history::load_baseline(spec, &plan.scenario, output))
         .transpose()?;
     let mut store = history::open_store(output)?;
-    println!(
+    outln!(
         "perfgate: scenario {} → {} for {} ({} threads){}",
         plan.scenario,
         plan.target.url(),
@@ -354,7 +354,7 @@ fn finish(
 ) -> anyhow::Result<Exit> {
     let r = Report { result, verdict };
     let paint = report::table::Paint::detect();
-    println!("\n{}", report::terminal(&r, &paint));
+    outln!("\n{}", report::terminal(&r, &paint));
     let mut broken = false;
     if let Some(path) = &output.out {
         if let Err(e) = result.save(path) {
@@ -369,7 +369,7 @@ fn finish(
         }
     }
     if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        print!("{}", report::annotations(&r));
+        out!("{}", report::annotations(&r));
     }
     if let Err(e) = report::step_summary(&report::Format::Markdown.render(&r)) {
         eprintln!("warning: cannot append to GITHUB_STEP_SUMMARY: {e}");

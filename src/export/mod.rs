@@ -108,7 +108,7 @@ impl Exporter {
             })
             .transpose()?;
         if let Some(s) = &scrape {
-            println!("metrics for Prometheus at http://{}/metrics", s.addr);
+            outln!("metrics for Prometheus at http://{}/metrics", s.addr);
         }
         let counts = Arc::new(Counts::default());
         let queue = (!sinks.is_empty())
