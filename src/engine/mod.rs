@@ -213,16 +213,23 @@ fn prepare_fixed_requests(plan: &mut Plan) {
 /// The generator was the bottleneck when its threads were nearly always busy or its
 /// timers fired late: then latency includes perfgate's own queueing.
 fn judge_generator(g: &mut Generator, wall: f64) {
+    // More threads than cores (say, pinned with taskset) share the cores they have.
+    let lanes = g.threads.min(g.cores).max(1);
     let busy = if wall > 0.0 {
-        g.cpu_seconds / (wall * g.threads as f64)
+        g.cpu_seconds / (wall * lanes as f64)
     } else {
         0.0
     };
     if busy > 0.9 {
+        let what = if lanes == g.threads {
+            format!("{} threads", g.threads)
+        } else {
+            let s = if lanes == 1 { "" } else { "s" };
+            format!("{lanes} core{s} ({} threads)", g.threads)
+        };
         g.notes.push(format!(
-            "load generator CPU at {:.0}% of its {} threads",
-            busy * 100.0,
-            g.threads
+            "load generator CPU at {:.0}% of its {what}",
+            busy * 100.0
         ));
     }
     if g.max_lag_ms > 100.0 {
@@ -232,4 +239,33 @@ fn judge_generator(g: &mut Generator, wall: f64) {
         ));
     }
     g.overloaded = !g.notes.is_empty();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judged(threads: u32, cores: u32, cpu_seconds: f64) -> Generator {
+        let mut g = Generator {
+            threads,
+            cores,
+            cpu_seconds,
+            ..Generator::default()
+        };
+        judge_generator(&mut g, 10.0);
+        g
+    }
+
+    #[test]
+    fn a_busy_generator_is_judged_against_the_cores_it_has() {
+        assert!(!judged(2, 2, 12.0).overloaded, "60% of two threads");
+        assert!(judged(2, 2, 19.0).overloaded, "95% of two threads");
+        // Two threads pinned to one core: 9.5 CPU-seconds in 10 s is that core, full.
+        let pinned = judged(2, 1, 9.5);
+        assert!(pinned.overloaded);
+        assert_eq!(
+            pinned.notes,
+            ["load generator CPU at 95% of its 1 core (2 threads)"]
+        );
+    }
 }
