@@ -128,7 +128,7 @@ impl User {
             let bytes = req.fixed.as_deref().unwrap_or(&self.out);
             let keep_body = req.expect.needs_body() || !req.extract.is_empty();
             self.body.clear();
-            let in_flight = w.send(req.endpoint);
+            let in_flight = w.take_off(req.endpoint);
             let result = {
                 let exchange = self.conn.exchange(
                     &w.connector,

@@ -66,7 +66,7 @@ impl Worker {
 
     /// Marks a request as sent until `InFlight::land`; dropped unlanded (the stop cut it)
     /// it counts as interrupted.
-    pub fn send(&self, endpoint: usize) -> InFlight<'_> {
+    pub fn take_off(&self, endpoint: usize) -> InFlight<'_> {
         self.in_flight.set(self.in_flight.get() + 1);
         InFlight { w: self, endpoint }
     }
@@ -243,7 +243,7 @@ async fn tick(w: Rc<Worker>, tx: mpsc::UnboundedSender<Msg>) {
     }
 }
 
-/// A request on the wire (see `Worker::send`).
+/// A request on the wire (see `Worker::take_off`).
 pub struct InFlight<'a> {
     w: &'a Worker,
     endpoint: usize,
