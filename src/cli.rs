@@ -73,6 +73,10 @@ pub struct LoadArgs {
     /// Worker threads (default: one per core)
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Run segment I of N of the load (e.g. 2/4), one per machine or CI job; `perfgate
+    /// check` merges the segments' results into the whole run [env: PERFGATE_SEGMENT]
+    #[arg(long, value_name = "I/N", env = "PERFGATE_SEGMENT", hide_env = true)]
+    pub segment: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

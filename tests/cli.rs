@@ -283,6 +283,13 @@ fn result_json_validates_against_the_schema() {
     let mut bad = instance.clone();
     bad["schema_version"] = 2.into();
     assert!(!validator.is_valid(&bad));
+    // What other runs write: a segment of a run, included scenarios of both models.
+    let mut other = instance.clone();
+    other["scenario"]["segment"] = "2/4".into();
+    other["scenario"]["model"] = "mixed".into();
+    assert!(validator.is_valid(&other));
+    other["scenario"]["segment"] = "half".into();
+    assert!(!validator.is_valid(&other));
 }
 
 #[test]

@@ -10,7 +10,7 @@ mod progress;
 pub use history::{compare, history};
 
 use crate::cli::{CheckArgs, DemoArgs, InitArgs, LoadArgs, OutputArgs, ReportArgs, RunArgs};
-use crate::config::{Arrivals, Config, Dur, Overrides, Plan, Rate, Source, Stage};
+use crate::config::{Arrivals, Config, Dur, Overrides, Plan, Rate, Segment, Source, Stage};
 use crate::demo::{DemoServer, Knobs};
 use crate::engine::{self, RunOptions};
 use crate::exit::Exit;
@@ -223,6 +223,12 @@ fn overrides(load: &LoadArgs) -> Result<Overrides, String> {
         iterations: load.iterations,
         budget: load.budget.clone(),
         threads: load.threads,
+        segment: load
+            .segment
+            .as_deref()
+            .map(Segment::parse)
+            .transpose()
+            .map_err(|e| format!("--segment: {e}"))?,
     };
     o.with_env()
 }

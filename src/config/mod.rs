@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use plan::{Load, Model, Overrides, Plan, PlannedRequest, PlannedTask, PlannedUser, Target};
+pub use plan::{
+    Load, Model, Overrides, Plan, PlannedRequest, PlannedTask, PlannedUser, Segment, Target,
+};
 pub use template::{Templates, Text};
 pub use units::{Dur, Rate};
 

@@ -27,6 +27,53 @@ pub struct Overrides {
     pub iterations: Option<u64>,
     pub budget: Option<String>,
     pub threads: Option<usize>,
+    pub segment: Option<Segment>,
+}
+
+/// One of `count` shares of a run's load (`--segment 2/4` is index 1 of 4): user number
+/// and arrival number `k` belong to segment `k mod count`, so segments on machines with
+/// different core counts still add up to the whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// From 0.
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Default for Segment {
+    fn default() -> Segment {
+        Segment { index: 0, count: 1 }
+    }
+}
+
+impl Segment {
+    /// `I/N`, I from 1 to N.
+    pub fn parse(text: &str) -> Result<Segment, String> {
+        let bad = || format!("{text:?}: write I/N with I from 1 to N, e.g. 2/4");
+        let (i, n) = text.trim().split_once('/').ok_or_else(bad)?;
+        let (i, n): (u64, u64) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if i == 0 || i > n {
+            return Err(bad());
+        }
+        Ok(Segment {
+            index: i - 1,
+            count: n,
+        })
+    }
+
+    /// How many of `0..total` are this segment's.
+    pub fn share(&self, total: u64) -> u64 {
+        total / self.count + u64::from(self.index < total % self.count)
+    }
+}
+
+impl std::fmt::Display for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index + 1, self.count)
+    }
 }
 
 impl Overrides {
@@ -148,8 +195,11 @@ pub struct Plan {
     pub loads: Vec<Load>,
     /// When the last load ends.
     pub duration: Duration,
+    /// This segment's share of the run's iterations.
     pub iterations: Option<u64>,
     pub threads: usize,
+    /// The share of the load this process runs (the whole load by default).
+    pub segment: Segment,
     pub users: Vec<PlannedUser>,
     /// (name, method) per endpoint; requests refer to them by index.
     pub endpoints: Vec<(String, String)>,
@@ -171,6 +221,21 @@ pub struct Load {
     pub start: Duration,
     /// How long it runs: its stages' length when it has stages.
     pub duration: Duration,
+}
+
+impl Load {
+    /// The most users this load runs at once (closed: its peak; open: `max_users`).
+    pub fn peak_users(&self) -> u64 {
+        match self.model {
+            Model::Closed { users, .. } if self.stages.is_empty() => users,
+            Model::Closed { .. } => self
+                .stages
+                .iter()
+                .fold(0.0, |m: f64, s| m.max(s.target))
+                .ceil() as u64,
+            Model::Open { max_users, .. } => max_users,
+        }
+    }
 }
 
 /// Resolves one plain scenario's load; the error is about that scenario.
@@ -508,6 +573,17 @@ impl Plan {
             ));
         }
 
+        let segment = o.segment.unwrap_or_default();
+        for l in &loads {
+            if l.peak_users() < segment.count {
+                return Err(whole(format!(
+                    "--segment {segment}: scenario {:?} runs {} users, too few to split {} ways (each segment needs a user)",
+                    l.scenario,
+                    l.peak_users(),
+                    segment.count
+                )));
+            }
+        }
         let ca_certs = match &config.target.ca_file {
             Some(f) => read_certs(&beside_config(source, f)).map_err(whole)?,
             None => Vec::new(),
@@ -522,8 +598,9 @@ impl Plan {
             description: s.description.clone(),
             loads,
             duration,
-            iterations,
+            iterations: iterations.map(|n| segment.share(n)),
             threads,
+            segment,
             users,
             endpoints,
             tasks,

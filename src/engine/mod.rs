@@ -140,13 +140,15 @@ pub async fn run(
         ..Generator::default()
     };
     judge_generator(&mut generator, wall);
+    // A segment reports its share: merged, the segments add up to the whole run.
+    let seg = plan.segment;
     let (mut model, mut users, mut rate) = ("", 0, None::<f64>);
     for load in &plan.loads {
         let (m, u, r) = match load.model {
-            Model::Closed { users, .. } => ("closed", users, None),
+            Model::Closed { users, .. } => ("closed", seg.share(users), None),
             Model::Open {
                 rate, max_users, ..
-            } => ("open", max_users, Some(rate)),
+            } => ("open", seg.share(max_users), Some(rate / seg.count as f64)),
         };
         model = if model.is_empty() || model == m {
             m
@@ -168,6 +170,7 @@ pub async fn run(
             users,
             rate,
             duration_s: duration.as_secs_f64(),
+            segment: (seg.count > 1).then(|| seg.to_string()),
         },
         environment: opts.environment.clone(),
         target: plan.target.url(),

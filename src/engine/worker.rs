@@ -151,6 +151,11 @@ async fn work(index: usize, threads: usize, s: Shared) {
         max_lag: Cell::new(Duration::ZERO),
     });
     let classes = class_sequence(&plan);
+    // User number and arrival number k are this thread's when
+    // k = segment + segments × (index + threads × j): segments, then threads, interleave.
+    let seg = plan.segment;
+    let lane = (seg.index + seg.count * index as u64) as usize;
+    let lanes = (seg.count * threads as u64) as usize;
     let mut tasks = tokio::task::JoinSet::new();
     let mut queues = Vec::new();
     for (load, shape) in plan.loads.iter().zip(&s.shapes) {
@@ -159,7 +164,7 @@ async fn work(index: usize, threads: usize, s: Shared) {
             Model::Closed { .. } => {
                 // User number `id` runs while the shape is above `id`.
                 let total = shape.max().ceil() as u64;
-                for id in (index as u64..total).step_by(threads) {
+                for id in (lane as u64..total).step_by(lanes) {
                     let user = User::new(id, classes[id as usize % classes.len()], plan.timeout);
                     tasks.spawn_local(user.run_closed(w.clone(), shape.clone()));
                 }
@@ -173,7 +178,7 @@ async fn work(index: usize, threads: usize, s: Shared) {
                 // class happens to answer fastest.
                 let queue = Rc::new(Arrivals::new(plan.users.len()));
                 queues.push(queue.clone());
-                for id in (index as u64..max_users).step_by(threads) {
+                for id in (lane as u64..max_users).step_by(lanes) {
                     let class = classes[id as usize % classes.len()];
                     let user = User::new(id, class, plan.timeout);
                     tasks.spawn_local(user.run_open(w.clone(), queue.clone()));
@@ -183,8 +188,8 @@ async fn work(index: usize, threads: usize, s: Shared) {
                     w.clone(),
                     Schedule {
                         queue,
-                        index,
-                        threads,
+                        lane,
+                        lanes,
                         arrivals,
                         classes: classes.clone(),
                         shape,
@@ -338,8 +343,9 @@ impl Arrivals {
 /// One open-model load on one worker thread.
 struct Schedule {
     queue: Rc<Arrivals>,
-    index: usize,
-    threads: usize,
+    /// This thread takes arrivals lane, lane + lanes, lane + 2·lanes, …
+    lane: usize,
+    lanes: usize,
     arrivals: ArrivalModel,
     classes: Vec<usize>,
     shape: Rc<Shape>,
@@ -358,17 +364,17 @@ async fn schedule(w: Rc<Worker>, s: Schedule) {
 }
 
 async fn fire(w: &Worker, s: &Schedule) {
-    let threads = s.threads;
-    let mut arrival = s.index;
-    // Arrival n is due when the area under the rate curve reaches n. Threads interleave:
-    // thread k takes arrivals k, k + threads, k + 2·threads, … (Poisson: random steps of
-    // the same mean), so stages ramp exactly.
+    let lanes = s.lanes;
+    let mut arrival = s.lane;
+    // Arrival n is due when the area under the rate curve reaches n. Threads (and
+    // segments) interleave: this one takes arrivals lane, lane + lanes, … (Poisson:
+    // random steps of the same mean), so stages ramp exactly.
     let step = || match s.arrivals {
-        ArrivalModel::Uniform => threads as f64,
-        ArrivalModel::Poisson => -(1.0 - fastrand::f64()).ln() * threads as f64,
+        ArrivalModel::Uniform => lanes as f64,
+        ArrivalModel::Poisson => -(1.0 - fastrand::f64()).ln() * lanes as f64,
     };
     let mut count = match s.arrivals {
-        ArrivalModel::Uniform => s.index as f64,
+        ArrivalModel::Uniform => s.lane as f64,
         ArrivalModel::Poisson => step(),
     };
     let Some(mut next) = s.shape.time_of(count) else {
@@ -389,7 +395,7 @@ async fn fire(w: &Worker, s: &Schedule) {
                 return;
             }
             let class = s.classes[arrival % s.classes.len()];
-            arrival += threads;
+            arrival += lanes;
             let due = w.start + Duration::from_secs_f64(next);
             if stopping || !s.queue.offer(class, due) {
                 w.recorder.borrow_mut().dropped += 1;

@@ -39,6 +39,11 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Throughput figures: a share of the load (a segment) has a share of them.
+    pub fn scales_with_load(&self) -> bool {
+        matches!(self, Metric::Rps | Metric::Requests | Metric::Dropped)
+    }
+
     pub fn parse(key: &str) -> Option<(Metric, Op)> {
         let m = match key {
             "avg" => (Metric::Avg, Op::AtMost),

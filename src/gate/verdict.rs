@@ -76,9 +76,12 @@ impl Verdict {
 
 pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     let where_ = budget.environment.as_deref().unwrap_or(&budget.name);
+    // A segment carries a share of the load: its throughput says nothing alone.
+    let judged = |o: &&Objective| result.scenario.segment.is_none() || !o.metric.scales_with_load();
     let checks: Vec<Check> = budget
         .objectives
         .iter()
+        .filter(judged)
         .map(|o| check(o, result, where_))
         .collect();
     let alerts = budget
@@ -88,6 +91,7 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
             let checks: Vec<Check> = a
                 .objectives
                 .iter()
+                .filter(judged)
                 .map(|o| check(o, result, &a.name))
                 .collect();
             AlertResult {
@@ -99,6 +103,11 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
         })
         .collect();
     let mut notes = Vec::new();
+    if let Some(seg) = &result.scenario.segment {
+        notes.push(format!(
+            "segment {seg} of the load: throughput objectives (rps, requests, dropped) are judged when `perfgate check` merges every segment's result"
+        ));
+    }
     match result.stop {
         StopReason::Interrupted => {
             notes.push("the run was interrupted: results are partial".to_string())

@@ -4,9 +4,14 @@
 use std::collections::BTreeMap;
 
 use super::{Interval, Packed, RunResult, Stats};
+use crate::config::Segment;
 
 /// Merges results into one. Wall time spans the earliest start to the latest end.
+/// Segments of a run (`--segment I/N`) merge only all together, once each.
 pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
+    if results.len() > 1 {
+        check_segments(&results)?;
+    }
     let mut iter = results.into_iter();
     let mut out = iter.next().ok_or("nothing to merge")?;
     for r in iter {
@@ -52,9 +57,52 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
         if r.stop != super::StopReason::Completed {
             out.stop = r.stop;
         }
+        out.scenario.segment = None;
     }
     out.refresh();
     Ok(out)
+}
+
+/// Results that are segments must be every segment of one split, each once; a merge
+/// of only some would be judged as if it were the whole load.
+fn check_segments(results: &[RunResult]) -> Result<(), String> {
+    let segments: Vec<Option<Segment>> = results
+        .iter()
+        .map(|r| {
+            r.scenario
+                .segment
+                .as_deref()
+                .map(Segment::parse)
+                .transpose()
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("bad segment in a result: {e}"))?;
+    let Some(count) = segments.iter().flatten().map(|s| s.count).next() else {
+        return Ok(());
+    };
+    if segments.iter().any(|s| s.is_none_or(|s| s.count != count)) {
+        return Err(format!(
+            "these results mix segments of a {count}-way split with other runs: merge the {count} segments of one run"
+        ));
+    }
+    let mut seen = vec![false; count as usize];
+    for s in segments.iter().flatten() {
+        if std::mem::replace(&mut seen[s.index as usize], true) {
+            return Err(format!("segment {s} is given twice"));
+        }
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|&i| !seen[i as usize])
+        .map(|i| format!("{}/{count}", i + 1))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "segment {} of this run missing: merge every segment's result",
+            missing.join(", ")
+        ))
+    }
 }
 
 fn merge_endpoints(a: Vec<Stats>, b: Vec<Stats>) -> Vec<Stats> {

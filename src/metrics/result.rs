@@ -49,6 +49,10 @@ pub struct ScenarioInfo {
     /// Arrivals per second (open model).
     pub rate: Option<f64>,
     pub duration_s: f64,
+    /// "I/N" when this is one segment of a run (`--segment`): users and rate are its
+    /// share. None for a whole run, and once all segments are merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -182,6 +182,7 @@ pub fn fixture_with(scale: f64) -> RunResult {
             users: 50,
             rate: None,
             duration_s: 10.0,
+            segment: None,
         },
         environment: Some("production".into()),
         target: "http://127.0.0.1:8080".into(),
