@@ -144,12 +144,11 @@ pub async fn run(
     let seg = plan.segment;
     let (mut model, mut users, mut rate) = ("", 0, None::<f64>);
     for load in &plan.loads {
-        let (m, u, r) = match load.model {
-            Model::Closed { users, .. } => ("closed", seg.share(users), None),
-            Model::Open {
-                rate, max_users, ..
-            } => ("open", seg.share(max_users), Some(rate / seg.count as f64)),
+        let (m, r) = match load.model {
+            Model::Closed { .. } => ("closed", None),
+            Model::Open { rate, .. } => ("open", Some(rate / seg.count as f64)),
         };
+        let u = seg.share(load.peak_users());
         model = if model.is_empty() || model == m {
             m
         } else {
