@@ -208,6 +208,7 @@ fn config_errors_give_file_line_column_and_exit_2() {
         ("unknown scenario", format!("[target]\nhost = \"http://127.0.0.1:9\"\n[gate]\nscenario = \"nope\"\n[scenarios.smoke]\n{ok_task}"), "unknown scenario \"nope\"; this config has: smoke"),
         ("missing csv", format!("[target]\nhost = \"http://127.0.0.1:9\"\n[data.accounts]\nfile = \"missing.csv\"\n{ok_task}"), ":3:1: data \"accounts\": cannot read "),
         ("bad ca", format!("[target]\nhost = \"https://127.0.0.1:9\"\nca_file = \"nope.pem\"\n{ok_task}"), "[target] ca_file "),
+        ("zero timeout", format!("[target]\nhost = \"http://127.0.0.1:9\"\ntimeout = \"0s\"\n{ok_task}"), ":3:11: [target] timeout must be more than 0s"),
         ("bad budget", format!("[target]\nhost = \"http://127.0.0.1:9\"\n[gate]\nenvironment = \"prod\"\n[budgets.prod]\np99 = \"fast\"\n{ok_task}"), ":6:7: invalid duration"),
     ];
     for (what, text, needle) in cases {

@@ -56,9 +56,9 @@ pub struct TargetConfig {
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     #[serde(default = "default_connect_timeout")]
-    pub connect_timeout: Dur,
+    pub connect_timeout: Spanned<Dur>,
     #[serde(default = "default_timeout")]
-    pub timeout: Dur,
+    pub timeout: Spanned<Dur>,
     /// PEM certificates to trust besides the public roots (an internal CA), relative
     /// to the config file's folder.
     pub ca_file: Option<PathBuf>,
@@ -76,11 +76,11 @@ impl Default for TargetConfig {
     }
 }
 
-fn default_connect_timeout() -> Dur {
-    Dur(std::time::Duration::from_secs(5))
+fn default_connect_timeout() -> Spanned<Dur> {
+    Spanned::new(0..0, Dur(std::time::Duration::from_secs(5)))
 }
-fn default_timeout() -> Dur {
-    Dur(std::time::Duration::from_secs(30))
+fn default_timeout() -> Spanned<Dur> {
+    Spanned::new(0..0, Dur(std::time::Duration::from_secs(30)))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -573,6 +573,18 @@ impl Plan {
             ));
         }
 
+        let positive = |d: &Spanned<super::Dur>, key: &str| {
+            if d.get_ref().0.is_zero() {
+                Err(source.error(
+                    d.span(),
+                    format!("[target] {key} must be more than 0s, e.g. \"5s\""),
+                ))
+            } else {
+                Ok(d.get_ref().0)
+            }
+        };
+        let connect_timeout = positive(&config.target.connect_timeout, "connect_timeout")?;
+        let timeout = positive(&config.target.timeout, "timeout")?;
         let segment = o.segment.unwrap_or_default();
         for l in &loads {
             if l.peak_users() < segment.count {
@@ -592,8 +604,8 @@ impl Plan {
         Ok(Plan {
             ca_certs,
             target,
-            connect_timeout: config.target.connect_timeout.0,
-            timeout: config.target.timeout.0,
+            connect_timeout,
+            timeout,
             scenario: name,
             description: s.description.clone(),
             loads,
