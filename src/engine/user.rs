@@ -36,8 +36,8 @@ impl User {
             timeout: Timeout::new(timeout),
             vars: BTreeMap::new(),
             iteration: 0,
-            out: Vec::with_capacity(1024),
-            scratch: String::with_capacity(1024),
+            out: Vec::new(),
+            scratch: String::new(),
             body: Vec::new(),
         }
     }
