@@ -1,10 +1,11 @@
 //! A lean HTTP/1.1 client connection: one per virtual user, kept alive.
 //!
 //! Request bytes are written from a buffer the caller reuses; responses are parsed
-//! with httparse out of one read buffer per connection (Content-Length, chunked, or
-//! read-to-close bodies). Nothing here allocates per request in the steady state
-//! unless the caller asks to keep the body.
+//! with httparse out of one read buffer (Content-Length, chunked, or read-to-close
+//! bodies), which a connection holds only while a request is on it. Nothing here
+//! allocates per request in the steady state unless the caller asks to keep the body.
 
+use std::cell::RefCell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -18,12 +19,22 @@ use tokio::net::TcpStream;
 use crate::config::Target;
 use crate::metrics::Failure;
 
-/// What connecting needs: where, and how (TLS or not).
+/// What connecting needs: where, and how (TLS or not); and the read buffers of the
+/// worker's connections.
 pub struct Connector {
     pub target: Target,
     pub connect_timeout: Duration,
     tls: Option<tokio_rustls::TlsConnector>,
+    /// Between requests a kept-alive connection holds no bytes, so its read buffer goes
+    /// back here: only requests in flight hold one (10,000 thinking users do not need
+    /// 10,000 buffers).
+    buffers: RefCell<Vec<Vec<u8>>>,
 }
+
+/// A read buffer's starting size; one grown past `KEEP_BUFFER` (a huge response head)
+/// is not kept.
+const READ_BUFFER: usize = 8192;
+const KEEP_BUFFER: usize = 64 * 1024;
 
 impl Connector {
     /// `extra_roots`: certificates trusted besides the public roots (`[target] ca_file`).
@@ -50,6 +61,20 @@ impl Connector {
             target,
             connect_timeout,
             tls,
+            buffers: RefCell::default(),
+        }
+    }
+
+    fn take_buffer(&self) -> Vec<u8> {
+        self.buffers
+            .borrow_mut()
+            .pop()
+            .unwrap_or_else(|| vec![0; READ_BUFFER])
+    }
+
+    fn give_buffer(&self, buf: Vec<u8>) {
+        if buf.len() <= KEEP_BUFFER {
+            self.buffers.borrow_mut().push(buf);
         }
     }
 
@@ -142,24 +167,15 @@ pub struct Response {
     pub first_byte: Instant,
 }
 
-/// One keep-alive connection and its read buffer.
+/// One keep-alive connection, and a read buffer while a request is on it.
+#[derive(Default)]
 pub struct Conn {
     stream: Option<Stream>,
+    /// Empty between requests (see `Connector::buffers`).
     buf: Vec<u8>,
     /// Unconsumed bytes are buf[start..end].
     start: usize,
     end: usize,
-}
-
-impl Default for Conn {
-    fn default() -> Self {
-        Conn {
-            stream: None,
-            buf: vec![0; 8192],
-            start: 0,
-            end: 0,
-        }
-    }
 }
 
 const MAX_HEADERS: usize = 64;
@@ -175,6 +191,28 @@ impl Conn {
     /// Sends `request` and reads the whole response. The body is appended to `body`
     /// when `keep_body`. Returns the connect time in µs when a new connection was made.
     pub async fn exchange(
+        &mut self,
+        connector: &Connector,
+        request: &[u8],
+        head_only: bool,
+        keep_body: bool,
+        body: &mut Vec<u8>,
+    ) -> (Option<u64>, Result<Response, Failure>) {
+        if self.buf.is_empty() {
+            self.buf = connector.take_buffer();
+        }
+        let r = self
+            .exchange_with_buffer(connector, request, head_only, keep_body, body)
+            .await;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            connector.give_buffer(std::mem::take(&mut self.buf));
+        }
+        r
+    }
+
+    async fn exchange_with_buffer(
         &mut self,
         connector: &Connector,
         request: &[u8],
