@@ -216,18 +216,18 @@ fn prepare_fixed_requests(plan: &mut Plan) {
 /// timers fired late: then latency includes perfgate's own queueing.
 fn judge_generator(g: &mut Generator, wall: f64) {
     // More threads than cores (say, pinned with taskset) share the cores they have.
-    let lanes = g.threads.min(g.cores).max(1);
+    let cores_used = g.threads.min(g.cores).max(1);
     let busy = if wall > 0.0 {
-        g.cpu_seconds / (wall * lanes as f64)
+        g.cpu_seconds / (wall * cores_used as f64)
     } else {
         0.0
     };
     if busy > 0.9 {
-        let what = if lanes == g.threads {
+        let what = if cores_used == g.threads {
             format!("{} threads", g.threads)
         } else {
-            let s = if lanes == 1 { "" } else { "s" };
-            format!("{lanes} core{s} ({} threads)", g.threads)
+            let s = if cores_used == 1 { "" } else { "s" };
+            format!("{cores_used} core{s} ({} threads)", g.threads)
         };
         g.notes.push(format!(
             "load generator CPU at {:.0}% of its {what}",
