@@ -184,6 +184,10 @@ fn segments_from_the_command_line() {
         assert_eq!(done.status.code(), Some(0));
         let stdout = String::from_utf8_lossy(&done.stdout);
         assert!(
+            stdout.contains(&format!(", segment {}/2)", i + 1)),
+            "banner: {stdout}"
+        );
+        assert!(
             stdout.contains(&format!("segment {}/2 of the load", i + 1)),
             "{stdout}"
         );

@@ -281,8 +281,13 @@ fn execute(
         .map(|spec| history::load_baseline(spec, &plan.scenario, output))
         .transpose()?;
     let mut store = history::open_store(output)?;
+    let segment = if plan.segment.count > 1 {
+        format!(", segment {}", plan.segment)
+    } else {
+        String::new()
+    };
     outln!(
-        "perfgate: scenario {} → {} for {} ({} threads){}",
+        "perfgate: scenario {} → {} for {} ({} threads{segment}){}",
         plan.scenario,
         plan.target.url(),
         Dur(plan.duration),
