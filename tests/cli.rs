@@ -424,15 +424,8 @@ fn ctrl_c_writes_partial_results_and_exits_3() {
     std::thread::sleep(std::time::Duration::from_secs(2));
     // SAFETY: kill() sends a signal to a child we own.
     unsafe { libc_kill(child.id() as i32, 2) };
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(started.elapsed().as_secs() < 10, "did not stop");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(3));
+    let (code, _) = exit_within(&mut child, 10.0);
+    assert_eq!(code, Some(3));
     let r = perfgate::metrics::RunResult::load(&dir.join("partial.json")).unwrap();
     assert_eq!(r.stop, perfgate::metrics::StopReason::Interrupted);
     assert!(r.total.requests > 0 && r.duration_s < 10.0);
@@ -444,6 +437,18 @@ fn ctrl_c_writes_partial_results_and_exits_3() {
 extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Waits for `child` to exit, failing past `secs`: its exit code and how long it took.
+fn exit_within(child: &mut std::process::Child, secs: f64) -> (Option<i32>, f64) {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return (s.code(), started.elapsed().as_secs_f64());
+        }
+        assert!(started.elapsed().as_secs_f64() < secs, "did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]
@@ -598,16 +603,6 @@ fn scenario_parameters_can_be_overridden_from_the_command_line() {
 /// at once without waiting for them.
 #[test]
 fn sigterm_lets_in_flight_requests_land_and_a_second_signal_quits_at_once() {
-    let wait_exit = |child: &mut std::process::Child, within: f64| {
-        let started = std::time::Instant::now();
-        loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break (s.code(), started.elapsed().as_secs_f64());
-            }
-            assert!(started.elapsed().as_secs_f64() < within, "did not stop");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    };
     for (latency, second_signal) in [("1500ms", false), ("10s", true)] {
         let mut knobs = Knobs::default();
         knobs.set("latency", &format!("*={latency}")).unwrap();
@@ -635,14 +630,14 @@ fn sigterm_lets_in_flight_requests_land_and_a_second_signal_quits_at_once() {
         if second_signal {
             std::thread::sleep(std::time::Duration::from_millis(300));
             unsafe { libc_kill(child.id() as i32, 15) };
-            let (code, took) = wait_exit(&mut child, 5.0);
+            let (code, took) = exit_within(&mut child, 5.0);
             assert_eq!(code, Some(3));
             assert!(
                 took < 1.0,
                 "the second signal should not wait the grace: {took}"
             );
         } else {
-            let (code, took) = wait_exit(&mut child, 10.0);
+            let (code, took) = exit_within(&mut child, 10.0);
             assert_eq!(code, Some(3));
             assert!(
                 took < 1.9,

@@ -57,6 +57,7 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
         if r.stop != super::StopReason::Completed {
             out.stop = r.stop;
         }
+        // Several results are one whole run now (check_segments saw every segment).
         out.scenario.segment = None;
     }
     out.refresh();
