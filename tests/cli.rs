@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{perfgate, temp_dir};
+use common::{perfgate, temp_dir, write};
 use perfgate::demo::{DemoServer, Knobs};
 
 /// A small budgeted config against `host`: fast think time so a 3 s run has data.
@@ -13,12 +13,6 @@ fn budgeted(host: &str) -> String {
         "host = \"http://127.0.0.1:8000\"",
         &format!("host = \"{host}\""),
     )
-}
-
-fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! The history store: one suite, run against embedded SQLite and a real PostgreSQL
-//! server (the latter started by .ci/run).
+//! server (the latter started by .ci/run), and the CLI's `--history`, `history` and
+//! `compare` commands.
 
 mod common;
 
-use common::fixture_with;
+use common::{fixture_with, perfgate, write};
+use perfgate::demo::{DemoServer, Knobs};
 use perfgate::history::{Filter, Store};
 use perfgate::metrics::RunResult;
 
@@ -174,4 +176,122 @@ fn postgres_db(name: &str) -> String {
 fn postgres_store() {
     suite(&postgres_db("suite"));
     upgrade(&postgres_db("upgrade"));
+}
+
+#[test]
+fn history_records_runs_lists_trends_and_serves_as_baseline() {
+    let dir = common::temp_dir("history-cli");
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let mut text = common::config(
+        &demo.url(),
+        "{ constant = \"0ms\" }",
+        &[("h", "/health", 1)],
+    );
+    text.push_str("\n[budgets.ci]\nerror_rate = \"1%\"\n");
+    let cfg = write(&dir, "perfgate.toml", &text);
+    let db = dir.join("h.db");
+    // A project's first run against history:main has nothing to compare with: it says so
+    // and is judged by its budget alone.
+    let first = perfgate()
+        .current_dir(&dir)
+        .args([
+            "run",
+            "-c",
+            "perfgate.toml",
+            "-e",
+            "ci",
+            "-d",
+            "1s",
+            "-u",
+            "1",
+        ])
+        .args(["--baseline", "history:main", "--history"])
+        .arg(dir.join("empty.db"))
+        .assert()
+        .code(0);
+    let stdout = String::from_utf8_lossy(&first.get_output().stdout).to_string();
+    assert!(stdout.contains("no baseline yet"), "{stdout}");
+    for (i, branch) in ["main", "main", "main", "feature"].iter().enumerate() {
+        let assert = perfgate()
+            .current_dir(&dir)
+            .env("GIT_BRANCH", branch)
+            .env("GIT_COMMIT", format!("{i}abcdef0123"))
+            .args([
+                "run",
+                "-c",
+                "perfgate.toml",
+                "-e",
+                "ci",
+                "-d",
+                "6s",
+                "-u",
+                "4",
+                "--history",
+            ])
+            .arg(&db)
+            .args(["--out", &format!("run{i}.json")])
+            .assert()
+            .code(0);
+        let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
+        assert!(
+            stdout.contains(&format!("recorded run #{}", i + 1)),
+            "{stdout}"
+        );
+    }
+    // The newest run, against the median of main's: a real comparison, exit 0 or 1 only
+    // on a regression, and the report names the baseline's commit.
+    let out = perfgate()
+        .current_dir(&dir)
+        .env("GIT_BRANCH", "feature")
+        .args(["check", "-c"])
+        .arg(&cfg)
+        .arg(dir.join("run3.json"))
+        .args(["-e", "ci", "--baseline", "history:main:3", "--history"])
+        .arg(&db)
+        .args(["--report", "markdown=pr.md"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Against baseline 0abcdef")
+            || stdout.contains("Against baseline 1abcdef")
+            || stdout.contains("Against baseline 2abcdef"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(dir.join("pr.md")).unwrap();
+    assert!(md.contains("**Against baseline**"), "{md}");
+    let list = perfgate()
+        .current_dir(&dir)
+        .args([
+            "history",
+            "--branch",
+            "main",
+            "--metric",
+            "rps",
+            "--chart",
+            "trend.svg",
+            "--history",
+        ])
+        .arg(&db)
+        .assert()
+        .code(0);
+    let stdout = String::from_utf8_lossy(&list.get_output().stdout).to_string();
+    assert_eq!(stdout.matches("passed").count(), 3, "{stdout}");
+    assert!(!stdout.contains("feature"), "{stdout}");
+    assert!(stdout.contains("rps of the whole run: "), "{stdout}");
+    assert!(stdout.chars().any(|c| ('▁'..='█').contains(&c)), "{stdout}");
+    let svg = std::fs::read_to_string(dir.join("trend.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("<polyline"),
+        "{svg}"
+    );
+    // compare is report-only: exit 0 and every comparison listed.
+    let cmp = perfgate()
+        .current_dir(&dir)
+        .args(["compare", "run1.json", "run0.json"])
+        .assert()
+        .code(0);
+    let stdout = String::from_utf8_lossy(&cmp.get_output().stdout).to_string();
+    assert!(stdout.contains("throughput on h"), "{stdout}");
 }

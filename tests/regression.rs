@@ -1,9 +1,11 @@
 //! Regression detection end to end: real runs against the demo service's latency knob,
-//! and the CLI's baseline, compare and history commands.
+//! and the CLI's baseline errors. The measuring test shares this binary only with light
+//! work: heavy load beside it (the history CLI test, now in tests/history.rs) widened
+//! the p99 interval enough to miss a 30% regression in CI.
 
 mod common;
 
-use common::{perfgate, run, secs};
+use common::{perfgate, run, secs, write};
 use perfgate::config::{Config, Overrides, Rate};
 use perfgate::demo::{DemoServer, Knobs};
 use perfgate::gate::Scope;
@@ -67,12 +69,6 @@ fn thirty_percent_slower_endpoint_regresses_in_every_trial() {
     }
 }
 
-fn write(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
 #[test]
 fn corrupt_foreign_or_mismatched_baselines_are_errors_not_passes() {
     let dir = common::temp_dir("bad-baseline");
@@ -129,122 +125,4 @@ fn corrupt_foreign_or_mismatched_baselines_are_errors_not_passes() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "compare {}", base.display());
     }
-}
-
-#[test]
-fn history_records_runs_lists_trends_and_serves_as_baseline() {
-    let dir = common::temp_dir("history-cli");
-    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
-    let mut text = common::config(
-        &demo.url(),
-        "{ constant = \"0ms\" }",
-        &[("h", "/health", 1)],
-    );
-    text.push_str("\n[budgets.ci]\nerror_rate = \"1%\"\n");
-    let cfg = write(&dir, "perfgate.toml", &text);
-    let db = dir.join("h.db");
-    // A project's first run against history:main has nothing to compare with: it says so
-    // and is judged by its budget alone.
-    let first = perfgate()
-        .current_dir(&dir)
-        .args([
-            "run",
-            "-c",
-            "perfgate.toml",
-            "-e",
-            "ci",
-            "-d",
-            "1s",
-            "-u",
-            "1",
-        ])
-        .args(["--baseline", "history:main", "--history"])
-        .arg(dir.join("empty.db"))
-        .assert()
-        .code(0);
-    let stdout = String::from_utf8_lossy(&first.get_output().stdout).to_string();
-    assert!(stdout.contains("no baseline yet"), "{stdout}");
-    for (i, branch) in ["main", "main", "main", "feature"].iter().enumerate() {
-        let assert = perfgate()
-            .current_dir(&dir)
-            .env("GIT_BRANCH", branch)
-            .env("GIT_COMMIT", format!("{i}abcdef0123"))
-            .args([
-                "run",
-                "-c",
-                "perfgate.toml",
-                "-e",
-                "ci",
-                "-d",
-                "6s",
-                "-u",
-                "4",
-                "--history",
-            ])
-            .arg(&db)
-            .args(["--out", &format!("run{i}.json")])
-            .assert()
-            .code(0);
-        let stdout = String::from_utf8_lossy(&assert.get_output().stdout).to_string();
-        assert!(
-            stdout.contains(&format!("recorded run #{}", i + 1)),
-            "{stdout}"
-        );
-    }
-    // The newest run, against the median of main's: a real comparison, exit 0 or 1 only
-    // on a regression, and the report names the baseline's commit.
-    let out = perfgate()
-        .current_dir(&dir)
-        .env("GIT_BRANCH", "feature")
-        .args(["check", "-c"])
-        .arg(&cfg)
-        .arg(dir.join("run3.json"))
-        .args(["-e", "ci", "--baseline", "history:main:3", "--history"])
-        .arg(&db)
-        .args(["--report", "markdown=pr.md"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("Against baseline 0abcdef")
-            || stdout.contains("Against baseline 1abcdef")
-            || stdout.contains("Against baseline 2abcdef"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let md = std::fs::read_to_string(dir.join("pr.md")).unwrap();
-    assert!(md.contains("**Against baseline**"), "{md}");
-    let list = perfgate()
-        .current_dir(&dir)
-        .args([
-            "history",
-            "--branch",
-            "main",
-            "--metric",
-            "rps",
-            "--chart",
-            "trend.svg",
-            "--history",
-        ])
-        .arg(&db)
-        .assert()
-        .code(0);
-    let stdout = String::from_utf8_lossy(&list.get_output().stdout).to_string();
-    assert_eq!(stdout.matches("passed").count(), 3, "{stdout}");
-    assert!(!stdout.contains("feature"), "{stdout}");
-    assert!(stdout.contains("rps of the whole run: "), "{stdout}");
-    assert!(stdout.chars().any(|c| ('▁'..='█').contains(&c)), "{stdout}");
-    let svg = std::fs::read_to_string(dir.join("trend.svg")).unwrap();
-    assert!(
-        svg.starts_with("<svg") && svg.contains("<polyline"),
-        "{svg}"
-    );
-    // compare is report-only: exit 0 and every comparison listed.
-    let cmp = perfgate()
-        .current_dir(&dir)
-        .args(["compare", "run1.json", "run0.json"])
-        .assert()
-        .code(0);
-    let stdout = String::from_utf8_lossy(&cmp.get_output().stdout).to_string();
-    assert!(stdout.contains("throughput on h"), "{stdout}");
 }

@@ -68,6 +68,13 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Writes `text` to `dir/name` and returns the path.
+pub fn write(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
 pub fn perfgate() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("perfgate").unwrap();
     cmd.timeout(Duration::from_secs(120));
