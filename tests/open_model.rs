@@ -64,6 +64,25 @@ fn arrivals_with_no_free_user_are_counted_as_dropped() {
     let handled = r.total.requests + r.total.interrupted + r.total.dropped;
     assert!((scheduled - 2..=scheduled).contains(&handled), "{handled}");
     assert!(r.total.dropped >= 150, "{}", r.total.dropped);
+    // The verdict says the service got less load than asked, unless a `dropped`
+    // objective judges it.
+    let note = format!("{} of {handled} arrivals", r.total.dropped);
+    let notes = |objectives: &str| {
+        let text = format!("{text}\n[budgets.ci]\n{objectives}\n");
+        let (config, source) = perfgate::config::Config::parse("t.toml", &text).unwrap();
+        let budget = perfgate::gate::Budget::resolve(&config, &source, Some("ci"), None).unwrap();
+        perfgate::gate::evaluate(&budget, &r).notes
+    };
+    let unbounded = notes("p99 = \"10s\"");
+    assert!(
+        unbounded.iter().any(|n| n.starts_with(&note)),
+        "{unbounded:?}"
+    );
+    let bounded = notes("dropped = 0");
+    assert!(
+        !bounded.iter().any(|n| n.contains("arrivals")),
+        "{bounded:?}"
+    );
     assert_eq!(
         demo.served_on("/health"),
         r.total.requests

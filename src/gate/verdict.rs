@@ -117,6 +117,9 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
         }
         StopReason::Completed => {}
     }
+    if let Some(n) = dropped_note(result, &checks) {
+        notes.push(n);
+    }
     if result.generator.overloaded {
         notes.push(format!(
             "inconclusive: the load generator was the bottleneck ({}); the numbers describe perfgate, not the service",
@@ -145,6 +148,23 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
         notes,
         baseline: None,
     }
+}
+
+/// Arrivals dropped in the open model mean the service got less load than the scenario
+/// asks: said beside the verdict unless a `dropped` objective already judges it.
+fn dropped_note(result: &RunResult, checks: &[Check]) -> Option<String> {
+    let t = &result.total;
+    let judged = checks.iter().any(|c| c.objective.metric == Metric::Dropped);
+    if t.dropped == 0 || judged {
+        return None;
+    }
+    let scheduled = t.requests + t.interrupted + t.dropped;
+    let pct = 100.0 * t.dropped as f64 / scheduled as f64;
+    Some(format!(
+        "{} of {scheduled} arrivals ({pct:.1}%) were dropped for want of a free user: the service got {:.1}% of the load asked; raise max_users (--users) or bound `dropped` in the budget",
+        t.dropped,
+        100.0 - pct,
+    ))
 }
 
 /// Live `abort_on_fail`: the first upper-bound objective past its grace delay that fails
