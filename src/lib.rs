@@ -37,6 +37,14 @@ macro_rules! out {
     }};
 }
 
+/// `eprintln!` that shrugs off a closed stderr (`perfgate run 2>&1 | head`), as `outln!`.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -1,3 +1,4 @@
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -19,7 +20,8 @@ fn main() -> ExitCode {
     match outcome {
         Ok(exit) => exit.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // A closed stderr must not turn exit 2 into a panic.
+            let _ = writeln!(std::io::stderr(), "error: {e:#}");
             Exit::Error.into()
         }
     }

@@ -187,6 +187,19 @@ fn the_seeds_environment_variables_change_the_verdict() {
         .env("TEST_SCENARIO", "nope")
         .assert()
         .code(2);
+    // A file that is not there is named without a made-up position.
+    let err = perfgate()
+        .args(["run", "-c", "no-such-perfgate.toml"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8_lossy(&err);
+    assert!(
+        err.contains("no-such-perfgate.toml: cannot read config"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -550,17 +563,54 @@ fn scenario_parameters_can_be_overridden_from_the_command_line() {
         .clone();
     assert!(String::from_utf8_lossy(&failed).contains("FAILED"));
 
-    for (args, says) in [
-        (&["--budget", "nosuch"][..], "nosuch"),
+    // Values that cannot run name the flag or variable they came from, not the file.
+    let from_file = format!("{}:", cfg.display());
+    for (args, env, says) in [
+        (&["--budget", "nosuch"][..], None, "nosuch"),
         (
             &["--stage", "soon"][..],
+            None,
             "--stage soon: write DURATION:TARGET",
         ),
-        (&["--stage", "10s:many"][..], "target \"many\""),
-        (&["--arrivals", "bursty"][..], "bursty"),
+        (&["--stage", "10s:many"][..], None, "target \"many\""),
+        (&["--arrivals", "bursty"][..], None, "bursty"),
+        (
+            &["--users", "0"][..],
+            None,
+            "--users: needs at least one user",
+        ),
+        (
+            &[][..],
+            Some(("TEST_USERS", "0")),
+            "TEST_USERS: needs at least one user",
+        ),
+        (
+            &["--duration", "0s"][..],
+            None,
+            "--duration: must be more than 0",
+        ),
+        (
+            &["--host", "ftp://x"][..],
+            None,
+            "--host: target \"ftp://x\" must start with http://",
+        ),
+        (
+            &[][..],
+            Some(("TARGET_HOST", "ftp://x")),
+            "TARGET_HOST: target",
+        ),
+        (
+            &["--spawn-rate", "0"][..],
+            None,
+            "--spawn-rate: must be more than 0",
+        ),
     ] {
         let started = std::time::Instant::now();
-        let err = perfgate()
+        let mut cmd = perfgate();
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let err = cmd
             .args(["run", "--quiet", "-c"])
             .arg(&cfg)
             .args(args)
@@ -571,6 +621,9 @@ fn scenario_parameters_can_be_overridden_from_the_command_line() {
             .clone();
         let err = String::from_utf8_lossy(&err);
         assert!(err.contains(says), "{args:?}: {err}");
+        // Only the budget's name is looked up in the file.
+        let budget = args.first() == Some(&"--budget");
+        assert_eq!(err.contains(&from_file), budget, "{args:?}: {err}");
         assert!(
             started.elapsed().as_secs_f64() < 2.0,
             "{args:?} ran load first"
@@ -650,7 +703,7 @@ fn sigterm_lets_in_flight_requests_land_and_a_second_signal_quits_at_once() {
 
 /// `perfgate run | head -1`: a closed stdout loses neither the result file nor the verdict.
 #[test]
-fn a_closed_stdout_loses_nothing() {
+fn a_closed_stdout_or_stderr_loses_nothing() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
     let dir = temp_dir("closed-stdout");
     let cfg = write(&dir, "perfgate.toml", &budgeted(&demo.url()));
@@ -688,4 +741,35 @@ fn a_closed_stdout_loses_nothing() {
     );
     let r = perfgate::metrics::RunResult::load(&out).unwrap();
     assert!(r.total.requests > 0);
+
+    // Both closed (`perfgate run 2>&1 | head` after head left), against a port nobody
+    // listens on: the request-failure lines go nowhere, the verdict still says FAILED.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = write(
+        &dir,
+        "refused.toml",
+        &budgeted(&format!("http://127.0.0.1:{port}")),
+    );
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("perfgate"))
+        .args(["run", "--duration", "1s", "-c"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    assert_eq!(child.wait().unwrap().code(), Some(1), "FAILED, not a panic");
+    let r = perfgate::metrics::RunResult::load(&out).unwrap();
+    // Every user kept going: 10 users started over the second, 20–60 ms think, about
+    // 135 attempts. A panic on the log line ends each user whose failure is printed
+    // (5 lines a second): that run made 38.
+    assert!(r.total.requests >= 90, "{}", r.total.requests);
+    assert_eq!(r.total.failures, r.total.requests);
 }

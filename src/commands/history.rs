@@ -58,7 +58,7 @@ pub fn record(store: Option<&mut Store>, r: &RunResult, v: &Verdict, exit: Exit)
             exit
         }
         Err(e) => {
-            eprintln!("error: cannot record the run in {}: {e:#}", store.url);
+            errln!("error: cannot record the run in {}: {e:#}", store.url);
             Exit::Error
         }
     }
@@ -114,7 +114,7 @@ pub fn load_baseline(spec: &str, scenario: &str, o: &OutputArgs) -> Result<Loade
                     "no baseline yet: {} has no completed run of scenario {scenario:?} on branch {branch:?}, so nothing was compared",
                     store.url
                 );
-                eprintln!("warning: {why}");
+                errln!("warning: {why}");
                 return Ok(LoadedBaseline::NoneYet(why));
             }
         }

@@ -321,7 +321,7 @@ fn execute(
                 e.tick(c, elapsed);
             }
             let reason = gate::live_abort(&budget, c, elapsed)?;
-            eprintln!("aborting: {reason}");
+            errln!("aborting: {reason}");
             Some(StopReason::Aborted)
         })),
     };
@@ -341,7 +341,7 @@ fn execute(
 /// Resolves on the first Ctrl-C or SIGTERM; a second one exits at once.
 async fn shutdown_signal() {
     wait_signal().await;
-    eprintln!("\nstopping: finishing in-flight requests and writing partial results (Ctrl-C again to quit now)");
+    errln!("\nstopping: finishing in-flight requests and writing partial results (Ctrl-C again to quit now)");
     tokio::spawn(async {
         wait_signal().await;
         std::process::exit(Exit::Interrupted.code() as i32);
@@ -369,13 +369,13 @@ fn finish(
     let mut broken = false;
     if let Some(path) = &output.out {
         if let Err(e) = result.save(path) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            errln!("error: cannot write {}: {e}", path.display());
             broken = true;
         }
     }
     for o in reports {
         if let Err(e) = crate::write_atomic(&o.path, o.format.render(&r).as_bytes()) {
-            eprintln!("error: cannot write {}: {e}", o.path.display());
+            errln!("error: cannot write {}: {e}", o.path.display());
             broken = true;
         }
     }
@@ -383,7 +383,7 @@ fn finish(
         out!("{}", report::annotations(&r));
     }
     if let Err(e) = report::step_summary(&report::Format::Markdown.render(&r)) {
-        eprintln!("warning: cannot append to GITHUB_STEP_SUMMARY: {e}");
+        errln!("warning: cannot append to GITHUB_STEP_SUMMARY: {e}");
     }
     Ok(if broken {
         Exit::Error

@@ -70,7 +70,7 @@ impl Progress {
             }
             None if elapsed - self.last_line >= PLAIN_EVERY_S => {
                 self.last_line = elapsed;
-                eprintln!("[{elapsed:>5.0}s] {line}");
+                errln!("[{elapsed:>5.0}s] {line}");
             }
             None => {}
         }

@@ -260,14 +260,27 @@ pub enum DataOrder {
     Random,
 }
 
-/// A config problem, located in its file.
+/// A config problem, located in its file (line 0: the file as a whole, e.g. unreadable).
 #[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
 pub struct ConfigError {
     pub file: String,
     pub line: usize,
     pub column: usize,
     pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.column, self.message
+            )
+        }
+    }
 }
 
 /// Where spans point: the file's name and text, to turn byte offsets into line:column.
@@ -278,6 +291,16 @@ pub struct Source {
 }
 
 impl Source {
+    /// A problem with the file as a whole (no position to point at).
+    pub fn whole(&self, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.clone(),
+            line: 0,
+            column: 0,
+            message: message.into(),
+        }
+    }
+
     pub fn error(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> ConfigError {
         let upto = &self.text[..span.start.min(self.text.len())];
         let line = upto.matches('\n').count() + 1;

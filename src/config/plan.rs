@@ -79,8 +79,16 @@ impl std::fmt::Display for Segment {
 impl Overrides {
     /// Fills what the CLI left unset from TEST_SCENARIO, TARGET_HOST, TEST_USERS,
     /// TEST_DURATION. Returns an error naming the variable when one is malformed.
+    /// Values that cannot run (a zero duration, no users) are errors naming the flag or
+    /// variable they came from, not the config file.
     pub fn with_env(mut self) -> Result<Overrides, String> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let from = |cli: bool, flag: &'static str, env: &'static str| if cli { flag } else { env };
+        let (host_from, users_from, duration_from) = (
+            from(self.host.is_some(), "--host", "TARGET_HOST"),
+            from(self.users.is_some(), "--users", "TEST_USERS"),
+            from(self.duration.is_some(), "--duration", "TEST_DURATION"),
+        );
         if self.scenario.is_none() {
             self.scenario = var("TEST_SCENARIO");
         }
@@ -101,6 +109,18 @@ impl Overrides {
                 self.duration =
                     Some(super::Dur::parse(&v).map_err(|e| format!("TEST_DURATION: {e}"))?);
             }
+        }
+        if let Some(h) = &self.host {
+            Target::parse(h).map_err(|e| format!("{host_from}: {e}"))?;
+        }
+        if self.users == Some(0) {
+            return Err(format!("{users_from}: needs at least one user"));
+        }
+        if self.duration.is_some_and(|d| d.0.is_zero()) {
+            return Err(format!("{duration_from}: must be more than 0, e.g. 30s"));
+        }
+        if self.spawn_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+            return Err("--spawn-rate: must be more than 0 users per second".into());
         }
         Ok(self)
     }
@@ -362,7 +382,7 @@ impl Feeder {
 impl Plan {
     /// Validates `config` and resolves the scenario to run.
     pub fn build(config: &Config, source: &Source, o: &Overrides) -> Result<Plan, ConfigError> {
-        let whole = |msg: String| source.error(0..0, msg);
+        let whole = |msg: String| source.whole(msg);
         let host = o
             .host
             .clone()

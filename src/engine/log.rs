@@ -38,7 +38,7 @@ impl Log {
             self.lines.store(0, Ordering::Relaxed);
         }
         if self.lines.fetch_add(1, Ordering::Relaxed) < LINES_PER_SECOND {
-            eprintln!("[{now:>4}s] {text}");
+            errln!("[{now:>4}s] {text}");
         } else {
             self.suppressed.fetch_add(1, Ordering::Relaxed);
         }

@@ -75,6 +75,7 @@ pub async fn run(
     let mut done = 0;
     let mut cpu_seconds = 0.0;
     let mut max_lag = Duration::ZERO;
+    let (mut crashed, mut crash) = (0, None);
     let mut stop = StopReason::Completed;
     let deadline = tokio::time::Instant::now() + duration;
     let mut ticks = tokio::time::interval_at(
@@ -87,10 +88,12 @@ pub async fn run(
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(worker::Msg::Interval { t, rec }) => collector.add(t, rec),
-                Some(worker::Msg::Done { cpu_seconds: c, max_lag: l }) => {
+                Some(worker::Msg::Done { cpu_seconds: c, max_lag: l, crashed: n, crash: why }) => {
                     done += 1;
                     cpu_seconds += c;
                     max_lag = max_lag.max(l);
+                    crashed += n;
+                    crash = crash.or(why);
                 }
                 None => break,
             },
@@ -130,7 +133,7 @@ pub async fn run(
     let (endpoints, total, series, tasks) = collector.finish();
     let suppressed = log.suppressed.load(std::sync::atomic::Ordering::Relaxed);
     if suppressed > 0 {
-        eprintln!("({suppressed} more failed/slow request lines were not printed)");
+        errln!("({suppressed} more failed/slow request lines were not printed)");
     }
     let mut generator = Generator {
         threads: threads as u32,
@@ -140,6 +143,14 @@ pub async fn run(
         ..Generator::default()
     };
     judge_generator(&mut generator, wall);
+    if crashed > 0 {
+        let why = crash.unwrap_or_default();
+        errln!("error: {crashed} virtual users stopped on an internal error (a perfgate bug; please report it): {why}");
+        generator.notes.push(format!(
+            "{crashed} virtual users stopped on an internal error: {why}"
+        ));
+        generator.overloaded = true;
+    }
     // A segment reports its share: merged, the segments add up to the whole run.
     let seg = plan.segment;
     let (mut model, mut users, mut rate) = ("", 0, None::<f64>);

@@ -25,7 +25,13 @@ pub enum Msg {
     /// Everything recorded in interval `t` (seconds since start).
     Interval { t: u64, rec: Recorder },
     /// The worker finished: its CPU seconds and worst timer/schedule lag.
-    Done { cpu_seconds: f64, max_lag: Duration },
+    Done {
+        cpu_seconds: f64,
+        max_lag: Duration,
+        /// Virtual users that ended on a panic (a perfgate bug), with the first message.
+        crashed: u64,
+        crash: Option<String>,
+    },
 }
 
 /// What all workers share.
@@ -204,8 +210,9 @@ async fn work(index: usize, threads: usize, s: Shared) {
     // nothing new starts, requests on the wire get GRACE to land, and the rest is cut
     // (counted as interrupted).
     let mut stop = s.stop.clone();
+    let crashes = Crashes::default();
     tokio::select! {
-        () = async { while tasks.join_next().await.is_some() {} } => {}
+        () = crashes.join_all(&mut tasks) => {}
         _ = stop.wait_for(|s| *s) => {
             w.stopping.set(true);
             let grace = tokio::time::sleep(GRACE);
@@ -217,7 +224,7 @@ async fn work(index: usize, threads: usize, s: Shared) {
                 }
             }
             tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
+            crashes.join_all(&mut tasks).await;
             for q in &queues {
                 q.interrupt_left(&w);
             }
@@ -230,7 +237,35 @@ async fn work(index: usize, threads: usize, s: Shared) {
     let _ = s.tx.send(Msg::Done {
         cpu_seconds: thread_cpu_seconds(),
         max_lag: w.max_lag.get(),
+        crashed: crashes.count.get(),
+        crash: crashes.first.take(),
     });
+}
+
+/// User tasks that panicked: counted, so a bug shows in the verdict instead of quietly
+/// running less load than asked.
+#[derive(Default)]
+struct Crashes {
+    count: Cell<u64>,
+    first: RefCell<Option<String>>,
+}
+
+impl Crashes {
+    async fn join_all(&self, tasks: &mut tokio::task::JoinSet<()>) {
+        while let Some(done) = tasks.join_next().await {
+            let Err(e) = done else { continue };
+            if let Ok(panic) = e.try_into_panic() {
+                self.count.set(self.count.get() + 1);
+                let mut first = self.first.borrow_mut();
+                if first.is_none() {
+                    *first = Some(match panic.downcast::<String>() {
+                        Ok(s) => *s,
+                        Err(p) => p.downcast::<&str>().map_or("?".into(), |s| s.to_string()),
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// Hands the recorder to the collector at every whole second since the start.
@@ -435,5 +470,36 @@ fn thread_cpu_seconds() -> f64 {
         }
         let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
         tv(u.ru_utime) + tv(u.ru_stime)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panicked_user_tasks_are_counted_with_the_first_message() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        let crashes = Crashes::default();
+        local.block_on(&rt, async {
+            let mut tasks = tokio::task::JoinSet::new();
+            tasks.spawn_local(async {});
+            tasks.spawn_local(async { panic!("user {} broke", 7) });
+            tasks.spawn_local(async { panic!("a static message") });
+            tasks.spawn_local(std::future::pending());
+            tokio::task::yield_now().await; // every task runs once
+            tasks.abort_all();
+            crashes.join_all(&mut tasks).await;
+        });
+        // The aborted task is not a crash; both panics are, whichever came first.
+        assert_eq!(crashes.count.get(), 2);
+        let first = crashes.first.take().unwrap();
+        assert!(
+            first == "user 7 broke" || first == "a static message",
+            "{first}"
+        );
     }
 }

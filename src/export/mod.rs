@@ -187,7 +187,7 @@ impl Exporter {
                 send_within(q, Job::Flush(ack), left()) && done.recv_timeout(left()).is_ok();
             let c = &self.counts;
             let names: Vec<&str> = self.sinks.iter().map(Sink::name).collect();
-            eprintln!(
+            errln!(
                 "export ({}): {} sent, {} failed, {} dropped (queue full){}",
                 names.join(", "),
                 c.sent.load(Ordering::Relaxed),
@@ -269,7 +269,7 @@ fn spawn(
                         Ok(_) => counts.sent.fetch_add(1, Ordering::Relaxed),
                         Err(e) => {
                             if !warned {
-                                eprintln!("warning: export to {} failed: {e} (the load goes on; later failures are counted, not shown)", sink.name());
+                                errln!("warning: export to {} failed: {e} (the load goes on; later failures are counted, not shown)", sink.name());
                                 warned = true;
                             }
                             counts.failed.fetch_add(1, Ordering::Relaxed)

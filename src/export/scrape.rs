@@ -65,7 +65,7 @@ impl Server {
         let seen = self.scrapes.load(Ordering::Relaxed);
         let deadline = Instant::now() + limit;
         if seen > 0 {
-            eprintln!(
+            errln!(
                 "waiting up to {}s for a last scrape of {}",
                 limit.as_secs(),
                 self.addr

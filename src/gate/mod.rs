@@ -65,17 +65,14 @@ impl Budget {
         if let Some(name) = &set {
             let table = config.budgets.get(name).ok_or_else(|| {
                 let known: Vec<&str> = config.budgets.keys().map(String::as_str).collect();
-                source.error(
-                    0..0,
-                    format!(
-                        "no budget named {name:?}; this config has [budgets.*] for: {}",
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                )
+                source.whole(format!(
+                    "no budget named {name:?}; this config has [budgets.*] for: {}",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
             })?;
             objectives = budget::parse_table(
                 table,
@@ -113,7 +110,7 @@ impl Budget {
                 source,
             )?);
         }
-        apply_env_limits(&mut objectives).map_err(|e| source.error(0..0, e))?;
+        apply_env_limits(&mut objectives).map_err(|e| source.whole(e))?;
         let mut alerts = Vec::new();
         for (name, table) in &config.alerts {
             let description = table

@@ -85,7 +85,7 @@ pub struct Generator {
     /// Worst lag of the open-model schedule or of a timer tick, in milliseconds.
     pub max_lag_ms: f64,
     pub overloaded: bool,
-    /// Why it was judged overloaded, in words.
+    /// Why it was judged overloaded, in words (also: virtual users lost to a perfgate bug).
     pub notes: Vec<String>,
 }
 
