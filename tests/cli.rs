@@ -604,6 +604,16 @@ fn scenario_parameters_can_be_overridden_from_the_command_line() {
             None,
             "--spawn-rate: must be more than 0",
         ),
+        (
+            &["--iterations", "0"][..],
+            None,
+            "--iterations: must be at least 1",
+        ),
+        (
+            &["--env", "prodution"][..],
+            None,
+            "no budget named \"prodution\"",
+        ),
     ] {
         let started = std::time::Instant::now();
         let mut cmd = perfgate();
@@ -621,8 +631,10 @@ fn scenario_parameters_can_be_overridden_from_the_command_line() {
             .clone();
         let err = String::from_utf8_lossy(&err);
         assert!(err.contains(says), "{args:?}: {err}");
-        // Only the budget's name is looked up in the file.
-        let budget = args.first() == Some(&"--budget");
+        // Only budget names are looked up in the file.
+        let budget = args
+            .first()
+            .is_some_and(|a| *a == "--budget" || *a == "--env");
         assert_eq!(err.contains(&from_file), budget, "{args:?}: {err}");
         assert!(
             started.elapsed().as_secs_f64() < 2.0,

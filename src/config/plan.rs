@@ -119,6 +119,9 @@ impl Overrides {
         if self.duration.is_some_and(|d| d.0.is_zero()) {
             return Err(format!("{duration_from}: must be more than 0, e.g. 30s"));
         }
+        if self.iterations == Some(0) {
+            return Err("--iterations: must be at least 1".into());
+        }
         if self.spawn_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
             return Err("--spawn-rate: must be more than 0 users per second".into());
         }

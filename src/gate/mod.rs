@@ -60,20 +60,28 @@ impl Budget {
         let set = scenario_budget
             .map(str::to_string)
             .or_else(|| environment.clone());
+        let unknown = |name: &str| {
+            let known: Vec<&str> = config.budgets.keys().map(String::as_str).collect();
+            source.whole(format!(
+                "no budget named {name:?}; this config has [budgets.*] for: {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        };
+        // A misspelt environment is an error even when the scenario's own budget set
+        // judges the run: it names the run in every message and report.
+        if let Some(env) = environment.as_deref() {
+            if !config.budgets.is_empty() && !config.budgets.contains_key(env) {
+                return Err(unknown(env));
+            }
+        }
         let mut objectives = Vec::new();
         let mut env_endpoints = BTreeMap::new();
         if let Some(name) = &set {
-            let table = config.budgets.get(name).ok_or_else(|| {
-                let known: Vec<&str> = config.budgets.keys().map(String::as_str).collect();
-                source.whole(format!(
-                    "no budget named {name:?}; this config has [budgets.*] for: {}",
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
-            })?;
+            let table = config.budgets.get(name).ok_or_else(|| unknown(name))?;
             objectives = budget::parse_table(
                 table,
                 &Scope::Total,
