@@ -298,6 +298,18 @@ fn result_json_validates_against_the_schema() {
     assert!(validator.is_valid(&other));
     other["scenario"]["segment"] = "half".into();
     assert!(!validator.is_valid(&other));
+    // Results written before the schedule lag and timer delay were apart still load.
+    let mut old = instance.clone();
+    let g = old["generator"].as_object_mut().unwrap();
+    g.remove("timer_delay_p99_ms");
+    let lag = g.remove("schedule_lag_ms").unwrap();
+    g.insert("max_lag_ms".into(), 42.5.into());
+    assert!(lag.as_f64().unwrap() >= 0.0);
+    let r = perfgate::metrics::RunResult::from_json(&old.to_string()).unwrap();
+    assert_eq!(
+        (r.generator.schedule_lag_ms, r.generator.timer_delay_p99_ms),
+        (42.5, 0.0)
+    );
 }
 
 #[test]

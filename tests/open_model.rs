@@ -138,11 +138,12 @@ fn an_overloaded_generator_makes_the_verdict_inconclusive() {
     };
     let r = run(&text, o);
     assert!(r.generator.overloaded, "{:?}", r.generator);
+    assert!(r.generator.schedule_lag_ms > 0.0 && r.generator.timer_delay_p99_ms > 0.0);
     assert!(
         r.generator
             .notes
             .iter()
-            .any(|n| n.contains("CPU") || n.contains("behind")),
+            .any(|n| n.contains("CPU") || n.contains("behind") || n.contains("late")),
         "{:?}",
         r.generator.notes
     );

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{Model, Plan};
-use crate::metrics::{Collector, Generator, GitInfo, RunResult, ScenarioInfo, StopReason};
+use crate::metrics::{Collector, Generator, GitInfo, Latency, RunResult, ScenarioInfo, StopReason};
 
 pub use shape::Shape;
 
@@ -73,8 +73,8 @@ pub async fn run(
 
     let mut collector = Collector::new(&plan.endpoints, &plan.tasks);
     let mut done = 0;
-    let mut cpu_seconds = 0.0;
-    let mut max_lag = Duration::ZERO;
+    let (mut cpu_seconds, mut wait_seconds) = (0.0, 0.0);
+    let (mut schedule_lag, mut timer_delays) = (Duration::ZERO, Latency::default());
     let (mut crashed, mut crash) = (0, None);
     let mut stop = StopReason::Completed;
     let deadline = tokio::time::Instant::now() + duration;
@@ -88,10 +88,12 @@ pub async fn run(
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(worker::Msg::Interval { t, rec }) => collector.add(t, rec),
-                Some(worker::Msg::Done { cpu_seconds: c, max_lag: l, crashed: n, crash: why }) => {
+                Some(worker::Msg::Done { cpu_seconds: c, wait_seconds: wait, schedule_lag: s, timer_delays: t, crashed: n, crash: why}) => {
                     done += 1;
                     cpu_seconds += c;
-                    max_lag = max_lag.max(l);
+                    wait_seconds += wait;
+                    schedule_lag = schedule_lag.max(s);
+                    timer_delays.add(&t);
                     crashed += n;
                     crash = crash.or(why);
                 }
@@ -139,7 +141,9 @@ pub async fn run(
         threads: threads as u32,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
         cpu_seconds,
-        max_lag_ms: max_lag.as_secs_f64() * 1000.0,
+        wait_seconds,
+        schedule_lag_ms: schedule_lag.as_secs_f64() * 1000.0,
+        timer_delay_p99_ms: timer_delays.percentile_us(99.0) as f64 / 1000.0,
         ..Generator::default()
     };
     judge_generator(&mut generator, wall);
@@ -223,16 +227,30 @@ fn prepare_fixed_requests(plan: &mut Plan) {
     plan.users = users;
 }
 
-/// The generator was the bottleneck when its threads were nearly always busy or its
-/// timers fired late: then latency includes perfgate's own queueing.
+/// The generator was the bottleneck when its threads were nearly always running or
+/// waiting for a core, or its schedule or timers ran late: then latency includes
+/// perfgate's own queueing.
 fn judge_generator(g: &mut Generator, wall: f64) {
     // More threads than cores (say, pinned with taskset) share the cores they have.
     let cores_used = g.threads.min(g.cores).max(1);
-    let busy = if wall > 0.0 {
-        g.cpu_seconds / (wall * cores_used as f64)
-    } else {
-        0.0
+    let share = |seconds: f64, of: u32| {
+        if wall > 0.0 {
+            seconds / (wall * of as f64)
+        } else {
+            0.0
+        }
     };
+    let busy = share(g.cpu_seconds, cores_used);
+    // Running, or ready and kept off a core (by the service under test on the same
+    // machine, say): either way requests waited for perfgate.
+    let wanted = share(g.cpu_seconds + g.wait_seconds, g.threads.max(1));
+    if busy <= 0.9 && wanted > 0.9 {
+        g.notes.push(format!(
+            "load generator threads were running or waiting for a core {:.0}% of the time (CPU {:.0}%)",
+            wanted * 100.0,
+            busy * 100.0
+        ));
+    }
     if busy > 0.9 {
         let what = if cores_used == g.threads {
             format!("{} threads", g.threads)
@@ -245,10 +263,16 @@ fn judge_generator(g: &mut Generator, wall: f64) {
             busy * 100.0
         ));
     }
-    if g.max_lag_ms > 100.0 {
+    if g.schedule_lag_ms > 100.0 {
         g.notes.push(format!(
-            "load generator fell {:.0} ms behind its schedule",
-            g.max_lag_ms
+            "load generator fell {:.0} ms behind its arrival schedule",
+            g.schedule_lag_ms
+        ));
+    }
+    if g.timer_delay_p99_ms > 100.0 {
+        g.notes.push(format!(
+            "load generator threads were busy: 1% of ready work waited over {:.0} ms for them",
+            g.timer_delay_p99_ms
         ));
     }
     g.overloaded = !g.notes.is_empty();
@@ -279,6 +303,40 @@ mod tests {
         assert_eq!(
             pinned.notes,
             ["load generator CPU at 95% of its 1 core (2 threads)"]
+        );
+    }
+
+    #[test]
+    fn threads_kept_waiting_for_a_core_are_a_bottleneck_too() {
+        let mut g = judged(1, 2, 7.0);
+        assert!(!g.overloaded, "70% of one thread");
+        g.wait_seconds = 2.5;
+        judge_generator(&mut g, 10.0);
+        assert_eq!(
+            g.notes,
+            ["load generator threads were running or waiting for a core 95% of the time (CPU 70%)"]
+        );
+    }
+
+    #[test]
+    fn a_late_schedule_and_late_timers_are_named_apart() {
+        let mut g = judged(2, 2, 1.0);
+        assert!(!g.overloaded);
+        g.schedule_lag_ms = 250.0;
+        g.timer_delay_p99_ms = 99.0;
+        judge_generator(&mut g, 10.0);
+        assert_eq!(
+            g.notes,
+            ["load generator fell 250 ms behind its arrival schedule"]
+        );
+        g.notes.clear();
+        g.schedule_lag_ms = 3.0;
+        g.timer_delay_p99_ms = 140.0;
+        judge_generator(&mut g, 10.0);
+        assert!(g.overloaded);
+        assert_eq!(
+            g.notes,
+            ["load generator threads were busy: 1% of ready work waited over 140 ms for them"]
         );
     }
 }

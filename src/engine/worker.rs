@@ -18,16 +18,21 @@ use super::shape::Shape;
 use super::user::{pick, User};
 use super::GRACE;
 use crate::config::{Arrivals as ArrivalModel, Model, Plan};
-use crate::metrics::{Failure, Recorder};
+use crate::metrics::{Failure, Latency, Recorder};
 
 /// What a worker tells the coordinator.
 pub enum Msg {
     /// Everything recorded in interval `t` (seconds since start).
     Interval { t: u64, rec: Recorder },
-    /// The worker finished: its CPU seconds and worst timer/schedule lag.
+    /// The worker finished: its CPU seconds and health figures.
     Done {
         cpu_seconds: f64,
-        max_lag: Duration,
+        /// Seconds ready to run but waiting for a core.
+        wait_seconds: f64,
+        /// Worst lateness of an open-model arrival past its due time.
+        schedule_lag: Duration,
+        /// How late this thread's timers fired, in µs: the runtime's scheduling delay.
+        timer_delays: Latency,
         /// Virtual users that ended on a panic (a perfgate bug), with the first message.
         crashed: u64,
         crash: Option<String>,
@@ -61,7 +66,8 @@ pub struct Worker {
     start_tokio: TokioInstant,
     iterations: Option<Arc<AtomicU64>>,
     log: Arc<Log>,
-    max_lag: Cell<Duration>,
+    schedule_lag: Cell<Duration>,
+    timer_delays: RefCell<Latency>,
 }
 
 impl Worker {
@@ -116,11 +122,22 @@ impl Worker {
                 .line(format_args!("slow request: {name} took {} ms", us / 1000));
         }
     }
+}
 
-    fn note_lag(&self, lag: Duration) {
-        if lag > self.max_lag.get() {
-            self.max_lag.set(lag);
-        }
+impl Worker {
+    /// Records how late a timer due `at` fired.
+    fn timer_fired(&self, at: TokioInstant) {
+        let late = TokioInstant::now().saturating_duration_since(at);
+        self.timer_delays
+            .borrow_mut()
+            .record_us(late.as_micros() as u64);
+    }
+}
+
+/// Keeps the worst (longest) of the durations it is shown.
+fn worst(cell: &Cell<Duration>, d: Duration) {
+    if d > cell.get() {
+        cell.set(d);
     }
 }
 
@@ -154,7 +171,8 @@ async fn work(index: usize, threads: usize, s: Shared) {
         start_tokio: TokioInstant::now() - elapsed_now,
         iterations: s.iterations.clone(),
         log: s.log.clone(),
-        max_lag: Cell::new(Duration::ZERO),
+        schedule_lag: Cell::new(Duration::ZERO),
+        timer_delays: RefCell::default(),
     });
     let classes = class_sequence(&plan);
     // User number and arrival number k are this thread's when
@@ -206,6 +224,7 @@ async fn work(index: usize, threads: usize, s: Shared) {
         }
     }
     let ticker = tokio::task::spawn_local(tick(w.clone(), s.tx.clone()));
+    let prober = tokio::task::spawn_local(probe(w.clone()));
     // Users end by themselves (load over, iterations used up) or at the run's stop: then
     // nothing new starts, requests on the wire get GRACE to land, and the rest is cut
     // (counted as interrupted).
@@ -231,12 +250,15 @@ async fn work(index: usize, threads: usize, s: Shared) {
         }
     }
     ticker.abort();
+    prober.abort();
     let t = w.elapsed() as u64;
     let rec = w.recorder.borrow_mut().take();
     let _ = s.tx.send(Msg::Interval { t, rec });
     let _ = s.tx.send(Msg::Done {
         cpu_seconds: thread_cpu_seconds(),
-        max_lag: w.max_lag.get(),
+        wait_seconds: thread_wait_seconds(),
+        schedule_lag: w.schedule_lag.get(),
+        timer_delays: w.timer_delays.take(),
         crashed: crashes.count.get(),
         crash: crashes.first.take(),
     });
@@ -268,13 +290,25 @@ impl Crashes {
     }
 }
 
+/// The runtime's scheduling delay: how late a 10 ms timer fires on this thread, that is
+/// how long work that is ready waits for the thread (tokio's timers tick by the
+/// millisecond, so up to 1 ms of it is rounding).
+async fn probe(w: Rc<Worker>) {
+    const EVERY: Duration = Duration::from_millis(10);
+    loop {
+        let at = TokioInstant::now() + EVERY;
+        tokio::time::sleep_until(at).await;
+        w.timer_fired(at);
+    }
+}
+
 /// Hands the recorder to the collector at every whole second since the start.
 async fn tick(w: Rc<Worker>, tx: mpsc::UnboundedSender<Msg>) {
     let mut t = w.elapsed() as u64;
     loop {
         let at = w.instant_at((t + 1) as f64);
         tokio::time::sleep_until(at).await;
-        w.note_lag(TokioInstant::now().saturating_duration_since(at));
+        w.timer_fired(at);
         let rec = w.recorder.borrow_mut().take();
         if tx.send(Msg::Interval { t, rec }).is_err() {
             return;
@@ -421,7 +455,10 @@ async fn fire(w: &Worker, s: &Schedule) {
             tokio::time::sleep_until(at).await;
         }
         let now = w.elapsed();
-        w.note_lag(Duration::from_secs_f64((now - next).max(0.0)));
+        worst(
+            &w.schedule_lag,
+            Duration::from_secs_f64((now - next).max(0.0)),
+        );
         // Catch up on everything due by now: late arrivals keep their due time. Once the
         // run is stopping, what was due and not sent is a shortfall: dropped.
         let stopping = !w.running();
@@ -458,6 +495,18 @@ fn class_sequence(plan: &Plan) -> Vec<usize> {
         "the plan checks that class weights add up above 0"
     );
     seq
+}
+
+/// Seconds this thread spent ready to run but waiting for a core (Linux schedstat's
+/// run-queue wait; 0 where the kernel does not keep it).
+fn thread_wait_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let waited_ns: u64 = stat
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    waited_ns as f64 / 1e9
 }
 
 /// CPU seconds (user + system) this thread has used.

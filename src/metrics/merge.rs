@@ -49,11 +49,15 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
                 None => out.tasks.push(t),
             }
         }
-        out.generator.cpu_seconds += r.generator.cpu_seconds;
-        out.generator.threads += r.generator.threads;
-        out.generator.max_lag_ms = out.generator.max_lag_ms.max(r.generator.max_lag_ms);
-        out.generator.overloaded |= r.generator.overloaded;
-        out.generator.notes.extend(r.generator.notes);
+        let g = &mut out.generator;
+        g.cpu_seconds += r.generator.cpu_seconds;
+        g.wait_seconds += r.generator.wait_seconds;
+        g.threads += r.generator.threads;
+        g.schedule_lag_ms = g.schedule_lag_ms.max(r.generator.schedule_lag_ms);
+        // Percentiles do not add: the worst process's scheduling delay stands for all.
+        g.timer_delay_p99_ms = g.timer_delay_p99_ms.max(r.generator.timer_delay_p99_ms);
+        g.overloaded |= r.generator.overloaded;
+        g.notes.extend(r.generator.notes);
         if r.stop != super::StopReason::Completed {
             out.stop = r.stop;
         }

@@ -82,8 +82,17 @@ pub struct Generator {
     pub cores: u32,
     /// User + system CPU seconds perfgate used during the load.
     pub cpu_seconds: f64,
-    /// Worst lag of the open-model schedule or of a timer tick, in milliseconds.
-    pub max_lag_ms: f64,
+    /// Seconds its threads were ready to run but waiting for a core (Linux schedstat).
+    #[serde(default)]
+    pub wait_seconds: f64,
+    /// Open model: how late, at worst, an arrival was handed out after its due time, in
+    /// milliseconds (results written before 2026-11 called it `max_lag_ms`).
+    #[serde(alias = "max_lag_ms")]
+    pub schedule_lag_ms: f64,
+    /// The runtime's scheduling delay: the 99th percentile of how late a timer fired on
+    /// the worker threads (a 10 ms probe on each), in milliseconds.
+    #[serde(default)]
+    pub timer_delay_p99_ms: f64,
     pub overloaded: bool,
     /// Why it was judged overloaded, in words (also: virtual users lost to a perfgate bug).
     pub notes: Vec<String>,
