@@ -88,7 +88,14 @@ pub async fn run(
         tokio::select! {
             msg = rx.recv() => match msg {
                 Some(worker::Msg::Interval { t, rec }) => collector.add(t, rec),
-                Some(worker::Msg::Done { cpu_seconds: c, wait_seconds: wait, schedule_lag: s, timer_delays: t, crashed: n, crash: why}) => {
+                Some(worker::Msg::Done {
+                    cpu_seconds: c,
+                    wait_seconds: wait,
+                    schedule_lag: s,
+                    timer_delays: t,
+                    crashed: n,
+                    crash: why,
+                }) => {
                     done += 1;
                     cpu_seconds += c;
                     wait_seconds += wait;

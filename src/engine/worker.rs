@@ -122,22 +122,13 @@ impl Worker {
                 .line(format_args!("slow request: {name} took {} ms", us / 1000));
         }
     }
-}
 
-impl Worker {
     /// Records how late a timer due `at` fired.
     fn timer_fired(&self, at: TokioInstant) {
         let late = TokioInstant::now().saturating_duration_since(at);
         self.timer_delays
             .borrow_mut()
             .record_us(late.as_micros() as u64);
-    }
-}
-
-/// Keeps the worst (longest) of the durations it is shown.
-fn worst(cell: &Cell<Duration>, d: Duration) {
-    if d > cell.get() {
-        cell.set(d);
     }
 }
 
@@ -455,10 +446,10 @@ async fn fire(w: &Worker, s: &Schedule) {
             tokio::time::sleep_until(at).await;
         }
         let now = w.elapsed();
-        worst(
-            &w.schedule_lag,
-            Duration::from_secs_f64((now - next).max(0.0)),
-        );
+        let lag = Duration::from_secs_f64((now - next).max(0.0));
+        if lag > w.schedule_lag.get() {
+            w.schedule_lag.set(lag);
+        }
         // Catch up on everything due by now: late arrivals keep their due time. Once the
         // run is stopping, what was due and not sent is a shortfall: dropped.
         let stopping = !w.running();
