@@ -89,8 +89,8 @@ pub struct Generator {
     /// milliseconds (results written before 2026-11 called it `max_lag_ms`).
     #[serde(alias = "max_lag_ms")]
     pub schedule_lag_ms: f64,
-    /// The runtime's scheduling delay: the 99th percentile of how late a timer fired on
-    /// the worker threads (a 10 ms probe on each), in milliseconds.
+    /// The runtime's scheduling delay: the 99th percentile of how late each worker
+    /// thread's once-a-second timer fired, in milliseconds (the worst, in short runs).
     #[serde(default)]
     pub timer_delay_p99_ms: f64,
     pub overloaded: bool,
