@@ -161,7 +161,7 @@ fn run_info(h: &mut String, res: &RunResult) {
          <tr><td>Target</td><td class=\"l\">{}</td></tr>\
          <tr><td>Commit</td><td class=\"l\">{} {}</td></tr>\
          <tr><td>Started</td><td class=\"l\">{}</td></tr>\
-         <tr><td>Generator</td><td class=\"l\">{} threads, {:.1} CPU-s, schedule lag {:.1} ms, timer delay p99 {:.1} ms{}</td></tr></table></section>",
+         <tr><td>Generator</td><td class=\"l\">{} threads, {:.1} CPU-s, {:.1} s waiting for a core, schedule lag {:.1} ms, timer delay p99 {:.1} ms{}</td></tr></table></section>",
         escape(&res.scenario.name),
         escape(&res.scenario.description),
         res.duration_s,
@@ -171,6 +171,7 @@ fn run_info(h: &mut String, res: &RunResult) {
         escape(&res.started_at),
         res.generator.threads,
         res.generator.cpu_seconds,
+        res.generator.wait_seconds,
         res.generator.schedule_lag_ms,
         res.generator.timer_delay_p99_ms,
         if res.generator.overloaded {
