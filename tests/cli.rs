@@ -490,6 +490,26 @@ fn live_progress_names_the_budgets_failing_right_now() {
         line.contains("failing: ") && line.contains("p99 latency on /api/verify-proof"),
         "{line}"
     );
+    // Open model with too few users for the degraded service: the shortfall shows live,
+    // and beside the verdict.
+    let out = perfgate()
+        .args(["demo", "--degrade", "--duration", "6s", "--quiet"])
+        .args(["--rate", "100", "--users", "2"])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("[    5s] users"))
+        .unwrap_or_else(|| panic!("no progress line: {stderr}"));
+    assert!(line.contains(" dropped"), "{line}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("arrivals") && stdout.contains("were dropped for want of a free user"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -54,8 +54,13 @@ impl Progress {
                 self.paint.red(&format!("failing: {}", failing.join(", ")))
             )
         };
+        let dropped = if t.dropped > 0 {
+            format!(" | {} dropped", t.dropped)
+        } else {
+            String::new()
+        };
         let line = format!(
-            "users {} | {} requests | {:.1} rps | p95 {} p99 {} | {} failed{status}",
+            "users {} | {} requests | {:.1} rps | p95 {} p99 {} | {} failed{dropped}{status}",
             c.users(),
             t.requests,
             t.requests as f64 / elapsed.max(1e-9),
