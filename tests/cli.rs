@@ -301,14 +301,15 @@ fn result_json_validates_against_the_schema() {
     // Results written before the schedule lag and timer delay were apart still load.
     let mut old = instance.clone();
     let g = old["generator"].as_object_mut().unwrap();
-    g.remove("timer_delay_p99_ms");
-    let lag = g.remove("schedule_lag_ms").unwrap();
+    for new in ["timer_delay_p99_ms", "schedule_lag_ms", "wait_seconds"] {
+        g.remove(new);
+    }
     g.insert("max_lag_ms".into(), 42.5.into());
-    assert!(lag.as_f64().unwrap() >= 0.0);
     let r = perfgate::metrics::RunResult::from_json(&old.to_string()).unwrap();
+    let g = &r.generator;
     assert_eq!(
-        (r.generator.schedule_lag_ms, r.generator.timer_delay_p99_ms),
-        (42.5, 0.0)
+        (g.schedule_lag_ms, g.timer_delay_p99_ms, g.wait_seconds),
+        (42.5, 0.0, 0.0)
     );
 }
 
@@ -472,19 +473,24 @@ fn exit_within(child: &mut std::process::Child, secs: f64) -> (Option<i32>, f64)
 
 #[test]
 fn live_progress_names_the_budgets_failing_right_now() {
-    // Piped (as in CI): one plain line every five seconds.
-    let out = perfgate()
-        .args(["demo", "--degrade", "--duration", "6s", "--quiet"])
-        .assert()
-        .code(1)
-        .get_output()
-        .stderr
-        .clone();
-    let stderr = String::from_utf8(out).unwrap();
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("[    5s] users"))
-        .unwrap_or_else(|| panic!("no progress line: {stderr}"));
+    // Piped (as in CI): one plain line every five seconds. Returns that line and stdout.
+    let degraded_demo = |load: &[&str]| {
+        let out = perfgate()
+            .args(["demo", "--degrade", "--duration", "6s", "--quiet"])
+            .args(load)
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("[    5s] users"))
+            .unwrap_or_else(|| panic!("no progress line: {stderr}"))
+            .to_string();
+        (line, String::from_utf8_lossy(&out.stdout).to_string())
+    };
+    let (line, _) = degraded_demo(&[]);
     assert!(line.contains("rps | p95"), "{line}");
     assert!(
         line.contains("failing: ") && line.contains("p99 latency on /api/verify-proof"),
@@ -492,20 +498,8 @@ fn live_progress_names_the_budgets_failing_right_now() {
     );
     // Open model with too few users for the degraded service: the shortfall shows live,
     // and beside the verdict.
-    let out = perfgate()
-        .args(["demo", "--degrade", "--duration", "6s", "--quiet"])
-        .args(["--rate", "100", "--users", "2"])
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with("[    5s] users"))
-        .unwrap_or_else(|| panic!("no progress line: {stderr}"));
+    let (line, stdout) = degraded_demo(&["--rate", "100", "--users", "2"]);
     assert!(line.contains(" dropped"), "{line}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("arrivals") && stdout.contains("were dropped for want of a free user"),
         "{stdout}"
