@@ -4,6 +4,7 @@
 
 mod http;
 mod log;
+mod open;
 mod request;
 mod shape;
 mod user;

@@ -9,9 +9,10 @@ use minijinja::Value;
 use tokio::time::{Instant as TokioInstant, Sleep};
 
 use super::http::Conn;
+use super::open::Arrivals;
 use super::request::{check, extract, write_request};
 use super::shape::Shape;
-use super::worker::{Arrivals, Worker};
+use super::worker::Worker;
 use crate::config::{PlannedTask, PlannedUser, Wait};
 use crate::metrics::Failure;
 

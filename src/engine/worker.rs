@@ -3,7 +3,6 @@
 //! Nothing on the request path is shared with other threads except atomics.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,10 +13,11 @@ use tokio::time::Instant as TokioInstant;
 
 use super::http::Connector;
 use super::log::Log;
+use super::open::{schedule, Arrivals, Schedule};
 use super::shape::Shape;
-use super::user::{pick, User};
+use super::user::User;
 use super::GRACE;
-use crate::config::{Arrivals as ArrivalModel, Model, Plan};
+use crate::config::{Model, Plan};
 use crate::metrics::{Failure, Latency, Recorder};
 
 /// What a worker tells the coordinator.
@@ -121,6 +121,13 @@ impl Worker {
             let name = &self.plan.endpoints[endpoint].0;
             self.log
                 .line(format_args!("slow request: {name} took {} ms", us / 1000));
+        }
+    }
+
+    /// Notes that an open-model arrival was handed out `lag` after its due time.
+    pub fn schedule_late(&self, lag: Duration) {
+        if lag > self.schedule_lag.get() {
+            self.schedule_lag.set(lag);
         }
     }
 
@@ -315,149 +322,6 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.w.recorder.borrow_mut().interrupted(self.endpoint);
         self.w.landed();
-    }
-}
-
-/// Open model: arrivals handed from the scheduler to idle users, by class.
-pub struct Arrivals {
-    idle: Vec<Cell<u64>>,
-    due: Vec<RefCell<VecDeque<Instant>>>,
-    ready: Vec<Notify>,
-    closed: Cell<bool>,
-}
-
-impl Arrivals {
-    fn new(classes: usize) -> Arrivals {
-        Arrivals {
-            idle: (0..classes).map(|_| Cell::new(0)).collect(),
-            due: (0..classes).map(|_| RefCell::default()).collect(),
-            ready: (0..classes).map(|_| Notify::new()).collect(),
-            closed: Cell::new(false),
-        }
-    }
-
-    /// Hands an arrival due at `due` to an idle user of `class`; false when none is idle
-    /// (the arrival is dropped).
-    fn offer(&self, class: usize, due: Instant) -> bool {
-        let idle = &self.idle[class];
-        if idle.get() == 0 {
-            return false;
-        }
-        idle.set(idle.get() - 1);
-        self.due[class].borrow_mut().push_back(due);
-        self.ready[class].notify_one();
-        true
-    }
-
-    /// No more arrivals: idle users leave.
-    fn close(&self) {
-        self.closed.set(true);
-        for r in &self.ready {
-            r.notify_waiters();
-        }
-    }
-
-    /// Arrivals handed to users that the run's stop cut before they were sent: counted as
-    /// interrupted, at the first request of a task picked as the user would have.
-    fn interrupt_left(&self, w: &Worker) {
-        for (class, due) in self.due.iter().enumerate() {
-            for _ in due.borrow_mut().drain(..) {
-                let task = pick(&w.plan.users[class].tasks);
-                if let Some(first) = task.steps.first() {
-                    w.recorder.borrow_mut().interrupted(first.endpoint);
-                }
-            }
-        }
-    }
-
-    /// Waits, idle, for the next arrival for `class`; None once the load is over or the
-    /// run is stopping (what is left then counts as interrupted).
-    pub async fn next(&self, w: &Worker, class: usize) -> Option<Instant> {
-        self.idle[class].set(self.idle[class].get() + 1);
-        loop {
-            if !w.running() {
-                return None;
-            }
-            if let Some(due) = self.due[class].borrow_mut().pop_front() {
-                return Some(due);
-            }
-            if self.closed.get() {
-                return None;
-            }
-            self.ready[class].notified().await;
-        }
-    }
-}
-
-/// One open-model load on one worker thread.
-struct Schedule {
-    queue: Rc<Arrivals>,
-    /// This thread takes arrivals lane, lane + lanes, lane + 2·lanes, …
-    lane: usize,
-    lanes: usize,
-    arrivals: ArrivalModel,
-    classes: Vec<usize>,
-    shape: Rc<Shape>,
-    /// Seconds into the run at which this load ends.
-    end: f64,
-}
-
-/// Open model: fires arrivals on schedule; an arrival that finds no idle user is dropped.
-async fn schedule(w: Rc<Worker>, s: Schedule) {
-    fire(&w, &s).await;
-    s.queue.close();
-    // A rate that ramps to zero ends the arrivals early; the load still lasts its time.
-    if s.end.is_finite() {
-        tokio::time::sleep_until(w.instant_at(s.end)).await;
-    }
-}
-
-async fn fire(w: &Worker, s: &Schedule) {
-    let lanes = s.lanes;
-    let mut arrival = s.lane;
-    // Arrival n is due when the area under the rate curve reaches n. Threads (and
-    // segments) interleave: this one takes arrivals lane, lane + lanes, … (Poisson:
-    // random steps of the same mean), so stages ramp exactly.
-    let step = || match s.arrivals {
-        ArrivalModel::Uniform => lanes as f64,
-        ArrivalModel::Poisson => -(1.0 - fastrand::f64()).ln() * lanes as f64,
-    };
-    let mut count = match s.arrivals {
-        ArrivalModel::Uniform => s.lane as f64,
-        ArrivalModel::Poisson => step(),
-    };
-    let Some(mut next) = s.shape.time_of(count) else {
-        return;
-    };
-    while next < s.end {
-        let at = w.instant_at(next);
-        if at > TokioInstant::now() {
-            tokio::time::sleep_until(at).await;
-        }
-        let now = w.elapsed();
-        let lag = Duration::from_secs_f64((now - next).max(0.0));
-        if lag > w.schedule_lag.get() {
-            w.schedule_lag.set(lag);
-        }
-        // Catch up on everything due by now: late arrivals keep their due time. Once the
-        // run is stopping, what was due and not sent is a shortfall: dropped.
-        let stopping = !w.running();
-        while next <= now && next < s.end {
-            if !w.take_iteration() {
-                return;
-            }
-            let class = s.classes[arrival % s.classes.len()];
-            arrival += lanes;
-            let due = w.start + Duration::from_secs_f64(next);
-            if stopping || !s.queue.offer(class, due) {
-                w.recorder.borrow_mut().dropped += 1;
-            }
-            count += step();
-            next = s.shape.time_of(count).unwrap_or(f64::INFINITY);
-        }
-        if stopping {
-            return;
-        }
     }
 }
 
