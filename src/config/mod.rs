@@ -4,6 +4,8 @@
 //! The reference for every key is `docs/config.md`.
 
 mod plan;
+mod segment;
+mod target;
 pub(crate) mod template;
 mod units;
 
@@ -13,9 +15,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use plan::{
-    Load, Model, Overrides, Plan, PlannedRequest, PlannedTask, PlannedUser, Segment, Target,
-};
+pub use plan::{Load, Model, Overrides, Plan, PlannedRequest, PlannedTask, PlannedUser};
+pub use segment::Segment;
+pub use target::Target;
 pub use template::{Templates, Text};
 pub use units::{Dur, Rate};
 

@@ -8,8 +8,8 @@ use rustls::pki_types::CertificateDer;
 use toml::Spanned;
 
 use super::{
-    Arrivals, Config, ConfigError, DataOrder, Expect, RequestConfig, Source, Stage, StatusList,
-    Templates, Text, Wait,
+    Arrivals, Config, ConfigError, DataOrder, Expect, RequestConfig, Segment, Source, Stage,
+    StatusList, Target, Templates, Text, Wait,
 };
 
 /// Values given on the command line or through the seed's environment variables.
@@ -28,52 +28,6 @@ pub struct Overrides {
     pub budget: Option<String>,
     pub threads: Option<usize>,
     pub segment: Option<Segment>,
-}
-
-/// One of `count` shares of a run's load (`--segment 2/4` is index 1 of 4): user number
-/// and arrival number `k` belong to segment `k mod count`, so segments on machines with
-/// different core counts still add up to the whole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Segment {
-    /// From 0.
-    pub index: u64,
-    pub count: u64,
-}
-
-impl Default for Segment {
-    fn default() -> Segment {
-        Segment { index: 0, count: 1 }
-    }
-}
-
-impl Segment {
-    /// `I/N`, I from 1 to N.
-    pub fn parse(text: &str) -> Result<Segment, String> {
-        let bad = || format!("{text:?}: write I/N with I from 1 to N, e.g. 2/4");
-        let (i, n) = text.trim().split_once('/').ok_or_else(bad)?;
-        let (i, n): (u64, u64) = (
-            i.trim().parse().map_err(|_| bad())?,
-            n.trim().parse().map_err(|_| bad())?,
-        );
-        if i == 0 || i > n {
-            return Err(bad());
-        }
-        Ok(Segment {
-            index: i - 1,
-            count: n,
-        })
-    }
-
-    /// How many of `0..total` are this segment's.
-    pub fn share(&self, total: u64) -> u64 {
-        total / self.count + u64::from(self.index < total % self.count)
-    }
-}
-
-impl std::fmt::Display for Segment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.index + 1, self.count)
-    }
 }
 
 impl Overrides {
@@ -126,70 +80,6 @@ impl Overrides {
             return Err("--spawn-rate: must be more than 0 users per second".into());
         }
         Ok(self)
-    }
-}
-
-/// Where to send load.
-#[derive(Clone, Debug)]
-pub struct Target {
-    pub tls: bool,
-    /// Host name or address to connect to (no brackets for IPv6).
-    pub host: String,
-    pub port: u16,
-    /// Value of the Host header.
-    pub authority: String,
-    /// Prefix for every request path ("" or "/base").
-    pub base_path: String,
-}
-
-impl Target {
-    pub fn parse(url: &str) -> Result<Target, String> {
-        let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
-            (false, r)
-        } else if let Some(r) = url.strip_prefix("https://") {
-            (true, r)
-        } else {
-            return Err(format!(
-                "target {url:?} must start with http:// or https://"
-            ));
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
-            None => (rest, ""),
-        };
-        let default_port = if tls { 443 } else { 80 };
-        let (host, port) = if let Some(r) = authority.strip_prefix('[') {
-            let (h, after) = r
-                .split_once(']')
-                .ok_or(format!("bad IPv6 address in {url:?}"))?;
-            (h.to_string(), after.strip_prefix(':'))
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), Some(p)),
-                None => (authority.to_string(), None),
-            }
-        };
-        let port = match port {
-            Some(p) => p
-                .parse()
-                .map_err(|_| format!("bad port {p:?} in {url:?}"))?,
-            None => default_port,
-        };
-        if host.is_empty() {
-            return Err(format!("target {url:?} has no host"));
-        }
-        Ok(Target {
-            tls,
-            host,
-            port,
-            authority: authority.to_string(),
-            base_path: path.to_string(),
-        })
-    }
-
-    pub fn url(&self) -> String {
-        let scheme = if self.tls { "https" } else { "http" };
-        format!("{scheme}://{}{}", self.authority, self.base_path)
     }
 }
 
