@@ -143,7 +143,7 @@ fn an_overloaded_generator_makes_the_verdict_inconclusive() {
         r.generator
             .notes
             .iter()
-            .any(|n| n.contains("CPU") || n.contains("behind") || n.contains("late")),
+            .any(|n| n.contains("CPU") || n.contains("behind") || n.contains("waited")),
         "{:?}",
         r.generator.notes
     );
