@@ -151,6 +151,7 @@ fn an_overloaded_generator_makes_the_verdict_inconclusive() {
     let handled = r.total.requests + r.total.interrupted + r.total.dropped;
     assert!((1_999_990..=2_000_010).contains(&handled), "{handled}");
     assert!(r.total.dropped > r.total.requests, "{:?}", r.total);
+    let dropped = format!("{} of ", r.total.dropped);
     let (config, source) = perfgate::config::Config::parse("t.toml", &text).unwrap();
     let budget = perfgate::gate::Budget::resolve(&config, &source, Some("ci"), None).unwrap();
     let verdict = perfgate::gate::evaluate(&budget, &r);
@@ -159,6 +160,13 @@ fn an_overloaded_generator_makes_the_verdict_inconclusive() {
         verdict.notes.iter().any(|n| n.contains("bottleneck")),
         "{:?}",
         verdict.notes
+    );
+    // The drops were perfgate's doing: the note does not send the user to add users.
+    let note = verdict.notes.iter().find(|n| n.starts_with(&dropped));
+    let note = note.unwrap_or_else(|| panic!("{:?}", verdict.notes));
+    assert!(
+        note.contains("could not keep up") && !note.contains("max_users"),
+        "{note}"
     );
 }
 

@@ -160,8 +160,14 @@ fn dropped_note(result: &RunResult, checks: &[Check]) -> Option<String> {
     }
     let scheduled = t.requests + t.interrupted + t.dropped;
     let pct = 100.0 * t.dropped as f64 / scheduled as f64;
+    // Users stay busy when perfgate cannot run them: then more users would not help.
+    let fix = if result.generator.overloaded {
+        "the load generator could not keep up (below): give it more cores, or split the load with --segment"
+    } else {
+        "raise max_users (--users) or bound `dropped` in the budget"
+    };
     Some(format!(
-        "{} of {scheduled} arrivals ({pct:.1}%) were dropped for want of a free user: the service got {:.1}% of the load asked; raise max_users (--users) or bound `dropped` in the budget",
+        "{} of {scheduled} arrivals ({pct:.1}%) were dropped for want of a free user: the service got {:.1}% of the load asked; {fix}",
         t.dropped,
         100.0 - pct,
     ))
