@@ -636,6 +636,11 @@ fn scenario_parameters_can_be_overridden_from_the_command_line() {
             "--iterations: must be at least 1",
         ),
         (
+            &["--threads", "0"][..],
+            None,
+            "--threads: must be at least 1",
+        ),
+        (
             &["--env", "prodution"][..],
             None,
             "no budget named \"prodution\"",

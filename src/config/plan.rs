@@ -76,6 +76,9 @@ impl Overrides {
         if self.iterations == Some(0) {
             return Err("--iterations: must be at least 1".into());
         }
+        if self.threads == Some(0) {
+            return Err("--threads: must be at least 1".into());
+        }
         if self.spawn_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
             return Err("--spawn-rate: must be more than 0 users per second".into());
         }
