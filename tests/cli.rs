@@ -744,7 +744,8 @@ fn sigterm_lets_in_flight_requests_land_and_a_second_signal_quits_at_once() {
     }
 }
 
-/// `perfgate run | head -1`: a closed stdout loses neither the result file nor the verdict.
+/// `perfgate run | head -1` (or `2>&1 | head`): a closed stdout or stderr loses neither the
+/// result file nor the verdict, nor any virtual user.
 #[test]
 fn a_closed_stdout_or_stderr_loses_nothing() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();

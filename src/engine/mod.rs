@@ -154,15 +154,16 @@ pub async fn run(
         timer_delay_p99_ms: timer_delays.percentile_us(99.0) as f64 / 1000.0,
         ..Generator::default()
     };
-    judge_generator(&mut generator, wall);
+    // Users lost to a bug: the load was less than asked, so the run is inconclusive
+    // like any other generator failure (judge_generator counts every note).
     if crashed > 0 {
         let why = crash.unwrap_or_default();
         errln!("error: {crashed} virtual users stopped on an internal error (a perfgate bug; please report it): {why}");
         generator.notes.push(format!(
             "{crashed} virtual users stopped on an internal error: {why}"
         ));
-        generator.overloaded = true;
     }
+    judge_generator(&mut generator, wall);
     // A segment reports its share: merged, the segments add up to the whole run.
     let seg = plan.segment;
     let (mut model, mut users, mut rate) = ("", 0, None::<f64>);
@@ -237,7 +238,7 @@ fn prepare_fixed_requests(plan: &mut Plan) {
 
 /// The generator was the bottleneck when its threads were nearly always running or
 /// waiting for a core, or its schedule or timers ran late: then latency includes
-/// perfgate's own queueing.
+/// perfgate's own queueing. Notes already there (users lost to a bug) count as well.
 fn judge_generator(g: &mut Generator, wall: f64) {
     // More threads than cores (say, pinned with taskset) share the cores they have.
     let cores_used = g.threads.min(g.cores).max(1);
@@ -252,13 +253,6 @@ fn judge_generator(g: &mut Generator, wall: f64) {
     // Running, or ready and kept off a core (by the service under test on the same
     // machine, say): either way requests waited for perfgate.
     let wanted = share(g.cpu_seconds + g.wait_seconds, g.threads.max(1));
-    if busy <= 0.9 && wanted > 0.9 {
-        g.notes.push(format!(
-            "load generator threads were running or waiting for a core {:.0}% of the time (CPU {:.0}%)",
-            wanted * 100.0,
-            busy * 100.0
-        ));
-    }
     if busy > 0.9 {
         let what = if cores_used == g.threads {
             format!("{} threads", g.threads)
@@ -268,6 +262,12 @@ fn judge_generator(g: &mut Generator, wall: f64) {
         };
         g.notes.push(format!(
             "load generator CPU at {:.0}% of its {what}",
+            busy * 100.0
+        ));
+    } else if wanted > 0.9 {
+        g.notes.push(format!(
+            "load generator threads were running or waiting for a core {:.0}% of the time (CPU {:.0}%)",
+            wanted * 100.0,
             busy * 100.0
         ));
     }
