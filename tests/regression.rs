@@ -1,7 +1,11 @@
 //! Regression detection end to end: real runs against the demo service's latency knob,
 //! and the CLI's baseline errors. The measuring test shares this binary only with light
 //! work: heavy load beside it (the history CLI test, now in tests/history.rs) widened
-//! the p99 interval enough to miss a 30% regression in CI.
+//! the p99 interval enough to miss a 30% regression in CI. So did a noisy machine on
+//! 10-second runs (CI lower bound +4.1% against the rule's +10%): a few hundred
+//! milliseconds of both cores busy land in one or two of ten intervals, and the block
+//! bootstrap rightly widens. The runs are 20 s: with busy bursts of 0.3–0.6 s every
+//! 1.5–6 s beside it, the lower bound stayed at +13.8% or more in 18 of 18 trials.
 
 mod common;
 
@@ -12,7 +16,7 @@ use perfgate::gate::Scope;
 use perfgate::metrics::RunResult;
 use perfgate::regress::{self, Change, Rules};
 
-/// 10 s (the least a comparison judges) of the bundled scenario at a constant 500 arrivals/s against a demo whose
+/// 20 s of the bundled scenario at a constant 500 arrivals/s against a demo whose
 /// verify-proof answers in `latency` (+ up to 4 ms of jitter).
 fn measured(latency: &str) -> RunResult {
     let mut knobs = Knobs::default();
@@ -25,7 +29,7 @@ fn measured(latency: &str) -> RunResult {
         host: Some(demo.url()),
         rate: Some(Rate(500.0)),
         users: Some(200),
-        duration: secs("10s"),
+        duration: secs("20s"),
         ..Default::default()
     };
     run(&common::example_with_wait("[\"0ms\", \"1ms\"]"), o)
