@@ -4,11 +4,12 @@
 # CPU-second of the generator, p50/p99, peak RSS, and perfgate's ratio to each.
 #
 #   bench/compare.sh [DURATION_S] [CONNECTIONS...]     (default: 15 s, 10 and 50)
-#   TOOLS="perfgate wrk goose" bench/compare.sh ...    (default: all five)
+#   TOOLS="perfgate wrk goose" bench/compare.sh ...    (default: all six)
 #   ROUNDS=5 bench/compare.sh ...                      (default: each tool twice)
 #
 # Installs what it needs: nginx, wrk (Debian), oha (crates.io), locust (PyPI), and
-# builds bench/goose (a minimal Goose load test) into target/goose-bench.
+# builds bench/goose (a minimal Goose load test) into target/goose-bench and bench/lean
+# (the leanest honest GET loop: what the machine allows a generator) into target/lean-bench.
 # Load goes only to 127.0.0.1 and every run is bounded by DURATION_S.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,11 +26,15 @@ if [ -z "${BENCH_NO_INSTALL:-}" ]; then  # BENCH_NO_INSTALL=1: compare only what
   need locust || pip install -q locust >/dev/null 2>&1 || echo "locust unavailable: skipped"
 fi
 cargo build --release -q
-TOOLS=${TOOLS:-perfgate wrk oha locust goose}
+TOOLS=${TOOLS:-perfgate wrk oha locust goose lean}
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
 GOOSE=target/goose-bench/release/goose-bench
 if want goose && [ ! -x "$GOOSE" ]; then
   (cd bench/goose && CARGO_TARGET_DIR=../../target/goose-bench cargo build --release -q) || echo "goose unavailable: skipped"
+fi
+LEAN=target/lean-bench/release/lean-loop
+if want lean && [ ! -x "$LEAN" ]; then
+  (cd bench/lean && CARGO_TARGET_DIR=../../target/lean-bench cargo build --release -q) || echo "lean-loop unavailable: skipped"
 fi
 
 mkdir -p "$WORK/www"; printf 'ok\n' > "$WORK/www/index.html"
@@ -96,6 +101,9 @@ try:
         d = json.load(open(f"{work}/out"))
         reqs = sum(d["statusCodeDistribution"].values())
         p50, p99 = d["latencyPercentiles"]["p50"] * 1000, d["latencyPercentiles"]["p99"] * 1000
+    elif kind == "lean":
+        m = re.search(r"requests (\d+) p50 (\d+) p99 (\d+)", open(f"{work}/out").read())
+        reqs, p50, p99 = int(m.group(1)), int(m.group(2)) / 1000, int(m.group(3)) / 1000
     elif kind == "locust":
         row = next(r for r in csv.DictReader(open(f"{work}/locust_stats.csv")) if r["Name"] == "Aggregated")
         reqs, p50, p99 = int(row["Request Count"]), float(row["50%"]), float(row["99%"])
@@ -129,6 +137,7 @@ for c in "${CONNS[@]}"; do
     want wrk && measure "wrk GET c=$c" wrk wrk --latency -t1 -c"$c" -d"${DUR}s" "$URL"
     want oha && need oha && measure "oha GET c=$c" oha oha --no-tui --output-format json -c "$c" -z "${DUR}s" "$URL"
     want locust && need locust && measure "locust FastHttp c=$c" locust locust -f "$WORK/locustfile.py" --headless -u "$c" -r "$c" -t "${DUR}s" -H "${URL%/}" --csv "$WORK/locust" --only-summary
+    want lean && [ -x "$LEAN" ] && measure "lean-loop GET c=$c" lean "$LEAN" "127.0.0.1:$PORT" "$c" "$DUR"
     want goose && [ -x "$GOOSE" ] && measure "goose GET c=$c" goose "$GOOSE" -H "${URL%/}" -u "$c" -r 1000 -t "${DUR}s" --report-file "$WORK/goose.json" -q
   done
 done
