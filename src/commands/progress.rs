@@ -73,8 +73,8 @@ impl Progress {
                 bar.set_position(elapsed as u64);
                 bar.set_message(line);
             }
-            None if elapsed - self.last_line >= PLAIN_EVERY_S => {
-                self.last_line = elapsed;
+            None if plain_line_due(self.last_line, elapsed) => {
+                self.last_line = elapsed.round();
                 errln!("[{elapsed:>5.0}s] {line}");
             }
             None => {}
@@ -85,5 +85,33 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// Whether a plain line is due, `last` being the whole second of the one before. Whole
+/// seconds: ticks come about a second apart, a little early or late, and comparing raw
+/// times skipped a line whenever one came early (lines at 5 s, 11 s, 16 s, 21 s, 27 s).
+fn plain_line_due(last: f64, elapsed: f64) -> bool {
+    elapsed.round() - last >= PLAIN_EVERY_S
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_line_due;
+
+    #[test]
+    fn plain_lines_come_every_five_seconds_whatever_the_tick_jitter() {
+        let ticks = [
+            1.002, 2.001, 3.004, 4.0, 5.003, 6.0, 7.0, 8.0, 9.0, 9.998, 11.0, 15.0,
+        ];
+        let mut last = 0.0;
+        let mut lines = Vec::new();
+        for t in ticks {
+            if plain_line_due(last, t) {
+                last = f64::round(t);
+                lines.push(last);
+            }
+        }
+        assert_eq!(lines, [5.0, 10.0, 15.0]);
     }
 }

@@ -72,7 +72,7 @@ pub async fn run(
         .collect();
     drop(shared);
 
-    let mut collector = Collector::new(&plan.endpoints, &plan.tasks);
+    let mut collector = Collector::new(&plan.endpoints, &plan.tasks, threads);
     let mut done = 0;
     let (mut cpu_seconds, mut wait_seconds) = (0.0, 0.0);
     let (mut schedule_lag, mut timer_delays) = (Duration::ZERO, Latency::default());
@@ -98,6 +98,7 @@ pub async fn run(
                     crash: why,
                 }) => {
                     done += 1;
+                    collector.worker_done();
                     cpu_seconds += c;
                     wait_seconds += wait;
                     schedule_lag = schedule_lag.max(s);

@@ -16,11 +16,22 @@ pub struct Collector {
     /// Latency of the recent intervals, still taking samples, per endpoint.
     open: BTreeMap<u64, Vec<Latency>>,
     dropped: u64,
+    /// Workers still running, and how many have handed over each recent interval: the
+    /// live users figure reads the latest interval all of them have handed over (with two
+    /// workers, the newest interval often holds one worker's half for a moment).
+    workers: usize,
+    reports: BTreeMap<u64, usize>,
+    whole: Option<u64>,
 }
 
 impl Collector {
-    /// `endpoints` are (name, method); `tasks` are (user class, task).
-    pub fn new(endpoints: &[(String, String)], tasks: &[(String, String)]) -> Collector {
+    /// `endpoints` are (name, method); `tasks` are (user class, task); `workers` hand
+    /// over one recording per interval each.
+    pub fn new(
+        endpoints: &[(String, String)],
+        tasks: &[(String, String)],
+        workers: usize,
+    ) -> Collector {
         Collector {
             endpoints: endpoints.iter().map(|(n, m)| Stats::named(n, m)).collect(),
             tasks: tasks
@@ -34,7 +45,27 @@ impl Collector {
             series: BTreeMap::new(),
             open: BTreeMap::new(),
             dropped: 0,
+            workers,
+            reports: BTreeMap::new(),
+            whole: None,
         }
+    }
+
+    /// A worker has stopped: it hands over no more intervals.
+    pub fn worker_done(&mut self) {
+        self.workers = self.workers.saturating_sub(1);
+        self.settle();
+    }
+
+    /// Moves `whole` to the latest interval every running worker has handed over.
+    fn settle(&mut self) {
+        let latest = self
+            .reports
+            .iter()
+            .rev()
+            .find(|(_, n)| **n >= self.workers)
+            .map(|(t, _)| *t);
+        self.whole = self.whole.max(latest);
     }
 
     /// Adds one worker's recording of interval `t` (seconds since start).
@@ -69,11 +100,14 @@ impl Collector {
             open[i].add(&e.latency);
             fold(&mut self.endpoints[i], e);
         }
+        *self.reports.entry(t).or_default() += 1;
+        self.settle();
         self.pack_before(t.saturating_sub(OPEN_SECONDS));
     }
 
     /// Packs the histograms of every open interval before `t`.
     fn pack_before(&mut self, t: u64) {
+        self.reports.retain(|k, _| *k >= t);
         while let Some(entry) = self.open.first_entry() {
             if *entry.key() >= t {
                 break;
@@ -104,9 +138,11 @@ impl Collector {
         self.series.range(t..open.max(t)).map(|(_, i)| i)
     }
 
-    /// Users active in the latest complete interval.
+    /// Users active in the latest interval every worker has handed over.
     pub fn users(&self) -> u64 {
-        self.series.values().next_back().map_or(0, |i| i.users)
+        self.whole
+            .and_then(|t| self.series.get(&t))
+            .map_or(0, |i| i.users)
     }
 
     /// Endpoints sorted by name, the total, the series and the task counts.
@@ -144,5 +180,39 @@ pub fn status_class(index: usize) -> String {
         "none".to_string()
     } else {
         format!("{index}xx")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(users: u64) -> Recorder {
+        Recorder {
+            users,
+            ..Recorder::new(1, 1)
+        }
+    }
+
+    #[test]
+    fn live_users_wait_for_every_worker_of_an_interval() {
+        let endpoints = [("/".to_string(), "GET".to_string())];
+        let tasks = [("U".to_string(), "t".to_string())];
+        let mut c = Collector::new(&endpoints, &tasks, 2);
+        assert_eq!(c.users(), 0);
+        c.add(0, rec(5));
+        assert_eq!(c.users(), 0, "half of second 0 is not its user count");
+        c.add(0, rec(5));
+        assert_eq!(c.users(), 10);
+        c.add(1, rec(5));
+        assert_eq!(c.users(), 10, "second 1 has one worker's half so far");
+        c.add(1, rec(6));
+        assert_eq!(c.users(), 11);
+        // One worker stops: the other's intervals are whole on their own.
+        c.add(2, rec(6));
+        c.worker_done();
+        assert_eq!(c.users(), 6);
+        c.add(3, rec(4));
+        assert_eq!(c.users(), 4);
     }
 }
