@@ -179,7 +179,7 @@ pub struct CompareArgs {
     /// The baseline result (RunResult JSON)
     pub baseline: PathBuf,
     /// The config holding the regression rules (default: ./perfgate.toml if present, else
-    /// the seed's p99 +10% and rps -10%)
+    /// the Locust setup's p99 +10% and rps -10%)
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
     /// Write a report: FORMAT=FILE with FORMAT html, markdown, junit or json (repeatable)

@@ -61,7 +61,7 @@ pub mod report;
 use std::io::Write;
 use std::path::Path;
 
-/// The commented example configuration (the seed's budgets, classes and scenarios);
+/// The commented example configuration (the Locust setup's budgets, classes and scenarios);
 /// `perfgate init` writes it and `perfgate demo` runs it.
 pub const EXAMPLE_CONFIG: &str = include_str!("../examples/perfgate.toml");
 

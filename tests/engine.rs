@@ -17,7 +17,7 @@ fn reported_requests_per_endpoint_equal_what_the_service_served() {
         users: Some(20),
         ..Default::default()
     };
-    // The bundled scenario: the seed's three user classes with signed proofs.
+    // The bundled scenario: the Locust setup's three user classes with signed proofs.
     // Same think time for every class, so iterations follow the class weights.
     let text = common::example_with_wait("[\"10ms\", \"50ms\"]");
     let r = run(&text, o);

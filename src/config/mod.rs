@@ -173,7 +173,7 @@ pub struct UserClass {
     #[serde(default)]
     pub wait: Wait,
     pub tasks: Option<Spanned<Vec<Spanned<RequestConfig>>>>,
-    /// Reuse the tasks of another class (the seed's `PeakHourUser(ProofMessengerUser)`).
+    /// Reuse the tasks of another class (the Locust setup's `PeakHourUser(ProofMessengerUser)`).
     pub tasks_from: Option<String>,
 }
 

@@ -12,7 +12,7 @@ use super::{
     StatusList, Target, Templates, Text, Wait,
 };
 
-/// Values given on the command line or through the seed's environment variables.
+/// Values given on the command line or through the Locust setup's environment variables.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
     pub scenario: Option<String>,

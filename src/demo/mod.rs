@@ -1,4 +1,4 @@
-//! The embedded system under test: the seed's "Proof Messenger" verification API.
+//! The embedded system under test: the Locust setup's "Proof Messenger" verification API.
 //!
 //! Proofs are really verified (HMAC-SHA256 over their fields with [`DEMO_KEY`], and a
 //! timestamp no more than five minutes off), so load generated against it does real work.

@@ -1,4 +1,4 @@
-//! The seed's monitoring hooks: failed and slow requests logged with endpoint and
+//! The Locust setup's monitoring hooks: failed and slow requests logged with endpoint and
 //! reason, rate-limited so a storm of failures cannot flood the log.
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,4 +1,4 @@
-//! The gate: budgets (per environment, per endpoint, alert levels, the seed's environment
+//! The gate: budgets (per environment, per endpoint, alert levels, the Locust setup's environment
 //! variables) resolved into objectives, and a `RunResult` judged against them.
 
 mod budget;
@@ -32,7 +32,7 @@ pub struct AlertLevel {
     pub objectives: Vec<Objective>,
 }
 
-/// The seed's variables that override a total-scope objective: (variable, metric key,
+/// The Locust setup's variables that override a total-scope objective: (variable, metric key,
 /// how to read its value).
 const ENV_LIMITS: &[(&str, &str)] = &[
     ("MAX_P99_LATENCY_MS", "p99"),
@@ -45,7 +45,7 @@ const ENV_LIMITS: &[(&str, &str)] = &[
 impl Budget {
     /// Resolves the budget: `environment` from the CLI, else PERFGATE_ENV, else the
     /// file's `[gate] environment`; the scenario's own budget set when it names one;
-    /// endpoint SLOs (overridable per environment); then the seed's environment
+    /// endpoint SLOs (overridable per environment); then the Locust setup's environment
     /// variables, which replace objectives of the same metric.
     pub fn resolve(
         config: &Config,
@@ -185,7 +185,7 @@ fn apply_env_limits(objectives: &mut Vec<Objective>) -> Result<(), String> {
         }
         let (metric, op) = Metric::parse(key).expect("known metric keys");
         let limit = match metric {
-            Metric::ErrorRate => n / 100.0, // MAX_FAIL_RATE is in percent, as in the seed
+            Metric::ErrorRate => n / 100.0, // MAX_FAIL_RATE is in percent, as in the Locust setup
             _ => n,
         };
         objectives.retain(|o| !(o.metric == metric && o.scope == Scope::Total));

@@ -3,7 +3,7 @@
 //! ```text
 //! [regression]
 //! confidence = "95%"                   how sure perfgate must be before saying "regressed"
-//! p99   = "max(+10%, +1ms)"            the seed's 10%, ignoring sub-millisecond changes
+//! p99   = "max(+10%, +1ms)"            the Locust setup's 10%, ignoring sub-millisecond changes
 //! rps   = "-10%"
 //! [regression.endpoints."/api/verify-proof"]
 //! p95   = "max(baseline * 1.3, baseline + 50ms)"
@@ -21,7 +21,7 @@
 //! Metrics: `avg`, any percentile `pNN`, `error_rate` (a limit above the baseline) and
 //! `rps` (a limit below it). Rules apply to the whole run and to every endpoint; an
 //! endpoint's own table replaces the rules of the metrics it names. Without a
-//! `[regression]` table the seed's defaults apply: `p99 = "max(+10%, +1ms)"` and
+//! `[regression]` table the Locust setup's defaults apply: `p99 = "max(+10%, +1ms)"` and
 //! `rps = "-10%"`.
 
 use serde::Serialize;
@@ -81,7 +81,7 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// The seed's defaults: p99 at most 10% (and 1 ms) slower, rps at most 10% lower.
+    /// The Locust setup's defaults: p99 at most 10% (and 1 ms) slower, rps at most 10% lower.
     pub fn defaults() -> Rules {
         let rule = |key, text| parse_rule(key, text, &Scope::Total).expect("default rule parses");
         Rules {

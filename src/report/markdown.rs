@@ -1,4 +1,4 @@
-//! The seed's PR comment: verdict, configuration, metrics, violations, endpoints.
+//! The Locust setup's PR comment: verdict, configuration, metrics, violations, endpoints.
 
 use std::fmt::Write;
 
