@@ -98,6 +98,11 @@ impl Sample {
         self.slots.iter().map(|s| s.requests).sum()
     }
 
+    /// The seconds the slots cover.
+    pub fn seconds(&self) -> f64 {
+        self.slots.iter().map(|s| s.seconds).sum()
+    }
+
     /// The metric over the slots, each weighted by how often the resample drew it.
     fn statistic(&self, metric: Metric, weights: &[u32], scratch: &mut [u64]) -> Option<f64> {
         let sum = |f: &dyn Fn(&Slot) -> f64| -> f64 {

@@ -120,11 +120,12 @@ fn whole(r: &RunResult, rule: &Rule) -> Option<f64> {
     measure(rule.metric, stats, r.duration_s)
 }
 
-/// Why the data cannot support a verdict, if it cannot.
+/// Why the data cannot support a verdict, if it cannot, and how long a run at this one's
+/// pace would need to be.
 fn too_little(rule: &Rule, s: &Sample) -> Option<String> {
     if s.intervals() < MIN_INTERVALS {
         return Some(format!(
-            "{} one-second intervals (need {MIN_INTERVALS})",
+            "{} one-second intervals (need {MIN_INTERVALS}: run at least {MIN_INTERVALS} s)",
             s.intervals()
         ));
     }
@@ -134,12 +135,37 @@ fn too_little(rule: &Rule, s: &Sample) -> Option<String> {
         Metric::ErrorRate | Metric::Rps => 100,
         _ => 0,
     };
-    let have = if matches!(rule.metric, Metric::ErrorRate | Metric::Rps) {
-        s.requests()
+    let (have, noun) = if matches!(rule.metric, Metric::ErrorRate | Metric::Rps) {
+        (s.requests(), "requests")
     } else {
-        s.latency_samples()
+        (s.latency_samples(), "samples")
     };
-    (have < need).then(|| format!("{have} samples (need {need} for {})", rule.metric))
+    (have < need).then(|| {
+        let per_s = have as f64 / s.seconds().max(1e-9);
+        let advice = if per_s > 0.0 {
+            let rate = if per_s >= 10.0 {
+                format!("{per_s:.0}")
+            } else {
+                format!("{per_s:.1}")
+            };
+            let secs = (need as f64 / per_s).ceil().max(MIN_INTERVALS as f64);
+            format!("; at {rate} a second, run at least {}", format_secs(secs))
+        } else {
+            String::new()
+        };
+        format!("{have} {noun} ({} needs {need}{advice})", rule.metric)
+    })
+}
+
+/// "45 s", "3 min 20 s", "2 h 5 min".
+fn format_secs(s: f64) -> String {
+    let s = s as u64;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 if s % 60 == 0 => format!("{} min", s / 60),
+        120..=7199 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
 }
 
 fn judge(rule: Rule, current: &RunResult, baseline: &RunResult, confidence: f64) -> Comparison {
@@ -161,11 +187,24 @@ fn judge(rule: Rule, current: &RunResult, baseline: &RunResult, confidence: f64)
     let sc = Sample::of(current, &out.rule.scope);
     let sb = Sample::of(baseline, &out.rule.scope);
     let short = too_little(&out.rule, &sb)
-        .map(|w| format!("baseline has {w}"))
+        .map(|w| format!("the baseline has {w}"))
         .or_else(|| too_little(&out.rule, &sc).map(|w| format!("this run has {w}")));
     let (Some(cv), Some(bv), None) = (c, b, &short) else {
         let why = short.unwrap_or_else(|| "no data in one of the runs".into());
-        out.message = format!("{} inconclusive: {why}", subject(&out.rule));
+        // The values people see, even when they cannot be judged.
+        let values = match (c, b, out.delta) {
+            (Some(c), Some(b), Some(d)) => {
+                let m = out.rule.metric;
+                format!(
+                    "{} vs {} ({}), but ",
+                    m.format(c),
+                    m.format(b),
+                    signed_pct(d)
+                )
+            }
+            _ => String::new(),
+        };
+        out.message = format!("{} inconclusive: {values}{why}", subject(&out.rule));
         return out;
     };
     let draws = bootstrap::resample(&sc, &sb, out.rule.metric);
@@ -244,4 +283,18 @@ fn line(c: &Comparison, current: f64, baseline: f64) -> String {
 /// "+12.3%" / "-4.0%".
 pub fn signed_pct(f: f64) -> String {
     format!("{:+.1}%", f * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_secs;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(format_secs(14.0), "14 s");
+        assert_eq!(format_secs(119.0), "119 s");
+        assert_eq!(format_secs(180.0), "3 min");
+        assert_eq!(format_secs(462.0), "7 min 42 s");
+        assert_eq!(format_secs(7500.0), "2 h 5 min");
+    }
 }
