@@ -817,3 +817,102 @@ fn a_closed_stdout_or_stderr_loses_nothing() {
     assert!(r.total.requests >= 90, "{}", r.total.requests);
     assert_eq!(r.total.failures, r.total.requests);
 }
+
+/// `perfgate run -c cfg` for a second with two users: exit code and stdout.
+fn run_briefly(cfg: &std::path::Path) -> (Option<i32>, String) {
+    let out = perfgate()
+        .args(["run", "-d", "1s", "-u", "2", "--quiet", "-c"])
+        .arg(cfg)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn a_lone_budget_judges_and_several_unchosen_are_an_error() {
+    let dir = temp_dir("budget-choice");
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let base = common::config(
+        &demo.url(),
+        "{ constant = \"10ms\" }",
+        &[("h", "/health", 1)],
+    );
+    // One [budgets.*] table and no environment: that table judges (it judged nothing,
+    // and the run passed). A p99 under a microsecond cannot hold.
+    let one = write(
+        &dir,
+        "one.toml",
+        &format!("{base}\n[budgets.ci]\np99 = \"1us\"\n"),
+    );
+    let (code, stdout) = run_briefly(&one);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAILED 0/1") && stdout.contains("budget ci"),
+        "{stdout}"
+    );
+    // Two tables, none chosen: an error naming both and the ways to choose, before any
+    // load reaches the service.
+    let served = demo.served_on("/health");
+    let two = write(
+        &dir,
+        "two.toml",
+        &format!("{base}\n[budgets.ci]\np99 = \"1s\"\n[budgets.prod]\np99 = \"1s\"\n"),
+    );
+    let out = perfgate()
+        .args(["run", "-d", "1s", "-u", "2", "-c"])
+        .arg(&two)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("ci, prod") && err.contains("--env"), "{err}");
+    assert_eq!(demo.served_on("/health"), served);
+    perfgate()
+        .args([
+            "run", "-d", "1s", "-u", "2", "--quiet", "--env", "prod", "-c",
+        ])
+        .arg(&two)
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn a_service_that_fails_every_request_does_not_pass_on_latency() {
+    // Only a latency objective, and nobody listens: refusals are fast, so p99 "held".
+    let dir = temp_dir("all-failed");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = common::config(
+        &format!("http://127.0.0.1:{port}"),
+        "{ constant = \"50ms\" }",
+        &[("h", "/health", 1)],
+    );
+    let cfg = write(
+        &dir,
+        "p99-only.toml",
+        &format!("{text}\n[budgets.ci]\np99 = \"500ms\"\n"),
+    );
+    let (code, stdout) = run_briefly(&cfg);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("INCONCLUSIVE 1/1"), "{stdout}");
+    assert!(
+        stdout.contains("requests failed (") && stdout.contains("× connection refused"),
+        "{stdout}"
+    );
+    // With error_rate bounded, the run fails on it: FAILED, not inconclusive.
+    let cfg = write(
+        &dir,
+        "bounded.toml",
+        &format!("{text}\n[budgets.ci]\np99 = \"500ms\"\nerror_rate = \"1%\"\n"),
+    );
+    let (code, stdout) = run_briefly(&cfg);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("FAILED 1/2"), "{stdout}");
+    assert!(!stdout.contains("inconclusive"), "{stdout}");
+}

@@ -78,6 +78,19 @@ impl Budget {
                 return Err(unknown(env));
             }
         }
+        // No environment and no scenario budget: the only budget table, if there is one;
+        // with several, judging none would pass every run, so the choice is asked for.
+        let set = match set {
+            None if config.budgets.len() == 1 => config.budgets.keys().next().cloned(),
+            None if config.budgets.len() > 1 => {
+                let known: Vec<&str> = config.budgets.keys().map(String::as_str).collect();
+                return Err(source.whole(format!(
+                    "no budget chosen among [budgets.*]: {}; pass --env NAME, set PERFGATE_ENV, or set environment in [gate] (or budget in the scenario)",
+                    known.join(", ")
+                )));
+            }
+            set => set,
+        };
         let mut objectives = Vec::new();
         let mut env_endpoints = BTreeMap::new();
         if let Some(name) = &set {

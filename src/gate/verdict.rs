@@ -131,8 +131,16 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     }
     let failed =
         checks.iter().any(|c| c.outcome != Outcome::Pass) || result.stop == StopReason::Aborted;
+    // A service that failed every request showed nothing of its performance: when no
+    // objective failed on that, the run cannot pass.
+    let never_answered = if failed {
+        None
+    } else {
+        never_answered_note(result)
+    };
+    notes.extend(never_answered.clone());
     // An overloaded generator measured itself: even failures may be its own doing.
-    let status = if result.generator.overloaded {
+    let status = if result.generator.overloaded || never_answered.is_some() {
         Status::Inconclusive
     } else if failed {
         Status::Failed
@@ -148,6 +156,24 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
         notes,
         baseline: None,
     }
+}
+
+/// Every request failed: latency objectives would judge how fast the failures came (a
+/// refused connection takes 0.2 ms), so the run cannot pass on them.
+fn never_answered_note(result: &RunResult) -> Option<String> {
+    let t = &result.total;
+    if t.requests == 0 || t.failures < t.requests {
+        return None;
+    }
+    let why = t
+        .failure_reasons
+        .iter()
+        .max_by_key(|(_, n)| **n)
+        .map_or(String::new(), |(reason, n)| format!(" ({n} × {reason})"));
+    Some(format!(
+        "inconclusive: every one of the {} requests failed{why}: nothing about the service's performance was measured; check the target, and bound error_rate in the budget",
+        t.requests
+    ))
 }
 
 /// Arrivals dropped in the open model mean the service got less load than the scenario
