@@ -859,7 +859,7 @@ fn a_lone_budget_judges_and_several_unchosen_are_an_error() {
     let two = write(
         &dir,
         "two.toml",
-        &format!("{base}\n[budgets.ci]\np99 = \"1s\"\n[budgets.prod]\np99 = \"1s\"\n"),
+        &format!("{base}\n[budgets.ci]\np99 = \"1us\"\n[budgets.prod]\np99 = \"1s\"\n"),
     );
     let out = perfgate()
         .args(["run", "-d", "1s", "-u", "2", "-c"])
@@ -870,13 +870,34 @@ fn a_lone_budget_judges_and_several_unchosen_are_an_error() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("ci, prod") && err.contains("--env"), "{err}");
     assert_eq!(demo.served_on("/health"), served);
+    let saved = dir.join("prod.json");
     perfgate()
         .args([
             "run", "-d", "1s", "-u", "2", "--quiet", "--env", "prod", "-c",
         ])
         .arg(&two)
+        .arg("--out")
+        .arg(&saved)
         .assert()
         .code(0);
+    // Saved results are judged in the environment they ran in, unless --env says other.
+    let check = |env: &[&str]| {
+        let out = perfgate()
+            .args(["check", "-c"])
+            .arg(&two)
+            .arg(&saved)
+            .args(env)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), stdout)
+    };
+    let (code, stdout) = check(&[]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("budget prod"), "{stdout}");
+    let (code, stdout) = check(&["--env", "ci"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("budget ci"), "{stdout}");
 }
 
 #[test]

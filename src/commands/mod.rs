@@ -139,10 +139,12 @@ fn judge_saved(
                 .scenarios
                 .get(&result.scenario.name)
                 .and_then(|s| s.get_ref().budget.clone());
+            // The environment the results ran in, unless --env names another.
+            let environment = output.environment.as_deref();
             let budget = Budget::resolve(
                 config,
                 source,
-                output.environment.as_deref(),
+                environment.or(result.environment.as_deref()),
                 scenario_budget.as_deref(),
             )?;
             (budget, Rules::from_config(&config.regression, source)?)
