@@ -173,7 +173,8 @@ pub struct UserClass {
     #[serde(default)]
     pub wait: Wait,
     pub tasks: Option<Spanned<Vec<Spanned<RequestConfig>>>>,
-    /// Reuse the tasks of another class (the Locust setup's `PeakHourUser(ProofMessengerUser)`).
+    /// Reuse the tasks of another class (the Locust setup's
+    /// `PeakHourUser(ProofMessengerUser)`).
     pub tasks_from: Option<String>,
 }
 

@@ -1,5 +1,5 @@
-//! The gate: budgets (per environment, per endpoint, alert levels, the Locust setup's environment
-//! variables) resolved into objectives, and a `RunResult` judged against them.
+//! The gate: budgets (per environment, per endpoint, alert levels, the Locust setup's
+//! environment variables) resolved into objectives, and a `RunResult` judged against them.
 
 mod budget;
 mod verdict;
@@ -198,7 +198,7 @@ fn apply_env_limits(objectives: &mut Vec<Objective>) -> Result<(), String> {
         }
         let (metric, op) = Metric::parse(key).expect("known metric keys");
         let limit = match metric {
-            Metric::ErrorRate => n / 100.0, // MAX_FAIL_RATE is in percent, as in the Locust setup
+            Metric::ErrorRate => n / 100.0, // MAX_FAIL_RATE is in percent, as in Locust
             _ => n,
         };
         objectives.retain(|o| !(o.metric == metric && o.scope == Scope::Total));

@@ -3,7 +3,7 @@
 //! ```text
 //! [regression]
 //! confidence = "95%"                   how sure perfgate must be before saying "regressed"
-//! p99   = "max(+10%, +1ms)"            the Locust setup's 10%, ignoring sub-millisecond changes
+//! p99   = "max(+10%, +1ms)"            the Locust setup's 10%, not sub-millisecond changes
 //! rps   = "-10%"
 //! [regression.endpoints."/api/verify-proof"]
 //! p95   = "max(baseline * 1.3, baseline + 50ms)"
