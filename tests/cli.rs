@@ -102,12 +102,27 @@ fn latency_on_one_endpoint_fails_exactly_that_endpoints_slo() {
 fn an_endpoint_with_no_samples_is_no_data_and_fails() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
     let dir = temp_dir("no-data");
+    let saved = dir.join("run.json");
+    perfgate()
+        .args(["run", "--duration", "2s", "--quiet", "-c"])
+        .arg(write(&dir, "perfgate.toml", &budgeted(&demo.url())))
+        .arg("--out")
+        .arg(&saved)
+        .assert()
+        .code(0);
+    // A budget naming an endpoint the results lack: no data, which fails. (`run` refuses
+    // such a config before any load: no task calls that endpoint.)
     let text = budgeted(&demo.url()) + "\n[endpoints.\"/api/never-called\"]\np99 = \"100ms\"\n";
-    let cfg = write(&dir, "perfgate.toml", &text);
-    let out = perfgate()
-        .args(["run", "-c"])
+    let cfg = write(&dir, "more.toml", &text);
+    perfgate()
+        .args(["run", "--duration", "2s", "-c"])
         .arg(&cfg)
-        .args(["--duration", "2s", "--quiet"])
+        .assert()
+        .code(2);
+    let out = perfgate()
+        .args(["check", "-c"])
+        .arg(&cfg)
+        .arg(&saved)
         .assert()
         .code(1)
         .get_output()
@@ -217,6 +232,7 @@ fn config_errors_give_file_line_column_and_exit_2() {
         ("bad ca", format!("[target]\nhost = \"https://127.0.0.1:9\"\nca_file = \"nope.pem\"\n{ok_task}"), "[target] ca_file "),
         ("zero timeout", format!("[target]\nhost = \"http://127.0.0.1:9\"\ntimeout = \"0s\"\n{ok_task}"), ":3:11: [target] timeout must be more than 0s"),
         ("bad budget", format!("[target]\nhost = \"http://127.0.0.1:9\"\n[gate]\nenvironment = \"prod\"\n[budgets.prod]\np99 = \"fast\"\n{ok_task}"), ":6:7: invalid duration"),
+        ("endpoint typo", format!("[target]\nhost = \"http://127.0.0.1:9\"\n[endpoints.\"/helth\"]\np99 = \"1s\"\n{ok_task}"), ":4:7: no task calls endpoint \"/helth\", named by [endpoints.\"/helth\"]; the tasks call: /"),
     ];
     for (what, text, needle) in cases {
         let cfg = write(&dir, &format!("{}.toml", what.replace(' ', "-")), text);

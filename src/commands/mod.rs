@@ -268,6 +268,7 @@ fn execute(
 ) -> anyhow::Result<Exit> {
     let overrides = overrides(load).map_err(anyhow::Error::msg)?;
     let plan = Plan::build(config, source, &overrides)?;
+    gate::check_endpoint_names(config, source, &plan.endpoints)?;
     let budget = Budget::resolve(
         config,
         source,

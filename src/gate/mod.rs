@@ -158,6 +158,43 @@ impl Budget {
     }
 }
 
+/// An endpoint SLO naming an endpoint no task calls (a typo, or a task renamed) would fail
+/// every run with "no data": it is an error before any load, pointing at the table.
+/// `known` are the plan's (endpoint, method) pairs.
+pub fn check_endpoint_names(
+    config: &Config,
+    source: &Source,
+    known: &[(String, String)],
+) -> Result<(), ConfigError> {
+    let mut named: Vec<(String, std::ops::Range<usize>, String)> = Vec::new();
+    for (name, table) in &config.endpoints {
+        if let Some(v) = table.values().next() {
+            named.push((name.clone(), v.span(), format!("[endpoints.{name:?}]")));
+        }
+    }
+    for (set, table) in &config.budgets {
+        if let Some(eps) = table.get("endpoints") {
+            for name in nested_tables(eps, source)?.into_keys() {
+                let at = format!("[budgets.{set}.endpoints.{name:?}]");
+                named.push((name, eps.span(), at));
+            }
+        }
+    }
+    for (name, span, table) in named {
+        if !known.iter().any(|(k, _)| *k == name) {
+            let calls: Vec<&str> = known.iter().map(|(k, _)| k.as_str()).collect();
+            return Err(source.error(
+                span,
+                format!(
+                    "no task calls endpoint {name:?}, named by {table}; the tasks call: {}",
+                    calls.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `[budgets.production.endpoints."/x"]` tables, with the outer span for errors.
 fn nested_tables(
     v: &Spanned<toml::Value>,
