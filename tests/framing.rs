@@ -1,0 +1,197 @@
+//! Responses framed every way HTTP/1.1 allows are read whole, against a server that
+//! writes the bytes itself: chunked bodies split mid-token and mid-size-line, chunked
+//! with trailers, a body that ends when the server closes, and HTTP/1.0. Each body is
+//! JSON whose token a second step sends back, so a body read short or long fails.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::run;
+use perfgate::config::Overrides;
+
+const BODY: &str = r#"{"token":"abc123"}"#;
+
+#[derive(Default)]
+struct Seen {
+    requests: Mutex<BTreeMap<String, u64>>,
+    connections: AtomicU64,
+}
+
+/// Serves each connection on its own thread until the client closes it.
+fn start(seen: Arc<Seen>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let stream = stream.unwrap();
+            seen.connections.fetch_add(1, Ordering::Relaxed);
+            let seen = seen.clone();
+            std::thread::spawn(move || serve(stream, &seen));
+        }
+    });
+    url
+}
+
+/// Writes `parts` as separate packets, so the client reads them one at a time.
+fn dribble(s: &mut TcpStream, parts: &[&str]) -> std::io::Result<()> {
+    for p in parts {
+        s.write_all(p.as_bytes())?;
+        s.flush()?;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+fn serve(mut s: TcpStream, seen: &Seen) {
+    s.set_nodelay(true).unwrap();
+    let mut buf = Vec::new();
+    loop {
+        // One request head (GETs only: no body follows).
+        let end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 1024];
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        buf.drain(..end);
+        let target = head.split_whitespace().nth(1).unwrap_or("").to_string();
+        let path = target.split('?').next().unwrap().to_string();
+        *seen
+            .requests
+            .lock()
+            .unwrap()
+            .entry(path.clone())
+            .or_default() += 1;
+        let keep = match path.as_str() {
+            "/chunked" => dribble(
+                &mut s,
+                &[
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                    "5\r\n{\"tok\r\n",
+                    "8\r\nen\":\"abc\r\n",
+                    "5\r\n123\"}\r\n0\r\n",
+                    "\r\n",
+                ],
+            )
+            .is_ok(),
+            "/trailers" => dribble(
+                &mut s,
+                &[
+                    // 0x12 = 18 bytes, the size line split across packets.
+                    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n1",
+                    "2\r\n{\"token\":\"abc123\"}\r\n0\r\nX-Sum: 9\r\n",
+                    "\r\n",
+                ],
+            )
+            .is_ok(),
+            // No length: the body is everything until the server closes.
+            "/until-close" => {
+                let _ = dribble(
+                    &mut s,
+                    &[
+                        "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"token\"",
+                        ":\"abc123\"}",
+                    ],
+                );
+                false
+            }
+            // HTTP/1.0 closes after each response unless asked otherwise.
+            "/http10" => {
+                let _ = dribble(
+                    &mut s,
+                    &[&format!(
+                        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{BODY}",
+                        BODY.len()
+                    )],
+                );
+                false
+            }
+            "/check" => {
+                let (status, body) = if target.contains("seen=abc123") {
+                    ("200 OK", "ok")
+                } else {
+                    ("400 Bad Request", "no")
+                };
+                let response = format!("HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\n{body}");
+                dribble(&mut s, &[&response]).is_ok()
+            }
+            _ => dribble(
+                &mut s,
+                &["HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"],
+            )
+            .is_ok(),
+        };
+        if !keep {
+            return;
+        }
+    }
+}
+
+fn task(path: &str) -> String {
+    let name = path.trim_start_matches('/');
+    format!(
+        "\n[[users.tasks]]\nname = \"{name}\"\n\
+         [[users.tasks.steps]]\npath = \"{path}\"\nextract = {{ t = \"/token\" }}\n\
+         [[users.tasks.steps]]\npath = \"/check\"\nendpoint = \"check {name}\"\n\
+         query = {{ seen = \"{{{{ vars.t }}}}\" }}\n"
+    )
+}
+
+#[test]
+fn every_framing_is_read_whole() {
+    let seen = Arc::new(Seen::default());
+    let url = start(seen.clone());
+    let paths = ["/chunked", "/trailers", "/until-close", "/http10"];
+    let mut text =
+        format!("[target]\nhost = \"{url}\"\ntimeout = \"5s\"\n[[users]]\nname = \"U\"\n");
+    for p in paths {
+        text.push_str(&task(p));
+    }
+    let r = run(
+        &text,
+        Overrides {
+            users: Some(4),
+            iterations: Some(200),
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.total.failures, 0, "{:?}", r.total.failure_reasons);
+    assert_eq!(r.total.requests, 400);
+    let served = seen.requests.lock().unwrap().clone();
+    let mut closing = 0;
+    for p in paths {
+        let ours = r.endpoint(p).map_or(0, |e| e.requests);
+        let check = r
+            .endpoint(&format!("check {}", p.trim_start_matches('/')))
+            .map_or(0, |e| e.requests);
+        assert!(ours > 20, "{p}: only {ours} of 200 iterations");
+        assert_eq!(
+            ours, served[p],
+            "{p}: we counted {ours}, the server {}",
+            served[p]
+        );
+        assert_eq!(check, ours, "{p}: every body's token came back");
+        if p == "/until-close" || p == "/http10" {
+            closing += ours;
+        }
+    }
+    assert_eq!(served["/check"], 200);
+    // A closed connection is not reused: one new connection per closing response, at
+    // least, and kept-alive ones for the rest (4 users: a handful beyond that).
+    let connections = seen.connections.load(Ordering::Relaxed);
+    assert!(
+        (closing..=closing + 8).contains(&connections),
+        "{connections} connections for {closing} closing responses"
+    );
+}
