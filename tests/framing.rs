@@ -1,7 +1,8 @@
 //! Responses framed every way HTTP/1.1 allows are read whole, against a server that
 //! writes the bytes itself: chunked bodies split mid-token and mid-size-line, chunked
-//! with trailers, a body that ends when the server closes, and HTTP/1.0. Each body is
-//! JSON whose token a second step sends back, so a body read short or long fails.
+//! with trailers, interim 1xx responses before the final one, a body that ends when the
+//! server closes, and HTTP/1.0. Each body is JSON whose token a second step sends back,
+//! so a body read short or long fails.
 
 mod common;
 
@@ -95,6 +96,16 @@ fn serve(mut s: TcpStream, seen: &Seen) {
                 ],
             )
             .is_ok(),
+            // Interim responses first; the final one answers the request.
+            "/early-hints" => dribble(
+                &mut s,
+                &[
+                    "HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload\r\n\r\n",
+                    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n",
+                    BODY,
+                ],
+            )
+            .is_ok(),
             // No length: the body is everything until the server closes.
             "/until-close" => {
                 let _ = dribble(
@@ -152,7 +163,13 @@ fn task(path: &str) -> String {
 fn every_framing_is_read_whole() {
     let seen = Arc::new(Seen::default());
     let url = start(seen.clone());
-    let paths = ["/chunked", "/trailers", "/until-close", "/http10"];
+    let paths = [
+        "/chunked",
+        "/trailers",
+        "/early-hints",
+        "/until-close",
+        "/http10",
+    ];
     let mut text =
         format!("[target]\nhost = \"{url}\"\ntimeout = \"5s\"\n[[users]]\nname = \"U\"\n");
     for p in paths {
@@ -167,7 +184,7 @@ fn every_framing_is_read_whole() {
         },
     );
     assert_eq!(r.total.failures, 0, "{:?}", r.total.failure_reasons);
-    assert_eq!(r.total.requests, 400);
+    assert_eq!(r.total.requests, 2 * 200);
     let served = seen.requests.lock().unwrap().clone();
     let mut closing = 0;
     for p in paths {

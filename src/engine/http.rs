@@ -300,6 +300,12 @@ impl Conn {
                 ) {
                     Ok(httparse::Status::Complete(n)) => {
                         let status = resp.code.unwrap_or(0);
+                        // An interim response (103 Early Hints, 100 Continue) comes
+                        // before the final one, which answers the request.
+                        if (100..200).contains(&status) && status != 101 {
+                            self.start += n;
+                            continue;
+                        }
                         let (framing, close) = framing(&resp, head_only).map_err(|f| (f, true))?;
                         break (status, framing, close, n);
                     }
