@@ -1,8 +1,8 @@
 //! Responses framed every way HTTP/1.1 allows are read whole, against a server that
 //! writes the bytes itself: chunked bodies split mid-token and mid-size-line, chunked
 //! with trailers, interim 1xx responses before the final one, a body that ends when the
-//! server closes, and HTTP/1.0. Each body is JSON whose token a second step sends back,
-//! so a body read short or long fails.
+//! server closes, a kept-alive connection the server closes anyway, and HTTP/1.0. Each
+//! body is JSON whose token a second step sends back, so a body read short or long fails.
 
 mod common;
 
@@ -117,6 +117,18 @@ fn serve(mut s: TcpStream, seen: &Seen) {
                 );
                 false
             }
+            // Kept alive by its headers, then closed anyway (an idle timeout, nginx's
+            // keepalive_requests): the next request on it must go on a new connection.
+            "/then-close" => {
+                let _ = dribble(
+                    &mut s,
+                    &[&format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{BODY}",
+                        BODY.len()
+                    )],
+                );
+                false
+            }
             // HTTP/1.0 closes after each response unless asked otherwise.
             "/http10" => {
                 let _ = dribble(
@@ -168,6 +180,7 @@ fn every_framing_is_read_whole() {
         "/trailers",
         "/early-hints",
         "/until-close",
+        "/then-close",
         "/http10",
     ];
     let mut text =
@@ -199,7 +212,7 @@ fn every_framing_is_read_whole() {
             served[p]
         );
         assert_eq!(check, ours, "{p}: every body's token came back");
-        if p == "/until-close" || p == "/http10" {
+        if ["/until-close", "/then-close", "/http10"].contains(&p) {
             closing += ours;
         }
     }
