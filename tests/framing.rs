@@ -1,8 +1,9 @@
 //! Responses framed every way HTTP/1.1 allows are read whole, against a server that
-//! writes the bytes itself: chunked bodies split mid-token and mid-size-line, chunked
-//! with trailers, interim 1xx responses before the final one, a body that ends when the
-//! server closes, a kept-alive connection the server closes anyway, and HTTP/1.0. Each
-//! body is JSON whose token a second step sends back, so a body read short or long fails.
+//! writes the bytes itself: a 1 MiB body, chunked bodies split mid-token and
+//! mid-size-line, chunked with trailers, interim 1xx responses before the final one, a
+//! body that ends when the server closes, a kept-alive connection the server closes
+//! anyway, and HTTP/1.0. Each body is JSON whose token a second step sends back, so a
+//! body read short or long fails.
 
 mod common;
 
@@ -96,6 +97,16 @@ fn serve(mut s: TcpStream, seen: &Seen) {
                 ],
             )
             .is_ok(),
+            // A body far larger than the read buffer, in uneven pieces.
+            "/big" => {
+                let body = format!(
+                    "{{\"pad\":\"{}\",\"token\":\"abc123\"}}",
+                    "x".repeat(1 << 20)
+                );
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                let (a, b) = body.split_at(70_001);
+                dribble(&mut s, &[&head, a, b]).is_ok()
+            }
             // Interim responses first; the final one answers the request.
             "/early-hints" => dribble(
                 &mut s,
@@ -176,6 +187,7 @@ fn every_framing_is_read_whole() {
     let seen = Arc::new(Seen::default());
     let url = start(seen.clone());
     let paths = [
+        "/big",
         "/chunked",
         "/trailers",
         "/early-hints",
