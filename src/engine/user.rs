@@ -16,6 +16,9 @@ use super::worker::Worker;
 use crate::config::{PlannedTask, PlannedUser, Wait};
 use crate::metrics::Failure;
 
+/// Memory a user keeps for response bodies between iterations.
+const KEPT_BODY_BYTES: usize = 64 * 1024;
+
 pub struct User {
     pub id: u64,
     class: usize,
@@ -66,6 +69,7 @@ impl User {
                 break;
             }
             self.iterate(&w, class, started, None).await;
+            let_go_of_big_body(&mut self.body);
             let pause = match class.wait {
                 Wait::Constant(d) => d.0,
                 Wait::Between([lo, hi]) => {
@@ -87,6 +91,7 @@ impl User {
             let mut active = Active::new(&w);
             active.set(true);
             self.iterate(&w, class, Instant::now(), Some(due)).await;
+            let_go_of_big_body(&mut self.body);
         }
     }
 
@@ -212,6 +217,14 @@ impl User {
     }
 }
 
+/// Between iterations, a body kept for checks or extraction gives back memory past
+/// 64 KiB: 10,000 users each holding the largest body they ever read would hold
+/// gigabytes while they think.
+fn let_go_of_big_body(body: &mut Vec<u8>) {
+    body.clear();
+    body.shrink_to(KEPT_BODY_BYTES);
+}
+
 /// Picks a task at random in proportion to the weights.
 pub fn pick(tasks: &[PlannedTask]) -> &PlannedTask {
     if tasks.len() == 1 {
@@ -286,5 +299,23 @@ impl Timeout {
             }
             self.sleep.as_mut().reset(due);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_big_body_is_not_kept_between_iterations() {
+        let mut body = vec![b'x'; 1 << 20];
+        let_go_of_big_body(&mut body);
+        assert!(body.is_empty());
+        assert!(body.capacity() <= KEPT_BODY_BYTES, "{}", body.capacity());
+        // A small one keeps its buffer: no allocation per request.
+        body.extend_from_slice(&[b'x'; 1000]);
+        let cap = body.capacity();
+        let_go_of_big_body(&mut body);
+        assert_eq!(body.capacity(), cap);
     }
 }
