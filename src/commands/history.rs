@@ -290,7 +290,7 @@ fn table(rows: &[RunRow]) -> String {
     let mut out =
         format!(
         "{:>5}  {:<20}  {:<7}  {:<12}  {:<10}  {:<11}  {:<12}  {:>9}  {:>8}  {:>8}  {:>8}  {:>7}\n",
-        "run", "started", "commit", "branch", "scenario", "environment", "status", "requests",
+        "run", "started (UTC)", "commit", "branch", "scenario", "environment", "status", "requests",
         "rps", "p95 ms", "p99 ms", "errors"
     );
     for r in rows {
@@ -298,7 +298,8 @@ fn table(rows: &[RunRow]) -> String {
             out,
             "{:>5}  {:<20}  {:<7}  {:<12}  {:<10}  {:<11}  {:<12}  {:>9}  {:>8.1}  {:>8}  {:>8}  {:>6.2}%",
             format!("#{}", r.id),
-            r.started_at.chars().take(20).collect::<String>(),
+            // "2026-11-27T07:53:48.123Z" → "2026-11-27 07:53:48" (UTC, to the second).
+            r.started_at.chars().take(19).collect::<String>().replace('T', " "),
             r.commit.as_deref().map_or("-".to_string(), |c| c.chars().take(7).collect()),
             r.branch.as_deref().unwrap_or("-"),
             r.scenario,
