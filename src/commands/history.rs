@@ -169,15 +169,8 @@ pub fn compare(args: CompareArgs) -> Result<Exit> {
         verdict: &verdict,
     };
     let paint = report::table::Paint::detect();
-    outln!(
-        "{} vs {}{}",
-        args.current.display(),
-        args.baseline.display(),
-        verdict.baseline.as_ref().map_or(String::new(), |b| format!(
-            " (baseline commit {})",
-            b.short_commit()
-        ))
-    );
+    // The baseline block below names the baseline's commit.
+    outln!("{} vs {}", args.current.display(), args.baseline.display());
     out!("{}", report::baseline_block(&r, &paint, true));
     for o in &reports {
         crate::write_atomic(&o.path, o.format.render(&r).as_bytes())
