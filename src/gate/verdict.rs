@@ -138,9 +138,10 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     } else {
         never_answered_note(result)
     };
-    notes.extend(never_answered.clone());
+    let unjudgeable = never_answered.is_some();
+    notes.extend(never_answered);
     // An overloaded generator measured itself: even failures may be its own doing.
-    let status = if result.generator.overloaded || never_answered.is_some() {
+    let status = if result.generator.overloaded || unjudgeable {
         Status::Inconclusive
     } else if failed {
         Status::Failed
