@@ -314,6 +314,12 @@ fn result_json_validates_against_the_schema() {
     assert!(validator.is_valid(&other));
     other["scenario"]["segment"] = "half".into();
     assert!(!validator.is_valid(&other));
+    // A staged load's ramp: [seconds, value] pairs.
+    let mut staged = instance.clone();
+    staged["scenario"]["shape"] = serde_json::json!([[0.0, 0.0], [30.0, 20.0], [60.0, 0.0]]);
+    assert!(validator.is_valid(&staged));
+    staged["scenario"]["shape"] = serde_json::json!([[0.0, 0.0, 1.0]]);
+    assert!(!validator.is_valid(&staged));
     // Results written before the schedule lag and timer delay were apart still load.
     let mut old = instance.clone();
     let g = old["generator"].as_object_mut().unwrap();

@@ -364,6 +364,10 @@ fn user_stages_ramp_up_hold_and_down() {
         .sum();
     assert!(busy > 400, "20 users for a second: {busy}");
     assert_eq!(demo.served_on("/health"), r.total.requests);
+    assert_eq!(
+        perfgate::report::load_text(&r.scenario),
+        "0 → 20 → 20 → 0 users over 6 s"
+    );
 }
 
 /// A TLS server on 127.0.0.1 with a certificate from a private CA (here self-signed), that

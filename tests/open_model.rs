@@ -196,6 +196,15 @@ fn rate_stages_ramp_up_hold_and_down() {
         );
     }
     assert_eq!(demo.served_on("/health"), r.total.requests);
+    // The result says how it ramped, from the starting rate.
+    assert_eq!(
+        r.scenario.shape,
+        [[0.0, 1.0], [2.0, 200.0], [4.0, 200.0], [6.0, 0.0]]
+    );
+    assert_eq!(
+        perfgate::report::load_text(&r.scenario),
+        "1 → 200 → 200 → 0 arrivals/s over 6 s, up to 100 users"
+    );
 }
 
 /// Several scenarios in one test, each with its own model and start: steady closed-model

@@ -136,6 +136,17 @@ fn only_every_segment_of_a_run_merges() {
         merged(&[&parts[2], &parts[0], &parts[1]]).is_ok(),
         "any order"
     );
+    // Segments of a staged run share its shape; results that differ keep none.
+    let ramp = vec![[0.0, 0.0], [1.0, 3.0]];
+    let mut staged = parts.clone();
+    for p in &mut staged {
+        p.scenario.shape = ramp.clone();
+    }
+    let all: Vec<&RunResult> = staged.iter().collect();
+    assert_eq!(merged(&all).unwrap().scenario.shape, ramp);
+    staged[1].scenario.shape = vec![[0.0, 0.0], [2.0, 3.0]];
+    let all: Vec<&RunResult> = staged.iter().collect();
+    assert!(merged(&all).unwrap().scenario.shape.is_empty());
 }
 
 /// From the command line: a segment is judged without its throughput objectives (a

@@ -48,6 +48,11 @@ pub async fn run(
     prepare_fixed_requests(&mut plan);
     let plan = Arc::new(plan);
     let shapes: Vec<Shape> = plan.loads.iter().map(Shape::of_load).collect();
+    // What the result says of a single staged load's ramp.
+    let shape = match (&plan.loads[..], &shapes[..]) {
+        ([load], [s]) if !load.stages.is_empty() => s.points(),
+        _ => Vec::new(),
+    };
     let duration = plan.duration;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -195,6 +200,7 @@ pub async fn run(
             rate,
             duration_s: duration.as_secs_f64(),
             segment: (seg.count > 1).then(|| seg.to_string()),
+            shape,
         },
         environment: opts.environment.clone(),
         target: plan.target.url(),

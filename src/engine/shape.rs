@@ -50,6 +50,11 @@ impl Shape {
         shape.within(start, start + l.duration.as_secs_f64())
     }
 
+    /// The (seconds, value) points it ramps between, for the result.
+    pub fn points(&self) -> Vec<[f64; 2]> {
+        self.points.iter().map(|&(t, v)| [t, v]).collect()
+    }
+
     fn of(points: Vec<(f64, f64)>) -> Shape {
         Shape {
             points,

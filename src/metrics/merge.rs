@@ -31,6 +31,10 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
         if b1 > a1 {
             out.ended_at = r.ended_at.clone();
         }
+        // The shape is the whole run's: segments share it; different runs do not.
+        if out.scenario.shape != r.scenario.shape {
+            out.scenario.shape.clear();
+        }
         out.scenario.users += r.scenario.users;
         out.scenario.rate = match (out.scenario.rate, r.scenario.rate) {
             (Some(a), Some(b)) => Some(a + b),

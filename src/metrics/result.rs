@@ -53,6 +53,11 @@ pub struct ScenarioInfo {
     /// share. None for a whole run, and once all segments are merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
+    /// A load with stages: (seconds from its start, users or arrivals per second) at its
+    /// start and at each stage's end; the whole run's values, in a segment's result too.
+    /// Empty without stages, and for several loads run together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shape: Vec<[f64; 2]>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -149,23 +149,15 @@ fn too_little(rule: &Rule, s: &Sample) -> Option<String> {
                 format!("{per_s:.1}")
             };
             let secs = (need as f64 / per_s).ceil().max(MIN_INTERVALS as f64);
-            format!("; at {rate} a second, run at least {}", format_secs(secs))
+            format!(
+                "; at {rate} a second, run at least {}",
+                crate::report::seconds(secs)
+            )
         } else {
             String::new()
         };
         format!("{have} {noun} ({} needs {need}{advice})", rule.metric)
     })
-}
-
-/// "45 s", "3 min 20 s", "2 h 5 min".
-fn format_secs(s: f64) -> String {
-    let s = s as u64;
-    match s {
-        0..=119 => format!("{s} s"),
-        120..=7199 if s % 60 == 0 => format!("{} min", s / 60),
-        120..=7199 => format!("{} min {} s", s / 60, s % 60),
-        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
-    }
 }
 
 fn judge(rule: Rule, current: &RunResult, baseline: &RunResult, confidence: f64) -> Comparison {
@@ -283,18 +275,4 @@ fn line(c: &Comparison, current: f64, baseline: f64) -> String {
 /// "+12.3%" / "-4.0%".
 pub fn signed_pct(f: f64) -> String {
     format!("{:+.1}%", f * 100.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_secs;
-
-    #[test]
-    fn durations_read_as_people_say_them() {
-        assert_eq!(format_secs(14.0), "14 s");
-        assert_eq!(format_secs(119.0), "119 s");
-        assert_eq!(format_secs(180.0), "3 min");
-        assert_eq!(format_secs(462.0), "7 min 42 s");
-        assert_eq!(format_secs(7500.0), "2 h 5 min");
-    }
 }

@@ -149,10 +149,7 @@ fn scope_name(s: &Scope) -> String {
 }
 
 fn run_info(h: &mut String, res: &RunResult) {
-    let load = match res.scenario.rate {
-        Some(rate) => format!("{rate} arrivals/s, up to {} users", res.scenario.users),
-        None => format!("{} users", res.scenario.users),
-    };
+    let load = super::load_text(&res.scenario);
     let _ = write!(
         h,
         "<section><h2>Run</h2><table>\

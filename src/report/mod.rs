@@ -14,7 +14,7 @@ pub use github::{annotations, step_summary};
 pub use table::{baseline_block, terminal, verdict_block};
 
 use crate::gate::Verdict;
-use crate::metrics::RunResult;
+use crate::metrics::{RunResult, ScenarioInfo};
 
 /// What every renderer reads.
 pub struct Report<'a> {
@@ -85,6 +85,40 @@ pub fn ms(v: f64) -> String {
     }
 }
 
+/// "45 s", "3 min 20 s", "2 h 5 min".
+pub fn seconds(s: f64) -> String {
+    let s = s as u64;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7199 if s % 60 == 0 => format!("{} min", s / 60),
+        120..=7199 => format!("{} min {} s", s / 60, s % 60),
+        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// The load a run put on: "10 users", "400 arrivals/s, up to 1000 users", or with
+/// stages "50 → 100 → 0 arrivals/s over 8 s, up to 20 users".
+pub fn load_text(s: &ScenarioInfo) -> String {
+    let number = |v: f64| {
+        if v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    };
+    let ramp = |unit: &str| {
+        let values: Vec<String> = s.shape.iter().map(|[_, v]| number(*v)).collect();
+        let over = s.shape.last().map_or(0.0, |[t, _]| *t);
+        format!("{} {unit} over {}", values.join(" → "), seconds(over))
+    };
+    match (s.rate, s.shape.is_empty()) {
+        (Some(rate), true) => format!("{} arrivals/s, up to {} users", number(rate), s.users),
+        (Some(_), false) => format!("{}, up to {} users", ramp("arrivals/s"), s.users),
+        (None, true) => format!("{} users", s.users),
+        (None, false) => ramp("users"),
+    }
+}
+
 /// 15432 → "15,432".
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -104,4 +138,37 @@ pub fn short_commit(r: &RunResult) -> String {
         .commit
         .as_deref()
         .map_or("unknown".into(), |c| c.chars().take(7).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(seconds(14.0), "14 s");
+        assert_eq!(seconds(119.0), "119 s");
+        assert_eq!(seconds(180.0), "3 min");
+        assert_eq!(seconds(462.0), "7 min 42 s");
+        assert_eq!(seconds(7500.0), "2 h 5 min");
+    }
+
+    #[test]
+    fn the_load_reads_as_its_model_and_ramp() {
+        let mut s = ScenarioInfo {
+            users: 20,
+            ..ScenarioInfo::default()
+        };
+        assert_eq!(load_text(&s), "20 users");
+        s.shape = vec![[0.0, 0.0], [30.0, 20.0], [90.0, 0.0]];
+        assert_eq!(load_text(&s), "0 → 20 → 0 users over 90 s");
+        s.rate = Some(133.33);
+        s.shape.clear();
+        assert_eq!(load_text(&s), "133.3 arrivals/s, up to 20 users");
+        s.shape = vec![[0.0, 50.0], [4.0, 100.0], [8.0, 0.0]];
+        assert_eq!(
+            load_text(&s),
+            "50 → 100 → 0 arrivals/s over 8 s, up to 20 users"
+        );
+    }
 }

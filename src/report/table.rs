@@ -121,10 +121,7 @@ fn table(r: &Report<'_>) -> String {
         out,
         "\n{} scenario, {} against {}, {:.1}s{}",
         res.scenario.name,
-        match res.scenario.rate {
-            Some(rate) => format!("{rate} arrivals/s, up to {} users", res.scenario.users),
-            None => format!("{} users", res.scenario.users),
-        },
+        super::load_text(&res.scenario),
         res.target,
         res.duration_s,
         if extra.is_empty() {

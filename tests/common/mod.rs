@@ -190,6 +190,7 @@ pub fn fixture_with(scale: f64) -> RunResult {
             rate: None,
             duration_s: 10.0,
             segment: None,
+            shape: Vec::new(),
         },
         environment: Some("production".into()),
         target: "http://127.0.0.1:8080".into(),
