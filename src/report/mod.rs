@@ -109,7 +109,11 @@ pub fn load_text(s: &ScenarioInfo) -> String {
     let ramp = |unit: &str| {
         let values: Vec<String> = s.shape.iter().map(|[_, v]| number(*v)).collect();
         let over = s.shape.last().map_or(0.0, |[t, _]| *t);
-        format!("{} {unit} over {}", values.join(" → "), seconds(over))
+        // The shape is the whole run's, a segment's result included.
+        let part = s.segment.as_deref().map_or(String::new(), |seg| {
+            format!(" (whole run; this is segment {seg})")
+        });
+        format!("{} {unit} over {}{part}", values.join(" → "), seconds(over))
     };
     match (s.rate, s.shape.is_empty()) {
         (Some(rate), true) => format!("{} arrivals/s, up to {} users", number(rate), s.users),
@@ -169,6 +173,11 @@ mod tests {
         assert_eq!(
             load_text(&s),
             "50 → 100 → 0 arrivals/s over 8 s, up to 20 users"
+        );
+        s.segment = Some("2/4".into());
+        assert_eq!(
+            load_text(&s),
+            "50 → 100 → 0 arrivals/s over 8 s (whole run; this is segment 2/4), up to 20 users"
         );
     }
 }
