@@ -78,14 +78,20 @@ PY
 
 # Runs a command pinned to core 1, then reads its output with `stats KIND`:
 # requests, p50 and p99 (ms), and CPU and peak RSS from /usr/bin/time.
+# Also reads nginx's own CPU over the run: near 100% of its core, the target set the pace
+# and the generator waited on it (see the README's Performance section).
+nginx_ticks() { awk '{print $14 + $15}' "/proc/$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -n 1)/stat"; }
 measure() { # name, kind, command...
   local name=$1 kind=$2; shift 2
+  local t0; t0=$(nginx_ticks)
   /usr/bin/time -f "%U %S %M" -o "$WORK/time" taskset -c 1 "$@" > "$WORK/out" 2>&1 || true
+  local target_cpu=$(( ($(nginx_ticks) - t0) * 100 / $(getconf CLK_TCK) ))  # cpu-s x 100
   read -r u s rss < <(tail -n 1 "$WORK/time")
-  python3 - "$name" "$kind" "$WORK" "$u" "$s" "$rss" "$DUR" <<'PY'
+  python3 - "$name" "$kind" "$WORK" "$u" "$s" "$rss" "$DUR" "$target_cpu" <<'PY'
 import csv, json, re, sys
-name, kind, work, u, s, rss, dur = sys.argv[1:8]
+name, kind, work, u, s, rss, dur, target_cpu = sys.argv[1:9]
 u, s, rss, dur = float(u), float(s), int(rss), float(dur)
+target_share = float(target_cpu) / 100 / dur
 def wrk_ms(text, pct):
     m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
     return float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)] if m else float("nan")
@@ -123,7 +129,7 @@ except Exception as e:
 cpu = u + s
 ms = lambda v: "     -" if v != v else f"{v:>6.2f}"
 print(f"{name:<22} {reqs/dur:>8.0f} rps {cpu:>6.2f} cpu-s {reqs/cpu if cpu else 0:>9.0f} req/cpu-s "
-      f"p50 {ms(p50)} ms p99 {ms(p99)} ms {rss/1024:>6.1f} MB")
+      f"p50 {ms(p50)} ms p99 {ms(p99)} ms {rss/1024:>6.1f} MB  nginx {target_share:>4.0%}")
 with open("/tmp/perfgate-bench.tsv", "a") as f: f.write(f"{name}\t{reqs/cpu if cpu else 0}\n")
 PY
 }
