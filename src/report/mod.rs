@@ -116,6 +116,13 @@ pub fn load_text(s: &ScenarioInfo) -> String {
         format!("{} {unit} over {}{part}", values.join(" → "), seconds(over))
     };
     match (s.rate, s.shape.is_empty()) {
+        // Closed-model users beside an arrival rate (a scenario that includes others):
+        // the users figure counts both, so it is no cap on the arrivals alone.
+        (Some(rate), true) if s.model == "mixed" => format!(
+            "{} arrivals/s beside closed-model users, up to {} users in all",
+            number(rate),
+            s.users
+        ),
         (Some(rate), true) => format!("{} arrivals/s, up to {} users", number(rate), s.users),
         (Some(_), false) => format!("{}, up to {} users", ramp("arrivals/s"), s.users),
         (None, true) => format!("{} users", s.users),
@@ -169,6 +176,12 @@ mod tests {
         s.rate = Some(133.33);
         s.shape.clear();
         assert_eq!(load_text(&s), "133.3 arrivals/s, up to 20 users");
+        s.model = "mixed".into();
+        assert_eq!(
+            load_text(&s),
+            "133.3 arrivals/s beside closed-model users, up to 20 users in all"
+        );
+        s.model = "open".into();
         s.shape = vec![[0.0, 50.0], [4.0, 100.0], [8.0, 0.0]];
         assert_eq!(
             load_text(&s),
