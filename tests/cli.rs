@@ -460,7 +460,9 @@ fn ctrl_c_writes_partial_results_and_exits_3() {
         .arg(dir.join("partial.json"))
         .arg("--report")
         .arg(format!("markdown={}", dir.join("pr.md").display()))
-        .stdout(std::process::Stdio::null())
+        .arg("--report")
+        .arg(format!("html={}", dir.join("report.html").display()))
+        .stdout(std::fs::File::create(dir.join("stdout.txt")).unwrap())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_secs(2));
@@ -471,9 +473,21 @@ fn ctrl_c_writes_partial_results_and_exits_3() {
     let r = perfgate::metrics::RunResult::load(&dir.join("partial.json")).unwrap();
     assert_eq!(r.stop, perfgate::metrics::StopReason::Interrupted);
     assert!(r.total.requests > 0 && r.duration_s < 10.0);
-    assert!(std::fs::read_to_string(dir.join("pr.md"))
-        .unwrap()
-        .contains("interrupted"));
+    // Every report is headed INTERRUPTED, not by a bare PASSED on partial results.
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let terminal = read("stdout.txt");
+    let verdict = ["PASSED ", "FAILED ", "INCONCLUSIVE "]
+        .iter()
+        .find_map(|w| terminal.find(&format!("\n{w}")))
+        .expect(&terminal);
+    let headline = terminal.find("\nINTERRUPTED after ").expect(&terminal);
+    assert!(headline < verdict, "{terminal}");
+    assert!(terminal[headline..verdict]
+        .trim_end()
+        .ends_with(" s: the verdict below judges partial results (exit 3)"));
+    let pr = read("pr.md");
+    assert!(pr.contains("**⏹️ INTERRUPTED** after "), "{pr}");
+    assert!(read("report.html").contains("<h1>INTERRUPTED</h1>"));
 }
 
 extern "C" {
@@ -947,6 +961,19 @@ fn a_service_that_fails_every_request_does_not_pass_on_latency() {
     assert!(
         stdout.contains("requests failed (") && stdout.contains("× connection refused"),
         "{stdout}"
+    );
+    // The PR comment gives that reason, not the overloaded-generator one.
+    perfgate()
+        .args(["run", "-d", "1s", "-u", "2", "--quiet", "-c"])
+        .arg(&cfg)
+        .arg("--report")
+        .arg(format!("markdown={}", dir.join("pr.md").display()))
+        .assert()
+        .code(1);
+    let pr = std::fs::read_to_string(dir.join("pr.md")).unwrap();
+    assert!(
+        pr.contains("**⚠️ INCONCLUSIVE** - every request failed"),
+        "{pr}"
     );
     // With error_rate bounded, the run fails on it: FAILED, not inconclusive.
     let cfg = write(

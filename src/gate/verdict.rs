@@ -21,7 +21,8 @@ pub enum Outcome {
 pub enum Status {
     Passed,
     Failed,
-    /// The load generator was the bottleneck: the numbers describe perfgate.
+    /// The load generator was the bottleneck (the numbers describe perfgate), or every
+    /// request failed (nothing of the service's performance was measured).
     Inconclusive,
 }
 

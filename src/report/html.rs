@@ -35,6 +35,13 @@ pub fn render(r: &Report<'_>) -> String {
         Status::Failed => ("FAILED", "failed"),
         Status::Inconclusive => ("INCONCLUSIVE", "inconclusive"),
     };
+    // An interrupted run is headed as such; the verdict on its partial results follows.
+    let interrupted = super::interrupted_text(res);
+    let (head, head_class) = match &interrupted {
+        Some(_) => ("INTERRUPTED", "inconclusive"),
+        None => (word, class),
+    };
+    let partial = interrupted.map_or(String::new(), |t| format!("{} — {word}: ", escape(&t)));
     let held = v
         .checks
         .iter()
@@ -46,13 +53,13 @@ pub fn render(r: &Report<'_>) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>perfgate {word}: {} ({})</title><style>{STYLE}</style></head><body><main>",
+         <title>perfgate {head}: {} ({})</title><style>{STYLE}</style></head><body><main>",
         escape(&res.scenario.name),
         escape(v.environment.as_deref().unwrap_or(&v.budget))
     );
     let _ = write!(
         h,
-        "<header class=\"{class}\"><h1>{word}</h1><p>{held} of {} objectives held — budget {}{}</p></header>",
+        "<header class=\"{head_class}\"><h1>{head}</h1><p>{partial}{held} of {} objectives held — budget {}{}</p></header>",
         v.checks.len(),
         escape(&v.budget),
         v.environment

@@ -10,6 +10,9 @@ pub fn render(r: &Report<'_>) -> String {
     let (res, v) = (r.result, r.verdict);
     let mut md = String::new();
     let _ = writeln!(md, "## 📊 Performance Budget Test Results\n");
+    if let Some(text) = super::interrupted_text(res) {
+        let _ = writeln!(md, "**⏹️ INTERRUPTED** {text}\n");
+    }
     let _ = match v.status {
         Status::Passed => writeln!(
             md,
@@ -27,7 +30,12 @@ pub fn render(r: &Report<'_>) -> String {
         ),
         Status::Inconclusive => writeln!(
             md,
-            "**⚠️ INCONCLUSIVE** - the load generator was the bottleneck\n"
+            "**⚠️ INCONCLUSIVE** - {}\n",
+            if res.generator.overloaded {
+                "the load generator was the bottleneck"
+            } else {
+                "every request failed: the service's performance was not measured"
+            }
         ),
     };
     let _ = writeln!(md, "**Test Configuration:**");

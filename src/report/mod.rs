@@ -14,7 +14,7 @@ pub use github::{annotations, step_summary};
 pub use table::{baseline_block, terminal, verdict_block};
 
 use crate::gate::Verdict;
-use crate::metrics::{RunResult, ScenarioInfo};
+use crate::metrics::{RunResult, ScenarioInfo, StopReason};
 
 /// What every renderer reads.
 pub struct Report<'a> {
@@ -94,6 +94,17 @@ pub fn seconds(s: f64) -> String {
         120..=7199 => format!("{} min {} s", s / 60, s % 60),
         _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
     }
+}
+
+/// "after 3 s: the verdict below judges partial results" for a run stopped by Ctrl-C or
+/// SIGTERM, so no renderer heads a partial run with a bare PASSED.
+pub fn interrupted_text(r: &RunResult) -> Option<String> {
+    (r.stop == StopReason::Interrupted).then(|| {
+        format!(
+            "after {}: the verdict below judges partial results",
+            seconds(r.duration_s)
+        )
+    })
 }
 
 /// The load a run put on: "10 users", "400 arrivals/s, up to 1000 users", or with

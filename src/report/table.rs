@@ -160,6 +160,9 @@ pub fn verdict_block(r: &Report<'_>, paint: &Paint) -> String {
         },
         v.budget
     );
+    if let Some(text) = super::interrupted_text(r.result) {
+        let _ = writeln!(out, "{} {text} (exit 3)", paint.yellow("INTERRUPTED"));
+    }
     let _ = match v.status {
         Status::Passed => writeln!(out, "{} {head}", paint.green("PASSED")),
         Status::Failed => writeln!(out, "{} {head}", paint.red("FAILED")),
