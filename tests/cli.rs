@@ -462,6 +462,8 @@ fn ctrl_c_writes_partial_results_and_exits_3() {
         .arg(format!("markdown={}", dir.join("pr.md").display()))
         .arg("--report")
         .arg(format!("html={}", dir.join("report.html").display()))
+        .arg("--report")
+        .arg(format!("junit={}", dir.join("junit.xml").display()))
         .stdout(std::fs::File::create(dir.join("stdout.txt")).unwrap())
         .spawn()
         .unwrap();
@@ -488,6 +490,14 @@ fn ctrl_c_writes_partial_results_and_exits_3() {
     let pr = read("pr.md");
     assert!(pr.contains("**⏹️ INTERRUPTED** after "), "{pr}");
     assert!(read("report.html").contains("<h1>INTERRUPTED</h1>"));
+    // JUnit: the run itself is an error beside the objectives judged on partial figures.
+    let xml = read("junit.xml");
+    assert!(
+        xml.contains("<testcase name=\"run\" classname=\"run\">")
+            && xml.contains("type=\"interrupted\"")
+            && xml.contains("errors=\"1\""),
+        "{xml}"
+    );
 }
 
 extern "C" {
@@ -968,12 +978,19 @@ fn a_service_that_fails_every_request_does_not_pass_on_latency() {
         .arg(&cfg)
         .arg("--report")
         .arg(format!("markdown={}", dir.join("pr.md").display()))
+        .arg("--report")
+        .arg(format!("junit={}", dir.join("junit.xml").display()))
         .assert()
         .code(1);
     let pr = std::fs::read_to_string(dir.join("pr.md")).unwrap();
     assert!(
         pr.contains("**⚠️ INCONCLUSIVE** - every request failed"),
         "{pr}"
+    );
+    let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        xml.contains("type=\"inconclusive\"") && xml.contains("every one of the"),
+        "{xml}"
     );
     // With error_rate bounded, the run fails on it: FAILED, not inconclusive.
     let cfg = write(

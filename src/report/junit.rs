@@ -4,7 +4,8 @@
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
-use crate::gate::{Check, Outcome, Scope};
+use crate::gate::{Check, Outcome, Scope, Status};
+use crate::metrics::StopReason;
 use crate::regress::{Change, Comparison};
 
 pub fn render(r: &Report<'_>) -> String {
@@ -17,6 +18,9 @@ pub fn render(r: &Report<'_>) -> String {
     suite.set_time(std::time::Duration::from_secs_f64(
         r.result.duration_s.max(0.0),
     ));
+    if let Some(t) = run_case(r) {
+        suite.add_test_case(t);
+    }
     for c in &v.checks {
         suite.add_test_case(case(c, "budget"));
     }
@@ -40,6 +44,41 @@ pub fn render(r: &Report<'_>) -> String {
     }
     report.add_test_suite(suite);
     report.to_string().expect("JUnit serialises")
+}
+
+/// A run that could not be judged (inconclusive) or was cut short (interrupted) is an
+/// error of the run itself, so a CI dashboard does not show only the objectives that held
+/// on the figures there were. None for a run that completed and could be judged.
+fn run_case(r: &Report<'_>) -> Option<TestCase> {
+    let mut why = Vec::new();
+    if r.result.stop == StopReason::Interrupted {
+        why.push(format!(
+            "interrupted after {}: the results are partial",
+            super::seconds(r.result.duration_s)
+        ));
+    }
+    if r.verdict.status == Status::Inconclusive {
+        why.extend(
+            r.verdict
+                .notes
+                .iter()
+                .filter(|n| n.starts_with("inconclusive"))
+                .cloned(),
+        );
+    }
+    if why.is_empty() {
+        return None;
+    }
+    let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+    status.set_message(why.join("; "));
+    status.set_type(if r.verdict.status == Status::Inconclusive {
+        "inconclusive"
+    } else {
+        "interrupted"
+    });
+    let mut t = TestCase::new("run", status);
+    t.set_classname("run");
+    Some(t)
 }
 
 /// One testcase per regression objective: regressed fails, inconclusive is skipped.
