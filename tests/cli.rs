@@ -973,15 +973,27 @@ fn a_service_that_fails_every_request_does_not_pass_on_latency() {
         "{stdout}"
     );
     // The PR comment gives that reason, not the overloaded-generator one.
-    perfgate()
+    let out = perfgate()
         .args(["run", "-d", "1s", "-u", "2", "--quiet", "-c"])
         .arg(&cfg)
         .arg("--report")
         .arg(format!("markdown={}", dir.join("pr.md").display()))
         .arg("--report")
         .arg(format!("junit={}", dir.join("junit.xml").display()))
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", dir.join("summary.md"))
         .assert()
-        .code(1);
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    // Exit 1 with every objective held: the annotation says why.
+    let annotated = String::from_utf8(out).unwrap();
+    assert!(
+        annotated
+            .contains("::error title=Performance run inconclusive::inconclusive: every one of the"),
+        "{annotated}"
+    );
     let pr = std::fs::read_to_string(dir.join("pr.md")).unwrap();
     assert!(
         pr.contains("**⚠️ INCONCLUSIVE** - every request failed"),

@@ -2,7 +2,7 @@
 //! job summary.
 
 use super::Report;
-use crate::gate::Outcome;
+use crate::gate::{Outcome, Status};
 
 /// Annotation lines, printed to stdout when GITHUB_ACTIONS=true.
 pub fn annotations(r: &Report<'_>) -> String {
@@ -26,6 +26,20 @@ pub fn annotations(r: &Report<'_>) -> String {
             escape_property(&format!("Performance regression: {}", c.rule.metric)),
             escape_data(&c.message)
         ));
+    }
+    // Exit 1 with every objective held: the annotation says why.
+    if r.verdict.status == Status::Inconclusive {
+        for n in r
+            .verdict
+            .notes
+            .iter()
+            .filter(|n| n.starts_with("inconclusive"))
+        {
+            out.push_str(&format!(
+                "::error title=Performance run inconclusive::{}\n",
+                escape_data(n)
+            ));
+        }
     }
     for a in r.verdict.alerts.iter().filter(|a| a.triggered) {
         out.push_str(&format!(
