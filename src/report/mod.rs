@@ -85,9 +85,12 @@ pub fn ms(v: f64) -> String {
     }
 }
 
-/// "45 s", "3 min 20 s", "2 h 5 min".
+/// "2.4 s", "45 s", "3 min 20 s", "2 h 5 min": tenths below ten seconds, else rounded.
 pub fn seconds(s: f64) -> String {
-    let s = s as u64;
+    if s < 9.95 && s.fract() != 0.0 {
+        return format!("{s:.1} s");
+    }
+    let s = s.round() as u64;
     match s {
         0..=119 => format!("{s} s"),
         120..=7199 if s % 60 == 0 => format!("{} min", s / 60),
@@ -169,6 +172,11 @@ mod tests {
     #[test]
     fn durations_read_as_people_say_them() {
         assert_eq!(seconds(14.0), "14 s");
+        assert_eq!(seconds(8.0), "8 s");
+        assert_eq!(seconds(2.998), "3.0 s");
+        assert_eq!(seconds(0.42), "0.4 s");
+        assert_eq!(seconds(9.96), "10 s");
+        assert_eq!(seconds(59.6), "60 s");
         assert_eq!(seconds(119.0), "119 s");
         assert_eq!(seconds(180.0), "3 min");
         assert_eq!(seconds(462.0), "7 min 42 s");
