@@ -74,7 +74,12 @@ pub fn render(r: &Report<'_>) -> String {
         .map(|c| c.message.clone())
         .collect();
     if !failing.is_empty() || !regressions.is_empty() || !v.notes.is_empty() {
-        h.push_str("<section><h2>Violations</h2><ul>");
+        let heading = if failing.is_empty() && regressions.is_empty() {
+            "Notes"
+        } else {
+            "Violations"
+        };
+        let _ = write!(h, "<section><h2>{heading}</h2><ul>");
         for c in failing {
             let _ = write!(h, "<li class=\"bad\">{}</li>", escape(&c.message));
         }
