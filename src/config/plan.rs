@@ -359,6 +359,7 @@ impl Plan {
                 "user class weights add up to 0: give at least one class a weight above 0",
             ));
         }
+        let known = KnownNames::of(config);
         for class in &config.users {
             let c = class.get_ref();
             let no_tasks = || {
@@ -422,7 +423,13 @@ impl Plan {
                             "a step cannot have its own `weight` or `steps`",
                         ));
                     }
-                    planned_steps.push(plan_request(step, source, &mut templates, &mut endpoints)?);
+                    planned_steps.push(plan_request(
+                        step,
+                        source,
+                        &mut templates,
+                        &known,
+                        &mut endpoints,
+                    )?);
                 }
                 let task_name = t
                     .name
@@ -574,10 +581,41 @@ fn pick_scenario<'a>(
     }
 }
 
+/// What templates may look up besides functions: the `[data.*]` feeders, and the
+/// names some step extracts (`vars.NAME`).
+struct KnownNames<'a> {
+    feeders: Vec<&'a str>,
+    extracted: Vec<&'a str>,
+}
+
+impl<'a> KnownNames<'a> {
+    fn of(config: &'a Config) -> KnownNames<'a> {
+        fn extracts<'a>(r: &'a RequestConfig, into: &mut Vec<&'a str>) {
+            into.extend(r.extract.keys().map(String::as_str));
+            for step in &r.steps {
+                extracts(step.get_ref(), into);
+            }
+        }
+        let mut extracted = Vec::new();
+        for class in &config.users {
+            for task in class.get_ref().tasks.iter().flat_map(|t| t.get_ref()) {
+                extracts(task.get_ref(), &mut extracted);
+            }
+        }
+        extracted.sort();
+        extracted.dedup();
+        KnownNames {
+            feeders: config.data.keys().map(String::as_str).collect(),
+            extracted,
+        }
+    }
+}
+
 fn plan_request(
     spanned: &Spanned<RequestConfig>,
     source: &Source,
     templates: &mut Templates,
+    known: &KnownNames<'_>,
     endpoints: &mut Vec<(String, String)>,
 ) -> Result<PlannedRequest, ConfigError> {
     let r = spanned.get_ref();
@@ -603,11 +641,15 @@ fn plan_request(
         return Err(source.error(spanned.span(), "a request has `body` or `json`, not both"));
     }
     let mut compile = |t: &Spanned<String>| {
-        templates.compile(t.get_ref()).map_err(|(msg, line)| {
+        let text = templates.compile(t.get_ref()).map_err(|(msg, line)| {
             let mut e = source.error(t.span(), format!("template does not compile: {msg}"));
             e.line += line.saturating_sub(1);
             e
-        })
+        })?;
+        match templates.unknown_name(&text, &known.feeders, &known.extracted) {
+            Some(msg) => Err(source.error(t.span(), format!("template: {msg}"))),
+            None => Ok(text),
+        }
     };
     let path_text = compile(path)?;
     let query = r

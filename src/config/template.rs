@@ -61,6 +61,55 @@ impl Templates {
         Ok(Text::Template(name))
     }
 
+    /// A name no render could find, caught before any load: a function that does not
+    /// exist, a feeder that is not defined, a variable no step extracts. `feeders` are the
+    /// `[data.*]` names, `extracted` every name some step's `extract` sets. Names the
+    /// template itself sets (`{% set %}`, loop variables) are not looked up.
+    pub fn unknown_name(
+        &self,
+        text: &Text,
+        feeders: &[&str],
+        extracted: &[&str],
+    ) -> Option<String> {
+        let Text::Template(name) = text else {
+            return None;
+        };
+        let t = self.env.get_template(name).ok()?;
+        let mut names: Vec<String> = t.undeclared_variables(true).into_iter().collect();
+        names.sort();
+        let known = |set: &[&str], key: &str| set.contains(&key);
+        for n in names {
+            let (head, rest) = n.split_once('.').unwrap_or((&n, ""));
+            let field = rest.split('.').next().unwrap_or("");
+            let problem = match head {
+                "user" | "iteration" => None,
+                "data" if field.is_empty() || known(feeders, field) => None,
+                "data" => Some(format!(
+                    "`data.{field}`: no [data.{field}] feeder is defined{}",
+                    list(" (feeders: ", feeders)
+                )),
+                "vars" if field.is_empty() || known(extracted, field) => None,
+                "vars" => Some(format!(
+                    "`vars.{field}`: no step extracts `{field}` (extract = {{ {field} = \"/json/pointer\" }}){}",
+                    list(" (extracted: ", extracted)
+                )),
+                _ if self.env.globals().any(|(g, _)| g == head) => None,
+                _ => {
+                    let mut functions: Vec<&str> = self.env.globals().map(|(g, _)| g).collect();
+                    functions.sort();
+                    Some(format!(
+                        "unknown name `{head}`: the functions are {}, and the values vars, data, user, iteration",
+                        functions.join(", ")
+                    ))
+                }
+            };
+            if problem.is_some() {
+                return problem;
+            }
+        }
+        None
+    }
+
     /// Renders `text` into `out` (appending).
     pub fn render(&self, text: &Text, ctx: &Value, out: &mut String) -> Result<(), String> {
         match text {
@@ -71,6 +120,15 @@ impl Templates {
             }
         }
         Ok(())
+    }
+}
+
+/// " (feeders: a, b)" or "".
+fn list(lead: &str, names: &[&str]) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!("{lead}{})", names.join(", "))
     }
 }
 
@@ -202,6 +260,39 @@ mod tests {
         assert!(t
             .render(&text, &Value::UNDEFINED, &mut String::new())
             .is_err());
+    }
+
+    #[test]
+    fn names_no_render_could_find_are_caught_before_load() {
+        let mut t = Templates::new();
+        let mut unknown = |src: &str| {
+            let text = t.compile(src).unwrap();
+            t.unknown_name(&text, &["accounts"], &["token"])
+        };
+        // Functions, feeders, extracted values, the user's number and names the
+        // template sets itself are all known.
+        for ok in [
+            "{{ uuid() }}-{{ data.accounts.id }}-{{ vars.token }}-{{ user }}-{{ iteration }}",
+            "{% set n = random_int(1, 3) %}{% for i in range(n) %}{{ i }}{% if not loop.last %},{% endif %}{% endfor %}",
+            "/plain",
+        ] {
+            assert_eq!(unknown(ok), None, "{ok}");
+        }
+        let msg = unknown("{{ uid() }}").unwrap();
+        assert!(
+            msg.starts_with("unknown name `uid`: the functions are choice, "),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(" uuid, and the values vars, data, user, iteration"),
+            "{msg}"
+        );
+        assert!(unknown("{{ data.acounts.id }}")
+            .unwrap()
+            .contains("no [data.acounts] feeder"));
+        assert!(unknown("{{ vars.tokne }}")
+            .unwrap()
+            .contains("no step extracts `tokne`"));
     }
 
     #[test]
