@@ -204,6 +204,39 @@ fn multi_step_tasks_extract_values_from_earlier_responses() {
 }
 
 #[test]
+fn a_request_whose_template_failed_counts_as_failed_but_has_no_latency() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    // Task "use" needs vars.s, which only task "get" extracts: a user that picks "use"
+    // first cannot render it, and nothing is sent.
+    let text = format!(
+        "[target]\nhost = \"{}\"\n[[users]]\nname = \"U\"\n         [[users.tasks]]\nname = \"get\"\nweight = 1\npath = \"/health\"\nextract = {{ s = \"/status\" }}\n         [[users.tasks]]\nname = \"use\"\nweight = 9\npath = \"/health\"\nendpoint = \"use\"\nquery = {{ seen = \"{{{{ vars.s }}}}\" }}\n",
+        demo.url()
+    );
+    let r = run(
+        &text,
+        Overrides {
+            iterations: Some(200),
+            users: Some(5),
+            ..Default::default()
+        },
+    );
+    let used = r.endpoint("use").unwrap();
+    let unrendered = used
+        .failure_reasons
+        .iter()
+        .filter(|(reason, _)| reason.starts_with("template: "))
+        .map(|(_, n)| *n)
+        .sum::<u64>();
+    assert!(unrendered > 0, "{:?}", used.failure_reasons);
+    assert_eq!(used.failures, unrendered, "{:?}", used.failure_reasons);
+    // Latencies are of requests sent: exactly what the service saw.
+    assert_eq!(used.latency.count(), used.requests - unrendered);
+    let got = r.endpoint("/health").unwrap();
+    let served: u64 = demo.served()["/health"].values().sum();
+    assert_eq!(served, got.requests + used.latency.count());
+}
+
+#[test]
 fn unreachable_target_is_reported_not_a_panic() {
     // Bind then drop: the port is now (almost certainly) closed.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -116,7 +116,26 @@ impl Templates {
             Text::Static(s) => out.push_str(s),
             Text::Template(name) => {
                 let t = self.env.get_template(name).map_err(|e| describe(&e))?;
-                out.push_str(&t.render(ctx.clone()).map_err(|e| describe(&e))?);
+                let rendered = t.render(ctx.clone()).map_err(|e| {
+                    // "undefined value" alone does not say which: name the ones unset.
+                    let mut unset: Vec<String> = t
+                        .undeclared_variables(true)
+                        .into_iter()
+                        .filter(|n| {
+                            let head = n.split('.').next().unwrap_or(n);
+                            !self.env.globals().any(|(g, _)| g == head)
+                                && lookup(ctx, n).is_undefined()
+                        })
+                        .collect();
+                    unset.sort();
+                    match e.kind() {
+                        ErrorKind::UndefinedError if !unset.is_empty() => {
+                            format!("{} ({} not set)", describe(&e), unset.join(", "))
+                        }
+                        _ => describe(&e),
+                    }
+                })?;
+                out.push_str(&rendered);
             }
         }
         Ok(())
@@ -130,6 +149,13 @@ fn list(lead: &str, names: &[&str]) -> String {
     } else {
         format!("{lead}{})", names.join(", "))
     }
+}
+
+/// The value at a dotted path ("vars.token"), undefined where any part is missing.
+fn lookup(ctx: &Value, path: &str) -> Value {
+    path.split('.').fold(ctx.clone(), |v, key| {
+        v.get_attr(key).unwrap_or(Value::UNDEFINED)
+    })
 }
 
 fn describe(e: &Error) -> String {
@@ -256,10 +282,11 @@ mod tests {
         let ctx = minijinja::context! { vars => minijinja::context!{ token => "abc" } };
         assert_eq!(render("Bearer {{ vars.token }}", ctx), "Bearer abc");
         let mut t = Templates::new();
-        let text = t.compile("{{ vars.missing }}").unwrap();
-        assert!(t
+        let text = t.compile("{{ uuid() }}{{ vars.missing }}").unwrap();
+        let err = t
             .render(&text, &Value::UNDEFINED, &mut String::new())
-            .is_err());
+            .unwrap_err();
+        assert_eq!(err, "undefined value (vars.missing not set)");
     }
 
     #[test]

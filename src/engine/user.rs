@@ -124,9 +124,10 @@ impl User {
                     &mut self.out,
                     &mut self.scratch,
                 ) {
+                    w.log_failure(req.endpoint, &f);
                     let mut rec = w.recorder.borrow_mut();
                     rec.status(req.endpoint, 0);
-                    rec.failure(req.endpoint, 0, f);
+                    rec.unsent(req.endpoint, f);
                     return;
                 }
             }

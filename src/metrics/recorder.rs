@@ -85,10 +85,16 @@ impl Recorder {
 
     /// A failed request still has a latency: how long the user waited for the failure.
     pub fn failure(&mut self, endpoint: usize, latency_us: u64, failure: Failure) {
+        self.endpoints[endpoint].latency.record_us(latency_us);
+        self.unsent(endpoint, failure);
+    }
+
+    /// A request that failed before it was sent (its template did not render): it counts
+    /// as failed, but has no latency to pull the percentiles toward zero.
+    pub fn unsent(&mut self, endpoint: usize, failure: Failure) {
         let e = &mut self.endpoints[endpoint];
         e.requests += 1;
         e.failures += 1;
-        e.latency.record_us(latency_us);
         match e.reasons.iter_mut().find(|(f, _)| *f == failure) {
             Some((_, n)) => *n += 1,
             None => e.reasons.push((failure, 1)),

@@ -129,17 +129,20 @@ pub fn load_text(s: &ScenarioInfo) -> String {
         });
         format!("{} {unit} over {}{part}", values.join(" → "), seconds(over))
     };
+    let users = match s.users {
+        1 => "1 user".to_string(),
+        n => format!("{n} users"),
+    };
     match (s.rate, s.shape.is_empty()) {
         // Closed-model users beside an arrival rate (a scenario that includes others):
         // the users figure counts both, so it is no cap on the arrivals alone.
         (Some(rate), true) if s.model == "mixed" => format!(
-            "{} arrivals/s beside closed-model users, up to {} users in all",
+            "{} arrivals/s beside closed-model users, up to {users} in all",
             number(rate),
-            s.users
         ),
-        (Some(rate), true) => format!("{} arrivals/s, up to {} users", number(rate), s.users),
-        (Some(_), false) => format!("{}, up to {} users", ramp("arrivals/s"), s.users),
-        (None, true) => format!("{} users", s.users),
+        (Some(rate), true) => format!("{} arrivals/s, up to {users}", number(rate)),
+        (Some(_), false) => format!("{}, up to {users}", ramp("arrivals/s")),
+        (None, true) => users,
         (None, false) => ramp("users"),
     }
 }
@@ -190,6 +193,9 @@ mod tests {
             ..ScenarioInfo::default()
         };
         assert_eq!(load_text(&s), "20 users");
+        s.users = 1;
+        assert_eq!(load_text(&s), "1 user");
+        s.users = 20;
         s.shape = vec![[0.0, 0.0], [30.0, 20.0], [90.0, 0.0]];
         assert_eq!(load_text(&s), "0 → 20 → 0 users over 90 s");
         s.rate = Some(133.33);
