@@ -64,6 +64,9 @@ pub struct TargetConfig {
     /// PEM certificates to trust besides the public roots (an internal CA), relative
     /// to the config file's folder.
     pub ca_file: Option<PathBuf>,
+    /// Redirects followed per request (0: a 3xx is the answer).
+    #[serde(default = "default_max_redirects")]
+    pub max_redirects: u32,
 }
 
 impl Default for TargetConfig {
@@ -74,8 +77,14 @@ impl Default for TargetConfig {
             headers: BTreeMap::new(),
             connect_timeout: default_connect_timeout(),
             timeout: default_timeout(),
+            max_redirects: default_max_redirects(),
         }
     }
+}
+
+/// As k6 and Gatling do (Locust's requests follows up to 30).
+fn default_max_redirects() -> u32 {
+    10
 }
 
 fn default_connect_timeout() -> Spanned<Dur> {

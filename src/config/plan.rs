@@ -105,6 +105,8 @@ pub struct Plan {
     pub ca_certs: Vec<CertificateDer<'static>>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
+    /// Redirects followed per request (`[target] max_redirects`).
+    pub max_redirects: u32,
     pub scenario: String,
     pub description: String,
     /// What runs: one load, or several together (a scenario that includes others).
@@ -528,6 +530,7 @@ impl Plan {
             ca_certs,
             target,
             connect_timeout,
+            max_redirects: config.target.max_redirects,
             timeout,
             scenario: name,
             description: s.description.clone(),

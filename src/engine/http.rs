@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::request::{write_redirect, REDIRECTS};
 use crate::config::Target;
 use crate::metrics::Failure;
 
@@ -24,6 +25,8 @@ use crate::metrics::Failure;
 pub struct Connector {
     pub target: Target,
     pub connect_timeout: Duration,
+    /// Redirects followed per request (`[target] max_redirects`).
+    max_redirects: u32,
     tls: Option<tokio_rustls::TlsConnector>,
     /// Between requests a kept-alive connection holds no bytes, so its read buffer goes
     /// back here: only requests in flight hold one (10,000 thinking users do not need
@@ -41,6 +44,7 @@ impl Connector {
     pub fn new(
         target: Target,
         connect_timeout: Duration,
+        max_redirects: u32,
         extra_roots: &[rustls::pki_types::CertificateDer<'static>],
     ) -> Connector {
         let tls = target.tls.then(|| {
@@ -60,6 +64,7 @@ impl Connector {
         Connector {
             target,
             connect_timeout,
+            max_redirects,
             tls,
             buffers: RefCell::default(),
         }
@@ -76,6 +81,24 @@ impl Connector {
         if buf.len() <= KEEP_BUFFER {
             self.buffers.borrow_mut().push(buf);
         }
+    }
+
+    fn follows(&self, resp: &Response) -> bool {
+        self.max_redirects > 0 && resp.location.is_some() && REDIRECTS.contains(&resp.status)
+    }
+
+    /// The request that follows `resp`, a redirect answering `sent` after `hops` others.
+    /// Out of line: inlined, it kept the exchange from being inlined into the user loop.
+    #[inline(never)]
+    fn redirect(&self, sent: &[u8], resp: &Response, hops: u32) -> Result<Vec<u8>, Failure> {
+        let location = resp.location.as_deref().unwrap_or_default();
+        if hops == self.max_redirects {
+            let f = format!("more than {hops} redirects (the last to {location})");
+            return Err(Failure::Redirect(f));
+        }
+        let mut next = Vec::new();
+        write_redirect(&self.target, sent, resp.status, location, &mut next)?;
+        Ok(next)
     }
 
     async fn connect(&self) -> Result<Stream, Failure> {
@@ -165,6 +188,8 @@ pub struct Response {
     pub status: u16,
     /// When the first byte of the response arrived.
     pub first_byte: Instant,
+    /// The `Location` header of a 3xx response.
+    pub location: Option<String>,
 }
 
 /// One keep-alive connection, and a read buffer while a request is on it.
@@ -188,8 +213,10 @@ impl Conn {
         self.end = 0;
     }
 
-    /// Sends `request` and reads the whole response. The body is appended to `body`
-    /// when `keep_body`. Returns the connect time in µs when a new connection was made.
+    /// Sends `request` and reads the whole response, following redirects (up to
+    /// `[target] max_redirects`: the final response answers the request). The body is
+    /// appended to `body` when `keep_body`. Returns the connect time in µs when a new
+    /// connection was made.
     pub async fn exchange(
         &mut self,
         connector: &Connector,
@@ -201,15 +228,34 @@ impl Conn {
         if self.buf.is_empty() {
             self.buf = connector.take_buffer();
         }
-        let r = self
-            .exchange_with_buffer(connector, request, head_only, keep_body, body)
-            .await;
+        let mut connect = None;
+        // The request that follows a redirect: nothing is allocated before one.
+        let mut redirected = Vec::new();
+        let mut hops = 0;
+        let r = loop {
+            let sending = if hops == 0 { request } else { &redirected };
+            let (c, r) = self
+                .exchange_with_buffer(connector, sending, head_only, keep_body, body)
+                .await;
+            connect = connect.or(c);
+            match r {
+                Ok(resp) if connector.follows(&resp) => {
+                    match connector.redirect(sending, &resp, hops) {
+                        Ok(next) => redirected = next,
+                        Err(f) => break Err(f),
+                    }
+                    body.clear();
+                    hops += 1;
+                }
+                r => break r,
+            }
+        };
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
             connector.give_buffer(std::mem::take(&mut self.buf));
         }
-        r
+        (connect, r)
     }
 
     async fn exchange_with_buffer(
@@ -288,7 +334,7 @@ impl Conn {
         stream.flush().await.map_err(|e| (io_failure(e), false))?;
 
         let mut first_byte = None;
-        let (status, framing, close, head_len) = loop {
+        let (status, framing, close, head_len, location) = loop {
             if self.start < self.end {
                 // Uninitialised: zeroing 64 headers cost more than parsing a small head.
                 let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
@@ -307,7 +353,13 @@ impl Conn {
                             continue;
                         }
                         let (framing, close) = framing(&resp, head_only).map_err(|f| (f, true))?;
-                        break (status, framing, close, n);
+                        let location = (300..400).contains(&status).then(|| {
+                            resp.headers
+                                .iter()
+                                .find(|h| h.name.eq_ignore_ascii_case("location"))
+                                .map(|h| String::from_utf8_lossy(h.value).into_owned())
+                        });
+                        break (status, framing, close, n, location.flatten());
                     }
                     Ok(httparse::Status::Partial) if self.end - self.start > MAX_HEAD_BYTES => {
                         return Err((Failure::Protocol("response head over 1 MiB".into()), true));
@@ -333,7 +385,11 @@ impl Conn {
         if close {
             self.close();
         }
-        Ok(Response { status, first_byte })
+        Ok(Response {
+            status,
+            first_byte,
+            location,
+        })
     }
 
     async fn read_body(

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use minijinja::Value;
 
-use crate::config::{Plan, PlannedRequest, Text};
+use crate::config::{Plan, PlannedRequest, Target, Text};
 use crate::metrics::Failure;
 
 /// Writes the full HTTP/1.1 request into `out` (cleared first). `ctx` is the template
@@ -64,6 +64,124 @@ pub fn write_request(
         None => out.extend_from_slice(b"\r\n"),
     }
     Ok(())
+}
+
+/// The statuses whose `Location` is followed; 300, 304 and 305 are answers.
+pub const REDIRECTS: [u16; 5] = [301, 302, 303, 307, 308];
+
+/// Writes into `out` the request that follows a redirect answering `previous`: the
+/// `Location` resolved on the target (another host is not followed: perfgate loads one
+/// target), GET without a body after 303, and after 301 or 302 of a POST (as browsers,
+/// Locust and k6 do); 307 and 308 repeat the method and body.
+pub fn write_redirect(
+    target: &Target,
+    previous: &[u8],
+    status: u16,
+    location: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), Failure> {
+    let head_end = find(previous, b"\r\n\r\n").ok_or_else(bad_previous)? + 4;
+    let line_end = find(previous, b"\r\n").ok_or_else(bad_previous)?;
+    let line = std::str::from_utf8(&previous[..line_end]).map_err(|_| bad_previous())?;
+    let mut parts = line.split(' ');
+    let (method, current) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+    let path = resolve(target, current, location)?;
+    let to_get = match status {
+        303 => method != "HEAD",
+        301 | 302 => method == "POST",
+        _ => false,
+    };
+    out.clear();
+    out.extend_from_slice(if to_get { b"GET" } else { method.as_bytes() });
+    out.push(b' ');
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    for header in previous[line_end + 2..head_end - 2].split_inclusive(|&b| b == b'\n') {
+        let name = header.split(|&b| b == b':').next().unwrap_or_default();
+        let body_header = [
+            &b"content-length"[..],
+            b"content-type",
+            b"transfer-encoding",
+        ]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h));
+        if !(to_get && body_header) {
+            out.extend_from_slice(header);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    if !to_get {
+        out.extend_from_slice(&previous[head_end..]);
+    }
+    Ok(())
+}
+
+fn bad_previous() -> Failure {
+    Failure::Redirect("cannot read the request to repeat".into())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The request target a `Location` names, on this target only.
+fn resolve(target: &Target, current: &str, location: &str) -> Result<String, Failure> {
+    let location = location.trim();
+    let location = location.split('#').next().unwrap_or_default();
+    let scheme = if target.tls { "https" } else { "http" };
+    // Schemes are case-insensitive: "HTTP://" is "http://".
+    let after = |prefix: &str| {
+        location
+            .get(..prefix.len())
+            .filter(|p| p.eq_ignore_ascii_case(prefix))
+            .map(|_| &location[prefix.len()..])
+    };
+    let absolute = after("http://")
+        .map(|r| ("http", r))
+        .or_else(|| after("https://").map(|r| ("https", r)))
+        .or_else(|| after("//").map(|r| (scheme, r)));
+    let path = match absolute {
+        Some((their_scheme, rest)) => {
+            let split = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(split);
+            let default_port = if their_scheme == "https" {
+                ":443"
+            } else {
+                ":80"
+            };
+            let same = their_scheme == scheme
+                && authority
+                    .trim_end_matches(default_port)
+                    .eq_ignore_ascii_case(target.authority.trim_end_matches(default_port));
+            if !same {
+                return Err(Failure::Redirect(format!(
+                    "to another host, not followed: {location}"
+                )));
+            }
+            match path {
+                "" => "/".to_string(),
+                p if p.starts_with('?') => format!("/{p}"),
+                p => p.to_string(),
+            }
+        }
+        None if location.starts_with('/') => location.to_string(),
+        None if location.is_empty() => {
+            return Err(Failure::Redirect("empty Location".into()));
+        }
+        None => {
+            // Relative to the current path's folder.
+            let current = current.split('?').next().unwrap_or("/");
+            let folder = &current[..current.rfind('/').map_or(0, |i| i + 1)];
+            format!("{}{location}", if folder.is_empty() { "/" } else { folder })
+        }
+    };
+    if path
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(Failure::Redirect(format!("bad Location {location:?}")));
+    }
+    Ok(path)
 }
 
 fn needs_length(method: &str) -> bool {
@@ -144,4 +262,45 @@ pub fn extract(
         vars.insert(name.clone(), Value::from(minijinja::value::Serde(v)));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_location_resolves_on_the_target_only() {
+        let t = Target::parse("http://127.0.0.1:8000").unwrap();
+        let at = |loc: &str| resolve(&t, "/a/b?q=1", loc);
+        assert_eq!(at("/x?y=2#frag").unwrap(), "/x?y=2");
+        assert_eq!(at("c").unwrap(), "/a/c");
+        assert_eq!(at("http://127.0.0.1:8000").unwrap(), "/");
+        assert_eq!(at("HTTP://127.0.0.1:8000?z").unwrap(), "/?z");
+        assert_eq!(at("//127.0.0.1:8000/d").unwrap(), "/d");
+        for away in [
+            "https://127.0.0.1:8000/",
+            "http://127.0.0.1:8001/",
+            "http://example.com/",
+        ] {
+            assert!(at(away).is_err(), "{away}");
+        }
+        assert!(at("/bad path").is_err());
+        assert!(at("").is_err());
+        let t = Target::parse("http://localhost").unwrap();
+        assert_eq!(resolve(&t, "/", "http://localhost:80/e").unwrap(), "/e");
+    }
+
+    #[test]
+    fn a_303_after_a_post_becomes_a_get_without_its_body() {
+        let t = Target::parse("http://h").unwrap();
+        let post = b"POST /f HTTP/1.1\r\nhost: h\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+        let mut out = Vec::new();
+        write_redirect(&t, post, 303, "/done", &mut out).unwrap();
+        assert_eq!(out, b"GET /done HTTP/1.1\r\nhost: h\r\n\r\n");
+        write_redirect(&t, post, 307, "/again", &mut out).unwrap();
+        assert_eq!(
+            out,
+            b"POST /again HTTP/1.1\r\nhost: h\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+        );
+    }
 }

@@ -24,6 +24,8 @@ pub enum Failure {
     Expect(String),
     /// A template failed to render.
     Template(String),
+    /// A redirect could not be followed.
+    Redirect(String),
 }
 
 impl fmt::Display for Failure {
@@ -37,6 +39,7 @@ impl fmt::Display for Failure {
             Failure::Status(s) => write!(f, "HTTP {s}"),
             Failure::Expect(e) => write!(f, "expectation: {e}"),
             Failure::Template(e) => write!(f, "template: {e}"),
+            Failure::Redirect(e) => write!(f, "redirect: {e}"),
         }
     }
 }
