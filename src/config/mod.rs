@@ -67,6 +67,9 @@ pub struct TargetConfig {
     /// Redirects followed per request (0: a 3xx is the answer).
     #[serde(default = "default_max_redirects")]
     pub max_redirects: u32,
+    /// Each virtual user keeps the cookies responses set, as a browser session does.
+    #[serde(default = "default_cookies")]
+    pub cookies: bool,
 }
 
 impl Default for TargetConfig {
@@ -78,8 +81,14 @@ impl Default for TargetConfig {
             connect_timeout: default_connect_timeout(),
             timeout: default_timeout(),
             max_redirects: default_max_redirects(),
+            cookies: default_cookies(),
         }
     }
+}
+
+/// As Locust, k6 and Gatling do.
+fn default_cookies() -> bool {
+    true
 }
 
 /// As k6 and Gatling do (Locust's requests follows up to 30).

@@ -107,6 +107,8 @@ pub struct Plan {
     pub timeout: Duration,
     /// Redirects followed per request (`[target] max_redirects`).
     pub max_redirects: u32,
+    /// Whether each user keeps a cookie jar (`[target] cookies`).
+    pub cookies: bool,
     pub scenario: String,
     pub description: String,
     /// What runs: one load, or several together (a scenario that includes others).
@@ -531,6 +533,7 @@ impl Plan {
             target,
             connect_timeout,
             max_redirects: config.target.max_redirects,
+            cookies: config.target.cookies,
             timeout,
             scenario: name,
             description: s.description.clone(),

@@ -11,11 +11,12 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::cookies::{request_path, Jar};
 use super::request::{write_redirect, REDIRECTS};
 use crate::config::Target;
 use crate::metrics::Failure;
@@ -27,6 +28,8 @@ pub struct Connector {
     pub connect_timeout: Duration,
     /// Redirects followed per request (`[target] max_redirects`).
     max_redirects: u32,
+    /// Whether each user keeps a cookie jar (`[target] cookies`).
+    cookies: bool,
     tls: Option<tokio_rustls::TlsConnector>,
     /// Between requests a kept-alive connection holds no bytes, so its read buffer goes
     /// back here: only requests in flight hold one (10,000 thinking users do not need
@@ -45,6 +48,7 @@ impl Connector {
         target: Target,
         connect_timeout: Duration,
         max_redirects: u32,
+        cookies: bool,
         extra_roots: &[rustls::pki_types::CertificateDer<'static>],
     ) -> Connector {
         let tls = target.tls.then(|| {
@@ -65,6 +69,7 @@ impl Connector {
             target,
             connect_timeout,
             max_redirects,
+            cookies,
             tls,
             buffers: RefCell::default(),
         }
@@ -84,14 +89,14 @@ impl Connector {
     }
 
     fn follows(&self, resp: &Response) -> bool {
-        self.max_redirects > 0 && resp.location.is_some() && REDIRECTS.contains(&resp.status)
+        self.max_redirects > 0 && resp.location().is_some() && REDIRECTS.contains(&resp.status)
     }
 
     /// The request that follows `resp`, a redirect answering `sent` after `hops` others.
     /// Out of line: inlined, it kept the exchange from being inlined into the user loop.
     #[inline(never)]
     fn redirect(&self, sent: &[u8], resp: &Response, hops: u32) -> Result<Vec<u8>, Failure> {
-        let location = resp.location.as_deref().unwrap_or_default();
+        let location = resp.location().unwrap_or_default();
         if hops == self.max_redirects {
             let f = format!("more than {hops} redirects (the last to {location})");
             return Err(Failure::Redirect(f));
@@ -188,14 +193,36 @@ pub struct Response {
     pub status: u16,
     /// When the first byte of the response arrived.
     pub first_byte: Instant,
+    /// The headers the client acts on, when there are any (boxed: most responses have
+    /// none, and a small `Response` moves cheaply through the futures).
+    pub extra: Option<Box<Extra>>,
+}
+
+/// The rare response headers the client acts on.
+#[derive(Default)]
+pub struct Extra {
     /// The `Location` header of a 3xx response.
     pub location: Option<String>,
+    /// The `Set-Cookie` headers' values.
+    pub set_cookies: Vec<String>,
+}
+
+impl Response {
+    pub fn location(&self) -> Option<&str> {
+        self.extra.as_ref()?.location.as_deref()
+    }
+
+    fn set_cookies(&self) -> &[String] {
+        self.extra.as_ref().map_or(&[], |e| &e.set_cookies)
+    }
 }
 
 /// One keep-alive connection, and a read buffer while a request is on it.
 #[derive(Default)]
 pub struct Conn {
     stream: Option<Stream>,
+    /// The user's cookies: they outlive the connection, as a browser session's do.
+    jar: Jar,
     /// Empty between requests (see `Connector::buffers`).
     buf: Vec<u8>,
     /// Unconsumed bytes are buf[start..end].
@@ -233,14 +260,28 @@ impl Conn {
         let mut redirected = Vec::new();
         let mut hops = 0;
         let r = loop {
-            let sending = if hops == 0 { request } else { &redirected };
+            // The request as the user wrote it; sent with the jar's cookies added.
+            let own = if hops == 0 { request } else { &redirected };
+            let with_cookies = if self.jar.is_empty() {
+                None
+            } else {
+                self.jar.add_to(own, SystemTime::now())
+            };
+            let sending = with_cookies.as_deref().unwrap_or(own);
             let (c, r) = self
                 .exchange_with_buffer(connector, sending, head_only, keep_body, body)
                 .await;
             connect = connect.or(c);
+            if let Ok(resp) = &r {
+                if connector.cookies && !resp.set_cookies().is_empty() {
+                    self.keep_cookies(own, resp.set_cookies());
+                }
+            }
             match r {
                 Ok(resp) if connector.follows(&resp) => {
-                    match connector.redirect(sending, &resp, hops) {
+                    // From the request without the jar's cookies: the next one gets the
+                    // jar's cookies then, those this redirect set included.
+                    match connector.redirect(own, &resp, hops) {
                         Ok(next) => redirected = next,
                         Err(f) => break Err(f),
                     }
@@ -256,6 +297,16 @@ impl Conn {
             connector.give_buffer(std::mem::take(&mut self.buf));
         }
         (connect, r)
+    }
+
+    #[inline(never)]
+    fn keep_cookies(&mut self, sent: &[u8], set_cookies: &[String]) {
+        let line_end = sent.iter().position(|&b| b == b'\r').unwrap_or(sent.len());
+        let line = std::str::from_utf8(&sent[..line_end]).unwrap_or("");
+        let now = SystemTime::now();
+        for value in set_cookies {
+            self.jar.set(value, request_path(line), now);
+        }
     }
 
     async fn exchange_with_buffer(
@@ -334,7 +385,7 @@ impl Conn {
         stream.flush().await.map_err(|e| (io_failure(e), false))?;
 
         let mut first_byte = None;
-        let (status, framing, close, head_len, location) = loop {
+        let (status, framing, close, head_len, extra) = loop {
             if self.start < self.end {
                 // Uninitialised: zeroing 64 headers cost more than parsing a small head.
                 let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
@@ -352,14 +403,9 @@ impl Conn {
                             self.start += n;
                             continue;
                         }
-                        let (framing, close) = framing(&resp, head_only).map_err(|f| (f, true))?;
-                        let location = (300..400).contains(&status).then(|| {
-                            resp.headers
-                                .iter()
-                                .find(|h| h.name.eq_ignore_ascii_case("location"))
-                                .map(|h| String::from_utf8_lossy(h.value).into_owned())
-                        });
-                        break (status, framing, close, n, location.flatten());
+                        let (framing, close, extra) =
+                            framing(&resp, head_only).map_err(|f| (f, true))?;
+                        break (status, framing, close, n, extra);
                     }
                     Ok(httparse::Status::Partial) if self.end - self.start > MAX_HEAD_BYTES => {
                         return Err((Failure::Protocol("response head over 1 MiB".into()), true));
@@ -388,7 +434,7 @@ impl Conn {
         Ok(Response {
             status,
             first_byte,
-            location,
+            extra,
         })
     }
 
@@ -485,7 +531,14 @@ enum Framing {
     UntilClose,
 }
 
-fn framing(resp: &httparse::Response<'_, '_>, head_only: bool) -> Result<(Framing, bool), Failure> {
+/// How the body is framed, whether the connection closes after it, and the headers the
+/// client acts on (a 3xx's `Location`, `Set-Cookie`).
+fn framing(
+    resp: &httparse::Response<'_, '_>,
+    head_only: bool,
+) -> Result<(Framing, bool, Option<Box<Extra>>), Failure> {
+    let mut extra: Option<Box<Extra>> = None;
+    let redirect = resp.code.is_some_and(|c| (300..400).contains(&c));
     let mut length = None;
     let mut chunked = false;
     let mut close = resp.version == Some(0);
@@ -500,6 +553,12 @@ fn framing(resp: &httparse::Response<'_, '_>, head_only: bool) -> Result<(Framin
                 .value
                 .windows(7)
                 .any(|w| w.eq_ignore_ascii_case(b"chunked"));
+        } else if h.name.eq_ignore_ascii_case("set-cookie") {
+            let value = String::from_utf8_lossy(h.value).into_owned();
+            extra.get_or_insert_default().set_cookies.push(value);
+        } else if redirect && h.name.eq_ignore_ascii_case("location") {
+            let value = String::from_utf8_lossy(h.value).into_owned();
+            extra.get_or_insert_default().location = Some(value);
         } else if h.name.eq_ignore_ascii_case("connection") {
             if h.value.eq_ignore_ascii_case(b"close") {
                 close = true;
@@ -519,7 +578,7 @@ fn framing(resp: &httparse::Response<'_, '_>, head_only: bool) -> Result<(Framin
         close = true;
         Framing::UntilClose
     };
-    Ok((framing, close))
+    Ok((framing, close, extra))
 }
 
 /// A Content-Length value: decimal digits, optionally padded with spaces or tabs.

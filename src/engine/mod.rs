@@ -2,6 +2,7 @@
 //! users; a coordinator on the caller's runtime collects intervals, watches the clock,
 //! the shutdown signal and the live hook, and builds the `RunResult`.
 
+mod cookies;
 mod http;
 mod log;
 mod open;

@@ -164,6 +164,7 @@ async fn work(index: usize, threads: usize, s: Shared) {
             plan.target.clone(),
             plan.connect_timeout,
             plan.max_redirects,
+            plan.cookies,
             &plan.ca_certs,
         ),
         plan: plan.clone(),
