@@ -209,3 +209,39 @@ fn with_max_redirects_0_a_redirect_is_the_answer() {
     assert_eq!(seen.len(), 20);
     assert!(seen.iter().all(|(_, t, _, _)| t == "/old"));
 }
+
+#[test]
+fn a_header_of_a_response_is_extracted_for_a_later_step() {
+    let seen = Seen::default();
+    let url = start(seen.clone());
+    // The redirect is the answer here: its Location goes to the next step, percent-encoded.
+    let text = format!(
+        "[target]\nhost = \"{url}\"\nmax_redirects = 0\n[[users]]\nname = \"U\"\n\
+         [[users.tasks]]\nname = \"t\"\n\
+         [[users.tasks.steps]]\npath = \"/old\"\nexpect = {{ status = 302 }}\nextract = {{ next = \"header:Location\" }}\n\
+         [[users.tasks.steps]]\npath = \"/echo\"\nquery = {{ to = \"{{{{ vars.next }}}}\" }}\n\
+         [[users.tasks.steps]]\npath = \"/new\"\nendpoint = \"no such header\"\nextract = {{ gone = \"header:location\" }}\n"
+    );
+    let r = run(
+        &text,
+        Overrides {
+            iterations: Some(10),
+            ..Default::default()
+        },
+    );
+    let echo = r.endpoint("/echo").unwrap();
+    assert_eq!((echo.requests, echo.failures), (10, 0));
+    let seen = seen.lock().unwrap();
+    let echoed = seen
+        .iter()
+        .filter(|(_, t, _, _)| t == "/echo?to=%2Fnew")
+        .count();
+    assert_eq!(echoed, 10);
+    // A 200 has no Location: extracting it fails the step, with the reason.
+    let missing = r.endpoint("no such header").unwrap();
+    assert_eq!(missing.failures, 10);
+    assert_eq!(
+        missing.failure_reasons.keys().collect::<Vec<_>>(),
+        ["expectation: cannot extract gone: no location header"]
+    );
+}

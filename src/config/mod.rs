@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use plan::{Load, Model, Overrides, Plan, PlannedRequest, PlannedTask, PlannedUser};
+pub use plan::{Extract, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask, PlannedUser};
 pub use segment::Segment;
 pub use target::Target;
 pub use template::{Templates, Text};

@@ -229,12 +229,32 @@ pub struct PlannedRequest {
     pub body: Option<Text>,
     pub json: bool,
     pub expect: Expectation,
-    pub extract: Vec<(String, String)>,
+    pub extract: Vec<(String, Extract)>,
+    /// The response headers `extract` reads (lowercase), for the client to keep.
+    pub capture: Vec<String>,
     /// The whole request, serialised once, when nothing in it is a template.
     pub fixed: Option<Vec<u8>>,
 }
 
+/// Where an extracted value comes from.
+#[derive(Clone, Debug)]
+pub enum Extract {
+    /// A JSON pointer into the body: "/auth/token".
+    Json(String),
+    /// A response header: "header:Location"; an index into `PlannedRequest::capture`.
+    Header(usize),
+}
+
 impl PlannedRequest {
+    /// Whether the response body must be kept to check or extract from it.
+    pub fn needs_body(&self) -> bool {
+        self.expect.needs_body()
+            || self
+                .extract
+                .iter()
+                .any(|(_, e)| matches!(e, Extract::Json(_)))
+    }
+
     /// True when nothing needs rendering per request.
     pub fn is_static(&self) -> bool {
         self.path.is_static()
@@ -688,6 +708,39 @@ fn plan_request(
             endpoints.len() - 1
         }
     };
+    let mut capture: Vec<String> = Vec::new();
+    let mut extract = Vec::new();
+    for (name, from) in &r.extract {
+        let how = if let Some(header) = from.strip_prefix("header:") {
+            let header = header.trim().to_ascii_lowercase();
+            if header.is_empty()
+                || !header
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+            {
+                return Err(source.error(
+                    spanned.span(),
+                    format!("extract {name:?}: {from:?} names no header (write header:NAME, e.g. header:location)"),
+                ));
+            }
+            let i = capture
+                .iter()
+                .position(|c| *c == header)
+                .unwrap_or_else(|| {
+                    capture.push(header);
+                    capture.len() - 1
+                });
+            Extract::Header(i)
+        } else if from.is_empty() || from.starts_with('/') {
+            Extract::Json(from.clone())
+        } else {
+            return Err(source.error(
+                spanned.span(),
+                format!("extract {name:?}: {from:?} is neither a JSON pointer (\"/auth/token\") nor header:NAME"),
+            ));
+        };
+        extract.push((name.clone(), how));
+    }
     Ok(PlannedRequest {
         endpoint,
         method,
@@ -697,11 +750,8 @@ fn plan_request(
         body,
         json: r.json.is_some(),
         expect: plan_expect(&r.expect),
-        extract: r
-            .extract
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
+        extract,
+        capture,
         fixed: None,
     })
 }

@@ -2,8 +2,10 @@
 //!
 //! Request bytes are written from a buffer the caller reuses; responses are parsed
 //! with httparse out of one read buffer (Content-Length, chunked, or read-to-close
-//! bodies), which a connection holds only while a request is on it. Nothing here
-//! allocates per request in the steady state unless the caller asks to keep the body.
+//! bodies), which a connection holds only while a request is on it. Redirects are
+//! followed and a cookie jar is kept per connection (one per virtual user). Nothing here
+//! allocates per request in the steady state unless the caller keeps the body or
+//! headers, or cookies or redirects are in play.
 
 use std::cell::RefCell;
 use std::io;
@@ -205,6 +207,8 @@ pub struct Extra {
     pub location: Option<String>,
     /// The `Set-Cookie` headers' values.
     pub set_cookies: Vec<String>,
+    /// The headers the request asked for (see `Conn::exchange`), by their index there.
+    pub captured: Vec<(usize, String)>,
 }
 
 impl Response {
@@ -214,6 +218,15 @@ impl Response {
 
     fn set_cookies(&self) -> &[String] {
         self.extra.as_ref().map_or(&[], |e| &e.set_cookies)
+    }
+
+    /// The value of the `i`-th header the request asked to capture.
+    pub fn captured(&self, i: usize) -> Option<&str> {
+        let e = self.extra.as_ref()?;
+        e.captured
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -242,14 +255,15 @@ impl Conn {
 
     /// Sends `request` and reads the whole response, following redirects (up to
     /// `[target] max_redirects`: the final response answers the request). The body is
-    /// appended to `body` when `keep_body`. Returns the connect time in µs when a new
-    /// connection was made.
+    /// appended to `body` when `keep.body`; the headers named in `keep.headers` are kept
+    /// in the response. Returns the connect time in µs when a new connection
+    /// was made.
     pub async fn exchange(
         &mut self,
         connector: &Connector,
         request: &[u8],
         head_only: bool,
-        keep_body: bool,
+        keep: Keep<'_>,
         body: &mut Vec<u8>,
     ) -> (Option<u64>, Result<Response, Failure>) {
         if self.buf.is_empty() {
@@ -269,7 +283,7 @@ impl Conn {
             };
             let sending = with_cookies.as_deref().unwrap_or(own);
             let (c, r) = self
-                .exchange_with_buffer(connector, sending, head_only, keep_body, body)
+                .exchange_with_buffer(connector, sending, head_only, keep, body)
                 .await;
             connect = connect.or(c);
             if let Ok(resp) = &r {
@@ -314,7 +328,7 @@ impl Conn {
         connector: &Connector,
         request: &[u8],
         head_only: bool,
-        keep_body: bool,
+        keep: Keep<'_>,
         body: &mut Vec<u8>,
     ) -> (Option<u64>, Result<Response, Failure>) {
         let mut connect_us = None;
@@ -332,10 +346,7 @@ impl Conn {
                 self.start = 0;
                 self.end = 0;
             }
-            match self
-                .send_and_read(request, head_only, keep_body, body)
-                .await
-            {
+            match self.send_and_read(request, head_only, keep, body).await {
                 Ok(r) => return (connect_us, Ok(r)),
                 Err((f, got_bytes)) => {
                     self.close();
@@ -374,7 +385,7 @@ impl Conn {
         &mut self,
         request: &[u8],
         head_only: bool,
-        keep_body: bool,
+        keep: Keep<'_>,
         body: &mut Vec<u8>,
     ) -> Result<Response, (Failure, bool)> {
         let stream = self.stream.as_mut().expect("connected");
@@ -403,8 +414,11 @@ impl Conn {
                             self.start += n;
                             continue;
                         }
-                        let (framing, close, extra) =
+                        let (framing, close, mut extra) =
                             framing(&resp, head_only).map_err(|f| (f, true))?;
+                        if !keep.headers.is_empty() {
+                            capture(&resp, keep.headers, &mut extra);
+                        }
                         break (status, framing, close, n, extra);
                     }
                     Ok(httparse::Status::Partial) if self.end - self.start > MAX_HEAD_BYTES => {
@@ -425,7 +439,7 @@ impl Conn {
         };
         let first_byte = first_byte.unwrap_or_else(Instant::now);
         self.start += head_len;
-        self.read_body(framing, keep_body, body)
+        self.read_body(framing, keep.body, body)
             .await
             .map_err(|f| (f, true))?;
         if close {
@@ -529,6 +543,28 @@ enum Framing {
     Length(u64),
     Chunked,
     UntilClose,
+}
+
+/// What of a response the caller keeps besides its status.
+#[derive(Clone, Copy)]
+pub struct Keep<'a> {
+    /// The body (for checks and extraction).
+    pub body: bool,
+    /// Headers by lowercase name (for extraction).
+    pub headers: &'a [String],
+}
+
+/// Keeps the first value of each header named in `names`.
+fn capture(resp: &httparse::Response<'_, '_>, names: &[String], extra: &mut Option<Box<Extra>>) {
+    for h in resp.headers.iter() {
+        if let Some(i) = names.iter().position(|n| h.name.eq_ignore_ascii_case(n)) {
+            let e = extra.get_or_insert_default();
+            if !e.captured.iter().any(|(j, _)| *j == i) {
+                e.captured
+                    .push((i, String::from_utf8_lossy(h.value).into_owned()));
+            }
+        }
+    }
 }
 
 /// How the body is framed, whether the connection closes after it, and the headers the

@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use minijinja::Value;
 
-use crate::config::{Plan, PlannedRequest, Target, Text};
+use super::http::Response;
+use crate::config::{Extract, Plan, PlannedRequest, Target, Text};
 use crate::metrics::Failure;
 
 /// Writes the full HTTP/1.1 request into `out` (cleared first). `ctx` is the template
@@ -244,22 +245,43 @@ pub fn check(req: &PlannedRequest, status: u16, body: &[u8]) -> Result<(), Failu
     Ok(())
 }
 
-/// Pulls each `(name, JSON pointer)` out of a JSON body into `vars`.
+/// Pulls each extracted value into `vars`: a JSON pointer out of the body, or a header
+/// the client kept.
 pub fn extract(
     req: &PlannedRequest,
+    resp: &Response,
     body: &[u8],
     vars: &mut std::collections::BTreeMap<String, Value>,
 ) -> Result<(), Failure> {
-    if req.extract.is_empty() {
-        return Ok(());
-    }
-    let doc: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|_| Failure::Expect("cannot extract: body is not JSON".into()))?;
-    for (name, pointer) in &req.extract {
-        let v = doc.pointer(pointer).ok_or_else(|| {
-            Failure::Expect(format!("cannot extract {name}: {pointer} is missing"))
-        })?;
-        vars.insert(name.clone(), Value::from(minijinja::value::Serde(v)));
+    let mut doc = None;
+    for (name, from) in &req.extract {
+        let v = match from {
+            Extract::Json(pointer) => {
+                if doc.is_none() {
+                    let d: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+                        Failure::Expect(format!("cannot extract {name}: body is not JSON"))
+                    })?;
+                    doc = Some(d);
+                }
+                let got = doc
+                    .as_ref()
+                    .and_then(|d| d.pointer(pointer))
+                    .ok_or_else(|| {
+                        Failure::Expect(format!("cannot extract {name}: {pointer} is missing"))
+                    })?;
+                Value::from(minijinja::value::Serde(got))
+            }
+            Extract::Header(i) => {
+                let got = resp.captured(*i).ok_or_else(|| {
+                    Failure::Expect(format!(
+                        "cannot extract {name}: no {} header",
+                        req.capture[*i]
+                    ))
+                })?;
+                Value::from(got)
+            }
+        };
+        vars.insert(name.clone(), v);
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use minijinja::Value;
 use tokio::time::{Instant as TokioInstant, Sleep};
 
-use super::http::Conn;
+use super::http::{Conn, Keep};
 use super::open::Arrivals;
 use super::request::{check, extract, write_request};
 use super::shape::Shape;
@@ -133,7 +133,10 @@ impl User {
             }
             // Requests with nothing to render were serialised once, at plan time.
             let bytes = req.fixed.as_deref().unwrap_or(&self.out);
-            let keep_body = req.expect.needs_body() || !req.extract.is_empty();
+            let keep = Keep {
+                body: req.needs_body(),
+                headers: &req.capture,
+            };
             self.body.clear();
             let in_flight = w.take_off(req.endpoint);
             let result = {
@@ -141,7 +144,7 @@ impl User {
                     &w.connector,
                     bytes,
                     req.method == "HEAD",
-                    keep_body,
+                    keep,
                     &mut self.body,
                 );
                 // Pinned where it is: the exchange future is large, and moving it into
@@ -170,7 +173,7 @@ impl User {
                     match r {
                         Err(f) => Some(f),
                         Ok(resp) => match check(req, resp.status, &self.body)
-                            .and_then(|()| extract(req, &self.body, &mut self.vars))
+                            .and_then(|()| extract(req, &resp, &self.body, &mut self.vars))
                         {
                             Ok(()) => {
                                 let ttfb = resp.first_byte.saturating_duration_since(start);
