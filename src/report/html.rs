@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::chart::{escape, LineChart, Series};
-use super::{ms, short_commit, thousands, Report};
+use super::{ms_of, short_commit, thousands, Report};
 use crate::gate::{Check, Metric, Op, Outcome, Scope, Status};
 use crate::metrics::{Latency, RunResult};
 use crate::regress::{signed_pct, Change};
@@ -209,11 +209,11 @@ fn endpoints(h: &mut String, res: &RunResult) {
             if e.failures > 0 { " class=\"bad\"" } else { "" },
             thousands(e.failures),
             m.error_rate * 100.0,
-            ms(m.avg_ms),
-            ms(m.p50_ms),
-            ms(m.p95_ms),
-            ms(m.p99_ms),
-            ms(m.max_ms),
+            ms_of(e, m.avg_ms),
+            ms_of(e, m.p50_ms),
+            ms_of(e, m.p95_ms),
+            ms_of(e, m.p99_ms),
+            ms_of(e, m.max_ms),
             m.rps,
             reasons.join("; ")
         );

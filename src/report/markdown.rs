@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{ms, short_commit, thousands, Report};
+use super::{ms_of, short_commit, thousands, Report};
 use crate::gate::{Outcome, Scope, Status};
 use crate::regress::{signed_pct, Baseline, Change};
 
@@ -57,9 +57,9 @@ pub fn render(r: &Report<'_>) -> String {
     let _ = writeln!(md, "- Total Requests: {}", thousands(t.requests));
     let _ = writeln!(md, "- Failed Requests: {}", thousands(t.failures));
     let _ = writeln!(md, "- Requests/sec: {:.1}", s.rps);
-    let _ = writeln!(md, "- Average Latency: {}ms", ms(s.avg_ms));
-    let _ = writeln!(md, "- 95th Percentile: {}ms", ms(s.p95_ms));
-    let _ = writeln!(md, "- 99th Percentile: {}ms", ms(s.p99_ms));
+    let _ = writeln!(md, "- Average Latency: {}ms", ms_of(t, s.avg_ms));
+    let _ = writeln!(md, "- 95th Percentile: {}ms", ms_of(t, s.p95_ms));
+    let _ = writeln!(md, "- 99th Percentile: {}ms", ms_of(t, s.p99_ms));
     let _ = writeln!(md, "- Failure Rate: {:.2}%\n", s.error_rate * 100.0);
     if v.failures().count() > 0 {
         let _ = writeln!(md, "**Violations:**");
@@ -109,9 +109,9 @@ pub fn render(r: &Report<'_>) -> String {
             escape(&e.name),
             thousands(e.requests),
             thousands(e.failures),
-            ms(m.avg_ms),
-            ms(m.p95_ms),
-            ms(m.p99_ms),
+            ms_of(e, m.avg_ms),
+            ms_of(e, m.p95_ms),
+            ms_of(e, m.p99_ms),
             m.rps
         );
     }

@@ -14,7 +14,7 @@ pub use github::{annotations, step_summary};
 pub use table::{baseline_block, terminal, verdict_block};
 
 use crate::gate::Verdict;
-use crate::metrics::{RunResult, ScenarioInfo, StopReason};
+use crate::metrics::{RunResult, ScenarioInfo, Stats, StopReason};
 
 /// What every renderer reads.
 pub struct Report<'a> {
@@ -75,6 +75,16 @@ impl Output {
 }
 
 /// Milliseconds for tables: "0.42", "12.3", "1,234".
+/// A latency figure of `s` in ms, or "-" when it has no latency at all (no request
+/// was answered): 0.00 would read as fast.
+pub fn ms_of(s: &Stats, v: f64) -> String {
+    if s.latency.count() == 0 {
+        "-".to_string()
+    } else {
+        ms(v)
+    }
+}
+
 pub fn ms(v: f64) -> String {
     if v >= 1000.0 {
         thousands(v.round() as u64)
@@ -184,6 +194,18 @@ mod tests {
         assert_eq!(seconds(180.0), "3 min");
         assert_eq!(seconds(462.0), "7 min 42 s");
         assert_eq!(seconds(7500.0), "2 h 5 min");
+    }
+
+    #[test]
+    fn a_latency_with_no_sample_reads_as_a_dash() {
+        let mut s = Stats {
+            requests: 3,
+            failures: 3,
+            ..Stats::default()
+        };
+        assert_eq!(ms_of(&s, 0.0), "-");
+        s.latency.record_us(1500);
+        assert_eq!(ms_of(&s, 1.5), "1.50");
     }
 
     #[test]

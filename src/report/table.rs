@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{ms, thousands, Report};
+use super::{ms_of, thousands, Report};
 use crate::gate::{Outcome, Status};
 use crate::regress::Change;
 
@@ -86,12 +86,12 @@ fn table(r: &Report<'_>) -> String {
             method,
             thousands(s.requests),
             fails,
-            ms(m.avg_ms),
-            ms(m.min_ms),
-            ms(m.max_ms),
-            ms(m.p50_ms),
-            ms(m.p95_ms),
-            ms(m.p99_ms),
+            ms_of(s, m.avg_ms),
+            ms_of(s, m.min_ms),
+            ms_of(s, m.max_ms),
+            ms_of(s, m.p50_ms),
+            ms_of(s, m.p95_ms),
+            ms_of(s, m.p99_ms),
             m.rps
         );
     };
