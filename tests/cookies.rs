@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -29,19 +29,9 @@ fn start(seen: Seen) -> String {
 fn serve(mut s: TcpStream, seen: &Seen) {
     let mut buf = Vec::new();
     loop {
-        // Request heads only: the login's body is empty.
-        let end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let mut chunk = [0u8; 4096];
-            match s.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
+        let Some((head, _)) = common::read_request(&mut s, &mut buf) else {
+            return;
         };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        buf.drain(..end);
         let target = head.split_whitespace().nth(1).unwrap().to_string();
         let header = |name: &str| {
             head.lines()

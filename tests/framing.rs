@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,19 +56,9 @@ fn serve(mut s: TcpStream, seen: &Seen) {
     s.set_nodelay(true).unwrap();
     let mut buf = Vec::new();
     loop {
-        // One request head (GETs only: no body follows).
-        let end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let mut chunk = [0u8; 1024];
-            match s.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
+        let Some((head, _)) = common::read_request(&mut s, &mut buf) else {
+            return;
         };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        buf.drain(..end);
         let target = head.split_whitespace().nth(1).unwrap_or("").to_string();
         let path = target.split('?').next().unwrap().to_string();
         *seen

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -31,31 +31,14 @@ fn start(seen: Seen) -> String {
 fn serve(mut s: TcpStream, seen: &Seen, addr: &str) {
     let mut buf = Vec::new();
     loop {
-        let end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let mut chunk = [0u8; 4096];
-            match s.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
+        let Some((head, body)) = common::read_request(&mut s, &mut buf) else {
+            return;
         };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
         let length = head.lines().find_map(|l| {
             let (name, value) = l.split_once(':')?;
             name.eq_ignore_ascii_case("content-length")
                 .then(|| value.trim().parse::<usize>().unwrap())
         });
-        while buf.len() < end + length.unwrap_or(0) {
-            let mut chunk = [0u8; 4096];
-            match s.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        let body: Vec<u8> = buf.drain(..end + length.unwrap_or(0)).skip(end).collect();
-        let body = String::from_utf8(body).unwrap();
         let mut words = head.split_whitespace();
         let (method, target) = (words.next().unwrap(), words.next().unwrap());
         seen.lock()

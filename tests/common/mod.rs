@@ -236,3 +236,40 @@ pub fn per_second(r: &RunResult, n: u64) -> Vec<u64> {
         })
         .collect()
 }
+
+/// Reads one request from a raw connection into (head, body), the body by its
+/// Content-Length; `buf` keeps what arrived beyond it. None when the client closed.
+pub fn read_request(s: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> Option<(String, String)> {
+    use std::io::Read;
+    let mut fill = |buf: &mut Vec<u8>| {
+        let mut chunk = [0u8; 4096];
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+        }
+    };
+    let end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if !fill(buf) {
+            return None;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let length = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .map_or(0, |(_, v)| v.trim().parse::<usize>().unwrap());
+    while buf.len() < end + length {
+        if !fill(buf) {
+            return None;
+        }
+    }
+    let body: Vec<u8> = buf.drain(..end + length).skip(end).collect();
+    Some((head, String::from_utf8(body).unwrap()))
+}
