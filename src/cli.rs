@@ -34,6 +34,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Write a commented perfgate.toml and a GitHub Actions workflow.
     Init(InitArgs),
+    /// Turn another tool's per-request log (JMeter JTL CSV) into a result to gate.
+    Import(ImportArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -185,6 +187,18 @@ pub struct CompareArgs {
     /// Write a report: FORMAT=FILE with FORMAT html, markdown, junit or json (repeatable)
     #[arg(long = "report", value_name = "FORMAT=FILE")]
     pub reports: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// The log: a JMeter JTL in CSV with a header row
+    pub log: PathBuf,
+    /// Where to write the RunResult (JSON)
+    #[arg(long, short = 'o', default_value = "result.json")]
+    pub output: PathBuf,
+    /// The scenario name the result carries (budgets and history use it)
+    #[arg(long, short = 's', default_value = "imported")]
+    pub scenario: String,
 }
 
 #[derive(Args, Debug)]

@@ -54,6 +54,7 @@ pub mod exit;
 pub mod export;
 pub mod gate;
 pub mod history;
+pub mod import;
 pub mod metrics;
 pub mod regress;
 pub mod report;

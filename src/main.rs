@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => commands::compare(args),
         Command::History(args) => commands::history(args),
         Command::Init(args) => commands::init(args),
+        Command::Import(args) => commands::import(args),
     };
     match outcome {
         Ok(exit) => exit.into(),

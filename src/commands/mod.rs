@@ -9,7 +9,9 @@ mod progress;
 
 pub use history::{compare, history};
 
-use crate::cli::{CheckArgs, DemoArgs, InitArgs, LoadArgs, OutputArgs, ReportArgs, RunArgs};
+use crate::cli::{
+    CheckArgs, DemoArgs, ImportArgs, InitArgs, LoadArgs, OutputArgs, ReportArgs, RunArgs,
+};
 use crate::config::{Arrivals, Config, Dur, Overrides, Plan, Rate, Segment, Source, Stage};
 use crate::demo::{DemoServer, Knobs};
 use crate::engine::{self, RunOptions};
@@ -106,6 +108,24 @@ pub fn report(args: ReportArgs) -> anyhow::Result<Exit> {
     crate::write_atomic(&args.output, html.as_bytes())
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     outln!("wrote {} ({:?})", args.output.display(), verdict.status);
+    Ok(Exit::Passed)
+}
+
+pub fn import(args: ImportArgs) -> anyhow::Result<Exit> {
+    writable(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
+    let result = crate::import::jmeter(&args.log, &args.scenario).map_err(anyhow::Error::msg)?;
+    result
+        .save(&args.output)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    outln!(
+        "wrote {}: {} requests on {} endpoints over {} (from {}); gate it with `perfgate check {}`",
+        args.output.display(),
+        report::thousands(result.total.requests),
+        result.endpoints.len(),
+        report::seconds(result.duration_s),
+        args.log.display(),
+        args.output.display()
+    );
     Ok(Exit::Passed)
 }
 

@@ -1,0 +1,144 @@
+//! `perfgate import`: a JMeter JTL becomes a result that gates, compares and reports like
+//! a run of perfgate's own. The logs here are written in JMeter 5's CSV layout (its
+//! default columns, as its own logs carry them) with figures known exactly. No JMeter runs
+//! here: Debian's JMeter 2.13 cannot load a test plan (its xstream refuses JMeter's own
+//! classes: ForbiddenClassException), and no other registry this project reaches has one.
+
+mod common;
+
+use common::{perfgate, temp_dir, write};
+use perfgate::metrics::RunResult;
+
+const HEADER: &str = "timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success,failureMessage,bytes,sentBytes,grpThreads,allThreads,URL,Latency,IdleTime,Connect";
+
+#[test]
+fn a_jtl_becomes_a_result_with_its_exact_figures() {
+    let dir = temp_dir("import-jtl");
+    // "home": 1,000 answers of 1..=1000 ms over 10 s; "login": every 10th of them also
+    // sends a login that fails with a 503; 3 users at the most.
+    let mut jtl = format!("{HEADER}\n");
+    let t0 = 1_700_000_000_000u64;
+    for i in 1..=1000u64 {
+        let at = t0 + (i - 1) * 10;
+        jtl.push_str(&format!(
+            "{at},{i},home,200,OK,T 1-1,text,true,,100,50,3,{},http://127.0.0.1:8000/home,{},0,1\n",
+            1 + i % 3,
+            i / 2
+        ));
+        if i % 10 == 0 {
+            jtl.push_str(&format!(
+                "{at},5,login,503,Service Unavailable,T 1-2,text,false,,10,50,3,3,http://127.0.0.1:8000/login,5,0,0\n"
+            ));
+        }
+    }
+    let log = write(&dir, "run.jtl", &jtl);
+    let out = dir.join("result.json");
+    let said = perfgate()
+        .arg("import")
+        .arg(&log)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let said = String::from_utf8(said).unwrap();
+    assert!(
+        said.contains("1,100 requests on 2 endpoints over 11 s"),
+        "{said}"
+    );
+    let r = RunResult::load(&out).unwrap();
+    let instance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/run-result.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let home = r.endpoint("home").unwrap();
+    assert_eq!((home.requests, home.failures), (1000, 0));
+    // Whole milliseconds, recorded exactly within HdrHistogram's 3 digits.
+    let p = |q: f64| home.latency.percentile_us(q) as f64 / 1000.0;
+    for (q, want) in [(50.0, 500.0), (99.0, 990.0), (100.0, 1000.0)] {
+        assert!(
+            (p(q) - want).abs() <= want * 0.001,
+            "p{q}: {} vs {want}",
+            p(q)
+        );
+    }
+    let login = r.endpoint("login").unwrap();
+    assert_eq!((login.requests, login.failures), (100, 100));
+    assert_eq!(login.failure_reasons["HTTP 503"], 100);
+    assert_eq!(r.total.status_classes["5xx"], 100);
+    assert_eq!(r.total.requests, 1100);
+    assert_eq!(r.scenario.users, 3);
+    assert_eq!(r.target, "http://127.0.0.1:8000");
+    // From the first start to the last answer: 9.99 s + 1 s.
+    assert!((r.duration_s - 10.99).abs() < 1e-9, "{}", r.duration_s);
+    // Ten one-second intervals of 100 home answers each: comparisons can bootstrap them.
+    assert_eq!(r.series.len(), 10);
+    assert!(r.series.iter().all(|i| i
+        .endpoints
+        .iter()
+        .any(|e| e.name == "home" && e.requests == 100)));
+    // It gates like a run: a 1 s p99 holds on home, the login's errors fail the budget.
+    let cfg = write(
+        &dir,
+        "perfgate.toml",
+        "[target]\nhost = \"http://127.0.0.1:8000\"\n[[users]]\nname = \"U\"\n[[users.tasks]]\npath = \"/\"\n\
+         [budgets.ci]\nerror_rate = \"1%\"\n[endpoints.home]\np99 = \"1s\"\n",
+    );
+    let verdict = perfgate()
+        .args(["check", "-c"])
+        .arg(&cfg)
+        .arg(&out)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let verdict = String::from_utf8(verdict).unwrap();
+    assert!(verdict.contains("FAILED 1/2"), "{verdict}");
+    assert!(
+        verdict.contains("✗ error rate 9.091% > 1% budget"),
+        "{verdict}"
+    );
+    assert!(
+        verdict.contains("✓ p99 latency 990 ms ≤ 1 s budget on home"),
+        "{verdict}"
+    );
+}
+
+#[test]
+fn a_log_that_is_not_a_jtl_is_an_error_naming_what_is_missing() {
+    let dir = temp_dir("import-bad");
+    for (text, needle) in [
+        (
+            "a,b\n1,2\n",
+            ":1: not a JMeter JTL in CSV with a header row: no `timeStamp` column",
+        ),
+        (
+            &format!("{HEADER}\n2024/01/01 10:00,5,x,200,OK,T,text,true,,1,1,1,1,,1,0,0\n"),
+            ":2: timeStamp \"2024/01/01 10:00\" is not a whole number of milliseconds",
+        ),
+        (&format!("{HEADER}\n"), ": no samples"),
+    ] {
+        let log = write(&dir, "bad.jtl", text);
+        let err = perfgate()
+            .arg("import")
+            .arg(&log)
+            .arg("-o")
+            .arg(dir.join("out.json"))
+            .assert()
+            .code(2)
+            .get_output()
+            .stderr
+            .clone();
+        let err = String::from_utf8(err).unwrap();
+        assert!(err.contains(needle), "{err}");
+    }
+}
