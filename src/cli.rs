@@ -34,7 +34,7 @@ pub enum Command {
     History(HistoryArgs),
     /// Write a commented perfgate.toml and a GitHub Actions workflow.
     Init(InitArgs),
-    /// Turn another tool's per-request log (JMeter JTL CSV) into a result to gate.
+    /// Turn another tool's per-request log (JMeter JTL CSV, k6 JSON) into a result to gate.
     Import(ImportArgs),
 }
 
@@ -191,7 +191,7 @@ pub struct CompareArgs {
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// The log: a JMeter JTL in CSV with a header row
+    /// The log: a JMeter JTL in CSV with a header row, or k6's `--out json=FILE`
     pub log: PathBuf,
     /// Where to write the RunResult (JSON)
     #[arg(long, short = 'o', default_value = "result.json")]

@@ -8,6 +8,8 @@
 //! `responseMessage`, `failureMessage`, `Latency` (time to first byte, ms), `Connect`
 //! (ms), `allThreads` (active users), `URL` (the target). Its times are whole
 //! milliseconds.
+//!
+//! k6's JSON output: see `k6`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,18 +19,32 @@ use crate::metrics::{
     Collector, Failure, Generator, GitInfo, Recorder, RunResult, ScenarioInfo, StopReason,
 };
 
-/// One request of the log.
+/// One request of the log, its times in microseconds.
 struct Sample {
-    /// Milliseconds since the epoch when it was sent.
-    start_ms: u64,
-    elapsed_ms: u64,
+    /// Since the epoch, when it was sent.
+    start_us: u64,
+    elapsed_us: u64,
     endpoint: usize,
     /// 0: no HTTP response.
     status: u16,
     failure: Option<Failure>,
-    ttfb_ms: Option<u64>,
-    connect_ms: Option<u64>,
+    ttfb_us: Option<u64>,
+    connect_us: Option<u64>,
     users: u64,
+}
+
+/// Reads a log of either kind, told apart by its first character: k6's JSON lines open
+/// with `{`, a JTL with its CSV header.
+pub fn read(path: &Path, scenario: &str) -> Result<RunResult, String> {
+    use std::io::Read;
+    let mut first = [0u8; 64];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut first))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match first[..n].iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => k6(path, scenario),
+        _ => jmeter(path, scenario),
+    }
 }
 
 /// Reads a JMeter JTL (CSV) file into a result for scenario `scenario`.
@@ -118,22 +134,142 @@ pub fn jmeter(path: &Path, scenario: &str) -> Result<RunResult, String> {
         if target.is_empty() {
             target = origin(field(url));
         }
-        let optional = |i: Option<usize>| field(i).parse::<u64>().ok();
+        let us = |i: Option<usize>| field(i).parse::<u64>().ok().map(|ms| ms * 1000);
         samples.push(Sample {
-            start_ms,
-            elapsed_ms,
+            start_us: start_ms * 1000,
+            elapsed_us: elapsed_ms * 1000,
             endpoint,
             status,
             failure,
-            ttfb_ms: optional(latency),
-            connect_ms: optional(connect).filter(|ms| *ms > 0),
-            users: optional(threads).unwrap_or(0),
+            ttfb_us: us(latency),
+            connect_us: us(connect).filter(|us| *us > 0),
+            users: field(threads).parse().unwrap_or(0),
         });
     }
     if samples.is_empty() {
         return Err(format!("{name}: no samples"));
     }
     Ok(build(samples, &endpoints, scenario, target, "JMeter"))
+}
+
+/// Reads k6's JSON output (`k6 run --out json=FILE`, one JSON object a line): each
+/// `http_req_duration` point is a request, named by its `name` tag (the URL unless the
+/// script names it), failed when `expected_response` is false; `http_req_receiving`
+/// gives its time to first byte (the duration less the receiving), `http_req_connecting`
+/// its connect time, `vus` the users. Times are to the microsecond.
+pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
+    use std::io::BufRead;
+    let name = path.display();
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let mut endpoints: Vec<(String, String)> = Vec::new();
+    let mut samples: Vec<Sample> = Vec::new();
+    // The request each (time, name) pair stands for, until its last point has come.
+    let mut pending: std::collections::HashMap<(String, String), usize> = Default::default();
+    let (mut target, mut users) = (String::new(), 0);
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| format!("cannot read {name}: {e}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = |what: &str| format!("{name}:{}: {what}", n + 1);
+        let v: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| at(&format!("not k6 JSON output: {e}")))?;
+        if v["type"] != "Point" {
+            continue;
+        }
+        let data = &v["data"];
+        let value = data["value"]
+            .as_f64()
+            .ok_or_else(|| at("a point without a value"))?;
+        let time = data["time"].as_str().unwrap_or_default();
+        let tag = |key: &str| data["tags"][key].as_str().unwrap_or_default();
+        let key = (time.to_string(), tag("name").to_string());
+        let us = (value * 1000.0).round().max(0.0) as u64;
+        match v["metric"].as_str().unwrap_or_default() {
+            "vus" => users = value as u64,
+            "http_req_duration" => {
+                let start_us = rfc3339_us(time)
+                    .ok_or_else(|| at(&format!("time {time:?} is not RFC 3339")))?;
+                let endpoint = match endpoints.iter().position(|(e, _)| e == tag("name")) {
+                    Some(i) => i,
+                    None => {
+                        endpoints.push((tag("name").to_string(), tag("method").to_string()));
+                        endpoints.len() - 1
+                    }
+                };
+                let status = tag("status").parse::<u16>().unwrap_or(0);
+                let failed = match tag("expected_response") {
+                    "" => status == 0 || status >= 400,
+                    expected => expected == "false",
+                };
+                let said = || match tag("error") {
+                    "" => "no response".to_string(),
+                    e => e.to_string(),
+                };
+                let failure = failed.then(|| match status {
+                    0 => Failure::Connect(said()),
+                    400.. => Failure::Status(status),
+                    _ => Failure::Expect(format!("HTTP {status} was not an expected response")),
+                });
+                if target.is_empty() {
+                    target = origin(tag("url"));
+                }
+                pending.insert(key, samples.len());
+                samples.push(Sample {
+                    start_us,
+                    elapsed_us: us,
+                    endpoint,
+                    status,
+                    failure,
+                    ttfb_us: None,
+                    connect_us: None,
+                    users,
+                });
+            }
+            "http_req_connecting" if us > 0 => {
+                if let Some(&i) = pending.get(&key) {
+                    samples[i].connect_us = Some(us);
+                }
+            }
+            "http_req_receiving" => {
+                if let Some(i) = pending.remove(&key) {
+                    samples[i].ttfb_us = Some(samples[i].elapsed_us.saturating_sub(us));
+                }
+            }
+            _ => {}
+        }
+    }
+    if samples.is_empty() {
+        return Err(format!(
+            "{name}: no http_req_duration points (k6 run --out json=FILE writes them)"
+        ));
+    }
+    Ok(build(samples, &endpoints, scenario, target, "k6"))
+}
+
+/// Microseconds since the epoch of an RFC 3339 time with any offset, as k6 writes them
+/// ("2025-06-02T18:44:55.8795741+02:00").
+fn rfc3339_us(time: &str) -> Option<u64> {
+    let (base, offset_s) = match time.strip_suffix('Z') {
+        Some(base) => (base, 0i64),
+        None => {
+            let i = time.len().checked_sub(6)?;
+            let (base, offset) = time.split_at(i);
+            let sign = match offset.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (h, m) = offset[1..].split_once(':')?;
+            (
+                base,
+                sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60),
+            )
+        }
+    };
+    let utc = humantime::parse_rfc3339_weak(base).ok()?;
+    let us = utc.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_micros() as i64;
+    u64::try_from(us - offset_s * 1_000_000).ok()
 }
 
 /// "http://host:port" of a sample's URL, or "" when it has none.
@@ -154,28 +290,27 @@ fn build(
     target: String,
     tool: &str,
 ) -> RunResult {
-    let first = samples.iter().map(|s| s.start_ms).min().unwrap_or(0);
+    let first = samples.iter().map(|s| s.start_us).min().unwrap_or(0);
     let last = samples
         .iter()
-        .map(|s| s.start_ms + s.elapsed_ms)
+        .map(|s| s.start_us + s.elapsed_us)
         .max()
         .unwrap_or(first);
     let mut seconds: BTreeMap<u64, Recorder> = BTreeMap::new();
     let mut peak_users = 0;
     for s in samples {
         let rec = seconds
-            .entry((s.start_ms - first) / 1000)
+            .entry((s.start_us - first) / 1_000_000)
             .or_insert_with(|| Recorder::new(endpoints.len(), 0));
         rec.users = rec.users.max(s.users);
         peak_users = peak_users.max(s.users);
-        let us = s.elapsed_ms * 1000;
         rec.status(s.endpoint, s.status);
-        if let Some(ms) = s.connect_ms {
-            rec.connected(s.endpoint, ms * 1000);
+        if let Some(us) = s.connect_us {
+            rec.connected(s.endpoint, us);
         }
         match s.failure {
-            Some(f) => rec.failure(s.endpoint, us, f),
-            None => rec.success(s.endpoint, us, s.ttfb_ms.map_or(us, |ms| ms * 1000)),
+            Some(f) => rec.failure(s.endpoint, s.elapsed_us, f),
+            None => rec.success(s.endpoint, s.elapsed_us, s.ttfb_us.unwrap_or(s.elapsed_us)),
         }
     }
     let mut collector = Collector::new(endpoints, &[], 1);
@@ -183,9 +318,9 @@ fn build(
         collector.add(t, rec);
     }
     let (endpoints, total, series, tasks) = collector.finish();
-    let duration_s = (last - first) as f64 / 1000.0;
-    let started = SystemTime::UNIX_EPOCH + Duration::from_millis(first);
-    let ended = SystemTime::UNIX_EPOCH + Duration::from_millis(last);
+    let duration_s = (last - first) as f64 / 1e6;
+    let started = SystemTime::UNIX_EPOCH + Duration::from_micros(first);
+    let ended = SystemTime::UNIX_EPOCH + Duration::from_micros(last);
     let mut result = RunResult {
         schema_version: crate::metrics::SCHEMA_VERSION,
         tool: format!(
@@ -218,4 +353,26 @@ fn build(
     };
     result.refresh();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn k6_times_read_with_any_offset() {
+        assert_eq!(
+            rfc3339_us("2025-06-02T18:44:55.8795741+02:00"),
+            Some(1_748_882_695_879_574)
+        );
+        assert_eq!(
+            rfc3339_us("2020-03-22T17:18:13.464932-07:00"),
+            Some(1_584_922_693_464_932)
+        );
+        assert_eq!(
+            rfc3339_us("2022-10-11T03:29:03.91100717Z"),
+            rfc3339_us("2022-10-11T05:29:03.91100717+02:00")
+        );
+        assert_eq!(rfc3339_us("yesterday"), None);
+    }
 }

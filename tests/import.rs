@@ -1,4 +1,4 @@
-//! `perfgate import`: a JMeter JTL becomes a result that gates, compares and reports like
+//! `perfgate import`: a JMeter JTL or k6 JSON output becomes a result that gates, compares and reports like
 //! a run of perfgate's own. The logs here are written in JMeter 5's CSV layout (its
 //! default columns, as its own logs carry them) with figures known exactly. No JMeter runs
 //! here: Debian's JMeter 2.13 cannot load a test plan (its xstream refuses JMeter's own
@@ -141,4 +141,96 @@ fn a_log_that_is_not_a_jtl_is_an_error_naming_what_is_missing() {
         let err = String::from_utf8(err).unwrap();
         assert!(err.contains(needle), "{err}");
     }
+}
+
+/// One request as k6's JSON output writes it: every http_req_* point with the same time
+/// and tags.
+fn k6_request(time: &str, name: &str, status: u16, ok: bool, ms: f64, error: &str) -> String {
+    let tags = format!(
+        r#"{{"expected_response":"{ok}","group":"","method":"GET","name":"{name}","proto":"HTTP/1.1","scenario":"default","status":"{status}","url":"http://127.0.0.1:8000{name}"{}}}"#,
+        if error.is_empty() {
+            String::new()
+        } else {
+            format!(r#","error":"{error}","error_code":"1212""#)
+        }
+    );
+    let point = |metric: &str, value: f64| {
+        format!(
+            r#"{{"metric":"{metric}","type":"Point","data":{{"time":"{time}","value":{value},"tags":{tags}}}}}"#
+        ) + "\n"
+    };
+    [
+        point("http_reqs", 1.0),
+        point("http_req_duration", ms),
+        point("http_req_blocked", 0.01),
+        point("http_req_connecting", if status == 0 { 0.0 } else { 0.25 }),
+        point("http_req_tls_handshaking", 0.0),
+        point("http_req_sending", 0.02),
+        point("http_req_waiting", ms - 2.02),
+        point("http_req_receiving", 2.0),
+        point("http_req_failed", if ok { 0.0 } else { 1.0 }),
+    ]
+    .concat()
+}
+
+#[test]
+fn k6_json_output_becomes_a_result_with_its_exact_figures() {
+    let dir = temp_dir("import-k6");
+    let mut log = String::from(
+        r#"{"type":"Metric","data":{"name":"http_req_duration","type":"trend","contains":"time","thresholds":[],"submetrics":null},"metric":"http_req_duration"}"#,
+    ) + "\n";
+    // 500 answers on /home of 0.5 ms .. 250 ms over 5 s (times at +02:00), every 50th
+    // also a 500 on /api, and one refused connection; 4 users.
+    for i in 1..=500u64 {
+        let (s, us) = (i / 100, (i % 100) * 10_000);
+        let time = format!("2025-06-02T18:44:{:02}.{us:06}+02:00", 10 + s);
+        if i % 100 == 1 {
+            log.push_str(&format!(
+                r#"{{"metric":"vus","type":"Point","data":{{"time":"{time}","value":4,"tags":null}}}}"#
+            ));
+            log.push('\n');
+        }
+        log.push_str(&k6_request(&time, "/home", 200, true, i as f64 * 0.5, ""));
+        if i % 50 == 0 {
+            log.push_str(&k6_request(&time, "/api", 500, false, 3.0, ""));
+        }
+    }
+    let refused = "2025-06-02T18:44:12.000000+02:00";
+    log.push_str(&k6_request(
+        refused,
+        "/api",
+        0,
+        false,
+        0.0,
+        "dial: connection refused",
+    ));
+    let path = write(&dir, "k6.json", &log);
+    let out = dir.join("result.json");
+    perfgate()
+        .arg("import")
+        .arg(&path)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = RunResult::load(&out).unwrap();
+    let home = r.endpoint("/home").unwrap();
+    assert_eq!((home.requests, home.failures), (500, 0));
+    assert_eq!(home.method, "GET");
+    // Microseconds as k6 wrote them: p99 is 247.5 ms, within 3 significant digits.
+    let p99 = home.latency.percentile_us(99.0) as f64;
+    assert!((p99 - 247_500.0).abs() <= 247.5, "{p99}");
+    // Time to first byte: the duration less the receiving (2 ms).
+    let ttfb = home.ttfb.max_us() as f64;
+    assert!((ttfb - 248_000.0).abs() <= 248.0, "{ttfb}");
+    assert_eq!(home.connect.count(), 500);
+    let api = r.endpoint("/api").unwrap();
+    assert_eq!((api.requests, api.failures), (11, 11));
+    assert_eq!(api.failure_reasons["HTTP 500"], 10);
+    assert_eq!(api.failure_reasons["connect: dial: connection refused"], 1);
+    assert_eq!(r.scenario.users, 4);
+    assert_eq!(r.target, "http://127.0.0.1:8000");
+    assert!(r.tool.starts_with("k6 (imported by perfgate"), "{}", r.tool);
+    assert_eq!(r.started_at, "2025-06-02T16:44:10.010Z");
+    assert_eq!(r.series.len(), 5);
 }

@@ -113,7 +113,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<Exit> {
 
 pub fn import(args: ImportArgs) -> anyhow::Result<Exit> {
     writable(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
-    let result = crate::import::jmeter(&args.log, &args.scenario).map_err(anyhow::Error::msg)?;
+    let result = crate::import::read(&args.log, &args.scenario).map_err(anyhow::Error::msg)?;
     result
         .save(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
