@@ -1,8 +1,9 @@
-//! `perfgate import`: a JMeter JTL or k6 JSON output becomes a result that gates, compares and reports like
-//! a run of perfgate's own. The logs here are written in JMeter 5's CSV layout (its
-//! default columns, as its own logs carry them) with figures known exactly. No JMeter runs
-//! here: Debian's JMeter 2.13 cannot load a test plan (its xstream refuses JMeter's own
-//! classes: ForbiddenClassException), and no other registry this project reaches has one.
+//! `perfgate import`: a JMeter JTL or k6's JSON output becomes a result that gates,
+//! compares and reports like a run of perfgate's own. The logs here are written in the
+//! tools' own layouts (JMeter 5's default CSV columns; k6's points per request, as its
+//! `--out json` writes them) with figures known exactly. Neither tool runs here: Debian's
+//! JMeter 2.13 cannot load a test plan (its xstream refuses JMeter's own classes:
+//! ForbiddenClassException), and k6 is in no registry this project reaches.
 
 mod common;
 
