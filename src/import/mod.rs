@@ -18,7 +18,7 @@ pub use jmeter::jmeter;
 pub use k6::k6;
 
 /// One request of the log, its times in microseconds.
-pub(crate) struct Sample {
+struct Sample {
     /// Since the epoch, when it was sent.
     start_us: u64,
     elapsed_us: u64,
