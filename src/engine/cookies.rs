@@ -6,6 +6,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::request::{find, request_line};
+
 struct Cookie {
     name: String,
     value: String,
@@ -78,7 +80,7 @@ impl Jar {
     /// gets none, or already has a `cookie` header of its own (which wins).
     pub fn add_to(&mut self, request: &[u8], now: SystemTime) -> Option<Vec<u8>> {
         self.cookies.retain(|c| c.expires.is_none_or(|e| e > now));
-        let head_end = request.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head_end = find(request, b"\r\n\r\n")?;
         let head = std::str::from_utf8(&request[..head_end]).ok()?;
         if head
             .split("\r\n")
@@ -87,7 +89,7 @@ impl Jar {
         {
             return None;
         }
-        let path = request_path(head);
+        let path = path_of(request);
         let mut header = String::new();
         for c in self.cookies.iter().filter(|c| path_matches(&c.path, path)) {
             header.push_str(if header.is_empty() { "cookie: " } else { "; " });
@@ -107,9 +109,9 @@ impl Jar {
     }
 }
 
-/// The path of a request head's request line, without its query.
-pub fn request_path(head: &str) -> &str {
-    let target = head.split(' ').nth(1).unwrap_or("/");
+/// The path a serialised request asks for, without its query.
+pub fn path_of(request: &[u8]) -> &str {
+    let target = request_line(request).map_or("/", |(_, target)| target);
     target.split('?').next().unwrap_or("/")
 }
 

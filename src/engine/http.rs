@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::cookies::{request_path, Jar};
+use super::cookies::{path_of, Jar};
 use super::request::{write_redirect, REDIRECTS};
 use crate::config::Target;
 use crate::metrics::Failure;
@@ -315,11 +315,9 @@ impl Conn {
 
     #[inline(never)]
     fn keep_cookies(&mut self, sent: &[u8], set_cookies: &[String]) {
-        let line_end = sent.iter().position(|&b| b == b'\r').unwrap_or(sent.len());
-        let line = std::str::from_utf8(&sent[..line_end]).unwrap_or("");
         let now = SystemTime::now();
         for value in set_cookies {
-            self.jar.set(value, request_path(line), now);
+            self.jar.set(value, path_of(sent), now);
         }
     }
 

@@ -83,9 +83,7 @@ pub fn write_redirect(
 ) -> Result<(), Failure> {
     let head_end = find(previous, b"\r\n\r\n").ok_or_else(bad_previous)? + 4;
     let line_end = find(previous, b"\r\n").ok_or_else(bad_previous)?;
-    let line = std::str::from_utf8(&previous[..line_end]).map_err(|_| bad_previous())?;
-    let mut parts = line.split(' ');
-    let (method, current) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+    let (method, current) = request_line(previous).ok_or_else(bad_previous)?;
     let path = resolve(target, current, location)?;
     let to_get = match status {
         303 => method != "HEAD",
@@ -117,11 +115,19 @@ pub fn write_redirect(
     Ok(())
 }
 
+/// The method and request target ("/path?query") of a serialised request.
+pub fn request_line(request: &[u8]) -> Option<(&str, &str)> {
+    let end = find(request, b"\r\n")?;
+    let line = std::str::from_utf8(&request[..end]).ok()?;
+    let mut parts = line.split(' ');
+    Some((parts.next()?, parts.next()?))
+}
+
 fn bad_previous() -> Failure {
     Failure::Redirect("cannot read the request to repeat".into())
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 

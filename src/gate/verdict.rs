@@ -65,6 +65,15 @@ impl Verdict {
         self.checks.iter().filter(|c| c.outcome != Outcome::Pass)
     }
 
+    /// Why the run is inconclusive, in words (the notes that say so); none otherwise.
+    pub fn inconclusive_reasons(&self) -> impl Iterator<Item = &str> {
+        let inconclusive = self.status == Status::Inconclusive;
+        self.notes
+            .iter()
+            .filter(move |n| inconclusive && n.starts_with(INCONCLUSIVE))
+            .map(String::as_str)
+    }
+
     /// Adds the baseline comparison; a regression fails the verdict.
     pub fn with_baseline(mut self, b: Baseline) -> Verdict {
         if b.regressions().next().is_some() {
@@ -74,6 +83,9 @@ impl Verdict {
         self
     }
 }
+
+/// How a note saying why the run is inconclusive begins.
+const INCONCLUSIVE: &str = "inconclusive: ";
 
 pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     let where_ = budget.environment.as_deref().unwrap_or(&budget.name);
@@ -123,7 +135,7 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     }
     if result.generator.overloaded {
         notes.push(format!(
-            "inconclusive: the load generator was the bottleneck ({}); the numbers describe perfgate, not the service",
+            "{INCONCLUSIVE}the load generator was the bottleneck ({}); the numbers describe perfgate, not the service",
             result.generator.notes.join("; ")
         ));
     }
@@ -173,7 +185,7 @@ fn never_answered_note(result: &RunResult) -> Option<String> {
         .max_by_key(|(_, n)| **n)
         .map_or(String::new(), |(reason, n)| format!(" ({n} × {reason})"));
     Some(format!(
-        "inconclusive: every one of the {} requests failed{why}: nothing about the service's performance was measured; check the target, and bound error_rate in the budget",
+        "{INCONCLUSIVE}every one of the {} requests failed{why}: nothing about the service's performance was measured; check the target, and bound error_rate in the budget",
         t.requests
     ))
 }

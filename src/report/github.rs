@@ -2,7 +2,7 @@
 //! job summary.
 
 use super::Report;
-use crate::gate::{Outcome, Status};
+use crate::gate::Outcome;
 
 /// Annotation lines, printed to stdout when GITHUB_ACTIONS=true.
 pub fn annotations(r: &Report<'_>) -> String {
@@ -28,18 +28,11 @@ pub fn annotations(r: &Report<'_>) -> String {
         ));
     }
     // Exit 1 with every objective held: the annotation says why.
-    if r.verdict.status == Status::Inconclusive {
-        for n in r
-            .verdict
-            .notes
-            .iter()
-            .filter(|n| n.starts_with("inconclusive"))
-        {
-            out.push_str(&format!(
-                "::error title=Performance run inconclusive::{}\n",
-                escape_data(n)
-            ));
-        }
+    for n in r.verdict.inconclusive_reasons() {
+        out.push_str(&format!(
+            "::error title=Performance run inconclusive::{}\n",
+            escape_data(n)
+        ));
     }
     for a in r.verdict.alerts.iter().filter(|a| a.triggered) {
         out.push_str(&format!(

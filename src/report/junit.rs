@@ -57,15 +57,7 @@ fn run_case(r: &Report<'_>) -> Option<TestCase> {
             super::seconds(r.result.duration_s)
         ));
     }
-    if r.verdict.status == Status::Inconclusive {
-        why.extend(
-            r.verdict
-                .notes
-                .iter()
-                .filter(|n| n.starts_with("inconclusive"))
-                .cloned(),
-        );
-    }
+    why.extend(r.verdict.inconclusive_reasons().map(String::from));
     if why.is_empty() {
         return None;
     }
