@@ -708,9 +708,30 @@ fn plan_request(
             endpoints.len() - 1
         }
     };
+    let (extract, capture) = plan_extract(spanned, source)?;
+    Ok(PlannedRequest {
+        endpoint,
+        method,
+        path: path_text,
+        query,
+        headers,
+        body,
+        json: r.json.is_some(),
+        expect: plan_expect(&r.expect),
+        extract,
+        capture,
+        fixed: None,
+    })
+}
+
+/// Where each extracted value comes from, and the response headers those read.
+fn plan_extract(
+    spanned: &Spanned<RequestConfig>,
+    source: &Source,
+) -> Result<(Vec<(String, Extract)>, Vec<String>), ConfigError> {
     let mut capture: Vec<String> = Vec::new();
     let mut extract = Vec::new();
-    for (name, from) in &r.extract {
+    for (name, from) in &spanned.get_ref().extract {
         let how = if let Some(header) = from.strip_prefix("header:") {
             let header = header.trim().to_ascii_lowercase();
             if header.is_empty()
@@ -741,19 +762,7 @@ fn plan_request(
         };
         extract.push((name.clone(), how));
     }
-    Ok(PlannedRequest {
-        endpoint,
-        method,
-        path: path_text,
-        query,
-        headers,
-        body,
-        json: r.json.is_some(),
-        expect: plan_expect(&r.expect),
-        extract,
-        capture,
-        fixed: None,
-    })
+    Ok((extract, capture))
 }
 
 fn plan_expect(e: &Expect) -> Expectation {
