@@ -724,11 +724,13 @@ fn plan_request(
     })
 }
 
-/// Where each extracted value comes from, and the response headers those read.
+/// Each extracted name and where its value comes from; the response headers those read.
+type Extraction = (Vec<(String, Extract)>, Vec<String>);
+
 fn plan_extract(
     spanned: &Spanned<RequestConfig>,
     source: &Source,
-) -> Result<(Vec<(String, Extract)>, Vec<String>), ConfigError> {
+) -> Result<Extraction, ConfigError> {
     let mut capture: Vec<String> = Vec::new();
     let mut extract = Vec::new();
     for (name, from) in &spanned.get_ref().extract {
