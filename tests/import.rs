@@ -109,6 +109,20 @@ fn a_jtl_becomes_a_result_with_its_exact_figures() {
         verdict.contains("✗ error rate 9.091% > 1% budget"),
         "{verdict}"
     );
+    // The HTML report does not claim figures JMeter's generator never gave.
+    let html = dir.join("report.html");
+    perfgate()
+        .arg("report")
+        .arg(&out)
+        .arg("-o")
+        .arg(&html)
+        .assert()
+        .code(0);
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(
+        html.contains("not measured (JMeter (imported by perfgate"),
+        "{html}"
+    );
     assert!(
         verdict.contains("✓ p99 latency 990 ms ≤ 1 s budget on home"),
         "{verdict}"

@@ -162,6 +162,25 @@ fn scope_name(s: &Scope) -> String {
 
 fn run_info(h: &mut String, res: &RunResult) {
     let load = super::load_text(&res.scenario);
+    let g = &res.generator;
+    // An imported result's generator (JMeter, k6) did not report on itself.
+    let generator = if g.threads == 0 {
+        format!("not measured ({})", escape(&res.tool))
+    } else {
+        format!(
+            "{} threads, {:.1} CPU-s, {:.1} s waiting for a core, schedule lag {:.1} ms, timer delay p99 {:.1} ms{}",
+            g.threads,
+            g.cpu_seconds,
+            g.wait_seconds,
+            g.schedule_lag_ms,
+            g.timer_delay_p99_ms,
+            if g.overloaded {
+                " — <span class=\"warn\">overloaded</span>"
+            } else {
+                ""
+            }
+        )
+    };
     let _ = write!(
         h,
         "<section><h2>Run</h2><table>\
@@ -170,7 +189,7 @@ fn run_info(h: &mut String, res: &RunResult) {
          <tr><td>Target</td><td class=\"l\">{}</td></tr>\
          <tr><td>Commit</td><td class=\"l\">{} {}</td></tr>\
          <tr><td>Started</td><td class=\"l\">{}</td></tr>\
-         <tr><td>Generator</td><td class=\"l\">{} threads, {:.1} CPU-s, {:.1} s waiting for a core, schedule lag {:.1} ms, timer delay p99 {:.1} ms{}</td></tr></table></section>",
+         <tr><td>Generator</td><td class=\"l\">{generator}</td></tr></table></section>",
         escape(&res.scenario.name),
         escape(&res.scenario.description),
         res.duration_s,
@@ -178,16 +197,6 @@ fn run_info(h: &mut String, res: &RunResult) {
         escape(&short_commit(res)),
         escape(res.git.branch.as_deref().unwrap_or("")),
         escape(&res.started_at),
-        res.generator.threads,
-        res.generator.cpu_seconds,
-        res.generator.wait_seconds,
-        res.generator.schedule_lag_ms,
-        res.generator.timer_delay_p99_ms,
-        if res.generator.overloaded {
-            " — <span class=\"warn\">overloaded</span>"
-        } else {
-            ""
-        }
     );
 }
 
