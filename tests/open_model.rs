@@ -292,3 +292,57 @@ fn included_scenarios_are_checked() {
     )
     .is_none());
 }
+
+#[test]
+fn an_iteration_bounded_open_run_ends_when_its_iterations_are_sent() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let text = config(
+        &demo.url(),
+        "{ constant = \"0ms\" }",
+        &[("h", "/health", 1)],
+    );
+    // The run lasted its whole cap (an hour unless given), idle, after sending its 30
+    // arrivals in a third of a second.
+    let started = std::time::Instant::now();
+    let r = run(
+        &text,
+        Overrides {
+            rate: Some(Rate(100.0)),
+            iterations: Some(30),
+            duration: secs("30s"),
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.total.requests, 30);
+    assert_eq!(demo.served_on("/health"), 30);
+    assert!(
+        started.elapsed().as_secs_f64() < 10.0,
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(r.duration_s < 10.0, "{}", r.duration_s);
+}
+
+#[test]
+fn fewer_users_than_threads_drop_no_arrivals() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let text = config(
+        &demo.url(),
+        "{ constant = \"0ms\" }",
+        &[("h", "/health", 1)],
+    );
+    // One user, two threads asked for: the thread without a user dropped its half.
+    let r = run(
+        &text,
+        Overrides {
+            rate: Some(Rate(20.0)),
+            users: Some(1),
+            threads: Some(2),
+            duration: secs("2s"),
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.total.dropped, 0);
+    assert_eq!(r.total.requests + r.total.interrupted, 40);
+    assert_eq!(r.generator.threads, 1);
+}

@@ -309,12 +309,16 @@ fn execute(
     } else {
         String::new()
     };
+    let length = match plan.iterations {
+        Some(n) => format!("{n} iterations (at most {})", Dur(plan.duration)),
+        None => Dur(plan.duration).to_string(),
+    };
     outln!(
-        "perfgate: scenario {} → {} for {} ({} threads{segment}){}",
+        "perfgate: scenario {} → {} for {length} ({} thread{}{segment}){}",
         plan.scenario,
         plan.target.url(),
-        Dur(plan.duration),
         plan.threads,
+        if plan.threads == 1 { "" } else { "s" },
         if demo.is_some() {
             " against the embedded demo"
         } else {

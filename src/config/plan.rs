@@ -543,6 +543,16 @@ impl Plan {
                 )));
             }
         }
+        // A thread serves its share of each open load's arrivals with its share of the
+        // users: one with no user would drop every arrival it is handed.
+        let threads = loads
+            .iter()
+            .filter_map(|l| match l.model {
+                Model::Open { max_users, .. } => Some(segment.share(max_users) as usize),
+                Model::Closed { .. } => None,
+            })
+            .fold(threads, usize::min)
+            .max(1);
         let ca_certs = match &config.target.ca_file {
             Some(f) => read_certs(&beside_config(source, f)).map_err(whole)?,
             None => Vec::new(),

@@ -101,15 +101,18 @@ pub struct Schedule {
 
 /// Open model: fires arrivals on schedule; an arrival that finds no idle user is dropped.
 pub async fn schedule(w: Rc<Worker>, s: Schedule) {
-    fire(&w, &s).await;
+    let all_sent = fire(&w, &s).await;
     s.queue.close();
-    // A rate that ramps to zero ends the arrivals early; the load still lasts its time.
-    if s.end.is_finite() {
+    // A rate that ramps to zero ends the arrivals early; the load still lasts its time,
+    // unless it was bounded by iterations and has sent them all.
+    if s.end.is_finite() && !all_sent {
         tokio::time::sleep_until(w.instant_at(s.end)).await;
     }
 }
 
-async fn fire(w: &Worker, s: &Schedule) {
+/// Fires the arrivals; true when it stopped because an iteration-bounded run had sent
+/// all its iterations.
+async fn fire(w: &Worker, s: &Schedule) -> bool {
     let lanes = s.lanes;
     let mut arrival = s.lane;
     // Arrival n is due when the area under the rate curve reaches n. Threads (and
@@ -124,7 +127,7 @@ async fn fire(w: &Worker, s: &Schedule) {
         ArrivalModel::Poisson => step(),
     };
     let Some(mut next) = s.shape.time_of(count) else {
-        return;
+        return false;
     };
     while next < s.end {
         let at = w.instant_at(next);
@@ -138,7 +141,7 @@ async fn fire(w: &Worker, s: &Schedule) {
         let stopping = !w.running();
         while next <= now && next < s.end {
             if !w.take_iteration() {
-                return;
+                return true;
             }
             let class = s.classes[arrival % s.classes.len()];
             arrival += lanes;
@@ -150,7 +153,8 @@ async fn fire(w: &Worker, s: &Schedule) {
             next = s.shape.time_of(count).unwrap_or(f64::INFINITY);
         }
         if stopping {
-            return;
+            return false;
         }
     }
+    false
 }
