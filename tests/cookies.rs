@@ -139,3 +139,30 @@ fn with_cookies_false_nothing_is_kept() {
     );
     assert!(seen.lock().unwrap().iter().all(|(_, c, _)| c.is_empty()));
 }
+
+#[test]
+fn in_the_open_model_each_arrival_starts_without_cookies() {
+    let seen = Seen::default();
+    let url = start(seen.clone());
+    // One user serves every arrival: what it kept would show on /api/items.
+    let r = run(
+        &config(&url, true),
+        Overrides {
+            rate: Some(perfgate::config::Rate(20.0)),
+            users: Some(1),
+            iterations: Some(20),
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.total.failures, 0, "{:?}", r.total.failure_reasons);
+    assert_eq!(r.total.dropped, 0);
+    let seen = seen.lock().unwrap();
+    let items: Vec<&str> = seen
+        .iter()
+        .filter(|(t, _, _)| t == "/api/items")
+        .map(|(_, c, _)| c.as_str())
+        .collect();
+    assert_eq!(items.len(), 20);
+    // The session its own login set, but never the /api cookie of an earlier arrival.
+    assert!(items.iter().all(|c| *c == "session=s1"), "{items:?}");
+}

@@ -253,6 +253,11 @@ impl Conn {
         self.end = 0;
     }
 
+    /// Forgets the user's cookies: a new visitor on the same connection.
+    pub fn forget_cookies(&mut self) {
+        self.jar = Jar::default();
+    }
+
     /// Sends `request` and reads the whole response, following redirects (up to
     /// `[target] max_redirects`: the final response answers the request). The body is
     /// appended to `body` when `keep.body`; the headers named in `keep.headers` are kept

@@ -90,6 +90,10 @@ impl User {
         while let Some(due) = arrivals.next(&w, self.class).await {
             let mut active = Active::new(&w);
             active.set(true);
+            // Each arrival is a new visitor, as each k6 iteration is: no cookies carried
+            // over from the arrival this user served before (a closed-model user keeps
+            // its cookies across iterations, as a Locust user's session does).
+            self.conn.forget_cookies();
             self.iterate(&w, class, Instant::now(), Some(due)).await;
             let_go_of_big_body(&mut self.body);
         }
