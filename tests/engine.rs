@@ -310,11 +310,7 @@ fn requests_in_flight_at_the_stop_are_interrupted_not_failed() {
     let mut knobs = Knobs::default();
     knobs.set("latency", "/health=5s").unwrap();
     let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
-    let text = config(
-        &demo.url(),
-        "{ constant = \"0ms\" }",
-        &[("h", "/health", 1)],
-    );
+    let text = common::health_only(&demo.url());
     let r = run(
         &text,
         Overrides {
@@ -335,11 +331,7 @@ fn requests_in_flight_at_the_stop_land_within_the_grace() {
     let mut knobs = Knobs::default();
     knobs.set("latency", "/health=1500ms").unwrap();
     let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
-    let text = config(
-        &demo.url(),
-        "{ constant = \"0ms\" }",
-        &[("h", "/health", 1)],
-    );
+    let text = common::health_only(&demo.url());
     let started = std::time::Instant::now();
     let r = run(
         &text,

@@ -15,11 +15,7 @@ fn stalls_show_in_the_percentiles_at_a_constant_arrival_rate() {
     let mut knobs = Knobs::default();
     knobs.set_stall("1s/5s").unwrap();
     let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
-    let text = config(
-        &demo.url(),
-        "{ constant = \"0ms\" }",
-        &[("h", "/health", 1)],
-    );
+    let text = common::health_only(&demo.url());
     let o = Overrides {
         rate: Some(Rate(400.0)),
         users: Some(1000),
@@ -47,11 +43,7 @@ fn arrivals_with_no_free_user_are_counted_as_dropped() {
     let mut knobs = Knobs::default();
     knobs.set("latency", "/health=200ms").unwrap();
     let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
-    let text = config(
-        &demo.url(),
-        "{ constant = \"0ms\" }",
-        &[("h", "/health", 1)],
-    );
+    let text = common::health_only(&demo.url());
     // 100 arrivals/s, each user busy 200 ms, 4 users: at most 20 served per second.
     let o = Overrides {
         rate: Some(Rate(100.0)),
@@ -124,11 +116,7 @@ fn arrivals_follow_class_weights_whatever_each_class_latency() {
 #[test]
 fn an_overloaded_generator_makes_the_verdict_inconclusive() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
-    let text = config(
-        &demo.url(),
-        "{ constant = \"0ms\" }",
-        &[("h", "/health", 1)],
-    ) + "\n[budgets.ci]\np99 = \"10s\"\n";
+    let text = common::health_only(&demo.url()) + "\n[budgets.ci]\np99 = \"10s\"\n";
     let o = Overrides {
         rate: Some(Rate(1_000_000.0)),
         users: Some(2_000),
@@ -296,11 +284,7 @@ fn included_scenarios_are_checked() {
 #[test]
 fn an_iteration_bounded_open_run_ends_when_its_iterations_are_sent() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
-    let text = config(
-        &demo.url(),
-        "{ constant = \"0ms\" }",
-        &[("h", "/health", 1)],
-    );
+    let text = common::health_only(&demo.url());
     // The run lasted its whole cap (an hour unless given), idle, after sending its 30
     // arrivals in a third of a second.
     let started = std::time::Instant::now();
@@ -326,11 +310,7 @@ fn an_iteration_bounded_open_run_ends_when_its_iterations_are_sent() {
 #[test]
 fn fewer_users_than_threads_drop_no_arrivals() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
-    let text = config(
-        &demo.url(),
-        "{ constant = \"0ms\" }",
-        &[("h", "/health", 1)],
-    );
+    let text = common::health_only(&demo.url());
     // One user, two threads asked for: the thread without a user dropped its half.
     let r = run(
         &text,

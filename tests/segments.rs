@@ -71,11 +71,7 @@ fn closed_model_segments_add_up_to_the_whole_run() {
 #[test]
 fn open_model_segments_share_the_arrivals_and_iterations_split_exactly() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
-    let text = config(
-        &demo.url(),
-        "{ constant = \"0ms\" }",
-        &[("h", "/health", 1)],
-    );
+    let text = common::health_only(&demo.url());
     let o = Overrides {
         rate: Some(Rate(300.0)),
         users: Some(20),

@@ -273,3 +273,8 @@ pub fn read_request(s: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> Option<(S
     let body: Vec<u8> = buf.drain(..end + length).skip(end).collect();
     Some((head, String::from_utf8(body).unwrap()))
 }
+
+/// One user class calling GET /health (endpoint "h") with no think time.
+pub fn health_only(host: &str) -> String {
+    config(host, "{ constant = \"0ms\" }", &[("h", "/health", 1)])
+}
