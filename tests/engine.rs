@@ -206,17 +206,40 @@ fn multi_step_tasks_extract_values_from_earlier_responses() {
 #[test]
 fn a_request_whose_template_failed_counts_as_failed_but_has_no_latency() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
-    // Task "use" needs vars.s, which only task "get" extracts: a user that picks "use"
-    // first cannot render it, and nothing is sent.
+    // Endpoint "use" needs vars.s. Class A never extracts it, so none of its "use"
+    // requests can be rendered (and nothing is sent); class B extracts it one step
+    // before, so all of its are sent. User 0 is of class A and starts first.
     let text = format!(
-        "[target]\nhost = \"{}\"\n[[users]]\nname = \"U\"\n         [[users.tasks]]\nname = \"get\"\nweight = 1\npath = \"/health\"\nextract = {{ s = \"/status\" }}\n         [[users.tasks]]\nname = \"use\"\nweight = 9\npath = \"/health\"\nendpoint = \"use\"\nquery = {{ seen = \"{{{{ vars.s }}}}\" }}\n",
+        r#"[target]
+host = "{}"
+[[users]]
+name = "A"
+wait = {{ constant = "5ms" }}
+  [[users.tasks]]
+  name = "use"
+  endpoint = "use"
+  path = "/health"
+  query = {{ seen = "{{{{ vars.s }}}}" }}
+[[users]]
+name = "B"
+  [[users.tasks]]
+  name = "flow"
+    [[users.tasks.steps]]
+    path = "/health"
+    extract = {{ s = "/status" }}
+    [[users.tasks.steps]]
+    endpoint = "use"
+    path = "/health"
+    query = {{ seen = "{{{{ vars.s }}}}" }}
+"#,
         demo.url()
     );
     let r = run(
         &text,
         Overrides {
             iterations: Some(200),
-            users: Some(5),
+            users: Some(2),
+            spawn_rate: Some(1000.0),
             ..Default::default()
         },
     );
@@ -230,10 +253,58 @@ fn a_request_whose_template_failed_counts_as_failed_but_has_no_latency() {
     assert!(unrendered > 0, "{:?}", used.failure_reasons);
     assert_eq!(used.failures, unrendered, "{:?}", used.failure_reasons);
     // Latencies are of requests sent: exactly what the service saw.
-    assert_eq!(used.latency.count(), used.requests - unrendered);
+    let sent = used.requests - unrendered;
+    assert!(sent > 0, "class B sent no \"use\" request");
+    assert_eq!(used.latency.count(), sent);
     let got = r.endpoint("/health").unwrap();
     let served: u64 = demo.served()["/health"].values().sum();
-    assert_eq!(served, got.requests + used.latency.count());
+    assert_eq!(served, got.requests + sent);
+}
+
+#[test]
+fn a_user_whose_every_request_fails_to_render_does_not_starve_the_others() {
+    // Class A's only task needs vars.s, which only class B extracts, and A has no think
+    // time: it fails without ever waiting on the network. Class B's user shares A's
+    // thread and must still get its turns.
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let text = format!(
+        r#"[target]
+host = "{}"
+[[users]]
+name = "A"
+  [[users.tasks]]
+  name = "use"
+  endpoint = "use"
+  path = "/health"
+  query = {{ seen = "{{{{ vars.s }}}}" }}
+[[users]]
+name = "B"
+wait = {{ constant = "10ms" }}
+  [[users.tasks]]
+  path = "/health"
+  extract = {{ s = "/status" }}
+"#,
+        demo.url()
+    );
+    let r = run(
+        &text,
+        Overrides {
+            users: Some(2),
+            spawn_rate: Some(1000.0),
+            threads: Some(1),
+            duration: secs("1s"),
+            ..Default::default()
+        },
+    );
+    let used = r.endpoint("use").unwrap();
+    assert!(used.failures > 0);
+    assert_eq!(used.failures, used.requests);
+    let got = r.endpoint("/health").unwrap();
+    // About 1 s / 10 ms of think time, less the time the requests took.
+    assert!(got.requests > 20, "class B sent {} requests", got.requests);
+    assert_eq!(got.failures, 0, "{:?}", got.failure_reasons);
+    let served: u64 = demo.served()["/health"].values().sum();
+    assert_eq!(served, got.requests);
 }
 
 #[test]

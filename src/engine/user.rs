@@ -129,9 +129,15 @@ impl User {
                     &mut self.scratch,
                 ) {
                     w.log_failure(req.endpoint, &f);
-                    let mut rec = w.recorder.borrow_mut();
-                    rec.status(req.endpoint, 0);
-                    rec.unsent(req.endpoint, f);
+                    {
+                        let mut rec = w.recorder.borrow_mut();
+                        rec.status(req.endpoint, 0);
+                        rec.unsent(req.endpoint, f);
+                    }
+                    // Nothing went to the network, so nothing awaited: without a turn
+                    // given back, a user failing like this with no think time would
+                    // keep its thread's other users and timers from running.
+                    tokio::task::yield_now().await;
                     return;
                 }
             }
