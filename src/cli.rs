@@ -34,7 +34,7 @@ pub enum Command {
     History(HistoryArgs),
     /// Write a commented perfgate.toml and a GitHub Actions workflow.
     Init(InitArgs),
-    /// Turn another tool's per-request log (JMeter JTL CSV, k6 JSON) into a result to gate.
+    /// Turn another tool's results (JMeter JTL CSV, k6 JSON, Locust JSON) into a result to gate.
     Import(ImportArgs),
 }
 
@@ -191,8 +191,13 @@ pub struct CompareArgs {
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// The log: a JMeter JTL in CSV with a header row, or k6's `--out json=FILE`
+    /// The log: a JMeter JTL in CSV with a header row, k6's `--out json=FILE`, or
+    /// Locust's `--json-file NAME` (NAME.json; with `--csv NAME`, its failures and users
+    /// are read too)
     pub log: PathBuf,
+    /// The target the load went to, when the log does not say (Locust's does not)
+    #[arg(long)]
+    pub host: Option<String>,
     /// Where to write the RunResult (JSON)
     #[arg(long, short = 'o', default_value = "result.json")]
     pub output: PathBuf,

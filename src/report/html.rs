@@ -300,7 +300,7 @@ fn over_time(r: &Report<'_>) -> Vec<LineChart> {
         x_labels: seconds_axis(res),
         log_x: false,
     };
-    vec![
+    let mut charts = vec![
         chart(
             "Requests per second",
             vec![series("rps", COLORS[0], rps)],
@@ -325,7 +325,11 @@ fn over_time(r: &Report<'_>) -> Vec<LineChart> {
             vec![series("users", COLORS[5], users)],
             vec![],
         ),
-    ]
+    ];
+    // No latency over time when nothing was answered, or the results did not place
+    // their response times in time (Locust's statistics).
+    charts.retain(|c| c.series.iter().any(|s| !s.points.is_empty()));
+    charts
 }
 
 fn seconds_axis(res: &RunResult) -> Vec<(f64, String)> {

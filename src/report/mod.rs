@@ -140,6 +140,8 @@ pub fn load_text(s: &ScenarioInfo) -> String {
         format!("{} {unit} over {}{part}", values.join(" → "), seconds(over))
     };
     let users = match s.users {
+        // Only an imported log can lack them (Locust's JSON without its CSV).
+        0 => "users not recorded".to_string(),
         1 => "1 user".to_string(),
         n => format!("{n} users"),
     };
