@@ -163,22 +163,50 @@ fn injected_failures_appear_with_reason_and_count() {
 #[test]
 fn expectations_fail_requests_with_their_reason() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    // /health answers {"status":"ok"} as application/json.
+    let task = |name: &str, expect: &str| {
+        format!("[[users.tasks]]\nname = \"{name}\"\nendpoint = \"{name}\"\npath = \"/health\"\nexpect = {{ {expect} }}\n")
+    };
     let text = format!(
-        "[target]\nhost = \"{}\"\n[[users]]\nname = \"U\"\n[[users.tasks]]\npath = \"/health\"\nexpect = {{ body_contains = \"nope\" }}\n",
-        demo.url()
+        "[target]\nhost = \"{}\"\n[[users]]\nname = \"U\"\n{}{}{}{}",
+        demo.url(),
+        task("body", "body_contains = \"nope\""),
+        task("json", "headers = { Content-Type = \"application/json\" }"),
+        task("html", "headers = { content-type = \"text/html\" }"),
+        task("none", "headers = { x-none = \"\" }"),
     );
     let r = run(
         &text,
         Overrides {
-            iterations: Some(50),
+            iterations: Some(200),
             ..Default::default()
         },
     );
-    assert_eq!(r.total.failures, 50);
-    assert_eq!(
-        r.total.failure_reasons["expectation: body does not contain \"nope\""],
-        50
+    let failed_with = |endpoint: &str, reason: &str| {
+        let e = r.endpoint(endpoint).unwrap();
+        assert!(e.requests > 0, "{endpoint}");
+        assert_eq!(
+            e.failures, e.requests,
+            "{endpoint}: {:?}",
+            e.failure_reasons
+        );
+        assert_eq!(
+            e.failure_reasons[&format!("expectation: {reason}")],
+            e.requests,
+            "{endpoint}: {:?}",
+            e.failure_reasons
+        );
+    };
+    failed_with("body", "body does not contain \"nope\"");
+    failed_with(
+        "html",
+        "content-type is \"application/json\", expected it to contain \"text/html\"",
     );
+    failed_with("none", "no x-none header");
+    let json = r.endpoint("json").unwrap();
+    assert!(json.requests > 0);
+    assert_eq!(json.failures, 0, "{:?}", json.failure_reasons);
+    assert_eq!(r.total.requests, 200);
 }
 
 #[test]

@@ -256,6 +256,9 @@ pub struct Expect {
     /// JSON pointer -> expected value.
     #[serde(default)]
     pub json: BTreeMap<String, toml::Value>,
+    /// Response header -> text its value must contain.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -8,8 +8,8 @@ use rustls::pki_types::CertificateDer;
 use toml::Spanned;
 
 use super::{
-    Arrivals, Config, ConfigError, DataOrder, Expect, RequestConfig, Segment, Source, Stage,
-    StatusList, Target, Templates, Text, Wait,
+    Arrivals, Config, ConfigError, DataOrder, RequestConfig, Segment, Source, Stage, StatusList,
+    Target, Templates, Text, Wait,
 };
 
 /// Values given on the command line or through the Locust setup's environment variables.
@@ -230,7 +230,8 @@ pub struct PlannedRequest {
     pub json: bool,
     pub expect: Expectation,
     pub extract: Vec<(String, Extract)>,
-    /// The response headers `extract` reads (lowercase), for the client to keep.
+    /// The response headers `extract` reads or `expect` checks (lowercase), for the
+    /// client to keep.
     pub capture: Vec<String>,
     /// The whole request, serialised once, when nothing in it is a template.
     pub fixed: Option<Vec<u8>>,
@@ -270,6 +271,8 @@ pub struct Expectation {
     pub status: Vec<u16>,
     pub body_contains: Option<String>,
     pub json: Vec<(String, serde_json::Value)>,
+    /// (index into `PlannedRequest::capture`, text the header's value must contain).
+    pub headers: Vec<(usize, String)>,
 }
 
 impl Expectation {
@@ -718,7 +721,9 @@ fn plan_request(
             endpoints.len() - 1
         }
     };
-    let (extract, capture) = plan_extract(spanned, source)?;
+    let mut capture = Vec::new();
+    let extract = plan_extract(spanned, source, &mut capture)?;
+    let expect = plan_expect(spanned, source, &mut capture)?;
     Ok(PlannedRequest {
         endpoint,
         method,
@@ -727,42 +732,29 @@ fn plan_request(
         headers,
         body,
         json: r.json.is_some(),
-        expect: plan_expect(&r.expect),
+        expect,
         extract,
         capture,
         fixed: None,
     })
 }
 
-/// Each extracted name and where its value comes from; the response headers those read.
-type Extraction = (Vec<(String, Extract)>, Vec<String>);
-
+/// Each extracted name and where its value comes from; the response headers those read
+/// are added to `capture`.
 fn plan_extract(
     spanned: &Spanned<RequestConfig>,
     source: &Source,
-) -> Result<Extraction, ConfigError> {
-    let mut capture: Vec<String> = Vec::new();
+    capture: &mut Vec<String>,
+) -> Result<Vec<(String, Extract)>, ConfigError> {
     let mut extract = Vec::new();
     for (name, from) in &spanned.get_ref().extract {
         let how = if let Some(header) = from.strip_prefix("header:") {
-            let header = header.trim().to_ascii_lowercase();
-            if header.is_empty()
-                || !header
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
-            {
-                return Err(source.error(
+            let i = captured(header, capture).ok_or_else(|| {
+                source.error(
                     spanned.span(),
                     format!("extract {name:?}: {from:?} names no header (write header:NAME, e.g. header:location)"),
-                ));
-            }
-            let i = capture
-                .iter()
-                .position(|c| *c == header)
-                .unwrap_or_else(|| {
-                    capture.push(header);
-                    capture.len() - 1
-                });
+                )
+            })?;
             Extract::Header(i)
         } else if from.is_empty() || from.starts_with('/') {
             Extract::Json(from.clone())
@@ -774,11 +766,47 @@ fn plan_extract(
         };
         extract.push((name.clone(), how));
     }
-    Ok((extract, capture))
+    Ok(extract)
 }
 
-fn plan_expect(e: &Expect) -> Expectation {
-    Expectation {
+/// The index in `capture` of response header `name` (added if new), or None when
+/// `name` is no header name.
+fn captured(name: &str, capture: &mut Vec<String>) -> Option<usize> {
+    let name = name.trim().to_ascii_lowercase();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+    {
+        return None;
+    }
+    Some(match capture.iter().position(|c| *c == name) {
+        Some(i) => i,
+        None => {
+            capture.push(name);
+            capture.len() - 1
+        }
+    })
+}
+
+/// The expectations; the response headers they check are added to `capture`.
+fn plan_expect(
+    spanned: &Spanned<RequestConfig>,
+    source: &Source,
+    capture: &mut Vec<String>,
+) -> Result<Expectation, ConfigError> {
+    let e = &spanned.get_ref().expect;
+    let mut headers = Vec::new();
+    for (name, needle) in &e.headers {
+        let i = captured(name, capture).ok_or_else(|| {
+            source.error(
+                spanned.span(),
+                format!("expect.headers: {name:?} is no header name (e.g. \"content-type\")"),
+            )
+        })?;
+        headers.push((i, needle.clone()));
+    }
+    Ok(Expectation {
         status: match &e.status {
             None => vec![],
             Some(StatusList::One(s)) => vec![*s],
@@ -790,7 +818,8 @@ fn plan_expect(e: &Expect) -> Expectation {
             .iter()
             .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or_default()))
             .collect(),
-    }
+        headers,
+    })
 }
 
 /// A path from the config, relative to the config file's folder, so `-c ci/perfgate.toml`

@@ -215,8 +215,9 @@ fn percent_encode(text: &str, out: &mut String) {
 }
 
 /// Checks status, body and JSON expectations. `body` is empty unless it was kept.
-pub fn check(req: &PlannedRequest, status: u16, body: &[u8]) -> Result<(), Failure> {
+pub fn check(req: &PlannedRequest, resp: &Response, body: &[u8]) -> Result<(), Failure> {
     let e = &req.expect;
+    let status = resp.status;
     let status_ok = if e.status.is_empty() {
         status < 400
     } else {
@@ -224,6 +225,18 @@ pub fn check(req: &PlannedRequest, status: u16, body: &[u8]) -> Result<(), Failu
     };
     if !status_ok {
         return Err(Failure::Status(status));
+    }
+    for (i, needle) in &e.headers {
+        let name = &req.capture[*i];
+        match resp.captured(*i) {
+            Some(value) if value.contains(needle.as_str()) => {}
+            Some(value) => {
+                return Err(Failure::Expect(format!(
+                    "{name} is {value:?}, expected it to contain {needle:?}"
+                )))
+            }
+            None => return Err(Failure::Expect(format!("no {name} header"))),
+        }
     }
     if let Some(needle) = &e.body_contains {
         if !body

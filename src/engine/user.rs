@@ -182,7 +182,7 @@ impl User {
                     rec.status(req.endpoint, r.as_ref().map_or(0, |resp| resp.status));
                     match r {
                         Err(f) => Some(f),
-                        Ok(resp) => match check(req, resp.status, &self.body)
+                        Ok(resp) => match check(req, &resp, &self.body)
                             .and_then(|()| extract(req, &resp, &self.body, &mut self.vars))
                         {
                             Ok(()) => {
