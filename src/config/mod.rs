@@ -70,6 +70,10 @@ pub struct TargetConfig {
     /// Each virtual user keeps the cookies responses set, as a browser session does.
     #[serde(default = "default_cookies")]
     pub cookies: bool,
+    /// Each virtual user keeps its connection open between requests (false: a new
+    /// connection per request, `Connection: close`).
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive: bool,
 }
 
 impl Default for TargetConfig {
@@ -82,11 +86,16 @@ impl Default for TargetConfig {
             timeout: default_timeout(),
             max_redirects: default_max_redirects(),
             cookies: default_cookies(),
+            keep_alive: default_keep_alive(),
         }
     }
 }
 
 /// As Locust, k6 and Gatling do.
+fn default_keep_alive() -> bool {
+    true
+}
+
 fn default_cookies() -> bool {
     true
 }

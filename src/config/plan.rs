@@ -109,6 +109,8 @@ pub struct Plan {
     pub max_redirects: u32,
     /// Whether each user keeps a cookie jar (`[target] cookies`).
     pub cookies: bool,
+    /// Whether a user's connection stays open between requests (`[target] keep_alive`).
+    pub keep_alive: bool,
     pub scenario: String,
     pub description: String,
     /// What runs: one load, or several together (a scenario that includes others).
@@ -510,17 +512,24 @@ impl Plan {
         for (k, v) in &config.target.headers {
             default_headers.push_str(&format!("{k}: {v}\r\n"));
         }
-        if !config
-            .target
-            .headers
-            .keys()
-            .any(|k| k.eq_ignore_ascii_case("user-agent"))
-        {
+        let has = |name: &str| {
+            config
+                .target
+                .headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case(name))
+        };
+        if !has("user-agent") {
             default_headers.push_str(concat!(
                 "user-agent: perfgate/",
                 env!("CARGO_PKG_VERSION"),
                 "\r\n"
             ));
+        }
+        // The server closes first, so the closed connections' TIME_WAIT is on its side,
+        // not on the generator's ephemeral ports.
+        if !config.target.keep_alive && !has("connection") {
+            default_headers.push_str("connection: close\r\n");
         }
 
         let positive = |d: &Spanned<super::Dur>, key: &str| {
@@ -567,6 +576,7 @@ impl Plan {
             connect_timeout,
             max_redirects: config.target.max_redirects,
             cookies: config.target.cookies,
+            keep_alive: config.target.keep_alive,
             timeout,
             scenario: name,
             description: s.description.clone(),

@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 
 use super::cookies::{path_of, Jar};
 use super::request::{write_redirect, REDIRECTS};
-use crate::config::Target;
+use crate::config::{Plan, Target};
 use crate::metrics::Failure;
 
 /// What connecting needs: where, and how (TLS or not); and the read buffers of the
@@ -32,6 +32,8 @@ pub struct Connector {
     max_redirects: u32,
     /// Whether each user keeps a cookie jar (`[target] cookies`).
     cookies: bool,
+    /// Whether a connection is kept for the next request (`[target] keep_alive`).
+    keep_alive: bool,
     tls: Option<tokio_rustls::TlsConnector>,
     /// Between requests a kept-alive connection holds no bytes, so its read buffer goes
     /// back here: only requests in flight hold one (10,000 thinking users do not need
@@ -45,19 +47,14 @@ const READ_BUFFER: usize = 8192;
 const KEEP_BUFFER: usize = 64 * 1024;
 
 impl Connector {
-    /// `extra_roots`: certificates trusted besides the public roots (`[target] ca_file`).
-    pub fn new(
-        target: Target,
-        connect_timeout: Duration,
-        max_redirects: u32,
-        cookies: bool,
-        extra_roots: &[rustls::pki_types::CertificateDer<'static>],
-    ) -> Connector {
-        let tls = target.tls.then(|| {
+    /// The plan's target, timeouts and HTTP behaviour; it trusts the public roots and
+    /// the plan's `[target] ca_file`.
+    pub fn new(plan: &Plan) -> Connector {
+        let tls = plan.target.tls.then(|| {
             let mut roots =
                 rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
             // Checked when the plan was built: each parses as a certificate.
-            let (_added, _ignored) = roots.add_parsable_certificates(extra_roots.iter().cloned());
+            let (_added, _ignored) = roots.add_parsable_certificates(plan.ca_certs.iter().cloned());
             let config = rustls::ClientConfig::builder_with_provider(Arc::new(
                 rustls::crypto::ring::default_provider(),
             ))
@@ -68,10 +65,11 @@ impl Connector {
             tokio_rustls::TlsConnector::from(Arc::new(config))
         });
         Connector {
-            target,
-            connect_timeout,
-            max_redirects,
-            cookies,
+            target: plan.target.clone(),
+            connect_timeout: plan.connect_timeout,
+            max_redirects: plan.max_redirects,
+            cookies: plan.cookies,
+            keep_alive: plan.keep_alive,
             tls,
             buffers: RefCell::default(),
         }
@@ -350,7 +348,12 @@ impl Conn {
                 self.end = 0;
             }
             match self.send_and_read(request, head_only, keep, body).await {
-                Ok(r) => return (connect_us, Ok(r)),
+                Ok(r) => {
+                    if !connector.keep_alive {
+                        self.close();
+                    }
+                    return (connect_us, Ok(r));
+                }
                 Err((f, got_bytes)) => {
                     self.close();
                     if !(reused && !got_bytes && attempt == 0 && f == Failure::Reset) {

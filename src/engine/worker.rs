@@ -160,13 +160,7 @@ async fn work(index: usize, threads: usize, s: Shared) {
     let recorder = Recorder::new(plan.endpoints.len(), plan.tasks.len());
     let elapsed_now = s.start.elapsed();
     let w = Rc::new(Worker {
-        connector: Connector::new(
-            plan.target.clone(),
-            plan.connect_timeout,
-            plan.max_redirects,
-            plan.cookies,
-            &plan.ca_certs,
-        ),
+        connector: Connector::new(&plan),
         plan: plan.clone(),
         recorder: RefCell::new(recorder),
         stopping: Cell::new(false),
