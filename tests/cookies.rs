@@ -1,6 +1,7 @@
 //! Each virtual user keeps its cookies as a browser session does, against a server that
 //! records the cookies of every request: a session cookie set by a login's redirect, a
-//! cookie scoped to a path, a logout that deletes the session; and `cookies = false`.
+//! cookie scoped to a path, a logout that deletes the session, cookies a browser refuses
+//! (`Secure` over plain HTTP, another `Domain`); and `cookies = false`.
 
 mod common;
 
@@ -44,9 +45,13 @@ fn serve(mut s: TcpStream, seen: &Seen) {
             .unwrap()
             .push((target.clone(), cookie.clone(), header("x-user: ")));
         let (status, headers) = match target.as_str() {
+            // Besides the session, two cookies a browser refuses here: Secure over
+            // plain HTTP, and for another domain.
             "/login" => (
                 "302 Found",
-                "location: /home\r\nset-cookie: session=s1; Path=/; HttpOnly\r\n",
+                "location: /home\r\nset-cookie: session=s1; Path=/; HttpOnly\r\n\
+                 set-cookie: secure=1; Path=/; Secure\r\n\
+                 set-cookie: foreign=1; Path=/; Domain=example.com\r\n",
             ),
             "/home" if cookie.split("; ").any(|c| c == "session=s1") => ("200 OK", ""),
             "/home" => ("401 Unauthorized", ""),

@@ -1,12 +1,14 @@
 //! A virtual user's cookie jar, kept as a browser session keeps one (as Locust's
 //! requests session and k6's per-user jar do): a cookie a response sets goes with that
-//! user's later requests whose path it covers, until it expires or is replaced.
-//! perfgate talks to one host, so `Domain` is not needed and `Secure` cookies are sent
-//! over plain HTTP too (the target is the one the user chose).
+//! user's later requests whose path it covers, until it expires or is replaced. The jar
+//! serves one target, so a cookie is kept or refused as it arrives: refused when its
+//! `Domain` does not cover the target's host, or it is `Secure` and came over plain
+//! HTTP (RFC 6265 5.3, and as browsers do since RFC 6265bis).
 
 use std::time::{Duration, SystemTime};
 
 use super::request::{find, request_line};
+use crate::config::Target;
 
 struct Cookie {
     name: String,
@@ -26,8 +28,9 @@ impl Jar {
         self.cookies.is_empty()
     }
 
-    /// Takes one `Set-Cookie` value, received in answer to a request for `request_path`.
-    pub fn set(&mut self, header: &str, request_path: &str, now: SystemTime) {
+    /// Takes one `Set-Cookie` value, received from `target` in answer to a request for
+    /// `request_path`.
+    pub fn set(&mut self, header: &str, request_path: &str, target: &Target, now: SystemTime) {
         let mut parts = header.split(';');
         let Some((name, value)) = parts.next().and_then(|nv| nv.split_once('=')) else {
             return;
@@ -47,6 +50,10 @@ impl Jar {
                 max_age = v.parse::<i64>().ok();
             } else if key.eq_ignore_ascii_case("expires") {
                 expires = httpdate::parse_http_date(v).ok();
+            } else if (key.eq_ignore_ascii_case("domain") && !domain_matches(&target.host, v))
+                || (key.eq_ignore_ascii_case("secure") && !target.tls)
+            {
+                return;
             }
         }
         // Max-Age wins over Expires; zero or less deletes (RFC 6265 5.3).
@@ -123,6 +130,23 @@ fn default_path(request_path: &str) -> String {
     }
 }
 
+/// RFC 6265 5.1.3: `host` is the cookie's domain or a name under it (an address only
+/// the same address); a leading dot is ignored.
+fn domain_matches(host: &str, domain: &str) -> bool {
+    let domain = domain.strip_prefix('.').unwrap_or(domain);
+    if domain.is_empty() {
+        return true;
+    }
+    if host.eq_ignore_ascii_case(domain) {
+        return true;
+    }
+    let is_address = host.parse::<std::net::IpAddr>().is_ok();
+    !is_address
+        && host.len() > domain.len()
+        && host.as_bytes()[host.len() - domain.len() - 1] == b'.'
+        && host[host.len() - domain.len()..].eq_ignore_ascii_case(domain)
+}
+
 /// RFC 6265 5.1.4: the same path, or one under it.
 fn path_matches(cookie_path: &str, path: &str) -> bool {
     path == cookie_path
@@ -135,6 +159,10 @@ fn path_matches(cookie_path: &str, path: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn target(url: &str) -> Target {
+        Target::parse(url).unwrap()
+    }
+
     fn sent(jar: &mut Jar, path: &str, now: SystemTime) -> String {
         let request = format!("GET {path} HTTP/1.1\r\nhost: h\r\n\r\n");
         jar.add_to(request.as_bytes(), now)
@@ -146,9 +174,10 @@ mod tests {
     fn cookies_go_where_their_path_covers_until_they_expire() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let mut jar = Jar::default();
-        jar.set("session=abc; Path=/; HttpOnly; Secure", "/login", now);
-        jar.set("scoped=1; Path=/api", "/login", now);
-        jar.set("short=x; Max-Age=60", "/docs/page", now);
+        let t = &target("https://api.example.com");
+        jar.set("session=abc; Path=/; HttpOnly; Secure", "/login", t, now);
+        jar.set("scoped=1; Path=/api", "/login", t, now);
+        jar.set("short=x; Max-Age=60", "/docs/page", t, now);
         assert_eq!(
             sent(&mut jar, "/api/x?q=1", now),
             "GET /api/x?q=1 HTTP/1.1\r\nhost: h\r\ncookie: scoped=1; session=abc\r\n\r\n"
@@ -158,12 +187,13 @@ mod tests {
         // Expired after 60 s; replaced by a later value; deleted by Max-Age=0 or a past Expires.
         let later = now + Duration::from_secs(61);
         assert!(sent(&mut jar, "/docs/other", later).contains("cookie: session=abc\r\n"));
-        jar.set("session=def; Path=/", "/", later);
+        jar.set("session=def; Path=/", "/", t, later);
         assert!(sent(&mut jar, "/", later).contains("cookie: session=def\r\n"));
-        jar.set("session=; Max-Age=0; Path=/", "/", later);
+        jar.set("session=; Max-Age=0; Path=/", "/", t, later);
         jar.set(
             "scoped=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/api",
             "/",
+            t,
             later,
         );
         assert_eq!(sent(&mut jar, "/api/x", later), "");
@@ -174,8 +204,28 @@ mod tests {
     fn a_cookie_header_of_the_request_wins() {
         let now = SystemTime::now();
         let mut jar = Jar::default();
-        jar.set("a=1", "/", now);
+        jar.set("a=1", "/", &target("http://127.0.0.1:8000"), now);
         let own = b"GET / HTTP/1.1\r\nCookie: mine=2\r\n\r\n";
         assert_eq!(jar.add_to(own, now), None);
+    }
+
+    #[test]
+    fn cookies_for_another_domain_or_secure_over_http_are_refused() {
+        let now = SystemTime::now();
+        let kept = |url: &str, header: &str| {
+            let mut jar = Jar::default();
+            jar.set(header, "/", &target(url), now);
+            !jar.is_empty()
+        };
+        assert!(kept("http://api.example.com", "a=1; Domain=example.com"));
+        assert!(kept("http://api.example.com", "a=1; Domain=.EXAMPLE.com"));
+        assert!(kept("http://example.com:8080", "a=1; Domain=example.com"));
+        assert!(!kept("http://api.example.com", "a=1; Domain=other.com"));
+        assert!(!kept("http://badexample.com", "a=1; Domain=example.com"));
+        assert!(kept("http://127.0.0.1:8000", "a=1; Domain=127.0.0.1"));
+        assert!(!kept("http://127.0.0.1:8000", "a=1; Domain=0.0.1"));
+        assert!(!kept("http://127.0.0.1:8000", "a=1; Domain=localhost"));
+        assert!(kept("https://127.0.0.1:8443", "a=1; Secure"));
+        assert!(!kept("http://127.0.0.1:8000", "a=1; Secure"));
     }
 }

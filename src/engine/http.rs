@@ -291,7 +291,7 @@ impl Conn {
             connect = connect.or(c);
             if let Ok(resp) = &r {
                 if connector.cookies && !resp.set_cookies().is_empty() {
-                    self.keep_cookies(own, resp.set_cookies());
+                    self.keep_cookies(own, resp.set_cookies(), &connector.target);
                 }
             }
             match r {
@@ -317,10 +317,10 @@ impl Conn {
     }
 
     #[inline(never)]
-    fn keep_cookies(&mut self, sent: &[u8], set_cookies: &[String]) {
+    fn keep_cookies(&mut self, sent: &[u8], set_cookies: &[String], target: &Target) {
         let now = SystemTime::now();
         for value in set_cookies {
-            self.jar.set(value, path_of(sent), now);
+            self.jar.set(value, path_of(sent), target, now);
         }
     }
 
