@@ -130,7 +130,7 @@ fn a_jtl_becomes_a_result_with_its_exact_figures() {
 }
 
 #[test]
-fn a_log_that_is_not_a_jtl_is_an_error_naming_what_is_missing() {
+fn a_log_of_no_known_kind_is_an_error_naming_what_is_missing() {
     let dir = temp_dir("import-bad");
     for (text, needle) in [
         (
@@ -142,6 +142,14 @@ fn a_log_that_is_not_a_jtl_is_an_error_naming_what_is_missing() {
             ":2: timeStamp \"2024/01/01 10:00\" is not a whole number of milliseconds",
         ),
         (&format!("{HEADER}\n"), ": no samples"),
+        (
+            "Type,Name,Request Count,Failure Count,Median Response Time\nGET,/,10,0,4\n",
+            ": this is one of Locust's --csv files, which hold percentiles, not response times; run Locust with --json-file NAME",
+        ),
+        (
+            "[{\"name\": \"/\"}]",
+            ":1:14: not Locust's JSON statistics (locust --json-file NAME): missing field",
+        ),
     ] {
         let log = write(&dir, "bad.jtl", text);
         let err = perfgate()

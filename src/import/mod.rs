@@ -42,6 +42,17 @@ pub fn read(path: &Path, scenario: &str) -> Result<RunResult, String> {
     let n = std::fs::File::open(path)
         .and_then(|mut f| f.read(&mut first))
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let head = String::from_utf8_lossy(&first[..n]);
+    if ["Type,Name,", "Method,Name,Error", "Timestamp,User Count"]
+        .iter()
+        .any(|h| head.starts_with(h))
+    {
+        return Err(format!(
+            "{}: this is one of Locust's --csv files, which hold percentiles, not response \
+             times; run Locust with --json-file NAME (beside --csv NAME) and import NAME.json",
+            path.display()
+        ));
+    }
     match first[..n].iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => k6(path, scenario),
         Some(b'[') => locust(path, scenario),
