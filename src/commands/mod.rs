@@ -123,10 +123,11 @@ pub fn import(args: ImportArgs) -> anyhow::Result<Exit> {
         .save(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     outln!(
-        "wrote {}: {} requests on {} endpoints over {} (from {}); gate it with `perfgate check {}`",
+        "wrote {}: {} requests on {} endpoint{} over {} (from {}); gate it with `perfgate check {}`",
         args.output.display(),
         report::thousands(result.total.requests),
         result.endpoints.len(),
+        if result.endpoints.len() == 1 { "" } else { "s" },
         report::seconds(result.duration_s),
         args.log.display(),
         args.output.display()

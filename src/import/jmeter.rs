@@ -102,7 +102,7 @@ pub fn jmeter(path: &Path, scenario: &str) -> Result<RunResult, String> {
             start_us: start_ms * 1000,
             elapsed_us: elapsed_ms * 1000,
             endpoint,
-            status: Some(status),
+            status,
             failure,
             ttfb_us: us(latency),
             connect_us: us(connect).filter(|us| *us > 0),

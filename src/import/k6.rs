@@ -79,7 +79,7 @@ pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
                     start_us,
                     elapsed_us: us,
                     endpoint,
-                    status: Some(status),
+                    status,
                     failure,
                     ttfb_us: None,
                     connect_us: None,

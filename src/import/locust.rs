@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{build, Sample};
-use crate::metrics::{Failure, RunResult};
+use super::{finish, Folded};
+use crate::metrics::{Failure, Recorder, RunResult};
 
 /// One entry of Locust's `serialize_stats()`.
 #[derive(Deserialize)]
@@ -62,19 +62,6 @@ pub fn locust(path: &Path, scenario: &str) -> Result<RunResult, String> {
         .iter()
         .map(|e| (e.name.clone(), e.method.clone().unwrap_or_default()))
         .collect();
-    let mut samples = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        let key = (endpoints[i].1.clone(), e.name.clone());
-        let reasons = reasons.remove(&key).unwrap_or_default();
-        samples.extend(entry_samples(i, e, reasons).map_err(|what| format!("{name}: {what}"))?);
-    }
-    // Each request gets the users of the last count at or before its second.
-    for s in &mut samples {
-        let i = users.partition_point(|(t, _)| t * 1_000_000 <= s.start_us);
-        s.users = users.get(i.wrapping_sub(1)).map_or(0, |(_, n)| *n);
-    }
-    let mut result = build(samples, &endpoints, scenario, String::new(), "Locust");
-    // The run's span as Locust timed it (the samples only know their second).
     let first = entries
         .iter()
         .map(|e| e.start_time)
@@ -83,15 +70,29 @@ pub fn locust(path: &Path, scenario: &str) -> Result<RunResult, String> {
         .iter()
         .filter_map(|e| e.last_request_timestamp)
         .fold(first, f64::max);
-    let at = |t: f64| {
-        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(t.max(0.0));
-        humantime::format_rfc3339_millis(when).to_string()
+    // Seconds are numbered from the run's first (Locust counts in epoch seconds).
+    let t0 = first as u64;
+    let mut seconds = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let key = (endpoints[i].1.clone(), e.name.clone());
+        let reasons = reasons.remove(&key).unwrap_or_default();
+        fold_entry(i, e, reasons, t0, endpoints.len(), &mut seconds)
+            .map_err(|what| format!("{name}: {what}"))?;
+    }
+    // Each second gets the users of the last count at or before it.
+    let mut peak_users = 0;
+    for (t, rec) in &mut seconds {
+        let i = users.partition_point(|(at, _)| *at <= t0 + *t);
+        rec.users = users.get(i.wrapping_sub(1)).map_or(0, |(_, n)| *n);
+        peak_users = peak_users.max(rec.users);
+    }
+    let folded = Folded {
+        seconds,
+        first_us: (first * 1e6) as u64,
+        last_us: (last * 1e6) as u64,
+        peak_users,
     };
-    result.started_at = at(first);
-    result.ended_at = at(last);
-    result.duration_s = last - first;
-    result.scenario.duration_s = result.duration_s;
-    result.refresh();
+    let mut result = finish(folded, &endpoints, scenario, String::new(), "Locust");
     for interval in &mut result.series {
         for e in &mut interval.endpoints {
             e.latency = Default::default();
@@ -110,13 +111,19 @@ pub fn locust(path: &Path, scenario: &str) -> Result<RunResult, String> {
     Ok(result)
 }
 
-/// The samples of one endpoint: its response times dealt out in the seconds Locust
-/// counted its requests in; the first requests of each second counted as its failures.
-fn entry_samples(
+/// Adds one endpoint to `seconds`: its requests and failures in the seconds Locust
+/// counted them in, failure reasons in the order the failures CSV lists them, and its
+/// response times (Locust's buckets, whole-run only) all in its first second, which the
+/// per-second series then leaves out. Counts, not samples: memory stays that of the
+/// histograms however long the run was.
+fn fold_entry(
     endpoint: usize,
     e: &Entry,
     reasons: Vec<(String, u64)>,
-) -> Result<Vec<Sample>, String> {
+    t0: u64,
+    endpoints: usize,
+    seconds: &mut BTreeMap<u64, Recorder>,
+) -> Result<(), String> {
     let timed: u64 = e.response_times.values().sum();
     if timed + e.num_none_requests != e.num_requests {
         return Err(format!(
@@ -131,62 +138,93 @@ fn entry_samples(
             .map_err(|_| format!("{:?}: response time {ms:?} is not a number", e.name))?;
         times.push(((ms * 1000.0).round() as u64, *n));
     }
-    let mut times = times
-        .into_iter()
-        .flat_map(|(us, n)| (0..n).map(move |_| us));
-    let mut reasons = reasons
-        .into_iter()
-        .flat_map(|(reason, n)| (0..n).map(move |_| reason.clone()));
-    let mut seconds: Vec<(u64, u64)> = Vec::new();
+    let mut per_second: Vec<(u64, u64)> = Vec::new();
     for (t, n) in &e.num_reqs_per_sec {
         let t: u64 = t
             .parse()
             .map_err(|_| format!("{:?}: second {t:?} is not a number", e.name))?;
-        seconds.push((t, *n));
+        per_second.push((t.saturating_sub(t0), *n));
     }
-    seconds.sort_unstable();
+    per_second.sort_unstable();
     // Locust counts every request in a second: should a count be missing, the rest go
     // in the last second.
-    let counted: u64 = seconds.iter().map(|(_, n)| n).sum();
-    if counted < e.num_requests {
-        let last = seconds.last().map_or(e.start_time as u64, |(t, _)| *t);
-        seconds.push((last, e.num_requests - counted));
+    let counted: u64 = per_second.iter().map(|(_, n)| n).sum();
+    if counted < timed {
+        let last = per_second.last().map_or(0, |(t, _)| *t);
+        per_second.push((last, timed - counted));
     }
-    let mut failures_left = e.num_failures;
-    let mut samples = Vec::with_capacity(timed as usize);
-    for (t, n) in seconds {
-        let failed_here = e
+    let mut reasons: Vec<(Failure, u64)> = reasons
+        .into_iter()
+        .map(|(reason, n)| (failure(Some(reason)), n))
+        .collect();
+    // Requests Locust logged without a response time (its async ones) are left out:
+    // a made-up time would skew the percentiles.
+    let mut requests_left = timed;
+    let mut failures_left = e.num_failures.min(timed);
+    let mut last = 0;
+    for (t, n) in per_second {
+        let n = n.min(requests_left);
+        if n == 0 {
+            continue;
+        }
+        let failed = e
             .num_fail_per_sec
-            .get(&t.to_string())
+            .get(&(t0 + t).to_string())
             .copied()
             .unwrap_or(0)
             .min(n)
             .min(failures_left);
-        for k in 0..n {
-            // Requests Locust logged without a response time (its async ones) are left
-            // out: a made-up time would skew the percentiles.
-            let Some(elapsed_us) = times.next() else {
-                break;
-            };
-            let failed = k < failed_here;
-            samples.push(Sample {
-                start_us: t * 1_000_000,
-                elapsed_us,
-                endpoint,
-                status: None,
-                failure: failed.then(|| failure(reasons.next())),
-                ttfb_us: None,
-                connect_us: None,
-                users: 0,
-            });
+        let rec = seconds
+            .entry(t)
+            .or_insert_with(|| Recorder::new(endpoints, 0));
+        rec.endpoints[endpoint].requests += n;
+        add_failures(rec, endpoint, failed, &mut reasons);
+        requests_left -= n;
+        failures_left -= failed;
+        last = t;
+    }
+    let first = seconds
+        .iter_mut()
+        .find(|(_, rec)| rec.endpoints[endpoint].requests > 0);
+    if let Some((_, rec)) = first {
+        for (us, n) in times {
+            rec.endpoints[endpoint].latency.record_n_us(us, n);
         }
-        failures_left -= failed_here;
     }
-    // Failures Locust counted outside its per-second figures: the last requests.
-    for s in samples.iter_mut().rev().take(failures_left as usize) {
-        s.failure = Some(failure(reasons.next()));
+    // Failures Locust counted outside its per-second figures go in the last second.
+    if let Some(rec) = seconds.get_mut(&last) {
+        add_failures(rec, endpoint, failures_left, &mut reasons);
     }
-    Ok(samples)
+    Ok(())
+}
+
+/// Counts `n` failures of `endpoint` in `rec`, their reasons taken in order from
+/// `reasons` (what Locust's failures CSV gave) while it lasts.
+fn add_failures(rec: &mut Recorder, endpoint: usize, n: u64, reasons: &mut Vec<(Failure, u64)>) {
+    let e = &mut rec.endpoints[endpoint];
+    e.failures += n;
+    let mut left = n;
+    while left > 0 {
+        let (reason, k) = match reasons.first_mut() {
+            Some((reason, available)) => {
+                let k = left.min(*available);
+                *available -= k;
+                (reason.clone(), k)
+            }
+            None => (failure(None), left),
+        };
+        if reasons
+            .first()
+            .is_some_and(|(_, available)| *available == 0)
+        {
+            reasons.remove(0);
+        }
+        match e.reasons.iter_mut().find(|(f, _)| *f == reason) {
+            Some((_, count)) => *count += k,
+            None => e.reasons.push((reason, k)),
+        }
+        left -= k;
+    }
 }
 
 /// A failure as Locust's failures CSV gave its reason, read as perfgate names its own

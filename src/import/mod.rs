@@ -26,8 +26,8 @@ struct Sample {
     start_us: u64,
     elapsed_us: u64,
     endpoint: usize,
-    /// 0: no HTTP response; None: the log does not say.
-    status: Option<u16>,
+    /// 0: no HTTP response.
+    status: u16,
     failure: Option<Failure>,
     ttfb_us: Option<u64>,
     connect_us: Option<u64>,
@@ -69,8 +69,17 @@ fn origin(url: &str) -> String {
     format!("{scheme}://{host}")
 }
 
-/// Folds the samples, second by second from the first one's start, as a run's workers
-/// would have handed them over.
+/// What a log holds once folded second by second, as a run's workers would have handed
+/// it over: one recorder a second (numbered from the first), the span in microseconds
+/// since the epoch, and the most users seen.
+struct Folded {
+    seconds: BTreeMap<u64, Recorder>,
+    first_us: u64,
+    last_us: u64,
+    peak_users: u64,
+}
+
+/// A result of the samples of a per-request log.
 fn build(
     samples: Vec<Sample>,
     endpoints: &[(String, String)],
@@ -78,6 +87,11 @@ fn build(
     target: String,
     tool: &str,
 ) -> RunResult {
+    let folded = fold(samples, endpoints.len());
+    finish(folded, endpoints, scenario, target, tool)
+}
+
+fn fold(samples: Vec<Sample>, endpoints: usize) -> Folded {
     let first = samples.iter().map(|s| s.start_us).min().unwrap_or(0);
     let last = samples
         .iter()
@@ -89,12 +103,10 @@ fn build(
     for s in samples {
         let rec = seconds
             .entry((s.start_us - first) / 1_000_000)
-            .or_insert_with(|| Recorder::new(endpoints.len(), 0));
+            .or_insert_with(|| Recorder::new(endpoints, 0));
         rec.users = rec.users.max(s.users);
         peak_users = peak_users.max(s.users);
-        if let Some(status) = s.status {
-            rec.status(s.endpoint, status);
-        }
+        rec.status(s.endpoint, s.status);
         if let Some(us) = s.connect_us {
             rec.connected(s.endpoint, us);
         }
@@ -106,6 +118,27 @@ fn build(
             },
         }
     }
+    Folded {
+        seconds,
+        first_us: first,
+        last_us: last,
+        peak_users,
+    }
+}
+
+fn finish(
+    folded: Folded,
+    endpoints: &[(String, String)],
+    scenario: &str,
+    target: String,
+    tool: &str,
+) -> RunResult {
+    let Folded {
+        seconds,
+        first_us: first,
+        last_us: last,
+        peak_users,
+    } = folded;
     let mut collector = Collector::new(endpoints, &[], 1);
     for (t, rec) in seconds {
         collector.add(t, rec);

@@ -26,6 +26,11 @@ impl Latency {
         self.0.saturating_record(us.clamp(1, HIGHEST_US));
     }
 
+    /// `n` samples of the same value (an imported histogram's bucket).
+    pub fn record_n_us(&mut self, us: u64, n: u64) {
+        self.0.saturating_record_n(us.clamp(1, HIGHEST_US), n);
+    }
+
     /// Adds every sample of `other` (exact: bucket counts add).
     pub fn add(&mut self, other: &Latency) {
         self.0.add(&other.0).expect("histograms share bounds");
