@@ -89,7 +89,7 @@ pub struct OutputArgs {
     /// Write the RunResult (JSON) here
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
-    /// Write a report: FORMAT=FILE with FORMAT html, markdown, junit or json (repeatable)
+    /// Write a report: FORMAT=FILE with FORMAT html, markdown, junit, json or csv (repeatable)
     #[arg(long = "report", value_name = "FORMAT=FILE")]
     pub reports: Vec<String>,
     /// Do not log failed and slow requests while running
@@ -184,7 +184,7 @@ pub struct CompareArgs {
     /// the Locust setup's p99 +10% and rps -10%)
     #[arg(long, short = 'c')]
     pub config: Option<PathBuf>,
-    /// Write a report: FORMAT=FILE with FORMAT html, markdown, junit or json (repeatable)
+    /// Write a report: FORMAT=FILE with FORMAT html, markdown, junit, json or csv (repeatable)
     #[arg(long = "report", value_name = "FORMAT=FILE")]
     pub reports: Vec<String>,
 }

@@ -1025,3 +1025,57 @@ fn a_service_that_fails_every_request_does_not_pass_on_latency() {
     assert!(stdout.contains("FAILED 1/2"), "{stdout}");
     assert!(!stdout.contains("inconclusive"), "{stdout}");
 }
+
+/// The header of Locust's `--csv NAME` `NAME_stats.csv` (Locust 2.x).
+const LOCUST_STATS_HEADER: &str = "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
+
+#[test]
+fn csv_report_has_locust_s_columns_and_the_run_s_figures() {
+    let mut knobs = Knobs::default();
+    knobs.set("error-rate", "/health=10%").unwrap();
+    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+    let dir = temp_dir("csv-report");
+    let cfg = write(&dir, "perfgate.toml", &common::health_only(&demo.url()));
+    let stats = dir.join("stats.csv");
+    perfgate()
+        .args(["run", "--iterations", "400", "--quiet", "-c"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("r.json"))
+        .arg("--report")
+        .arg(format!("csv={}", stats.display()))
+        .assert()
+        .code(0);
+    let r = perfgate::metrics::RunResult::load(&dir.join("r.json")).unwrap();
+    let text = std::fs::read_to_string(&stats).unwrap();
+    assert_eq!(text.lines().next().unwrap(), LOCUST_STATS_HEADER);
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    let (h, all) = (&rows[0], &rows[1]);
+    assert_eq!(
+        (&h[0], &h[1], &all[0], &all[1]),
+        ("GET", "h", "", "Aggregated")
+    );
+    let served = &demo.served()["/health"];
+    let unavailable = served.get(&503).copied().unwrap_or(0);
+    assert!(unavailable > 0, "{served:?}");
+    for row in [h, all] {
+        assert_eq!(row[2].parse::<u64>().unwrap(), served.values().sum::<u64>());
+        assert_eq!(row[3].parse::<u64>().unwrap(), unavailable);
+        assert_eq!(&row[8], "", "perfgate does not count response bytes");
+    }
+    let ms = |col: usize| h[col].parse::<f64>().unwrap();
+    let e = r.endpoint("h").unwrap();
+    let want = |p: f64| e.latency.percentile_us(p) as f64 / 1000.0;
+    assert!((ms(4) - want(50.0)).abs() < 0.0005);
+    assert!((ms(5) - e.summary.avg_ms).abs() < 0.0005);
+    assert!((ms(18) - want(99.0)).abs() < 0.0005);
+    assert!((ms(21) - want(100.0)).abs() < 0.0005);
+    assert!(ms(11) <= ms(15) && ms(15) <= ms(18) && ms(18) <= ms(21));
+    let rps = h[9].parse::<f64>().unwrap();
+    assert!(
+        (rps - e.requests as f64 / r.duration_s).abs() < 0.001,
+        "{rps}"
+    );
+}

@@ -509,4 +509,20 @@ fn locust_s_own_output_imports_with_the_counts_the_service_served() {
     assert_eq!(missing.failures, missing.requests);
     assert_eq!(health.latency.count(), health.requests);
     assert_eq!(r.scenario.users, 2);
+    // perfgate's CSV report has the columns of the stats CSV this Locust wrote.
+    let cfg = write(&dir, "perfgate.toml", &common::health_only(&demo.url()));
+    let ours = dir.join("ours.csv");
+    perfgate()
+        .args(["check", "-c"])
+        .arg(&cfg)
+        .arg(dir.join("result.json"))
+        .arg("--report")
+        .arg(format!("csv={}", ours.display()))
+        .assert()
+        .code(0);
+    let header = |p: &std::path::Path| {
+        let text = std::fs::read_to_string(p).unwrap();
+        text.lines().next().unwrap().to_string()
+    };
+    assert_eq!(header(&ours), header(&dir.join("run_stats.csv")));
 }

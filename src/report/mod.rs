@@ -1,6 +1,7 @@
 //! Reports: each format in its own file, all reading the same `RunResult` and `Verdict`.
 
 pub mod chart;
+mod csv;
 mod github;
 mod html;
 mod json;
@@ -28,6 +29,7 @@ pub enum Format {
     Markdown,
     Junit,
     Json,
+    Csv,
 }
 
 impl Format {
@@ -37,6 +39,7 @@ impl Format {
             Format::Markdown => markdown::render(r),
             Format::Junit => junit::render(r),
             Format::Json => json::render(r),
+            Format::Csv => csv::render(r),
         }
     }
 }
@@ -58,9 +61,10 @@ impl Output {
             "junit" | "xml" => Format::Junit,
             "json" => Format::Json,
             "html" => Format::Html,
+            "csv" => Format::Csv,
             other => {
                 return Err(format!(
-                    "--report: unknown format {other:?}; use html, markdown, junit or json"
+                    "--report: unknown format {other:?}; use html, markdown, junit, json or csv"
                 ))
             }
         };
