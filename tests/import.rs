@@ -142,6 +142,7 @@ fn a_log_of_no_known_kind_is_an_error_naming_what_is_missing() {
             ":2: timeStamp \"2024/01/01 10:00\" is not a whole number of milliseconds",
         ),
         (&format!("{HEADER}\n"), ": no samples"),
+        ("\n", ": the file is empty"),
         (
             "Type,Name,Request Count,Failure Count,Median Response Time\nGET,/,10,0,4\n",
             ": this is one of Locust's --csv files, which hold percentiles, not response times; run Locust with --json-file NAME",

@@ -42,6 +42,9 @@ pub fn read(path: &Path, scenario: &str) -> Result<RunResult, String> {
     let n = std::fs::File::open(path)
         .and_then(|mut f| f.read(&mut first))
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if first[..n].iter().all(u8::is_ascii_whitespace) {
+        return Err(format!("{}: the file is empty", path.display()));
+    }
     let head = String::from_utf8_lossy(&first[..n]);
     if ["Type,Name,", "Method,Name,Error", "Timestamp,User Count"]
         .iter()
