@@ -1063,10 +1063,13 @@ fn csv_report_has_locust_s_columns_and_the_run_s_figures() {
     for row in [h, all] {
         assert_eq!(row[2].parse::<u64>().unwrap(), served.values().sum::<u64>());
         assert_eq!(row[3].parse::<u64>().unwrap(), unavailable);
-        assert_eq!(&row[8], "", "perfgate does not count response bytes");
     }
-    let ms = |col: usize| h[col].parse::<f64>().unwrap();
     let e = r.endpoint("h").unwrap();
+    assert!(e.body_bytes > 0);
+    let size = |row: &csv::StringRecord| row[8].parse::<f64>().unwrap();
+    assert!((size(h) - e.body_bytes as f64 / e.requests as f64).abs() < 0.05);
+    assert_eq!(size(h), size(all));
+    let ms = |col: usize| h[col].parse::<f64>().unwrap();
     let want = |p: f64| e.latency.percentile_us(p) as f64 / 1000.0;
     assert!((ms(4) - want(50.0)).abs() < 0.0005);
     assert!((ms(5) - e.summary.avg_ms).abs() < 0.0005);

@@ -1,6 +1,7 @@
 //! Connection reuse, against a server that records which connection carried each
 //! request: kept alive by default (one connection a user), one connection a request with
-//! `keep_alive = false`, whether or not the server honours `Connection: close`.
+//! `keep_alive = false`, whether or not the server honours `Connection: close`; and the
+//! body bytes counted over each way a response body is framed.
 
 mod common;
 
@@ -106,4 +107,59 @@ fn keep_alive_false_makes_a_connection_a_request() {
         assert!(seen.iter().all(|c| c == &[true]), "{seen:?}");
         assert_eq!(get.connect.count(), 40);
     }
+}
+
+/// Answers /length with a 5-byte body by Content-Length, /chunked with 7 bytes in two
+/// chunks, and /close with 3 bytes ended by closing the connection.
+fn serve_framed(mut s: TcpStream) {
+    let mut buf = Vec::new();
+    while let Some((head, _)) = common::read_request(&mut s, &mut buf) {
+        let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+        let response: &[u8] = match path.as_str() {
+            "/length" => b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+            "/chunked" => {
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nhel\r\n4\r\nlo!!\r\n0\r\n\r\n"
+            }
+            _ => b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nbye",
+        };
+        if s.write_all(response).is_err() || path == "/close" {
+            return;
+        }
+    }
+}
+
+#[test]
+fn body_bytes_are_counted_whatever_the_framing() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            std::thread::spawn(move || serve_framed(stream.unwrap()));
+        }
+    });
+    let task = |name: &str| {
+        format!("[[users.tasks]]\nname = \"{name}\"\nendpoint = \"{name}\"\npath = \"/{name}\"\n")
+    };
+    let text = format!(
+        "[target]\nhost = \"{url}\"\n[[users]]\nname = \"U\"\n{}{}{}",
+        task("length"),
+        task("chunked"),
+        task("close")
+    );
+    let r = run(
+        &text,
+        Overrides {
+            iterations: Some(60),
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.total.failures, 0, "{:?}", r.total.failure_reasons);
+    let mut total = 0;
+    for (name, size) in [("length", 5), ("chunked", 7), ("close", 3)] {
+        let e = r.endpoint(name).unwrap();
+        assert!(e.requests > 0, "{name}");
+        assert_eq!(e.body_bytes, size * e.requests, "{name}");
+        total += e.body_bytes;
+    }
+    assert_eq!(r.total.body_bytes, total);
 }

@@ -351,7 +351,7 @@ fn locust_entry(
         "total_response_time": 0.0,
         "max_response_time": 0.0,
         "min_response_time": 0.0,
-        "total_content_length": 0,
+        "total_content_length": requests * 20,
         "response_times": map(times.to_vec()),
         "num_reqs_per_sec": map(per_second.iter().map(|(t, n, _)| (*t, *n)).collect()),
         "num_fail_per_sec": map(per_second.iter().map(|(t, _, f)| (*t, *f)).collect()),
@@ -436,6 +436,8 @@ fn locust_s_json_statistics_become_a_result_with_their_exact_figures() {
     }
     assert_eq!(r.scenario.users, 4);
     assert_eq!(home.ttfb.count(), 0, "Locust does not time the first byte");
+    assert_eq!((home.body_bytes, login.body_bytes), (20_000, 2_000));
+    assert_eq!(r.total.body_bytes, 22_000);
     assert!(
         r.scenario.description.contains("none per second"),
         "{}",

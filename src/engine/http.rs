@@ -191,6 +191,8 @@ impl AsyncWrite for Stream {
 /// The parts of a response the engine looks at.
 pub struct Response {
     pub status: u16,
+    /// Body bytes, as delivered (after chunked decoding).
+    pub body_bytes: u64,
     /// When the first byte of the response arrived.
     pub first_byte: Instant,
     /// The headers the client acts on, when there are any (boxed: most responses have
@@ -445,7 +447,8 @@ impl Conn {
         };
         let first_byte = first_byte.unwrap_or_else(Instant::now);
         self.start += head_len;
-        self.read_body(framing, keep.body, body)
+        let body_bytes = self
+            .read_body(framing, keep.body, body)
             .await
             .map_err(|f| (f, true))?;
         if close {
@@ -453,19 +456,23 @@ impl Conn {
         }
         Ok(Response {
             status,
+            body_bytes,
             first_byte,
             extra,
         })
     }
 
+    /// Reads (and keeps, when `keep`) the body; says how many bytes it had.
     async fn read_body(
         &mut self,
         framing: Framing,
         keep: bool,
         body: &mut Vec<u8>,
-    ) -> Result<(), Failure> {
+    ) -> Result<u64, Failure> {
+        let mut read = 0u64;
         match framing {
             Framing::Length(mut left) => {
+                read = left;
                 while left > 0 {
                     if self.start == self.end && self.fill().await.map_err(io_failure)? == 0 {
                         return Err(Failure::Reset);
@@ -496,8 +503,9 @@ impl Conn {
                 // Chunk data then CRLF; the last chunk (size 0) is followed by
                 // optional trailers and a blank line.
                 if size == 0 {
-                    return self.skip_trailers().await;
+                    return self.skip_trailers().await.map(|()| read);
                 }
+                read += size;
                 let mut left = size + 2;
                 while left > 0 {
                     if self.start == self.end && self.fill().await.map_err(io_failure)? == 0 {
@@ -517,14 +525,15 @@ impl Conn {
                     if keep {
                         body.extend_from_slice(&self.buf[self.start..self.end]);
                     }
+                    read += (self.end - self.start) as u64;
                     self.start = self.end;
                 }
                 if self.fill().await.map_err(io_failure)? == 0 {
-                    return Ok(());
+                    return Ok(read);
                 }
             },
         }
-        Ok(())
+        Ok(read)
     }
 
     async fn skip_trailers(&mut self) -> Result<(), Failure> {

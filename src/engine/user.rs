@@ -180,6 +180,9 @@ impl User {
                         rec.connected(req.endpoint, us);
                     }
                     rec.status(req.endpoint, r.as_ref().map_or(0, |resp| resp.status));
+                    if let Ok(resp) = &r {
+                        rec.received(req.endpoint, resp.body_bytes);
+                    }
                     match r {
                         Err(f) => Some(f),
                         Ok(resp) => match check(req, &resp, &self.body)

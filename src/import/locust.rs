@@ -28,6 +28,8 @@ struct Entry {
     #[serde(default)]
     num_none_requests: u64,
     num_failures: u64,
+    #[serde(default)]
+    total_content_length: u64,
     /// Response time in ms (Locust's bucket) → requests.
     response_times: BTreeMap<String, u64>,
     /// Epoch second → requests.
@@ -187,8 +189,10 @@ fn fold_entry(
         .iter_mut()
         .find(|(_, rec)| rec.endpoints[endpoint].requests > 0);
     if let Some((_, rec)) = first {
+        let e_rec = &mut rec.endpoints[endpoint];
+        e_rec.body_bytes += e.total_content_length;
         for (us, n) in times {
-            rec.endpoints[endpoint].latency.record_n_us(us, n);
+            e_rec.latency.record_n_us(us, n);
         }
     }
     // Failures Locust counted outside its per-second figures go in the last second.

@@ -169,6 +169,7 @@ fn fold(into: &mut Stats, e: EndpointRecorder) {
     for (class, n) in e.status.iter().enumerate().filter(|(_, n)| **n > 0) {
         *into.status_classes.entry(status_class(class)).or_default() += n;
     }
+    into.body_bytes += e.body_bytes;
     into.latency.add(&e.latency);
     into.ttfb.add(&e.ttfb);
     into.connect.add(&e.connect);

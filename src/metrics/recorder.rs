@@ -52,6 +52,8 @@ pub struct EndpointRecorder {
     pub reasons: Vec<(Failure, u64)>,
     /// Responses by status class: [no response, 1xx, 2xx, 3xx, 4xx, 5xx].
     pub status: [u64; 6],
+    /// Response body bytes received.
+    pub body_bytes: u64,
     pub latency: Latency,
     pub ttfb: Latency,
     pub connect: Latency,
@@ -109,6 +111,11 @@ impl Recorder {
             Some((_, n)) => *n += 1,
             None => e.reasons.push((failure, 1)),
         }
+    }
+
+    /// The body bytes of a response.
+    pub fn received(&mut self, endpoint: usize, bytes: u64) {
+        self.endpoints[endpoint].body_bytes += bytes;
     }
 
     /// The status of a completed request (0: no response), counted by class.

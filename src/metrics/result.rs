@@ -121,6 +121,10 @@ pub struct Stats {
     /// response (refused, timeout, reset).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub status_classes: BTreeMap<String, u64>,
+    /// Response body bytes received (after chunked decoding); 0 also when not measured
+    /// (results imported from k6 or JMeter, or written before 2026-11).
+    #[serde(default)]
+    pub body_bytes: u64,
     /// From due time to the last body byte, µs.
     pub latency: Latency,
     /// From due time to the first response byte, µs.
@@ -228,6 +232,7 @@ impl Stats {
         for (class, n) in &other.status_classes {
             *self.status_classes.entry(class.clone()).or_default() += n;
         }
+        self.body_bytes += other.body_bytes;
         self.latency.add(&other.latency);
         self.ttfb.add(&other.ttfb);
         self.connect.add(&other.connect);

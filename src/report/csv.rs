@@ -1,7 +1,8 @@
 //! Per-endpoint statistics as CSV in the columns of Locust's `--csv` `_stats.csv`, so
 //! spreadsheets, dashboards and scripts that read Locust's file read perfgate's too: one
 //! row an endpoint and an `Aggregated` row, times in milliseconds (to the microsecond).
-//! perfgate does not count response bytes, so `Average Content Size` is left empty.
+//! `Average Content Size` is the body bytes a request, left empty when no bytes were
+//! counted (results imported from k6 or JMeter).
 
 use super::Report;
 use crate::metrics::Stats;
@@ -78,7 +79,11 @@ fn row(kind: &str, name: &str, s: &Stats, duration_s: f64) -> Vec<String> {
         ms(sum.avg_ms),
         ms(sum.min_ms),
         ms(sum.max_ms),
-        String::new(),
+        if s.body_bytes > 0 {
+            format!("{:.1}", s.body_bytes as f64 / s.requests as f64)
+        } else {
+            String::new()
+        },
         per_second(s.requests),
         per_second(s.failures),
     ];
