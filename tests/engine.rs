@@ -231,6 +231,15 @@ fn multi_step_tasks_extract_values_from_earlier_responses() {
     assert_eq!(r.endpoint("/health").unwrap().requests, 20);
 }
 
+/// A task on endpoint "use" that sends vars.s back: it renders only for a user that
+/// extracted `s` before.
+const USES_S: &str = r#"  [[users.tasks]]
+  name = "use"
+  endpoint = "use"
+  path = "/health"
+  query = { seen = "{{ vars.s }}" }
+"#;
+
 #[test]
 fn a_request_whose_template_failed_counts_as_failed_but_has_no_latency() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
@@ -243,12 +252,7 @@ host = "{}"
 [[users]]
 name = "A"
 wait = {{ constant = "5ms" }}
-  [[users.tasks]]
-  name = "use"
-  endpoint = "use"
-  path = "/health"
-  query = {{ seen = "{{{{ vars.s }}}}" }}
-[[users]]
+{USES_S}[[users]]
 name = "B"
   [[users.tasks]]
   name = "flow"
@@ -300,12 +304,7 @@ fn a_user_whose_every_request_fails_to_render_does_not_starve_the_others() {
 host = "{}"
 [[users]]
 name = "A"
-  [[users.tasks]]
-  name = "use"
-  endpoint = "use"
-  path = "/health"
-  query = {{ seen = "{{{{ vars.s }}}}" }}
-[[users]]
+{USES_S}[[users]]
 name = "B"
 wait = {{ constant = "10ms" }}
   [[users.tasks]]

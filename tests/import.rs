@@ -389,6 +389,7 @@ fn locust_s_json_statistics_become_a_result_with_their_exact_figures() {
         "run_failures.csv",
         "Method,Name,Error,Occurrences,First Seen,Last Seen\n\
          POST,login,LocustBadStatusCode(code=503),20,x,y\n\
+         POST,login,CatchResponseError('never'),0,x,y\n\
          POST,login,\"ConnectionRefusedError(111, 'Connection refused')\",5,x,y\n",
     );
     let mut history = String::from("Timestamp,User Count,Type,Name,Requests/s\n");
@@ -424,6 +425,12 @@ fn locust_s_json_statistics_become_a_result_with_their_exact_figures() {
     assert_eq!(
         login.failure_reasons["expectation: failed (reason not in Locust's output)"],
         5
+    );
+    assert_eq!(
+        login.failure_reasons.len(),
+        3,
+        "{:?}",
+        login.failure_reasons
     );
     // Counts per second as Locust kept them; no latency it did not place in time.
     assert_eq!(r.series.len(), 10);

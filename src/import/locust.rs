@@ -115,7 +115,7 @@ pub fn locust(path: &Path, scenario: &str) -> Result<RunResult, String> {
 
 /// Adds one endpoint to `seconds`: its requests and failures in the seconds Locust
 /// counted them in, failure reasons in the order the failures CSV lists them, and its
-/// response times (Locust's buckets, whole-run only) all in its first second, which the
+/// response times (Locust's buckets, whole-run only) all in its last second, which the
 /// per-second series then leaves out. Counts, not samples: memory stays that of the
 /// histograms however long the run was.
 fn fold_entry(
@@ -185,19 +185,15 @@ fn fold_entry(
         failures_left -= failed;
         last = t;
     }
-    let first = seconds
-        .iter_mut()
-        .find(|(_, rec)| rec.endpoints[endpoint].requests > 0);
-    if let Some((_, rec)) = first {
-        let e_rec = &mut rec.endpoints[endpoint];
-        e_rec.body_bytes += e.total_content_length;
-        for (us, n) in times {
-            e_rec.latency.record_n_us(us, n);
-        }
-    }
-    // Failures Locust counted outside its per-second figures go in the last second.
+    // Failures Locust counted outside its per-second figures, the body bytes and the
+    // response times go in the last second.
     if let Some(rec) = seconds.get_mut(&last) {
         add_failures(rec, endpoint, failures_left, &mut reasons);
+        let whole_run = &mut rec.endpoints[endpoint];
+        whole_run.body_bytes += e.total_content_length;
+        for (us, n) in times {
+            whole_run.latency.record_n_us(us, n);
+        }
     }
     Ok(())
 }
@@ -206,28 +202,21 @@ fn fold_entry(
 /// `reasons` (what Locust's failures CSV gave) while it lasts.
 fn add_failures(rec: &mut Recorder, endpoint: usize, n: u64, reasons: &mut Vec<(Failure, u64)>) {
     let e = &mut rec.endpoints[endpoint];
-    e.failures += n;
     let mut left = n;
     while left > 0 {
-        let (reason, k) = match reasons.first_mut() {
-            Some((reason, available)) => {
-                let k = left.min(*available);
-                *available -= k;
-                (reason.clone(), k)
-            }
-            None => (failure(None), left),
+        let Some((reason, available)) = reasons.first_mut() else {
+            e.count_failures(failure(None), left);
+            return;
         };
-        if reasons
-            .first()
-            .is_some_and(|(_, available)| *available == 0)
-        {
+        let k = left.min(*available);
+        if k > 0 {
+            e.count_failures(reason.clone(), k);
+        }
+        *available -= k;
+        left -= k;
+        if *available == 0 {
             reasons.remove(0);
         }
-        match e.reasons.iter_mut().find(|(f, _)| *f == reason) {
-            Some((_, count)) => *count += k,
-            None => e.reasons.push((reason, k)),
-        }
-        left -= k;
     }
 }
 

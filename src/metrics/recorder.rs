@@ -59,6 +59,17 @@ pub struct EndpointRecorder {
     pub connect: Latency,
 }
 
+impl EndpointRecorder {
+    /// `n` failures for `failure` (requests are counted apart).
+    pub fn count_failures(&mut self, failure: Failure, n: u64) {
+        self.failures += n;
+        match self.reasons.iter_mut().find(|(f, _)| *f == failure) {
+            Some((_, count)) => *count += n,
+            None => self.reasons.push((failure, n)),
+        }
+    }
+}
+
 /// Everything one worker thread measured during one interval.
 pub struct Recorder {
     pub endpoints: Vec<EndpointRecorder>,
@@ -106,11 +117,7 @@ impl Recorder {
     pub fn unsent(&mut self, endpoint: usize, failure: Failure) {
         let e = &mut self.endpoints[endpoint];
         e.requests += 1;
-        e.failures += 1;
-        match e.reasons.iter_mut().find(|(f, _)| *f == failure) {
-            Some((_, n)) => *n += 1,
-            None => e.reasons.push((failure, 1)),
-        }
+        e.count_failures(failure, 1);
     }
 
     /// The body bytes of a response.
