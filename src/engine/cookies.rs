@@ -143,6 +143,7 @@ fn domain_matches(host: &str, domain: &str) -> bool {
     let is_address = host.parse::<std::net::IpAddr>().is_ok();
     !is_address
         && host.len() > domain.len()
+        // The cut follows an ASCII '.', so it is on a character boundary.
         && host.as_bytes()[host.len() - domain.len() - 1] == b'.'
         && host[host.len() - domain.len()..].eq_ignore_ascii_case(domain)
 }
@@ -222,6 +223,7 @@ mod tests {
         assert!(kept("http://example.com:8080", "a=1; Domain=example.com"));
         assert!(!kept("http://api.example.com", "a=1; Domain=other.com"));
         assert!(!kept("http://badexample.com", "a=1; Domain=example.com"));
+        assert!(!kept("http://bücher.example", "a=1; Domain=ü.example"));
         assert!(kept("http://127.0.0.1:8000", "a=1; Domain=127.0.0.1"));
         assert!(!kept("http://127.0.0.1:8000", "a=1; Domain=0.0.1"));
         assert!(!kept("http://127.0.0.1:8000", "a=1; Domain=localhost"));
