@@ -77,7 +77,7 @@ pub struct LoadArgs {
     pub threads: Option<usize>,
     /// Run segment I of N of the load (e.g. 2/4), one per machine or CI job; `perfgate
     /// check` merges the segments' results into the whole run [env: PERFGATE_SEGMENT]
-    #[arg(long, value_name = "I/N", env = "PERFGATE_SEGMENT", hide_env = true)]
+    #[arg(long, value_name = "I/N")]
     pub segment: Option<String>,
 }
 

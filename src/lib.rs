@@ -15,7 +15,7 @@
 //! let overrides = Overrides { host: Some(demo.url()), duration: Some(perfgate::config::Dur::parse("5s").unwrap()), ..Default::default() };
 //! let plan = Plan::build(&config, &source, &overrides).unwrap();
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-//! let opts = engine::RunOptions { environment: None, slow_request: None, log_requests: false, hook: None };
+//! let opts = engine::RunOptions::default();
 //! let result = rt.block_on(engine::run(plan, opts, std::future::pending()));
 //! assert_eq!(result.total.requests, demo.served().values().flat_map(|m| m.values()).sum::<u64>());
 //! ```
@@ -45,8 +45,8 @@ macro_rules! errln {
     }};
 }
 
+pub mod app;
 pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod demo;
 pub mod engine;

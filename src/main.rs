@@ -2,21 +2,24 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use perfgate::app;
 use perfgate::cli::{Cli, Command};
-use perfgate::commands;
+use perfgate::config::Env;
 use perfgate::exit::Exit;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The environment is read here, once; settings resolve it with the flags.
+    let env = Env::read();
     let outcome = match cli.command {
-        Command::Demo(args) => commands::demo(args),
-        Command::Run(args) => commands::run(args),
-        Command::Check(args) => commands::check(args),
-        Command::Report(args) => commands::report(args),
-        Command::Compare(args) => commands::compare(args),
-        Command::History(args) => commands::history(args),
-        Command::Init(args) => commands::init(args),
-        Command::Import(args) => commands::import(args),
+        Command::Demo(args) => app::demo(args, &env),
+        Command::Run(args) => app::run(args, &env),
+        Command::Check(args) => app::check(args, &env),
+        Command::Report(args) => app::report(args, &env),
+        Command::Compare(args) => app::compare(args, &env),
+        Command::History(args) => app::history(args, &env),
+        Command::Init(args) => app::init(args),
+        Command::Import(args) => app::import(args, &env),
     };
     match outcome {
         Ok(exit) => exit.into(),

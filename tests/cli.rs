@@ -381,7 +381,7 @@ fn check_merges_saved_results_exactly_and_gates_them() {
     assert!(
         total_row.contains(&format!(
             " {} ",
-            perfgate::report::thousands(merged.total.requests)
+            perfgate::report::format::thousands(merged.total.requests)
         )),
         "{total_row}"
     );

@@ -37,7 +37,7 @@ fn hostile_report() -> String {
         }
     }
     let (config, source) = Config::parse("perfgate.toml", perfgate::EXAMPLE_CONFIG).unwrap();
-    let budget = Budget::resolve(&config, &source, Some("production"), None).unwrap();
+    let budget = Budget::resolve(&config, &source, Some("production"), None, &[]).unwrap();
     let rules = Rules::from_config(&config.regression, &source).unwrap();
     let base = common::fixture_with(0.7);
     let verdict = evaluate(&budget, &r).with_baseline(regress::compare(&r, &base, &rules, "b"));

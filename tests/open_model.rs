@@ -6,6 +6,8 @@ mod common;
 use common::{config, run, secs};
 use perfgate::config::{Overrides, Rate};
 use perfgate::demo::{DemoServer, Knobs};
+use perfgate::metrics::LoadModel;
+use perfgate::report::words;
 
 /// The demo freezes every response for 1 s once every 5 s. At a constant arrival rate
 /// a fifth of arrivals land in a freeze, uniformly, and wait out its remainder: P(L > x)
@@ -35,7 +37,7 @@ fn stalls_show_in_the_percentiles_at_a_constant_arrival_rate() {
     assert_eq!(r.total.dropped, 0);
     let sent = r.total.requests + r.total.interrupted;
     assert!((3990..=4000).contains(&sent), "{sent}");
-    assert_eq!(r.scenario.model, "open");
+    assert_eq!(r.scenario.model, LoadModel::Open);
 }
 
 #[test]
@@ -62,8 +64,10 @@ fn arrivals_with_no_free_user_are_counted_as_dropped() {
     let notes = |objectives: &str| {
         let text = format!("{text}\n[budgets.ci]\n{objectives}\n");
         let (config, source) = perfgate::config::Config::parse("t.toml", &text).unwrap();
-        let budget = perfgate::gate::Budget::resolve(&config, &source, Some("ci"), None).unwrap();
-        perfgate::gate::evaluate(&budget, &r).notes
+        let budget =
+            perfgate::gate::Budget::resolve(&config, &source, Some("ci"), None, &[]).unwrap();
+        let notes = perfgate::gate::evaluate(&budget, &r).notes;
+        notes.iter().map(words::note).collect::<Vec<_>>()
     };
     let unbounded = notes("p99 = \"10s\"");
     assert!(
@@ -141,17 +145,14 @@ fn an_overloaded_generator_makes_the_verdict_inconclusive() {
     assert!(r.total.dropped > r.total.requests, "{:?}", r.total);
     let dropped = format!("{} of ", r.total.dropped);
     let (config, source) = perfgate::config::Config::parse("t.toml", &text).unwrap();
-    let budget = perfgate::gate::Budget::resolve(&config, &source, Some("ci"), None).unwrap();
+    let budget = perfgate::gate::Budget::resolve(&config, &source, Some("ci"), None, &[]).unwrap();
     let verdict = perfgate::gate::evaluate(&budget, &r);
     assert_eq!(verdict.status, perfgate::gate::Status::Inconclusive);
-    assert!(
-        verdict.notes.iter().any(|n| n.contains("bottleneck")),
-        "{:?}",
-        verdict.notes
-    );
+    let notes: Vec<String> = verdict.notes.iter().map(words::note).collect();
+    assert!(notes.iter().any(|n| n.contains("bottleneck")), "{notes:?}");
     // The drops were perfgate's doing: the note does not send the user to add users.
-    let note = verdict.notes.iter().find(|n| n.starts_with(&dropped));
-    let note = note.unwrap_or_else(|| panic!("{:?}", verdict.notes));
+    let note = notes.iter().find(|n| n.starts_with(&dropped));
+    let note = note.unwrap_or_else(|| panic!("{notes:?}"));
     assert!(
         note.contains("could not keep up") && !note.contains("max_users"),
         "{note}"
@@ -226,7 +227,7 @@ duration = "2s"
     };
     let r = run(&text, o);
     assert!((5.9..6.6).contains(&r.duration_s), "{}", r.duration_s);
-    assert_eq!(r.scenario.model, "mixed");
+    assert_eq!(r.scenario.model, LoadModel::Mixed);
     assert_eq!(r.scenario.users, 55);
     let per_second = common::per_second(&r, 6);
     // 5 users with 100 ms think time: ~50/s; plus 200/s during the spike.

@@ -12,9 +12,10 @@ mod common;
 use common::{perfgate, run, secs, write};
 use perfgate::config::{Config, Overrides, Rate};
 use perfgate::demo::{DemoServer, Knobs};
-use perfgate::gate::Scope;
 use perfgate::metrics::RunResult;
+use perfgate::metrics::Scope;
 use perfgate::regress::{self, Change, Rules};
+use perfgate::report::words;
 
 /// 20 s of the bundled scenario at a constant 500 arrivals/s against a demo whose
 /// verify-proof answers in `latency` (+ up to 4 ms of jitter).
@@ -53,13 +54,13 @@ fn thirty_percent_slower_endpoint_regresses_in_every_trial() {
             p99.change,
             Change::Regressed,
             "trial {trial}: {}",
-            p99.message
+            words::comparison(p99)
         );
         let delta = p99.delta.unwrap();
         assert!(
             (0.12..0.5).contains(&delta),
             "trial {trial}: {}",
-            p99.message
+            words::comparison(p99)
         );
         // The open model holds the rate, so no endpoint's throughput regressed, and the
         // fast endpoints' latency did not move by more than the rule either.
@@ -67,7 +68,7 @@ fn thirty_percent_slower_endpoint_regresses_in_every_trial() {
             assert!(
                 c.rule.scope == slow || c.rule.scope == Scope::Total,
                 "trial {trial}: unexpected {}",
-                c.message
+                words::comparison(c)
             );
         }
     }

@@ -10,14 +10,14 @@ use perfgate::gate::{evaluate, Budget, Verdict};
 use perfgate::metrics::RunResult;
 use perfgate::regress::{self, Rules};
 use perfgate::report::table::Paint;
-use perfgate::report::{annotations, terminal, Format, Report};
+use perfgate::report::{annotations, terminal, words, Format, Report};
 
 /// The fixture judged against the bundled production budget; with `baseline`, also
 /// compared with the same run at 0.7× verify-proof latency (so it regressed by ~43%).
 fn judged(baseline: bool) -> (RunResult, Verdict) {
     let (config, source) =
         Config::parse("perfgate.toml", perfgate::EXAMPLE_CONFIG).expect("example parses");
-    let budget = Budget::resolve(&config, &source, Some("production"), None).expect("budget");
+    let budget = Budget::resolve(&config, &source, Some("production"), None, &[]).expect("budget");
     let result = fixture();
     let mut verdict = evaluate(&budget, &result);
     if baseline {
@@ -67,7 +67,7 @@ fn terminal_and_annotations() {
 fn every_format_against_a_baseline() {
     let (result, verdict) = judged(true);
     let b = verdict.baseline.as_ref().unwrap();
-    let regressed: Vec<String> = b.regressions().map(|c| c.message.clone()).collect();
+    let regressed: Vec<String> = b.regressions().map(words::comparison).collect();
     assert!(
         regressed
             .iter()

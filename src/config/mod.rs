@@ -5,6 +5,7 @@
 
 mod plan;
 mod segment;
+mod settings;
 mod target;
 pub(crate) mod template;
 mod units;
@@ -17,9 +18,10 @@ use toml::Spanned;
 
 pub use plan::{Extract, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask, PlannedUser};
 pub use segment::Segment;
+pub use settings::{Ci, Env, EnvLimit, Origin, Setting, Settings, DEFAULT_HISTORY};
 pub use target::Target;
 pub use template::{Templates, Text};
-pub use units::{Dur, Rate};
+pub use units::{percent, Dur, Rate};
 
 /// The whole perfgate.toml.
 #[derive(Debug, Default, Deserialize)]

@@ -12,7 +12,8 @@ use super::{
     Target, Templates, Text, Wait,
 };
 
-/// Values given on the command line or through the Locust setup's environment variables.
+/// Values given on the command line or through the Locust setup's environment variables,
+/// as `config::Settings` resolved them (or as a program using the library sets them).
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
     pub scenario: Option<String>,
@@ -28,62 +29,8 @@ pub struct Overrides {
     pub budget: Option<String>,
     pub threads: Option<usize>,
     pub segment: Option<Segment>,
-}
-
-impl Overrides {
-    /// Fills what the CLI left unset from TEST_SCENARIO, TARGET_HOST, TEST_USERS,
-    /// TEST_DURATION. Returns an error naming the variable when one is malformed.
-    /// Values that cannot run (a zero duration, no users) are errors naming the flag or
-    /// variable they came from, not the config file.
-    pub fn with_env(mut self) -> Result<Overrides, String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let from = |cli: bool, flag: &'static str, env: &'static str| if cli { flag } else { env };
-        let (host_from, users_from, duration_from) = (
-            from(self.host.is_some(), "--host", "TARGET_HOST"),
-            from(self.users.is_some(), "--users", "TEST_USERS"),
-            from(self.duration.is_some(), "--duration", "TEST_DURATION"),
-        );
-        if self.scenario.is_none() {
-            self.scenario = var("TEST_SCENARIO");
-        }
-        if self.host.is_none() {
-            self.host = var("TARGET_HOST");
-        }
-        if self.users.is_none() {
-            if let Some(v) = var("TEST_USERS") {
-                self.users = Some(
-                    v.trim()
-                        .parse()
-                        .map_err(|_| format!("TEST_USERS={v:?} is not a whole number of users"))?,
-                );
-            }
-        }
-        if self.duration.is_none() {
-            if let Some(v) = var("TEST_DURATION") {
-                self.duration =
-                    Some(super::Dur::parse(&v).map_err(|e| format!("TEST_DURATION: {e}"))?);
-            }
-        }
-        if let Some(h) = &self.host {
-            Target::parse(h).map_err(|e| format!("{host_from}: {e}"))?;
-        }
-        if self.users == Some(0) {
-            return Err(format!("{users_from}: needs at least one user"));
-        }
-        if self.duration.is_some_and(|d| d.0.is_zero()) {
-            return Err(format!("{duration_from}: must be more than 0, e.g. 30s"));
-        }
-        if self.iterations == Some(0) {
-            return Err("--iterations: must be at least 1".into());
-        }
-        if self.threads == Some(0) {
-            return Err("--threads: must be at least 1".into());
-        }
-        if self.spawn_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
-            return Err("--spawn-rate: must be more than 0 users per second".into());
-        }
-        Ok(self)
-    }
+    /// The environment variables templates may read with `env()`.
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 /// How load is offered.
@@ -372,7 +319,7 @@ impl Plan {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = o.threads.or(s.threads).unwrap_or(cores).max(1);
 
-        let mut templates = Templates::new();
+        let mut templates = Templates::with_env(o.vars.clone());
         let mut endpoints = Vec::new();
         let mut tasks = Vec::new();
         let mut users = Vec::new();

@@ -7,7 +7,7 @@
 //! responses of the same virtual user), `data.<feeder>` (the current CSV row), `user`
 //! (the virtual user's number) and `iteration`.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
@@ -40,10 +40,17 @@ impl Default for Templates {
 }
 
 impl Templates {
+    /// Templates whose `env()` reads no variable (only defaults).
     pub fn new() -> Templates {
+        Templates::with_env(BTreeMap::new())
+    }
+
+    /// Templates whose `env()` reads `vars` (the environment, as settings read it once:
+    /// a lookup per request would take the environment lock on the hot path).
+    pub fn with_env(vars: BTreeMap<String, String>) -> Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        add_functions(&mut env);
+        add_functions(&mut env, vars);
         Templates { env, count: 0 }
     }
 
@@ -171,7 +178,7 @@ fn now() -> std::time::Duration {
         .unwrap_or_default()
 }
 
-fn add_functions(env: &mut Environment<'static>) {
+fn add_functions(env: &mut Environment<'static>, vars: BTreeMap<String, String>) {
     env.add_function("uuid", || {
         let bytes: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
         uuid::Builder::from_random_bytes(bytes)
@@ -212,8 +219,6 @@ fn add_functions(env: &mut Environment<'static>) {
     env.add_function("hmac_sha256", |key: String, text: String| {
         hmac_hex(&key, &text)
     });
-    // Read once: getenv per request would take the environment lock on the hot path.
-    let vars: HashMap<String, String> = std::env::vars().collect();
     env.add_function(
         "env",
         move |name: String, default: Option<String>| -> Result<String, Error> {

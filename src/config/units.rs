@@ -98,6 +98,29 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
+/// A percentage written in a config: "0.1%" → 0.001. A bare number is a percentage too,
+/// as MAX_FAIL_RATE is.
+pub fn percent(v: &toml::Value) -> Result<f64, String> {
+    let pct = match v {
+        toml::Value::String(s) => s
+            .trim()
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .ok_or_else(|| format!("expected a percentage such as \"0.1%\", found {s:?}"))?,
+        toml::Value::Integer(n) => *n as f64,
+        toml::Value::Float(f) => *f,
+        other => {
+            return Err(format!(
+                "expected a percentage such as \"0.1%\", found {other}"
+            ))
+        }
+    };
+    if !(0.0..=100.0).contains(&pct) {
+        return Err(format!("percentage {pct}% is outside 0–100%"));
+    }
+    Ok(pct / 100.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{Model, Plan};
-use crate::metrics::{Collector, Generator, GitInfo, Latency, RunResult, ScenarioInfo, StopReason};
+use crate::metrics::{
+    Collector, Generator, GitInfo, Latency, LoadModel, RunResult, ScenarioInfo, StopReason,
+};
 
 pub use shape::Shape;
 
@@ -27,8 +29,11 @@ pub use shape::Shape;
 /// Returning `Some` stops the run with that reason (e.g. an `abort_on_fail` objective).
 pub type Hook<'a> = Box<dyn FnMut(&Collector, f64) -> Option<StopReason> + 'a>;
 
+#[derive(Default)]
 pub struct RunOptions<'a> {
     pub environment: Option<String>,
+    /// The commit and branch the result carries.
+    pub git: GitInfo,
     /// Slow-request log threshold (None: off).
     pub slow_request: Option<Duration>,
     /// Log failed and slow requests to stderr (rate-limited).
@@ -173,17 +178,17 @@ pub async fn run(
     judge_generator(&mut generator, wall);
     // A segment reports its share: merged, the segments add up to the whole run.
     let seg = plan.segment;
-    let (mut model, mut users, mut rate) = ("", 0, None::<f64>);
+    let (mut model, mut users, mut rate) = (None, 0, None::<f64>);
     for load in &plan.loads {
         let (m, r) = match load.model {
-            Model::Closed { .. } => ("closed", None),
-            Model::Open { rate, .. } => ("open", Some(rate / seg.count as f64)),
+            Model::Closed { .. } => (LoadModel::Closed, None),
+            Model::Open { rate, .. } => (LoadModel::Open, Some(rate / seg.count as f64)),
         };
         let u = seg.share(load.peak_users());
-        model = if model.is_empty() || model == m {
-            m
-        } else {
-            "mixed"
+        model = match model {
+            None => Some(m),
+            Some(was) if was == m => Some(m),
+            Some(_) => Some(LoadModel::Mixed),
         };
         users += u;
         if let Some(r) = r {
@@ -196,7 +201,7 @@ pub async fn run(
         scenario: ScenarioInfo {
             name: plan.scenario.clone(),
             description: plan.description.clone(),
-            model: model.into(),
+            model: model.unwrap_or_default(),
             users,
             rate,
             duration_s: duration.as_secs_f64(),
@@ -205,7 +210,7 @@ pub async fn run(
         },
         environment: opts.environment.clone(),
         target: plan.target.url(),
-        git: GitInfo::detect(),
+        git: opts.git.clone(),
         started_at: humantime::format_rfc3339_millis(started_at).to_string(),
         ended_at: humantime::format_rfc3339_millis(started_at + Duration::from_secs_f64(wall))
             .to_string(),

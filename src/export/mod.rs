@@ -93,6 +93,7 @@ impl Exporter {
         listen: Option<&str>,
         scenario: &str,
         environment: Option<&str>,
+        influx_token: Option<String>,
     ) -> Result<Option<Exporter>> {
         let sinks = specs
             .iter()
@@ -111,8 +112,15 @@ impl Exporter {
             outln!("metrics for Prometheus at http://{}/metrics", s.addr);
         }
         let counts = Arc::new(Counts::default());
-        let queue = (!sinks.is_empty())
-            .then(|| spawn(sinks.clone(), counts.clone(), scenario, environment));
+        let queue = (!sinks.is_empty()).then(|| {
+            spawn(
+                sinks.clone(),
+                counts.clone(),
+                scenario,
+                environment,
+                influx_token,
+            )
+        });
         Ok(Some(Exporter {
             scenario: scenario.to_string(),
             environment: environment.unwrap_or("none").to_string(),
@@ -228,11 +236,11 @@ fn spawn(
     counts: Arc<Counts>,
     scenario: &str,
     environment: Option<&str>,
+    token: Option<String>,
 ) -> SyncSender<Job> {
     let (tx, rx) = sync_channel::<Job>(QUEUE);
     let scenario = scenario.to_string();
     let environment = environment.unwrap_or("none").to_string();
-    let token = std::env::var("INFLUX_TOKEN").ok();
     std::thread::Builder::new()
         .name("perfgate-export".into())
         .spawn(move || {

@@ -17,130 +17,11 @@
 //! bounds; `dropped` is an upper bound. Table keys that are not metrics (`description`,
 //! `endpoints`) are read by the caller.
 
-use std::fmt;
-
 use serde::Serialize;
 use toml::Spanned;
 
-use crate::config::{ConfigError, Dur, RawBudget, Source};
-
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    Avg,
-    Min,
-    Max,
-    /// A percentile, 0–100.
-    Percentile(f64),
-    ErrorRate,
-    Rps,
-    Requests,
-    Dropped,
-}
-
-impl Metric {
-    /// Throughput figures: a share of the load (a segment) has a share of them.
-    pub fn scales_with_load(&self) -> bool {
-        matches!(self, Metric::Rps | Metric::Requests | Metric::Dropped)
-    }
-
-    pub fn parse(key: &str) -> Option<(Metric, Op)> {
-        let m = match key {
-            "avg" => (Metric::Avg, Op::AtMost),
-            "min" => (Metric::Min, Op::AtMost),
-            "max" => (Metric::Max, Op::AtMost),
-            "error_rate" => (Metric::ErrorRate, Op::AtMost),
-            "rps" | "min_rps" => (Metric::Rps, Op::AtLeast),
-            "requests" | "min_requests" => (Metric::Requests, Op::AtLeast),
-            "dropped" => (Metric::Dropped, Op::AtMost),
-            _ => {
-                let p: f64 = key.strip_prefix('p')?.parse().ok()?;
-                if !(0.0..=100.0).contains(&p) {
-                    return None;
-                }
-                (Metric::Percentile(p), Op::AtMost)
-            }
-        };
-        Some(m)
-    }
-
-    pub fn is_latency(self) -> bool {
-        matches!(
-            self,
-            Metric::Avg | Metric::Min | Metric::Max | Metric::Percentile(_)
-        )
-    }
-
-    /// The limit's unit as shown to people.
-    pub fn format(self, v: f64) -> String {
-        match self {
-            m if m.is_latency() => format_ms(v),
-            Metric::ErrorRate => format!("{}%", trim(v * 100.0)),
-            Metric::Rps => format!("{} rps", trim(v)),
-            _ => trim(v),
-        }
-    }
-}
-
-fn trim(v: f64) -> String {
-    if v == v.round() && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
-pub fn format_ms(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{} s", trim(ms / 1000.0))
-    } else if ms >= 100.0 {
-        format!("{:.0} ms", ms)
-    } else {
-        format!("{} ms", trim((ms * 10.0).round() / 10.0))
-    }
-}
-
-impl fmt::Display for Metric {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Metric::Avg => write!(f, "avg latency"),
-            Metric::Min => write!(f, "min latency"),
-            Metric::Max => write!(f, "max latency"),
-            Metric::Percentile(p) => write!(f, "p{} latency", trim(*p)),
-            Metric::ErrorRate => write!(f, "error rate"),
-            Metric::Rps => write!(f, "throughput"),
-            Metric::Requests => write!(f, "requests"),
-            Metric::Dropped => write!(f, "dropped arrivals"),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Op {
-    AtMost,
-    AtLeast,
-}
-
-impl Op {
-    pub fn holds(self, measured: f64, limit: f64) -> bool {
-        match self {
-            Op::AtMost => measured <= limit,
-            Op::AtLeast => measured >= limit,
-        }
-    }
-    pub fn symbol(self, holds: bool) -> &'static str {
-        match (self, holds) {
-            (Op::AtMost, true) => "≤",
-            (Op::AtMost, false) => ">",
-            (Op::AtLeast, true) => "≥",
-            (Op::AtLeast, false) => "<",
-        }
-    }
-}
+use crate::config::{percent, ConfigError, Dur, RawBudget, Source};
+use crate::metrics::{Metric, Op, Scope};
 
 /// "p99 < limit in at least 95% of 10-second windows, after a 30 s warm-up".
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -149,14 +30,6 @@ pub struct Window {
     /// Fraction of windows that must hold (0.95).
     pub at_least: f64,
     pub after_s: f64,
-}
-
-/// Where an objective applies.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    Total,
-    Endpoint(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -261,7 +134,7 @@ fn parse_objective(
 
 fn key_of(metric: Metric) -> String {
     match metric {
-        Metric::Percentile(p) => format!("p{}", trim(p)),
+        Metric::Percentile(p) => format!("p{p}"),
         other => other.to_string(),
     }
 }
@@ -291,28 +164,6 @@ fn dur(v: &toml::Value) -> Result<Dur, String> {
             "expected a duration such as \"150ms\", found {other}"
         )),
     }
-}
-
-/// "0.1%" → 0.001. A bare number is a percentage too, as MAX_FAIL_RATE is.
-pub fn percent(v: &toml::Value) -> Result<f64, String> {
-    let pct = match v {
-        toml::Value::String(s) => s
-            .trim()
-            .strip_suffix('%')
-            .and_then(|n| n.trim().parse::<f64>().ok())
-            .ok_or_else(|| format!("expected a percentage such as \"0.1%\", found {s:?}"))?,
-        toml::Value::Integer(n) => *n as f64,
-        toml::Value::Float(f) => *f,
-        other => {
-            return Err(format!(
-                "expected a percentage such as \"0.1%\", found {other}"
-            ))
-        }
-    };
-    if !(0.0..=100.0).contains(&pct) {
-        return Err(format!("percentage {pct}% is outside 0–100%"));
-    }
-    Ok(pct / 100.0)
 }
 
 #[cfg(test)]

@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 
 use toml::Spanned;
 
-pub use budget::{format_ms, parse_limit, percent, Metric, Objective, Op, Scope, Window};
+pub use budget::{parse_limit, Objective, Window};
 pub use verdict::{
-    evaluate, live_abort, live_failing, measure, AlertResult, Check, Outcome, Status, Verdict,
+    evaluate, live_abort, live_failing, AlertResult, Check, Note, Outcome, Status, Verdict,
 };
 
-use crate::config::{Config, ConfigError, RawBudget, Source};
+use crate::config::{Config, ConfigError, EnvLimit, RawBudget, Source};
+use crate::metrics::{Metric, Scope};
 
 /// Everything a run is judged by.
 #[derive(Clone, Debug, Default)]
@@ -32,30 +33,20 @@ pub struct AlertLevel {
     pub objectives: Vec<Objective>,
 }
 
-/// The Locust setup's variables that override a total-scope objective: (variable, metric key,
-/// how to read its value).
-const ENV_LIMITS: &[(&str, &str)] = &[
-    ("MAX_P99_LATENCY_MS", "p99"),
-    ("MAX_P95_LATENCY_MS", "p95"),
-    ("MAX_AVG_LATENCY_MS", "avg"),
-    ("MAX_FAIL_RATE", "error_rate"),
-    ("MIN_RPS", "min_rps"),
-];
-
 impl Budget {
-    /// Resolves the budget: `environment` from the CLI, else PERFGATE_ENV, else the
-    /// file's `[gate] environment`; the scenario's own budget set when it names one;
-    /// endpoint SLOs (overridable per environment); then the Locust setup's environment
-    /// variables, which replace objectives of the same metric.
+    /// Resolves the budget: `environment` as settings resolved it (flag, variable), else
+    /// the file's `[gate] environment`; the scenario's own budget set when it names one;
+    /// endpoint SLOs (overridable per environment); then `limits` (the Locust setup's
+    /// environment variables), which replace whole-run objectives of the same metric.
     pub fn resolve(
         config: &Config,
         source: &Source,
         environment: Option<&str>,
         scenario_budget: Option<&str>,
+        limits: &[EnvLimit],
     ) -> Result<Budget, ConfigError> {
         let environment = environment
             .map(str::to_string)
-            .or_else(|| std::env::var("PERFGATE_ENV").ok().filter(|v| !v.is_empty()))
             .or_else(|| config.gate.environment.clone());
         let set = scenario_budget
             .map(str::to_string)
@@ -131,7 +122,7 @@ impl Budget {
                 source,
             )?);
         }
-        apply_env_limits(&mut objectives).map_err(|e| source.whole(e))?;
+        apply_env_limits(&mut objectives, limits);
         let mut alerts = Vec::new();
         for (name, table) in &config.alerts {
             let description = table
@@ -221,33 +212,18 @@ fn nested_tables(
 }
 
 /// MAX_P99_LATENCY_MS=200 replaces the total p99 objective (or adds one).
-fn apply_env_limits(objectives: &mut Vec<Objective>) -> Result<(), String> {
-    for (var, key) in ENV_LIMITS {
-        let Some(raw) = std::env::var(var).ok().filter(|v| !v.trim().is_empty()) else {
-            continue;
-        };
-        let n: f64 = raw
-            .trim()
-            .parse()
-            .map_err(|_| format!("{var}={raw:?} is not a number"))?;
-        if n < 0.0 {
-            return Err(format!("{var}={raw:?} must not be negative"));
-        }
-        let (metric, op) = Metric::parse(key).expect("known metric keys");
-        let limit = match metric {
-            Metric::ErrorRate => n / 100.0, // MAX_FAIL_RATE is in percent, as in Locust
-            _ => n,
-        };
+fn apply_env_limits(objectives: &mut Vec<Objective>, limits: &[EnvLimit]) {
+    for l in limits {
+        let (metric, op) = Metric::parse(l.key).expect("known metric keys");
         objectives.retain(|o| !(o.metric == metric && o.scope == Scope::Total));
         objectives.push(Objective {
             metric,
             op,
-            limit,
+            limit: l.value,
             scope: Scope::Total,
             window: None,
             abort_after_s: None,
-            origin: var.to_string(),
+            origin: l.var.to_string(),
         });
     }
-    Ok(())
 }

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use super::budget::{Metric, Objective, Op, Scope};
+use super::budget::Objective;
 use super::Budget;
-use crate::metrics::{Collector, Latency, RunResult, Stats, StopReason};
+use crate::metrics::{measure, Collector, Metric, Op, RunResult, Scope, Stats, StopReason};
 use crate::regress::Baseline;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -34,8 +34,52 @@ pub struct Check {
     pub outcome: Outcome,
     /// Headroom in the limit's unit: positive when holding, negative when failing.
     pub margin: Option<f64>,
-    /// One line a person can act on.
-    pub message: String,
+    /// Where it was judged: the environment or budget set, an alert level, or
+    /// "abort_on_fail" (a live check).
+    #[serde(skip)]
+    pub context: String,
+}
+
+/// Why a run is inconclusive, interrupted, aborted or partly judged; `report::words`
+/// says each in words.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Note {
+    /// The result is one segment ("2/4") of the load: throughput is judged on the merge.
+    Segment(String),
+    Interrupted,
+    /// An `abort_on_fail` objective stopped the run.
+    Aborted,
+    /// Open-model arrivals dropped for want of a free user, unjudged by any objective.
+    Dropped {
+        dropped: u64,
+        scheduled: u64,
+        generator_overloaded: bool,
+    },
+    /// Inconclusive: the load generator was the bottleneck, for these reasons.
+    GeneratorOverloaded(Vec<String>),
+    /// No objective to judge.
+    NoObjectives,
+    /// Inconclusive: every request failed, most often for `top_reason` (reason, count).
+    NeverAnswered {
+        requests: u64,
+        top_reason: Option<(String, u64)>,
+    },
+    /// `--baseline history:BRANCH` found no completed run to compare with.
+    NoBaselineYet {
+        store: String,
+        scenario: String,
+        branch: String,
+    },
+}
+
+impl Note {
+    /// Whether this note makes a run inconclusive.
+    pub fn is_inconclusive(&self) -> bool {
+        matches!(
+            self,
+            Note::GeneratorOverloaded(_) | Note::NeverAnswered { .. }
+        )
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -54,8 +98,9 @@ pub struct Verdict {
     pub environment: Option<String>,
     pub checks: Vec<Check>,
     pub alerts: Vec<AlertResult>,
-    /// Why the run is inconclusive, interrupted or aborted, in words.
-    pub notes: Vec<String>,
+    /// Why the run is inconclusive, interrupted or aborted (`report::words::note`).
+    #[serde(skip)]
+    pub notes: Vec<Note>,
     /// The comparison with a baseline run, when one was given.
     pub baseline: Option<Baseline>,
 }
@@ -65,13 +110,26 @@ impl Verdict {
         self.checks.iter().filter(|c| c.outcome != Outcome::Pass)
     }
 
-    /// Why the run is inconclusive, in words (the notes that say so); none otherwise.
-    pub fn inconclusive_reasons(&self) -> impl Iterator<Item = &str> {
+    /// Why the run is inconclusive (the notes that say so); none otherwise.
+    pub fn inconclusive_reasons(&self) -> impl Iterator<Item = &Note> {
         let inconclusive = self.status == Status::Inconclusive;
         self.notes
             .iter()
-            .filter(move |n| inconclusive && n.starts_with(INCONCLUSIVE))
-            .map(String::as_str)
+            .filter(move |n| inconclusive && n.is_inconclusive())
+    }
+
+    /// A verdict with no budget judged (`perfgate compare`, which judges only against
+    /// the baseline): passed until a baseline comparison says otherwise.
+    pub fn unjudged(budget: &str, environment: Option<String>) -> Verdict {
+        Verdict {
+            status: Status::Passed,
+            budget: budget.to_string(),
+            environment,
+            checks: vec![],
+            alerts: vec![],
+            notes: vec![],
+            baseline: None,
+        }
     }
 
     /// Adds the baseline comparison; a regression fails the verdict.
@@ -83,9 +141,6 @@ impl Verdict {
         self
     }
 }
-
-/// How a note saying why the run is inconclusive begins.
-const INCONCLUSIVE: &str = "inconclusive: ";
 
 pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     let where_ = budget.environment.as_deref().unwrap_or(&budget.name);
@@ -117,30 +172,21 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
         .collect();
     let mut notes = Vec::new();
     if let Some(seg) = &result.scenario.segment {
-        notes.push(format!(
-            "segment {seg} of the load: throughput objectives (rps, requests, dropped) are judged when `perfgate check` merges every segment's result"
-        ));
+        notes.push(Note::Segment(seg.clone()));
     }
     match result.stop {
-        StopReason::Interrupted => {
-            notes.push("the run was interrupted: results are partial".to_string())
-        }
-        StopReason::Aborted => {
-            notes.push("the run was stopped early by an abort_on_fail objective".to_string())
-        }
+        StopReason::Interrupted => notes.push(Note::Interrupted),
+        StopReason::Aborted => notes.push(Note::Aborted),
         StopReason::Completed => {}
     }
     if let Some(n) = dropped_note(result, &checks) {
         notes.push(n);
     }
     if result.generator.overloaded {
-        notes.push(format!(
-            "{INCONCLUSIVE}the load generator was the bottleneck ({}); the numbers describe perfgate, not the service",
-            result.generator.notes.join("; ")
-        ));
+        notes.push(Note::GeneratorOverloaded(result.generator.notes.clone()));
     }
     if checks.is_empty() {
-        notes.push("no budget objectives: nothing was judged (add [budgets.*] or [endpoints.*] to perfgate.toml)".into());
+        notes.push(Note::NoObjectives);
     }
     let failed =
         checks.iter().any(|c| c.outcome != Outcome::Pass) || result.stop == StopReason::Aborted;
@@ -174,48 +220,39 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
 
 /// Every request failed: latency objectives would judge how fast the failures came (a
 /// refused connection takes 0.2 ms), so the run cannot pass on them.
-fn never_answered_note(result: &RunResult) -> Option<String> {
+fn never_answered_note(result: &RunResult) -> Option<Note> {
     let t = &result.total;
     if t.requests == 0 || t.failures < t.requests {
         return None;
     }
-    let why = t
-        .failure_reasons
-        .iter()
-        .max_by_key(|(_, n)| **n)
-        .map_or(String::new(), |(reason, n)| format!(" ({n} × {reason})"));
-    Some(format!(
-        "{INCONCLUSIVE}every one of the {} requests failed{why}: nothing about the service's performance was measured; check the target, and bound error_rate in the budget",
-        t.requests
-    ))
+    Some(Note::NeverAnswered {
+        requests: t.requests,
+        top_reason: t
+            .failure_reasons
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(reason, n)| (reason.clone(), *n)),
+    })
 }
 
 /// Arrivals dropped in the open model mean the service got less load than the scenario
 /// asks: said beside the verdict unless a `dropped` objective already judges it.
-fn dropped_note(result: &RunResult, checks: &[Check]) -> Option<String> {
+fn dropped_note(result: &RunResult, checks: &[Check]) -> Option<Note> {
     let t = &result.total;
     let judged = checks.iter().any(|c| c.objective.metric == Metric::Dropped);
     if t.dropped == 0 || judged {
         return None;
     }
-    let scheduled = t.requests + t.interrupted + t.dropped;
-    let pct = 100.0 * t.dropped as f64 / scheduled as f64;
-    // Users stay busy when perfgate cannot run them: then more users would not help.
-    let fix = if result.generator.overloaded {
-        "the load generator could not keep up (below): give it more cores, or split the load with --segment"
-    } else {
-        "raise max_users (--users) or bound `dropped` in the budget"
-    };
-    Some(format!(
-        "{} of {scheduled} arrivals ({pct:.1}%) were dropped for want of a free user: the service got {:.1}% of the load asked; {fix}",
-        t.dropped,
-        100.0 - pct,
-    ))
+    Some(Note::Dropped {
+        dropped: t.dropped,
+        scheduled: t.requests + t.interrupted + t.dropped,
+        generator_overloaded: result.generator.overloaded,
+    })
 }
 
 /// Live `abort_on_fail`: the first upper-bound objective past its grace delay that fails
 /// on the data so far. Lower bounds (min_rps, min_requests) are judged only at the end.
-pub fn live_abort(budget: &Budget, collector: &Collector, elapsed: f64) -> Option<String> {
+pub fn live_abort(budget: &Budget, collector: &Collector, elapsed: f64) -> Option<Check> {
     let total = collector.total();
     budget
         .objectives
@@ -223,13 +260,22 @@ pub fn live_abort(budget: &Budget, collector: &Collector, elapsed: f64) -> Optio
         .filter(|o| o.abort_after_s.is_some_and(|grace| elapsed >= grace) && o.op == Op::AtMost)
         .find_map(|o| {
             let v = live_value(o, collector, &total, elapsed)?;
-            (!o.op.holds(v, o.limit)).then(|| line(o, Some(v), false, "abort_on_fail"))
+            (!o.op.holds(v, o.limit)).then(|| Check {
+                objective: o.clone(),
+                measured: Some(v),
+                outcome: Outcome::Fail,
+                margin: Some(o.limit - v),
+                context: "abort_on_fail".into(),
+            })
         })
 }
 
-/// The upper-bound objectives failing on the data so far, named shortly ("p99 latency
-/// on /api/verify-proof"), for live progress.
-pub fn live_failing(budget: &Budget, collector: &Collector, elapsed: f64) -> Vec<String> {
+/// The upper-bound objectives failing on the data so far, for live progress.
+pub fn live_failing<'a>(
+    budget: &'a Budget,
+    collector: &Collector,
+    elapsed: f64,
+) -> Vec<&'a Objective> {
     let total = collector.total();
     budget
         .objectives
@@ -237,10 +283,6 @@ pub fn live_failing(budget: &Budget, collector: &Collector, elapsed: f64) -> Vec
         .filter(|o| o.op == Op::AtMost)
         .filter(|o| {
             live_value(o, collector, &total, elapsed).is_some_and(|v| !o.op.holds(v, o.limit))
-        })
-        .map(|o| match &o.scope {
-            Scope::Total => o.metric.to_string(),
-            Scope::Endpoint(e) => format!("{} on {e}", o.metric),
         })
         .collect()
 }
@@ -259,7 +301,10 @@ fn live_value(o: &Objective, c: &Collector, total: &Stats, elapsed: f64) -> Opti
 fn check(o: &Objective, r: &RunResult, where_: &str) -> Check {
     let measured = match &o.window {
         Some(w) => windows_held(o, w, r),
-        None => stats_for(&o.scope, r).and_then(|s| measure(o.metric, s, r.duration_s)),
+        None => o
+            .scope
+            .stats(r)
+            .and_then(|s| measure(o.metric, s, r.duration_s)),
     };
     let (outcome, margin) = match measured {
         None => (Outcome::NoData, None),
@@ -278,76 +323,12 @@ fn check(o: &Objective, r: &RunResult, where_: &str) -> Check {
             )
         }
     };
-    let message = line(o, measured, outcome == Outcome::Pass, where_);
     Check {
         objective: o.clone(),
         measured,
         outcome,
         margin,
-        message,
-    }
-}
-
-/// e.g. "p99 latency 212 ms > 150 ms budget on /api/verify-proof (production)".
-fn line(o: &Objective, measured: Option<f64>, holds: bool, where_: &str) -> String {
-    let on = match &o.scope {
-        Scope::Total => String::new(),
-        Scope::Endpoint(e) => format!(" on {e}"),
-    };
-    let origin = if o.origin.is_empty() || o.origin == where_ {
-        where_.to_string()
-    } else {
-        format!("{where_}, {}", o.origin)
-    };
-    match (measured, &o.window) {
-        (None, _) => format!(
-            "{}: no data{on} — nothing was measured, so the budget cannot hold ({origin})",
-            o.metric
-        ),
-        (Some(v), None) => format!(
-            "{} {} {} {} budget{on} ({origin})",
-            o.metric,
-            o.metric.format(v),
-            o.op.symbol(holds),
-            o.metric.format(o.limit)
-        ),
-        (Some(v), Some(w)) => format!(
-            "{} {} {} held in {:.0}% of {}s windows{} (needs {:.0}%){on} ({origin})",
-            o.metric,
-            if o.op == Op::AtMost { "≤" } else { "≥" },
-            o.metric.format(o.limit),
-            v * 100.0,
-            w.seconds,
-            if w.after_s > 0.0 {
-                format!(" after {:.0}s", w.after_s)
-            } else {
-                String::new()
-            },
-            w.at_least * 100.0
-        ),
-    }
-}
-
-fn stats_for<'a>(scope: &Scope, r: &'a RunResult) -> Option<&'a Stats> {
-    match scope {
-        Scope::Total => Some(&r.total),
-        Scope::Endpoint(name) => r.endpoint(name),
-    }
-}
-
-/// The metric's value on `s`, or None when there is nothing to measure it on.
-pub fn measure(metric: Metric, s: &Stats, duration_s: f64) -> Option<f64> {
-    let l = &s.latency;
-    let latency = |f: &dyn Fn(&Latency) -> f64| (l.count() > 0).then(|| f(l));
-    match metric {
-        Metric::Avg => latency(&|l| l.mean_us() / 1000.0),
-        Metric::Min => latency(&|l| l.min_us() as f64 / 1000.0),
-        Metric::Max => latency(&|l| l.max_us() as f64 / 1000.0),
-        Metric::Percentile(p) => latency(&|l| l.percentile_us(p) as f64 / 1000.0),
-        Metric::ErrorRate => (s.requests > 0).then(|| s.error_rate()),
-        Metric::Rps => (duration_s > 0.0).then(|| s.requests as f64 / duration_s),
-        Metric::Requests => Some(s.requests as f64),
-        Metric::Dropped => Some(s.dropped as f64),
+        context: where_.to_string(),
     }
 }
 

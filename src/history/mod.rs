@@ -3,17 +3,16 @@
 //! default, or in PostgreSQL for teams whose CI runners share no disk. One schema, one
 //! code path, versioned migrations.
 
+mod baseline;
 mod db;
 
 use anyhow::{bail, Context as _, Result};
 
+pub use baseline::{load_baseline, Loaded};
 use db::Db;
 pub use db::{redact, Dialect, Val};
 
 use crate::metrics::{RunResult, Stats};
-
-/// Where `--history` without a value records.
-pub const DEFAULT_PATH: &str = ".perfgate/history.db";
 
 /// Versioned migrations, applied in order, each once. Never edit a released one: add
 /// the next. `{id}` is the dialect's auto-increment key.

@@ -159,7 +159,7 @@ fn finish(
         scenario: ScenarioInfo {
             name: scenario.to_string(),
             description: format!("imported from {tool}"),
-            model: "closed".into(),
+            model: crate::metrics::LoadModel::Closed,
             users: peak_users,
             rate: None,
             duration_s,
@@ -168,7 +168,7 @@ fn finish(
         },
         environment: None,
         target,
-        git: GitInfo::detect(),
+        git: GitInfo::default(),
         started_at: humantime::format_rfc3339_millis(started).to_string(),
         ended_at: humantime::format_rfc3339_millis(ended).to_string(),
         duration_s,

@@ -4,11 +4,13 @@
 mod collector;
 mod histogram;
 mod merge;
+mod metric;
 mod recorder;
 mod result;
 
 pub use collector::Collector;
 pub use histogram::{Latency, Packed};
 pub use merge::merge;
+pub use metric::{measure, LoadModel, Metric, Op, Scope};
 pub use recorder::{Failure, Recorder};
 pub use result::*;

@@ -43,8 +43,8 @@ pub struct RunResult {
 pub struct ScenarioInfo {
     pub name: String,
     pub description: String,
-    /// "closed" (virtual users loop) or "open" (arrival rate).
-    pub model: String,
+    /// "closed" (virtual users loop), "open" (arrival rate) or "mixed" (both).
+    pub model: super::LoadModel,
     pub users: u64,
     /// Arrivals per second (open model).
     pub rate: Option<f64>,
@@ -180,13 +180,9 @@ pub struct TaskCount {
 }
 
 impl GitInfo {
-    /// The commit and branch from CI variables, else from `git` in the current directory.
-    pub fn detect() -> GitInfo {
-        let var = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
-        };
+    /// The commit and branch from the CI's variables, else from `git` in the current
+    /// directory.
+    pub fn detect(ci: &crate::config::Ci) -> GitInfo {
         let git = |args: &[&str]| {
             std::process::Command::new("git")
                 .args(args)
@@ -198,15 +194,11 @@ impl GitInfo {
                 .filter(|s| !s.is_empty() && s != "HEAD")
         };
         GitInfo {
-            commit: var(&["GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT"])
-                .or_else(|| git(&["rev-parse", "HEAD"])),
-            branch: var(&[
-                "GITHUB_HEAD_REF",
-                "GITHUB_REF_NAME",
-                "CI_COMMIT_REF_NAME",
-                "GIT_BRANCH",
-            ])
-            .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"])),
+            commit: ci.commit.clone().or_else(|| git(&["rev-parse", "HEAD"])),
+            branch: ci
+                .branch
+                .clone()
+                .or_else(|| git(&["rev-parse", "--abbrev-ref", "HEAD"])),
         }
     }
 }

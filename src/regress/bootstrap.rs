@@ -6,8 +6,8 @@
 //! Latencies are kept in 1%-wide logarithmic buckets, so a resampled percentile is
 //! within 1% of the exact one and costs a few thousand additions.
 
-use crate::gate::{Metric, Scope};
 use crate::metrics::RunResult;
+use crate::metrics::{Metric, Scope};
 
 /// Resamples per comparison: enough for stable 2.5% / 97.5% quantiles.
 pub const RESAMPLES: usize = 1000;

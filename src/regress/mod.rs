@@ -19,8 +19,7 @@ use serde::Serialize;
 pub use bootstrap::{Sample, MIN_INTERVALS, RESAMPLES};
 pub use rule::{parse_rule, Rule, Rules, Term};
 
-use crate::gate::{measure, Metric, Scope};
-use crate::metrics::RunResult;
+use crate::metrics::{measure, Metric, RunResult, Scope};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,8 +43,41 @@ pub struct Comparison {
     /// The confidence interval of the relative change, as fractions.
     pub interval: Option<(f64, f64)>,
     pub change: Change,
-    /// One line a person can act on.
-    pub message: String,
+    /// Why it could not be judged, when it could not (`change` is then inconclusive).
+    #[serde(skip)]
+    pub why: Option<Why>,
+}
+
+/// Why a comparison is inconclusive.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Why {
+    /// One run has too little data for this rule.
+    TooLittle(Which, Shortfall),
+    /// One of the runs has no value for the metric.
+    NoData,
+    /// Too few resamples had a value.
+    TooFewResamples,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    Baseline,
+    Current,
+}
+
+/// What a run lacks to be compared.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Shortfall {
+    /// Fewer one-second intervals than [`MIN_INTERVALS`].
+    Intervals(usize),
+    /// Fewer samples (or `requests`) than the rule's metric needs; `per_s` of them came
+    /// a second.
+    Samples {
+        have: u64,
+        need: u64,
+        requests: bool,
+        per_s: f64,
+    },
 }
 
 /// What the run was compared with.
@@ -72,12 +104,6 @@ impl Baseline {
             .iter()
             .filter(|c| c.change == change)
             .count()
-    }
-
-    pub fn short_commit(&self) -> String {
-        self.commit
-            .as_deref()
-            .map_or("unknown commit".into(), |c| c.chars().take(7).collect())
     }
 }
 
@@ -110,24 +136,17 @@ pub fn compare(current: &RunResult, baseline: &RunResult, rules: &Rules, source:
 }
 
 fn whole(r: &RunResult, rule: &Rule) -> Option<f64> {
-    let stats = match &rule.scope {
-        Scope::Total => Some(&r.total),
-        Scope::Endpoint(n) => r.endpoint(n),
-    }?;
+    let stats = rule.scope.stats(r)?;
     if stats.requests == 0 && rule.metric == Metric::ErrorRate {
         return None;
     }
     measure(rule.metric, stats, r.duration_s)
 }
 
-/// Why the data cannot support a verdict, if it cannot, and how long a run at this one's
-/// pace would need to be.
-fn too_little(rule: &Rule, s: &Sample) -> Option<String> {
+/// Why the data cannot support a verdict, if it cannot.
+fn too_little(rule: &Rule, s: &Sample) -> Option<Shortfall> {
     if s.intervals() < MIN_INTERVALS {
-        return Some(format!(
-            "{} one-second intervals (need {MIN_INTERVALS}: run at least {MIN_INTERVALS} s)",
-            s.intervals()
-        ));
+        return Some(Shortfall::Intervals(s.intervals()));
     }
     let need = match rule.metric {
         Metric::Percentile(p) => (10.0 / (1.0 - p / 100.0).max(1e-6)).ceil() as u64,
@@ -135,28 +154,17 @@ fn too_little(rule: &Rule, s: &Sample) -> Option<String> {
         Metric::ErrorRate | Metric::Rps => 100,
         _ => 0,
     };
-    let (have, noun) = if matches!(rule.metric, Metric::ErrorRate | Metric::Rps) {
-        (s.requests(), "requests")
+    let requests = matches!(rule.metric, Metric::ErrorRate | Metric::Rps);
+    let have = if requests {
+        s.requests()
     } else {
-        (s.latency_samples(), "samples")
+        s.latency_samples()
     };
-    (have < need).then(|| {
-        let per_s = have as f64 / s.seconds().max(1e-9);
-        let advice = if per_s > 0.0 {
-            let rate = if per_s >= 10.0 {
-                format!("{per_s:.0}")
-            } else {
-                format!("{per_s:.1}")
-            };
-            let secs = (need as f64 / per_s).ceil().max(MIN_INTERVALS as f64);
-            format!(
-                "; at {rate} a second, run at least {}",
-                crate::report::seconds(secs)
-            )
-        } else {
-            String::new()
-        };
-        format!("{have} {noun} ({} needs {need}{advice})", rule.metric)
+    (have < need).then(|| Shortfall::Samples {
+        have,
+        need,
+        requests,
+        per_s: have as f64 / s.seconds().max(1e-9),
     })
 }
 
@@ -174,37 +182,20 @@ fn judge(rule: Rule, current: &RunResult, baseline: &RunResult, confidence: f64)
         delta,
         interval: None,
         change: Change::Inconclusive,
-        message: String::new(),
+        why: None,
     };
     let sc = Sample::of(current, &out.rule.scope);
     let sb = Sample::of(baseline, &out.rule.scope);
     let short = too_little(&out.rule, &sb)
-        .map(|w| format!("the baseline has {w}"))
-        .or_else(|| too_little(&out.rule, &sc).map(|w| format!("this run has {w}")));
-    let (Some(cv), Some(bv), None) = (c, b, &short) else {
-        let why = short.unwrap_or_else(|| "no data in one of the runs".into());
-        // The values people see, even when they cannot be judged.
-        let values = match (c, b, out.delta) {
-            (Some(c), Some(b), Some(d)) => {
-                let m = out.rule.metric;
-                format!(
-                    "{} vs {} ({}), but ",
-                    m.format(c),
-                    m.format(b),
-                    signed_pct(d)
-                )
-            }
-            _ => String::new(),
-        };
-        out.message = format!("{} inconclusive: {values}{why}", subject(&out.rule));
+        .map(|w| Why::TooLittle(Which::Baseline, w))
+        .or_else(|| too_little(&out.rule, &sc).map(|w| Why::TooLittle(Which::Current, w)));
+    if c.is_none() || b.is_none() || short.is_some() {
+        out.why = Some(short.unwrap_or(Why::NoData));
         return out;
-    };
+    }
     let draws = bootstrap::resample(&sc, &sb, out.rule.metric);
     if draws.len() < RESAMPLES / 2 {
-        out.message = format!(
-            "{} inconclusive: too few samples to resample",
-            subject(&out.rule)
-        );
+        out.why = Some(Why::TooFewResamples);
         return out;
     }
     let alpha = 1.0 - confidence;
@@ -236,43 +227,5 @@ fn judge(rule: Rule, current: &RunResult, baseline: &RunResult, confidence: f64)
     } else {
         Change::Unchanged
     };
-    out.message = line(&out, cv, bv);
     out
-}
-
-fn subject(rule: &Rule) -> String {
-    match &rule.scope {
-        Scope::Total => rule.metric.to_string(),
-        Scope::Endpoint(n) => format!("{} on {n}", rule.metric),
-    }
-}
-
-/// "p99 latency on /api/verify-proof regressed: 26.1 ms vs 20.0 ms (+30.5%, 95% CI
-/// +27.0% … +34.1%; rule +10%)".
-fn line(c: &Comparison, current: f64, baseline: f64) -> String {
-    let m = c.rule.metric;
-    let word = match c.change {
-        Change::Regressed => "regressed",
-        Change::Improved => "improved",
-        Change::Unchanged => "unchanged",
-        Change::Inconclusive => "inconclusive",
-    };
-    let delta = c
-        .delta
-        .map_or(String::new(), |d| format!("{}, ", signed_pct(d)));
-    let ci = c.interval.map_or(String::new(), |(lo, hi)| {
-        format!("CI {} … {}; ", signed_pct(lo), signed_pct(hi))
-    });
-    format!(
-        "{} {word}: {} vs {} ({delta}{ci}rule {})",
-        subject(&c.rule),
-        m.format(current),
-        m.format(baseline),
-        c.rule.text
-    )
-}
-
-/// "+12.3%" / "-4.0%".
-pub fn signed_pct(f: f64) -> String {
-    format!("{:+.1}%", f * 100.0)
 }

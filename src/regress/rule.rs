@@ -26,8 +26,8 @@
 
 use serde::Serialize;
 
-use crate::config::{ConfigError, Dur, RawBudget, Source};
-use crate::gate::{percent, Metric, Scope};
+use crate::config::{percent, ConfigError, Dur, RawBudget, Source};
+use crate::metrics::{Metric, Scope};
 
 /// `baseline * factor + offset` (offset in the metric's unit: ms, fraction, rps).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -171,7 +171,7 @@ fn rule_value(key: &str, v: &toml::Value, scope: &Scope) -> Result<Rule, String>
 
 /// Parses one rule; the error says what to write instead.
 pub fn parse_rule(key: &str, text: &str, scope: &Scope) -> Result<Rule, String> {
-    let metric = match crate::gate::Metric::parse(key) {
+    let metric = match Metric::parse(key) {
         Some((m @ (Metric::Avg | Metric::Percentile(_) | Metric::ErrorRate | Metric::Rps), _)) => m,
         _ => {
             return Err(format!(

@@ -1,7 +1,7 @@
 //! GitHub Actions: `::error` annotations for violations and the Markdown appended to the
 //! job summary.
 
-use super::Report;
+use super::{words, Report};
 use crate::gate::Outcome;
 
 /// Annotation lines, printed to stdout when GITHUB_ACTIONS=true.
@@ -17,21 +17,21 @@ pub fn annotations(r: &Report<'_>) -> String {
         out.push_str(&format!(
             "::error title={}::{}\n",
             escape_property(&title),
-            escape_data(&c.message)
+            escape_data(&words::check(c))
         ));
     }
     for c in r.verdict.baseline.iter().flat_map(|b| b.regressions()) {
         out.push_str(&format!(
             "::error title={}::{}\n",
             escape_property(&format!("Performance regression: {}", c.rule.metric)),
-            escape_data(&c.message)
+            escape_data(&words::comparison(c))
         ));
     }
     // Exit 1 with every objective held: the annotation says why.
     for n in r.verdict.inconclusive_reasons() {
         out.push_str(&format!(
             "::error title=Performance run inconclusive::{}\n",
-            escape_data(n)
+            escape_data(&words::note(n))
         ));
     }
     for a in r.verdict.alerts.iter().filter(|a| a.triggered) {
@@ -44,10 +44,10 @@ pub fn annotations(r: &Report<'_>) -> String {
     out
 }
 
-/// Appends the Markdown report to $GITHUB_STEP_SUMMARY when it is set.
-pub fn step_summary(markdown: &str) -> std::io::Result<()> {
+/// Appends the Markdown report to the job summary (GITHUB_STEP_SUMMARY), when there is one.
+pub fn step_summary(path: Option<&std::path::Path>, markdown: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+    let Some(path) = path else {
         return Ok(());
     };
     let mut f = std::fs::OpenOptions::new()

@@ -5,10 +5,12 @@
 use std::fmt::Write;
 
 use super::chart::{escape, LineChart, Series};
-use super::{ms_of, short_commit, thousands, Report};
-use crate::gate::{Check, Metric, Op, Outcome, Scope, Status};
+use super::format::{ms_of, short_commit, signed_pct, thousands, value};
+use super::{words, Report};
+use crate::gate::{Check, Outcome, Status};
 use crate::metrics::{Latency, RunResult};
-use crate::regress::{signed_pct, Change};
+use crate::metrics::{Metric, Op, Scope};
+use crate::regress::Change;
 
 const COLORS: [&str; 6] = [
     "#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2",
@@ -71,7 +73,7 @@ pub fn render(r: &Report<'_>) -> String {
         .baseline
         .iter()
         .flat_map(|b| b.regressions())
-        .map(|c| c.message.clone())
+        .map(words::comparison)
         .collect();
     if !failing.is_empty() || !regressions.is_empty() || !v.notes.is_empty() {
         let heading = if failing.is_empty() && regressions.is_empty() {
@@ -81,13 +83,13 @@ pub fn render(r: &Report<'_>) -> String {
         };
         let _ = write!(h, "<section><h2>{heading}</h2><ul>");
         for c in failing {
-            let _ = write!(h, "<li class=\"bad\">{}</li>", escape(&c.message));
+            let _ = write!(h, "<li class=\"bad\">{}</li>", escape(&words::check(c)));
         }
         for m in &regressions {
             let _ = write!(h, "<li class=\"bad\">▲ {}</li>", escape(m));
         }
         for n in &v.notes {
-            let _ = write!(h, "<li class=\"warn\">{}</li>", escape(n));
+            let _ = write!(h, "<li class=\"warn\">{}</li>", escape(&words::note(n)));
         }
         h.push_str("</ul></section>");
     }
@@ -105,12 +107,12 @@ pub fn render(r: &Report<'_>) -> String {
         let _ = write!(
             h,
             "<section><h2>Against baseline {} ({})</h2><table><tr><th>Scope</th><th>Metric</th><th>Baseline</th><th>Current</th><th>Change</th><th class=\"l\">Rule</th><th class=\"l\">Verdict</th></tr>",
-            escape(&b.short_commit()),
+            escape(&short_commit(b.commit.as_deref(), "unknown commit")),
             escape(&b.source)
         );
         for c in &b.comparisons {
             let m = c.rule.metric;
-            let value = |x: Option<f64>| x.map_or("–".into(), |x| m.format(x));
+            let value = |x: Option<f64>| x.map_or("–".into(), |x| value(m, x));
             let (cls, word) = match c.change {
                 Change::Regressed => ("bad", "▲ regressed"),
                 Change::Improved => ("good", "▼ improved"),
@@ -142,7 +144,11 @@ pub fn render(r: &Report<'_>) -> String {
         } else {
             ("bad", "✗")
         };
-        let _ = write!(h, "<li class=\"{cls}\">{mark} {}</li>", escape(&c.message));
+        let _ = write!(
+            h,
+            "<li class=\"{cls}\">{mark} {}</li>",
+            escape(&words::check(c))
+        );
     }
     let _ = writeln!(
         h,
@@ -194,7 +200,7 @@ fn run_info(h: &mut String, res: &RunResult) {
         escape(&res.scenario.description),
         res.duration_s,
         escape(&res.target),
-        escape(&short_commit(res)),
+        escape(&short_commit(res.git.commit.as_deref(), "unknown")),
         escape(res.git.branch.as_deref().unwrap_or("")),
         escape(&res.started_at),
     );
@@ -240,7 +246,7 @@ fn limits(r: &Report<'_>, metric: Metric, scale: f64) -> Vec<(String, f64)> {
         .map(|o| {
             let word = if o.op == Op::AtMost { "max" } else { "min" };
             (
-                format!("{metric} {word} {}", metric.format(o.limit)),
+                format!("{metric} {word} {}", value(metric, o.limit)),
                 o.limit * scale,
             )
         })

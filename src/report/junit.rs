@@ -3,9 +3,10 @@
 
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
-use super::Report;
-use crate::gate::{Check, Outcome, Scope, Status};
-use crate::metrics::StopReason;
+use super::format::{seconds, value};
+use super::{words, Report};
+use crate::gate::{Check, Outcome, Status};
+use crate::metrics::{Scope, StopReason};
 use crate::regress::{Change, Comparison};
 
 pub fn render(r: &Report<'_>) -> String {
@@ -30,7 +31,7 @@ pub fn render(r: &Report<'_>) -> String {
             let mut t = case(c, &format!("alert.{}", a.level));
             if c.outcome != Outcome::Pass {
                 let mut status = TestCaseStatus::skipped();
-                status.set_message(format!("{} alert: {}", a.level, c.message));
+                status.set_message(format!("{} alert: {}", a.level, words::check(c)));
                 t = TestCase::new(t.name.clone(), status);
                 t.set_classname(format!("alert.{}", a.level));
             }
@@ -54,10 +55,10 @@ fn run_case(r: &Report<'_>) -> Option<TestCase> {
     if r.result.stop == StopReason::Interrupted {
         why.push(format!(
             "interrupted after {}: the results are partial",
-            super::seconds(r.result.duration_s)
+            seconds(r.result.duration_s)
         ));
     }
-    why.extend(r.verdict.inconclusive_reasons().map(String::from));
+    why.extend(r.verdict.inconclusive_reasons().map(words::note));
     if why.is_empty() {
         return None;
     }
@@ -75,6 +76,7 @@ fn run_case(r: &Report<'_>) -> Option<TestCase> {
 
 /// One testcase per regression objective: regressed fails, inconclusive is skipped.
 fn regression_case(c: &Comparison) -> TestCase {
+    let message = words::comparison(c);
     let scope = match &c.rule.scope {
         Scope::Total => "total".to_string(),
         Scope::Endpoint(e) => e.clone(),
@@ -82,20 +84,20 @@ fn regression_case(c: &Comparison) -> TestCase {
     let status = match c.change {
         Change::Regressed => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(c.message.clone());
+            s.set_message(message.clone());
             s.set_type("regression");
             s
         }
         Change::Inconclusive => {
             let mut s = TestCaseStatus::skipped();
-            s.set_message(c.message.clone());
+            s.set_message(message.clone());
             s
         }
         Change::Improved | Change::Unchanged => TestCaseStatus::success(),
     };
     let mut t = TestCase::new(format!("{scope} {} {}", c.rule.metric, c.rule.text), status);
     t.set_classname(format!("regression.{scope}"));
-    t.set_system_out(c.message.clone());
+    t.set_system_out(message);
     t
 }
 
@@ -108,13 +110,14 @@ fn case(c: &Check, class: &str) -> TestCase {
         "{} {} {}",
         scope,
         c.objective.metric,
-        c.objective.metric.format(c.objective.limit)
+        value(c.objective.metric, c.objective.limit)
     );
+    let message = words::check(c);
     let status = match c.outcome {
         Outcome::Pass => TestCaseStatus::success(),
         Outcome::Fail | Outcome::NoData => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            s.set_message(c.message.clone());
+            s.set_message(message.clone());
             s.set_type(if c.outcome == Outcome::NoData {
                 "no data"
             } else {
@@ -125,6 +128,6 @@ fn case(c: &Check, class: &str) -> TestCase {
     };
     let mut t = TestCase::new(name, status);
     t.set_classname(format!("{class}.{scope}"));
-    t.set_system_out(c.message.clone());
+    t.set_system_out(message);
     t
 }

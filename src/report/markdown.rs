@@ -2,9 +2,11 @@
 
 use std::fmt::Write;
 
-use super::{ms_of, short_commit, thousands, Report};
-use crate::gate::{Outcome, Scope, Status};
-use crate::regress::{signed_pct, Baseline, Change};
+use super::format::{ms_of, pct2, short_commit, signed_pct, thousands, value};
+use super::{words, Report};
+use crate::gate::{Outcome, Status};
+use crate::metrics::Scope;
+use crate::regress::{Baseline, Change};
 
 pub fn render(r: &Report<'_>) -> String {
     let (res, v) = (r.result, r.verdict);
@@ -50,7 +52,11 @@ pub fn render(r: &Report<'_>) -> String {
             .as_deref()
             .map_or(String::new(), |e| format!(" (environment {e})"))
     );
-    let _ = writeln!(md, "- Commit: {}\n", short_commit(res));
+    let _ = writeln!(
+        md,
+        "- Commit: {}\n",
+        short_commit(res.git.commit.as_deref(), "unknown")
+    );
     let t = &res.total;
     let s = &t.summary;
     let _ = writeln!(md, "**Performance Metrics:**");
@@ -60,11 +66,11 @@ pub fn render(r: &Report<'_>) -> String {
     let _ = writeln!(md, "- Average Latency: {}ms", ms_of(t, s.avg_ms));
     let _ = writeln!(md, "- 95th Percentile: {}ms", ms_of(t, s.p95_ms));
     let _ = writeln!(md, "- 99th Percentile: {}ms", ms_of(t, s.p99_ms));
-    let _ = writeln!(md, "- Failure Rate: {:.2}%\n", s.error_rate * 100.0);
+    let _ = writeln!(md, "- Failure Rate: {}\n", pct2(s.error_rate));
     if v.failures().count() > 0 {
         let _ = writeln!(md, "**Violations:**");
         for c in v.failures() {
-            let _ = writeln!(md, "- 🔴 {}", c.message);
+            let _ = writeln!(md, "- 🔴 {}", words::check(c));
         }
         md.push('\n');
     }
@@ -72,7 +78,7 @@ pub fn render(r: &Report<'_>) -> String {
         let _ = writeln!(md, "**⚠️ {} alert:** {}\n", a.level, a.description);
     }
     for n in &v.notes {
-        let _ = writeln!(md, "> {n}\n");
+        let _ = writeln!(md, "> {}\n", words::note(n));
     }
     let _ = writeln!(
         md,
@@ -89,7 +95,7 @@ pub fn render(r: &Report<'_>) -> String {
         } else {
             "❌"
         };
-        let _ = writeln!(md, "- {mark} {}", c.message);
+        let _ = writeln!(md, "- {mark} {}", words::check(c));
     }
     let _ = writeln!(md, "\n</details>\n");
     if let Some(b) = &v.baseline {
@@ -124,7 +130,7 @@ fn baseline_table(md: &mut String, b: &Baseline) {
         writeln!(
         md,
         "**Against baseline** `{}`{} — {} regressed, {} improved, {} unchanged, {} inconclusive\n",
-        b.short_commit(),
+        short_commit(b.commit.as_deref(), "unknown commit"),
         b.branch.as_deref().map_or(String::new(), |br| format!(" ({br})")),
         b.count(Change::Regressed),
         b.count(Change::Improved),
@@ -142,7 +148,7 @@ fn baseline_table(md: &mut String, b: &Baseline) {
             Scope::Total => "Total".to_string(),
             Scope::Endpoint(n) => escape(n),
         };
-        let value = |v: Option<f64>| v.map_or("–".to_string(), |v| m.format(v));
+        let value = |v: Option<f64>| v.map_or("–".to_string(), |v| value(m, v));
         let arrow = match c.delta {
             Some(d) if d > 0.0 => "▲ ",
             Some(d) if d < 0.0 => "▼ ",

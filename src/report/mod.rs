@@ -2,12 +2,15 @@
 
 pub mod chart;
 mod csv;
+pub mod format;
 mod github;
 mod html;
 mod json;
 mod junit;
 mod markdown;
 pub mod table;
+pub mod trend;
+pub mod words;
 
 use std::path::PathBuf;
 
@@ -15,7 +18,8 @@ pub use github::{annotations, step_summary};
 pub use table::{baseline_block, terminal, verdict_block};
 
 use crate::gate::Verdict;
-use crate::metrics::{RunResult, ScenarioInfo, Stats, StopReason};
+use crate::metrics::{LoadModel, RunResult, ScenarioInfo, StopReason};
+use format::seconds;
 
 /// What every renderer reads.
 pub struct Report<'a> {
@@ -78,41 +82,6 @@ impl Output {
     }
 }
 
-/// Milliseconds for tables: "0.42", "12.3", "1,234".
-/// A latency figure of `s` in ms, or "-" when it has no latency at all (no request
-/// was answered): 0.00 would read as fast.
-pub fn ms_of(s: &Stats, v: f64) -> String {
-    if s.latency.count() == 0 {
-        "-".to_string()
-    } else {
-        ms(v)
-    }
-}
-
-pub fn ms(v: f64) -> String {
-    if v >= 1000.0 {
-        thousands(v.round() as u64)
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
-/// "2.4 s", "45 s", "3 min 20 s", "2 h 5 min": tenths below ten seconds, else rounded.
-pub fn seconds(s: f64) -> String {
-    if s < 9.95 && s.fract() != 0.0 {
-        return format!("{s:.1} s");
-    }
-    let s = s.round() as u64;
-    match s {
-        0..=119 => format!("{s} s"),
-        120..=7199 if s % 60 == 0 => format!("{} min", s / 60),
-        120..=7199 => format!("{} min {} s", s / 60, s % 60),
-        _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
-    }
-}
-
 /// "after 3 s: the verdict below judges partial results" for a run stopped by Ctrl-C or
 /// SIGTERM, so no renderer heads a partial run with a bare PASSED.
 pub fn interrupted_text(r: &RunResult) -> Option<String> {
@@ -152,7 +121,7 @@ pub fn load_text(s: &ScenarioInfo) -> String {
     match (s.rate, s.shape.is_empty()) {
         // Closed-model users beside an arrival rate (a scenario that includes others):
         // the users figure counts both, so it is no cap on the arrivals alone.
-        (Some(rate), true) if s.model == "mixed" => format!(
+        (Some(rate), true) if s.model == LoadModel::Mixed => format!(
             "{} arrivals/s beside closed-model users, up to {users} in all",
             number(rate),
         ),
@@ -163,56 +132,9 @@ pub fn load_text(s: &ScenarioInfo) -> String {
     }
 }
 
-/// 15432 → "15,432".
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Short commit for people: the first 7 characters.
-pub fn short_commit(r: &RunResult) -> String {
-    r.git
-        .commit
-        .as_deref()
-        .map_or("unknown".into(), |c| c.chars().take(7).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_as_people_say_them() {
-        assert_eq!(seconds(14.0), "14 s");
-        assert_eq!(seconds(8.0), "8 s");
-        assert_eq!(seconds(2.998), "3.0 s");
-        assert_eq!(seconds(0.42), "0.4 s");
-        assert_eq!(seconds(9.96), "10 s");
-        assert_eq!(seconds(59.6), "60 s");
-        assert_eq!(seconds(119.0), "119 s");
-        assert_eq!(seconds(180.0), "3 min");
-        assert_eq!(seconds(462.0), "7 min 42 s");
-        assert_eq!(seconds(7500.0), "2 h 5 min");
-    }
-
-    #[test]
-    fn a_latency_with_no_sample_reads_as_a_dash() {
-        let mut s = Stats {
-            requests: 3,
-            failures: 3,
-            ..Stats::default()
-        };
-        assert_eq!(ms_of(&s, 0.0), "-");
-        s.latency.record_us(1500);
-        assert_eq!(ms_of(&s, 1.5), "1.50");
-    }
 
     #[test]
     fn the_load_reads_as_its_model_and_ramp() {
@@ -231,12 +153,12 @@ mod tests {
         s.rate = Some(133.33);
         s.shape.clear();
         assert_eq!(load_text(&s), "133.3 arrivals/s, up to 20 users");
-        s.model = "mixed".into();
+        s.model = LoadModel::Mixed;
         assert_eq!(
             load_text(&s),
             "133.3 arrivals/s beside closed-model users, up to 20 users in all"
         );
-        s.model = "open".into();
+        s.model = LoadModel::Open;
         s.shape = vec![[0.0, 50.0], [4.0, 100.0], [8.0, 0.0]];
         assert_eq!(
             load_text(&s),

@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use super::{ms_of, thousands, Report};
+use super::format::{ms_of, pct2, short_commit, thousands};
+use super::{words, Report};
 use crate::gate::{Outcome, Status};
 use crate::regress::Change;
 
@@ -10,20 +11,16 @@ use crate::regress::Change;
 pub struct Paint(pub bool);
 
 impl Paint {
-    /// Colour when stdout is a terminal and NO_COLOR is unset or empty.
-    pub fn detect() -> Paint {
+    /// Colour when stdout is a terminal and `color` (NO_COLOR unset or empty).
+    pub fn stdout(color: bool) -> Paint {
         use std::io::IsTerminal;
-        Paint::when(std::io::stdout().is_terminal())
+        Paint(color && std::io::stdout().is_terminal())
     }
 
     /// The same rule for stderr (progress lines).
-    pub fn stderr() -> Paint {
+    pub fn stderr(color: bool) -> Paint {
         use std::io::IsTerminal;
-        Paint::when(std::io::stderr().is_terminal())
-    }
-
-    fn when(terminal: bool) -> Paint {
-        Paint(terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()))
+        Paint(color && std::io::stderr().is_terminal())
     }
     fn wrap(&self, code: &str, text: &str) -> String {
         if self.0 {
@@ -78,7 +75,7 @@ fn table(r: &Report<'_>) -> String {
     );
     let row = |out: &mut String, name: &str, method: &str, s: &crate::metrics::Stats| {
         let m = &s.summary;
-        let fails = format!("{} ({:.2}%)", thousands(s.failures), m.error_rate * 100.0);
+        let fails = format!("{} ({})", thousands(s.failures), pct2(m.error_rate));
         let _ = writeln!(
             out,
             "{:<width$} {:>6} {:>9} {:>14} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8.1}",
@@ -169,10 +166,10 @@ pub fn verdict_block(r: &Report<'_>, paint: &Paint) -> String {
         Status::Inconclusive => writeln!(out, "{} {head}", paint.yellow("INCONCLUSIVE")),
     };
     for c in v.failures() {
-        let _ = writeln!(out, "  {} {}", paint.red("✗"), c.message);
+        let _ = writeln!(out, "  {} {}", paint.red("✗"), words::check(c));
     }
     for c in v.checks.iter().filter(|c| c.outcome == Outcome::Pass) {
-        let _ = writeln!(out, "  {} {}", paint.green("✓"), c.message);
+        let _ = writeln!(out, "  {} {}", paint.green("✓"), words::check(c));
     }
     for a in v.alerts.iter().filter(|a| a.triggered) {
         let _ = writeln!(
@@ -183,11 +180,11 @@ pub fn verdict_block(r: &Report<'_>, paint: &Paint) -> String {
             a.description
         );
         for c in a.checks.iter().filter(|c| c.outcome == Outcome::Fail) {
-            let _ = writeln!(out, "      {}", c.message);
+            let _ = writeln!(out, "      {}", words::check(c));
         }
     }
     for n in &v.notes {
-        let _ = writeln!(out, "  {} {n}", paint.yellow("note:"));
+        let _ = writeln!(out, "  {} {}", paint.yellow("note:"), words::note(n));
     }
     out.push_str(&baseline_block(r, paint, false));
     out
@@ -201,7 +198,7 @@ pub fn baseline_block(r: &Report<'_>, paint: &Paint, all: bool) -> String {
     };
     let mut out = format!(
         "\nAgainst baseline {} ({}{}): {} regressed, {} improved, {} unchanged, {} inconclusive ({:.0}% confidence)\n",
-        b.short_commit(),
+        short_commit(b.commit.as_deref(), "unknown commit"),
         b.source,
         b.branch.as_deref().map_or(String::new(), |br| format!(", branch {br}")),
         b.count(Change::Regressed),
@@ -218,7 +215,7 @@ pub fn baseline_block(r: &Report<'_>, paint: &Paint, all: bool) -> String {
             Change::Unchanged if all => "=".to_string(),
             Change::Unchanged => continue,
         };
-        let _ = writeln!(out, "  {mark} {}", c.message);
+        let _ = writeln!(out, "  {mark} {}", words::comparison(c));
     }
     out
 }

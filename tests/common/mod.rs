@@ -48,12 +48,7 @@ pub fn run(text: &str, o: Overrides) -> RunResult {
         .enable_all()
         .build()
         .unwrap();
-    let opts = RunOptions {
-        environment: None,
-        slow_request: None,
-        log_requests: false,
-        hook: None,
-    };
+    let opts = RunOptions::default();
     rt.block_on(engine::run(plan, opts, std::future::pending()))
 }
 
@@ -185,7 +180,7 @@ pub fn fixture_with(scale: f64) -> RunResult {
         scenario: ScenarioInfo {
             name: "normal".into(),
             description: "Normal load: expected daily traffic".into(),
-            model: "closed".into(),
+            model: perfgate::metrics::LoadModel::Closed,
             users: 50,
             rate: None,
             duration_s: 10.0,

@@ -9,7 +9,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::gate::{self, Budget};
 use crate::metrics::Collector;
-use crate::report::table::Paint;
+use crate::report::format::latency_ms;
+use crate::report::{table::Paint, words};
 
 /// Seconds between plain lines when stderr is not a terminal.
 const PLAIN_EVERY_S: f64 = 5.0;
@@ -22,7 +23,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(total: Duration, budget: &Budget) -> Progress {
+    pub fn new(total: Duration, budget: &Budget, color: bool) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::with_draw_target(
                 Some(total.as_secs().max(1)),
@@ -38,14 +39,17 @@ impl Progress {
         Progress {
             bar,
             budget: budget.clone(),
-            paint: Paint::stderr(),
+            paint: Paint::stderr(color),
             last_line: 0.0,
         }
     }
 
     pub fn tick(&mut self, c: &Collector, elapsed: f64) {
         let t = c.total();
-        let failing = gate::live_failing(&self.budget, c, elapsed);
+        let failing: Vec<String> = gate::live_failing(&self.budget, c, elapsed)
+            .into_iter()
+            .map(words::objective_name)
+            .collect();
         let status = if failing.is_empty() {
             String::new()
         } else {
@@ -64,8 +68,8 @@ impl Progress {
             c.users(),
             t.requests,
             t.requests as f64 / elapsed.max(1e-9),
-            gate::format_ms(t.latency.percentile_us(95.0) as f64 / 1000.0),
-            gate::format_ms(t.latency.percentile_us(99.0) as f64 / 1000.0),
+            latency_ms(t.latency.percentile_us(95.0) as f64 / 1000.0),
+            latency_ms(t.latency.percentile_us(99.0) as f64 / 1000.0),
             t.failures
         );
         match &self.bar {

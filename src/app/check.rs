@@ -1,0 +1,14 @@
+//! `perfgate check`: gate saved results (several are merged exactly).
+
+use super::pipeline::{self, Measure, Mode};
+use crate::cli::{CheckArgs, LoadArgs};
+use crate::config::{Config, Env, Settings};
+use crate::exit::Exit;
+
+pub fn check(args: CheckArgs, env: &Env) -> anyhow::Result<Exit> {
+    let loaded = Config::load(&args.config)?;
+    let settings =
+        Settings::resolve(&LoadArgs::default(), &args.output, env).map_err(anyhow::Error::msg)?;
+    let measure = Measure::Saved(&args.results);
+    Ok(pipeline::execute(&settings, Some(&loaded), measure, Mode::GATE)?.exit)
+}

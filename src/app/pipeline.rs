@@ -1,0 +1,382 @@
+//! The one path every subcommand takes: settings → plan → run or load → judge (budget
+//! and baseline together) → outputs → record. Everything that can fail on bad input
+//! (the budget, the rules, the output paths, the baseline, the history store) is checked
+//! before any load.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::progress::Progress;
+use crate::config::{Config, Dur, Plan, Settings, Source};
+use crate::engine::{self, RunOptions};
+use crate::exit::Exit;
+use crate::export::Exporter;
+use crate::gate::{self, Budget, Note, Status, Verdict};
+use crate::history::{self, Store};
+use crate::metrics::{GitInfo, RunResult, StopReason};
+use crate::regress::{self, Rules};
+use crate::report::{self, table::Paint, words, Output, Report};
+
+/// A parsed perfgate.toml and its text, for errors.
+pub type Loaded = (Config, Source);
+
+/// Where the result comes from.
+pub enum Measure<'a> {
+    /// Plan the config's scenario and run its load; `demo` says it goes to the embedded
+    /// demo service.
+    Run { demo: bool },
+    /// Saved results, merged exactly.
+    Saved(&'a [PathBuf]),
+}
+
+/// What a subcommand asks of the pipeline.
+#[derive(Clone, Copy)]
+pub struct Mode {
+    /// Judge by the config's budget (`compare` judges against the baseline only).
+    pub budget: bool,
+    /// What the terminal shows.
+    pub show: Show,
+    /// The verdict sets the exit code and the CI's annotations and job summary (`report`
+    /// and `compare` exit 0 whatever they find).
+    pub gate: bool,
+    /// Record the run in the history store, when settings name one.
+    pub record: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    /// The per-endpoint table, the verdict and the baseline's regressions.
+    Verdict,
+    /// Every comparison with the baseline.
+    Baseline,
+    /// Nothing: the subcommand says what it wrote.
+    Nothing,
+}
+
+impl Mode {
+    /// `run`, `demo` and `check`: judge, show, exit by the verdict, record.
+    pub const GATE: Mode = Mode {
+        budget: true,
+        show: Show::Verdict,
+        gate: true,
+        record: true,
+    };
+}
+
+/// What the pipeline made.
+pub struct Judged {
+    pub verdict: Verdict,
+    pub exit: Exit,
+}
+
+/// Runs the pipeline for one subcommand.
+pub fn execute(
+    settings: &Settings,
+    config: Option<&Loaded>,
+    measure: Measure<'_>,
+    mode: Mode,
+) -> anyhow::Result<Judged> {
+    // What is judged: the plan's scenario, or the saved results' own.
+    let (plan, saved) = match (measure, config) {
+        (Measure::Run { demo }, Some((c, s))) => (
+            Some((Plan::build(c, s, &settings.overrides())?, demo)),
+            None,
+        ),
+        (Measure::Run { .. }, None) => anyhow::bail!("a load needs a config"),
+        (Measure::Saved(paths), _) => (None, Some(load_results(paths)?)),
+    };
+    let (scenario, scenario_budget, environment) = match (&plan, &saved) {
+        (Some((plan, _)), _) => (
+            plan.scenario.clone(),
+            plan.budget.clone(),
+            settings.environment.as_ref().map(|e| e.value.clone()),
+        ),
+        (None, Some(r)) => (
+            r.scenario.name.clone(),
+            config.and_then(|(c, _)| {
+                c.scenarios
+                    .get(&r.scenario.name)
+                    .and_then(|s| s.get_ref().budget.clone())
+            }),
+            // The environment the results ran in, unless --env names another.
+            settings.environment_or(r.environment.as_deref()),
+        ),
+        (None, None) => unreachable!("a measure is a plan or saved results"),
+    };
+    if let (Some((plan, _)), Some((c, s))) = (&plan, config) {
+        gate::check_endpoint_names(c, s, &plan.endpoints)?;
+    }
+    let budget = match config {
+        Some((c, s)) if mode.budget => Budget::resolve(
+            c,
+            s,
+            environment.as_deref(),
+            scenario_budget.as_deref(),
+            &settings.limits,
+        )?,
+        _ => Budget {
+            name: if mode.budget { "none" } else { "regression" }.into(),
+            environment,
+            ..Budget::default()
+        },
+    };
+    let rules = match config {
+        Some((c, s)) => Rules::from_config(&c.regression, s)?,
+        None => Rules::defaults(),
+    };
+    let outputs = outputs(settings).map_err(anyhow::Error::msg)?;
+    // A bad baseline or an unreachable history fails now, before any load.
+    let baseline = settings
+        .baseline
+        .as_deref()
+        .map(|spec| history::load_baseline(spec, &scenario, &settings.history_store()))
+        .transpose()?;
+    let mut store = match &settings.history {
+        Some(h) if mode.record => Some(Store::open(&h.value)?),
+        _ => None,
+    };
+    let result = match (plan, saved) {
+        (Some((plan, demo)), _) => run_load(plan, demo, settings, config, &budget)?,
+        (None, Some(result)) => result,
+        (None, None) => unreachable!("a measure is a plan or saved results"),
+    };
+    let verdict = judge(&budget, &result, mode, &rules, settings, baseline);
+    let mut exit = present(&result, &verdict, settings, &outputs, mode);
+    if let Some(store) = store.as_mut() {
+        exit = record(store, &result, &verdict, exit);
+    }
+    Ok(Judged { verdict, exit })
+}
+
+/// Loads and merges saved results.
+fn load_results(paths: &[PathBuf]) -> anyhow::Result<RunResult> {
+    let results = paths
+        .iter()
+        .map(|p| RunResult::load(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    crate::metrics::merge(results).map_err(anyhow::Error::msg)
+}
+
+/// The budget's verdict (or the baseline's alone), with the baseline comparison.
+fn judge(
+    budget: &Budget,
+    result: &RunResult,
+    mode: Mode,
+    rules: &Rules,
+    settings: &Settings,
+    baseline: Option<history::Loaded>,
+) -> Verdict {
+    let mut verdict = if mode.budget {
+        gate::evaluate(budget, result)
+    } else {
+        Verdict::unjudged(&budget.name, budget.environment.clone())
+    };
+    let spec = settings.baseline.as_deref().unwrap_or_default();
+    match baseline {
+        Some(history::Loaded::Run(base)) => {
+            verdict = verdict.with_baseline(regress::compare(result, &base, rules, spec))
+        }
+        Some(history::Loaded::NoneYet { store, branch }) => {
+            let note = Note::NoBaselineYet {
+                store,
+                scenario: result.scenario.name.clone(),
+                branch,
+            };
+            errln!("warning: {}", words::note(&note));
+            verdict.notes.push(note);
+        }
+        None => {}
+    }
+    verdict
+}
+
+/// Runs the load with live progress, exports and `abort_on_fail`, until it ends or a
+/// signal stops it.
+fn run_load(
+    plan: Plan,
+    demo: bool,
+    settings: &Settings,
+    config: Option<&Loaded>,
+    budget: &Budget,
+) -> anyhow::Result<RunResult> {
+    let segment = if plan.segment.count > 1 {
+        format!(", segment {}", plan.segment)
+    } else {
+        String::new()
+    };
+    let length = match plan.iterations {
+        Some(n) => format!("{n} iterations (at most {})", Dur(plan.duration)),
+        None => Dur(plan.duration).to_string(),
+    };
+    outln!(
+        "perfgate: scenario {} → {} for {length} ({} thread{}{segment}){}",
+        plan.scenario,
+        plan.target.url(),
+        plan.threads,
+        if plan.threads == 1 { "" } else { "s" },
+        if demo {
+            " against the embedded demo"
+        } else {
+            ""
+        }
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut exporter = Exporter::new(
+        &settings.exports,
+        settings.export_every.0,
+        settings.metrics_listen.as_deref(),
+        &plan.scenario,
+        budget.environment.as_deref(),
+        settings.influx_token.clone(),
+    )?;
+    let mut progress = Progress::new(plan.duration, budget, settings.color);
+    let opts = RunOptions {
+        environment: budget.environment.clone(),
+        git: GitInfo::detect(&settings.ci),
+        slow_request: config.and_then(|(c, _)| c.gate.slow_request.map(|d| d.0)),
+        log_requests: !settings.quiet,
+        hook: Some(Box::new(|c, elapsed| {
+            progress.tick(c, elapsed);
+            if let Some(e) = exporter.as_mut() {
+                e.tick(c, elapsed);
+            }
+            let check = gate::live_abort(budget, c, elapsed)?;
+            errln!("aborting: {}", words::check(&check));
+            Some(StopReason::Aborted)
+        })),
+    };
+    let result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
+    progress.finish();
+    if let Some(e) = exporter {
+        e.finish(&result);
+    }
+    Ok(result)
+}
+
+/// Resolves on the first Ctrl-C or SIGTERM; a second one exits at once.
+async fn shutdown_signal() {
+    wait_signal().await;
+    errln!("\nstopping: finishing in-flight requests and writing partial results (Ctrl-C again to quit now)");
+    tokio::spawn(async {
+        wait_signal().await;
+        std::process::exit(Exit::Interrupted.code() as i32);
+    });
+}
+
+async fn wait_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+/// Shows the outcome, writes every output, and maps it to an exit code.
+fn present(
+    result: &RunResult,
+    verdict: &Verdict,
+    settings: &Settings,
+    outputs: &[Output],
+    mode: Mode,
+) -> Exit {
+    let r = Report { result, verdict };
+    let paint = Paint::stdout(settings.color);
+    match mode.show {
+        Show::Verdict => outln!("\n{}", report::terminal(&r, &paint)),
+        Show::Baseline => {
+            out!("{}", report::baseline_block(&r, &paint, true));
+            for n in &verdict.notes {
+                outln!("{}", words::note(n));
+            }
+        }
+        Show::Nothing => {}
+    }
+    let mut broken = false;
+    if let Some(path) = &settings.out {
+        if let Err(e) = result.save(path) {
+            errln!("error: cannot write {}: {e}", path.display());
+            broken = true;
+        }
+    }
+    for o in outputs {
+        if let Err(e) = crate::write_atomic(&o.path, o.format.render(&r).as_bytes()) {
+            errln!("error: cannot write {}: {e}", o.path.display());
+            broken = true;
+        }
+    }
+    if mode.gate {
+        if settings.ci.github_actions {
+            out!("{}", report::annotations(&r));
+        }
+        let summary = settings.ci.step_summary.as_deref();
+        let markdown = report::Format::Markdown.render(&r);
+        if let Err(e) = report::step_summary(summary, &markdown) {
+            errln!("warning: cannot append to GITHUB_STEP_SUMMARY: {e}");
+        }
+    }
+    if broken {
+        Exit::Error
+    } else if !mode.gate {
+        Exit::Passed
+    } else if result.stop == StopReason::Interrupted {
+        Exit::Interrupted
+    } else {
+        match verdict.status {
+            Status::Passed => Exit::Passed,
+            Status::Failed | Status::Inconclusive => Exit::Failed,
+        }
+    }
+}
+
+/// Records the run after its outputs are written; a failed write turns the exit into 2.
+fn record(store: &mut Store, r: &RunResult, v: &Verdict, exit: Exit) -> Exit {
+    let status = if r.stop == StopReason::Interrupted {
+        "interrupted"
+    } else {
+        match v.status {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Inconclusive => "inconclusive",
+        }
+    };
+    match store.record(r, status) {
+        Ok(id) => {
+            outln!("recorded run #{id} in {}", store.url);
+            exit
+        }
+        Err(e) => {
+            errln!("error: cannot record the run in {}: {e:#}", store.url);
+            Exit::Error
+        }
+    }
+}
+
+/// Parses `--report` and checks every output can be written, before any load.
+fn outputs(settings: &Settings) -> Result<Vec<Output>, String> {
+    let reports = settings
+        .reports
+        .iter()
+        .map(|s| Output::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let paths = settings.out.iter().chain(reports.iter().map(|r| &r.path));
+    for p in paths {
+        writable(p).map_err(|e| format!("{e:#}"))?;
+    }
+    Ok(reports)
+}
+
+/// Whether a file can be created beside `path` (probed, then removed).
+pub fn writable(path: &Path) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let probe = dir.join(format!(".perfgate-probe-{}", std::process::id()));
+    std::fs::File::create(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .with_context(|| format!("cannot write {}", path.display()))
+}

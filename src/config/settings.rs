@@ -1,0 +1,474 @@
+//! Settings resolved once: command-line flags > environment variables > perfgate.toml >
+//! defaults. This is the only module that reads the environment ([`Env::read`]); every
+//! other part of perfgate gets resolved values, and each value that can come from more
+//! than one place knows where it came from, so an error names the flag or the variable.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use super::{Arrivals, Dur, Overrides, Rate, Segment, Stage, Target};
+use crate::cli::{LoadArgs, OutputArgs};
+
+/// Where a setting came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Flag(&'static str),
+    Env(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Flag(name) | Origin::Env(name) => f.write_str(name),
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting<T> {
+    pub value: T,
+    pub from: Origin,
+}
+
+/// The process environment, read once.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    /// Reads the environment (variables that are not UTF-8 are left out).
+    pub fn read() -> Env {
+        Env {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
+    }
+
+    /// An environment of these variables only (for tests and embedding).
+    pub fn of<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Env {
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// A variable's value; unset and blank are the same.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    fn first(&self, names: &[&str]) -> Option<String> {
+        names.iter().find_map(|n| self.get(n)).map(str::to_string)
+    }
+}
+
+/// What the CI the run happens in says about it.
+#[derive(Clone, Debug, Default)]
+pub struct Ci {
+    /// GITHUB_ACTIONS=true: violations become workflow annotations.
+    pub github_actions: bool,
+    /// GITHUB_STEP_SUMMARY: the Markdown report is appended there.
+    pub step_summary: Option<PathBuf>,
+    /// GITHUB_SHA, CI_COMMIT_SHA or GIT_COMMIT.
+    pub commit: Option<String>,
+    /// GITHUB_HEAD_REF, GITHUB_REF_NAME, CI_COMMIT_REF_NAME or GIT_BRANCH.
+    pub branch: Option<String>,
+}
+
+impl Ci {
+    /// The CI context in `env`.
+    pub fn of(env: &Env) -> Ci {
+        Ci {
+            github_actions: env.get("GITHUB_ACTIONS") == Some("true"),
+            step_summary: env.get("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            commit: env.first(&["GITHUB_SHA", "CI_COMMIT_SHA", "GIT_COMMIT"]),
+            branch: env.first(&[
+                "GITHUB_HEAD_REF",
+                "GITHUB_REF_NAME",
+                "CI_COMMIT_REF_NAME",
+                "GIT_BRANCH",
+            ]),
+        }
+    }
+}
+
+/// A Locust-setup variable that replaces a whole-run objective: MAX_P99_LATENCY_MS=200.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnvLimit {
+    pub var: &'static str,
+    /// The budget key it replaces (p99, error_rate, min_rps, ...).
+    pub key: &'static str,
+    /// In the budget's unit: ms for latency, a fraction for error_rate, per second for rps.
+    pub value: f64,
+}
+
+/// The Locust setup's variables: (variable, budget key, divisor to the budget's unit).
+const ENV_LIMITS: &[(&str, &str, f64)] = &[
+    ("MAX_P99_LATENCY_MS", "p99", 1.0),
+    ("MAX_P95_LATENCY_MS", "p95", 1.0),
+    ("MAX_AVG_LATENCY_MS", "avg", 1.0),
+    ("MAX_FAIL_RATE", "error_rate", 100.0), // in percent, as in Locust
+    ("MIN_RPS", "min_rps", 1.0),
+];
+
+/// Where history is kept when nothing names a store.
+pub const DEFAULT_HISTORY: &str = ".perfgate/history.db";
+
+/// Everything a subcommand needs to know beyond its positional arguments.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub scenario: Option<Setting<String>>,
+    pub host: Option<Setting<String>>,
+    pub users: Option<Setting<u64>>,
+    pub duration: Option<Setting<Dur>>,
+    pub segment: Option<Setting<Segment>>,
+    pub spawn_rate: Option<f64>,
+    pub rate: Option<Rate>,
+    pub arrivals: Option<Arrivals>,
+    pub stages: Vec<Stage>,
+    pub iterations: Option<u64>,
+    pub budget: Option<String>,
+    pub threads: Option<usize>,
+    /// The budget environment: --env, else PERFGATE_ENV (the file's `[gate]
+    /// environment` comes after both, when the budget is resolved).
+    pub environment: Option<Setting<String>>,
+    /// MAX_P99_LATENCY_MS and friends, parsed.
+    pub limits: Vec<EnvLimit>,
+    /// The store a run records into: --history [DB], else PERFGATE_HISTORY; none: no record.
+    pub history: Option<Setting<String>>,
+    pub baseline: Option<String>,
+    pub out: Option<PathBuf>,
+    /// `--report FORMAT=FILE`, as given (the report module parses them).
+    pub reports: Vec<String>,
+    pub quiet: bool,
+    pub exports: Vec<String>,
+    pub export_every: Dur,
+    pub metrics_listen: Option<String>,
+    /// INFLUX_TOKEN, for InfluxDB v2 exports.
+    pub influx_token: Option<String>,
+    pub ci: Ci,
+    /// NO_COLOR unset or empty.
+    pub color: bool,
+    /// Every variable, for the templates' `env()`.
+    pub vars: BTreeMap<String, String>,
+}
+
+impl Settings {
+    /// Resolves flags over environment variables. An error names the flag or variable.
+    pub fn resolve(load: &LoadArgs, output: &OutputArgs, env: &Env) -> Result<Settings, String> {
+        let flag_or_env = |flag: &Option<String>, name: &'static str, var: &'static str| match flag
+        {
+            Some(v) => Some(Setting {
+                value: v.clone(),
+                from: Origin::Flag(name),
+            }),
+            None => env.get(var).map(|v| Setting {
+                value: v.trim().to_string(),
+                from: Origin::Env(var),
+            }),
+        };
+        let scenario = flag_or_env(&load.scenario, "--scenario", "TEST_SCENARIO");
+        let host = flag_or_env(&load.host, "--host", "TARGET_HOST");
+        if let Some(h) = &host {
+            Target::parse(&h.value).map_err(|e| format!("{}: {e}", h.from))?;
+        }
+        let users = match load.users {
+            Some(n) => Some(Setting {
+                value: n,
+                from: Origin::Flag("--users"),
+            }),
+            None => parsed(env_setting(env, "TEST_USERS"), |v| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("{v:?} is not a whole number of users"))
+            })?,
+        };
+        let duration = parsed(
+            flag_or_env(&load.duration, "--duration", "TEST_DURATION"),
+            Dur::parse,
+        )?;
+        let segment = parsed(
+            flag_or_env(&load.segment, "--segment", "PERFGATE_SEGMENT"),
+            Segment::parse,
+        )?;
+        if let Some(u) = users.as_ref().filter(|u| u.value == 0) {
+            return Err(format!("{}: needs at least one user", u.from));
+        }
+        if let Some(d) = duration.as_ref().filter(|d| d.value.0.is_zero()) {
+            return Err(format!("{}: must be more than 0, e.g. 30s", d.from));
+        }
+        if load.iterations == Some(0) {
+            return Err("--iterations: must be at least 1".into());
+        }
+        if load.threads == Some(0) {
+            return Err("--threads: must be at least 1".into());
+        }
+        if load.spawn_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+            return Err("--spawn-rate: must be more than 0 users per second".into());
+        }
+        let rate = load
+            .rate
+            .as_deref()
+            .map(Rate::parse)
+            .transpose()
+            .map_err(|e| format!("--rate: {e}"))?;
+        let stages = load
+            .stages
+            .iter()
+            .map(|s| Stage::parse(s).map_err(|e| format!("--stage {s}: {e}")))
+            .collect::<Result<_, _>>()?;
+        let export_every = match output.export_every.as_str() {
+            "" => Dur(std::time::Duration::from_secs(5)),
+            every => Dur::parse(every).map_err(|e| format!("--export-every: {e}"))?,
+        };
+        // `--history` alone means PERFGATE_HISTORY, else the default file.
+        let history = match output.history.as_deref() {
+            Some("") => Some(env_setting(env, "PERFGATE_HISTORY").unwrap_or(Setting {
+                value: DEFAULT_HISTORY.to_string(),
+                from: Origin::Flag("--history"),
+            })),
+            Some(url) => Some(Setting {
+                value: url.to_string(),
+                from: Origin::Flag("--history"),
+            }),
+            None => env_setting(env, "PERFGATE_HISTORY"),
+        };
+        Ok(Settings {
+            scenario,
+            host,
+            users,
+            duration,
+            segment,
+            spawn_rate: load.spawn_rate,
+            rate,
+            arrivals: load.arrivals.as_deref().map(|a| match a {
+                "poisson" => Arrivals::Poisson,
+                _ => Arrivals::Uniform,
+            }),
+            stages,
+            iterations: load.iterations,
+            budget: load.budget.clone(),
+            threads: load.threads,
+            environment: flag_or_env(&output.environment, "--env", "PERFGATE_ENV"),
+            limits: env_limits(env)?,
+            history,
+            baseline: output.baseline.clone(),
+            out: output.out.clone(),
+            reports: output.reports.clone(),
+            quiet: output.quiet,
+            exports: output.exports.clone(),
+            export_every,
+            metrics_listen: output.metrics_listen.clone(),
+            influx_token: env.get("INFLUX_TOKEN").map(str::to_string),
+            ci: Ci::of(env),
+            color: env.get("NO_COLOR").is_none(),
+            vars: env.vars.clone(),
+        })
+    }
+
+    /// What the plan takes from the command line and the environment.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            scenario: self.scenario.as_ref().map(|s| s.value.clone()),
+            host: self.host.as_ref().map(|s| s.value.clone()),
+            users: self.users.as_ref().map(|s| s.value),
+            spawn_rate: self.spawn_rate,
+            duration: self.duration.as_ref().map(|s| s.value),
+            rate: self.rate,
+            arrivals: self.arrivals,
+            stages: self.stages.clone(),
+            iterations: self.iterations,
+            budget: self.budget.clone(),
+            threads: self.threads,
+            segment: self.segment.as_ref().map(|s| s.value),
+            vars: self.vars.clone(),
+        }
+    }
+
+    /// The store history is read from: the one runs record into, else the default file.
+    pub fn history_store(&self) -> String {
+        self.history
+            .as_ref()
+            .map_or(DEFAULT_HISTORY.to_string(), |h| h.value.clone())
+    }
+
+    /// The environment named by the flag, else `fallback` (a saved result's own), else
+    /// PERFGATE_ENV.
+    pub fn environment_or(&self, fallback: Option<&str>) -> Option<String> {
+        match &self.environment {
+            Some(e) if matches!(e.from, Origin::Flag(_)) => Some(e.value.clone()),
+            e => fallback
+                .map(str::to_string)
+                .or_else(|| e.as_ref().map(|e| e.value.clone())),
+        }
+    }
+}
+
+/// A raw setting parsed; the error names where it came from.
+fn parsed<T>(
+    raw: Option<Setting<String>>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<Setting<T>>, String> {
+    raw.map(|s| {
+        parse(&s.value)
+            .map(|value| Setting {
+                value,
+                from: s.from,
+            })
+            .map_err(|e| format!("{}: {e}", s.from))
+    })
+    .transpose()
+}
+
+fn env_setting(env: &Env, var: &'static str) -> Option<Setting<String>> {
+    env.get(var).map(|v| Setting {
+        value: v.trim().to_string(),
+        from: Origin::Env(var),
+    })
+}
+
+fn env_limits(env: &Env) -> Result<Vec<EnvLimit>, String> {
+    let mut limits = Vec::new();
+    for &(var, key, divisor) in ENV_LIMITS {
+        let Some(raw) = env.get(var) else { continue };
+        let n: f64 = raw
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n: &f64| n.is_finite())
+            .ok_or_else(|| format!("{var}={raw:?} is not a number"))?;
+        if n < 0.0 {
+            return Err(format!("{var}={raw:?} must not be negative"));
+        }
+        limits.push(EnvLimit {
+            var,
+            key,
+            value: n / divisor,
+        });
+    }
+    Ok(limits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(load: LoadArgs, vars: &[(&str, &str)]) -> Result<Settings, String> {
+        Settings::resolve(
+            &load,
+            &OutputArgs::default(),
+            &Env::of(vars.iter().copied()),
+        )
+    }
+
+    #[test]
+    fn a_flag_wins_over_its_variable_and_each_says_where_it_came_from() {
+        let s = resolve(
+            LoadArgs {
+                users: Some(5),
+                ..Default::default()
+            },
+            &[("TEST_USERS", "50"), ("TEST_DURATION", "2s")],
+        )
+        .unwrap();
+        let users = s.users.unwrap();
+        assert_eq!((users.value, users.from), (5, Origin::Flag("--users")));
+        let d = s.duration.unwrap();
+        assert_eq!(
+            (d.value.secs(), d.from),
+            (2.0, Origin::Env("TEST_DURATION"))
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_flag_or_variable() {
+        for (vars, needle) in [
+            (
+                vec![("TEST_USERS", "many")],
+                "TEST_USERS: \"many\" is not a whole number",
+            ),
+            (
+                vec![("TEST_USERS", "0")],
+                "TEST_USERS: needs at least one user",
+            ),
+            (
+                vec![("TEST_DURATION", "0s")],
+                "TEST_DURATION: must be more than 0",
+            ),
+            (vec![("TARGET_HOST", "ftp://x")], "TARGET_HOST:"),
+            (vec![("PERFGATE_SEGMENT", "3/2")], "PERFGATE_SEGMENT:"),
+            (
+                vec![("MAX_P99_LATENCY_MS", "fast")],
+                "MAX_P99_LATENCY_MS=\"fast\" is not a number",
+            ),
+            (vec![("MAX_FAIL_RATE", "-1")], "must not be negative"),
+        ] {
+            let e = resolve(LoadArgs::default(), &vars).unwrap_err();
+            assert!(e.contains(needle), "{vars:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn limits_are_in_the_budget_unit_and_ci_context_is_read() {
+        let s = resolve(
+            LoadArgs::default(),
+            &[
+                ("MAX_FAIL_RATE", "2.5"),
+                ("MAX_P99_LATENCY_MS", "0.01"),
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_HEAD_REF", ""),
+                ("GITHUB_REF_NAME", "main"),
+                ("NO_COLOR", "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.limits[0].key, "p99");
+        assert!((s.limits[0].value - 0.01).abs() < 1e-12);
+        assert!((s.limits[1].value - 0.025).abs() < 1e-12);
+        assert!(s.ci.github_actions && !s.color);
+        assert_eq!(s.ci.branch.as_deref(), Some("main"));
+    }
+
+    #[test]
+    fn history_alone_means_the_variable_then_the_default_file() {
+        let out = |h: Option<&str>| OutputArgs {
+            history: h.map(str::to_string),
+            ..Default::default()
+        };
+        let env = Env::of([("PERFGATE_HISTORY", "h.db")]);
+        let s = Settings::resolve(&LoadArgs::default(), &out(Some("")), &env).unwrap();
+        assert_eq!(s.history.unwrap().value, "h.db");
+        let s = Settings::resolve(&LoadArgs::default(), &out(Some("")), &Env::default()).unwrap();
+        assert_eq!(s.history_store(), DEFAULT_HISTORY);
+        let s = Settings::resolve(&LoadArgs::default(), &out(None), &Env::default()).unwrap();
+        assert!(s.history.is_none());
+    }
+
+    #[test]
+    fn a_saved_results_environment_comes_after_the_flag_but_before_the_variable() {
+        let env = Env::of([("PERFGATE_ENV", "staging")]);
+        let s = Settings::resolve(&LoadArgs::default(), &OutputArgs::default(), &env).unwrap();
+        assert_eq!(
+            s.environment_or(Some("production")).as_deref(),
+            Some("production")
+        );
+        assert_eq!(s.environment_or(None).as_deref(), Some("staging"));
+        let flag = OutputArgs {
+            environment: Some("development".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&LoadArgs::default(), &flag, &env).unwrap();
+        assert_eq!(
+            s.environment_or(Some("production")).as_deref(),
+            Some("development")
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! The one place outcomes become sentences: a verdict's checks and notes, and a
+//! baseline's comparisons. Every format says them the same way.
+
+use super::format::{seconds, signed_pct, subject, symbol, value};
+use crate::gate::{Check, Note, Objective, Outcome};
+use crate::metrics::Scope;
+use crate::regress::{Change, Comparison, Shortfall, Which, Why, MIN_INTERVALS};
+
+/// e.g. "p99 latency 212 ms > 150 ms budget on /api/verify-proof (production)".
+pub fn check(c: &Check) -> String {
+    objective_line(
+        &c.objective,
+        c.measured,
+        c.outcome == Outcome::Pass,
+        &c.context,
+    )
+}
+
+fn objective_line(o: &Objective, measured: Option<f64>, holds: bool, context: &str) -> String {
+    let on = match &o.scope {
+        Scope::Total => String::new(),
+        Scope::Endpoint(e) => format!(" on {e}"),
+    };
+    let origin = if o.origin.is_empty() || o.origin == context {
+        context.to_string()
+    } else {
+        format!("{context}, {}", o.origin)
+    };
+    match (measured, &o.window) {
+        (None, _) => format!(
+            "{}: no data{on} — nothing was measured, so the budget cannot hold ({origin})",
+            o.metric
+        ),
+        (Some(v), None) => format!(
+            "{} {} {} {} budget{on} ({origin})",
+            o.metric,
+            value(o.metric, v),
+            symbol(o.op, holds),
+            value(o.metric, o.limit)
+        ),
+        (Some(v), Some(w)) => format!(
+            "{} {} {} held in {:.0}% of {}s windows{} (needs {:.0}%){on} ({origin})",
+            o.metric,
+            symbol(o.op, true),
+            value(o.metric, o.limit),
+            v * 100.0,
+            w.seconds,
+            if w.after_s > 0.0 {
+                format!(" after {:.0}s", w.after_s)
+            } else {
+                String::new()
+            },
+            w.at_least * 100.0
+        ),
+    }
+}
+
+/// An objective named shortly, for live progress: "p99 latency on /api/verify-proof".
+pub fn objective_name(o: &Objective) -> String {
+    subject(o.metric, &o.scope)
+}
+
+/// Why a run is inconclusive, interrupted, aborted or partly judged, in words.
+pub fn note(n: &Note) -> String {
+    match n {
+        Note::Segment(seg) => format!(
+            "segment {seg} of the load: throughput objectives (rps, requests, dropped) are judged when `perfgate check` merges every segment's result"
+        ),
+        Note::Interrupted => "the run was interrupted: results are partial".into(),
+        Note::Aborted => "the run was stopped early by an abort_on_fail objective".into(),
+        Note::Dropped {
+            dropped,
+            scheduled,
+            generator_overloaded,
+        } => {
+            let pct = 100.0 * *dropped as f64 / (*scheduled).max(1) as f64;
+            // Users stay busy when perfgate cannot run them: then more users would not help.
+            let fix = if *generator_overloaded {
+                "the load generator could not keep up (below): give it more cores, or split the load with --segment"
+            } else {
+                "raise max_users (--users) or bound `dropped` in the budget"
+            };
+            format!(
+                "{dropped} of {scheduled} arrivals ({pct:.1}%) were dropped for want of a free user: the service got {:.1}% of the load asked; {fix}",
+                100.0 - pct,
+            )
+        }
+        Note::GeneratorOverloaded(why) => format!(
+            "inconclusive: the load generator was the bottleneck ({}); the numbers describe perfgate, not the service",
+            why.join("; ")
+        ),
+        Note::NoObjectives => "no budget objectives: nothing was judged (add [budgets.*] or [endpoints.*] to perfgate.toml)".into(),
+        Note::NeverAnswered {
+            requests,
+            top_reason,
+        } => {
+            let why = top_reason
+                .as_ref()
+                .map_or(String::new(), |(reason, n)| format!(" ({n} × {reason})"));
+            format!(
+                "inconclusive: every one of the {requests} requests failed{why}: nothing about the service's performance was measured; check the target, and bound error_rate in the budget"
+            )
+        }
+        Note::NoBaselineYet {
+            store,
+            scenario,
+            branch,
+        } => format!(
+            "no baseline yet: {store} has no completed run of scenario {scenario:?} on branch {branch:?}, so nothing was compared"
+        ),
+    }
+}
+
+/// "p99 latency on /api/verify-proof regressed: 26.1 ms vs 20.0 ms (+30.5%, CI +27.0% …
+/// +34.1%; rule +10%)", or why it could not be judged.
+pub fn comparison(c: &Comparison) -> String {
+    let m = c.rule.metric;
+    let what = subject(m, &c.rule.scope);
+    if let Some(why) = &c.why {
+        let why = match why {
+            Why::TooFewResamples => {
+                return format!("{what} inconclusive: too few samples to resample")
+            }
+            Why::NoData => "no data in one of the runs".to_string(),
+            Why::TooLittle(Which::Baseline, s) => format!("the baseline has {}", shortfall(c, s)),
+            Why::TooLittle(Which::Current, s) => format!("this run has {}", shortfall(c, s)),
+        };
+        // The values people see, even when they cannot be judged.
+        let values = match (c.current, c.baseline, c.delta) {
+            (Some(cur), Some(base), Some(d)) => format!(
+                "{} vs {} ({}), but ",
+                value(m, cur),
+                value(m, base),
+                signed_pct(d)
+            ),
+            _ => String::new(),
+        };
+        return format!("{what} inconclusive: {values}{why}");
+    }
+    let word = match c.change {
+        Change::Regressed => "regressed",
+        Change::Improved => "improved",
+        Change::Unchanged => "unchanged",
+        Change::Inconclusive => "inconclusive",
+    };
+    let delta = c
+        .delta
+        .map_or(String::new(), |d| format!("{}, ", signed_pct(d)));
+    let ci = c.interval.map_or(String::new(), |(lo, hi)| {
+        format!("CI {} … {}; ", signed_pct(lo), signed_pct(hi))
+    });
+    format!(
+        "{what} {word}: {} vs {} ({delta}{ci}rule {})",
+        value(m, c.current.unwrap_or_default()),
+        value(m, c.baseline.unwrap_or_default()),
+        c.rule.text
+    )
+}
+
+/// "8 one-second intervals (need 10: run at least 10 s)", or "120 samples (p99 latency
+/// needs 1000; at 12 a second, run at least 84 s)".
+fn shortfall(c: &Comparison, s: &Shortfall) -> String {
+    match *s {
+        Shortfall::Intervals(n) => format!(
+            "{n} one-second intervals (need {MIN_INTERVALS}: run at least {MIN_INTERVALS} s)"
+        ),
+        Shortfall::Samples {
+            have,
+            need,
+            requests,
+            per_s,
+        } => {
+            let advice = if per_s > 0.0 {
+                let rate = if per_s >= 10.0 {
+                    format!("{per_s:.0}")
+                } else {
+                    format!("{per_s:.1}")
+                };
+                let secs = (need as f64 / per_s).ceil().max(MIN_INTERVALS as f64);
+                format!("; at {rate} a second, run at least {}", seconds(secs))
+            } else {
+                String::new()
+            };
+            let noun = if requests { "requests" } else { "samples" };
+            format!("{have} {noun} ({} needs {need}{advice})", c.rule.metric)
+        }
+    }
+}
