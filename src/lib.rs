@@ -4,19 +4,27 @@
 //! drives realistic HTTP load at the service, measures it (HdrHistograms, no coordinated
 //! omission in the open model), and judges the result against the budget.
 //!
-//! The pipeline: [`config`] → [`config::Plan`] → [`engine`] → [`metrics::RunResult`] →
-//! [`gate`] → [`report`]s and an exit code.
+//! The pipeline: [`config::Settings`] (flags over environment variables) and
+//! [`config::Config`] → [`config::Plan`] → [`engine::run`] → [`metrics::RunResult`] →
+//! [`gate::evaluate`] (with [`regress::compare`] against a baseline) → a
+//! [`gate::Verdict`] → [`report`]s and an [`exit::Exit`] code. The binary's subcommands
+//! are thin files in [`app`] over one shared pipeline.
+//!
+//! The library's surface, re-exported here: [`Config`], [`Settings`], [`Plan`] and
+//! [`Overrides`] to plan a run; [`run`] and [`RunOptions`] to drive it; [`RunResult`],
+//! the one report model every stage reads; [`Budget`], [`evaluate`] and [`Verdict`] to
+//! judge it; [`DemoServer`] as a target. The modules stay public for what the
+//! integration tests and the binary reach into, but these are the names to build on.
 //!
 //! ```no_run
-//! use perfgate::{config::{Config, Overrides, Plan}, demo::{DemoServer, Knobs}, engine};
+//! use perfgate::{Config, DemoServer, Knobs, Overrides, Plan, RunOptions};
 //!
 //! let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
 //! let (config, source) = Config::parse("perfgate.toml", perfgate::EXAMPLE_CONFIG).unwrap();
 //! let overrides = Overrides { host: Some(demo.url()), duration: Some(perfgate::config::Dur::parse("5s").unwrap()), ..Default::default() };
 //! let plan = Plan::build(&config, &source, &overrides).unwrap();
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-//! let opts = engine::RunOptions::default();
-//! let result = rt.block_on(engine::run(plan, opts, std::future::pending()));
+//! let result = rt.block_on(perfgate::run(plan, RunOptions::default(), std::future::pending()));
 //! assert_eq!(result.total.requests, demo.served().values().flat_map(|m| m.values()).sum::<u64>());
 //! ```
 
@@ -58,6 +66,12 @@ pub mod import;
 pub mod metrics;
 pub mod regress;
 pub mod report;
+
+pub use config::{Config, Overrides, Plan, Settings};
+pub use demo::{DemoServer, Knobs};
+pub use engine::{run, RunOptions};
+pub use gate::{evaluate, Budget, Verdict};
+pub use metrics::RunResult;
 
 use std::io::Write;
 use std::path::Path;

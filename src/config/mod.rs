@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use plan::{Extract, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask, PlannedUser};
+pub use plan::{
+    Expectation, Extract, Feeder, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask,
+    PlannedUser,
+};
 pub use segment::Segment;
 pub use settings::{Ci, Env, EnvLimit, Origin, Setting, Settings, DEFAULT_HISTORY};
 pub use target::Target;

@@ -143,7 +143,7 @@ pub struct Settings {
     pub environment: Option<Setting<String>>,
     /// MAX_P99_LATENCY_MS and friends, parsed.
     pub limits: Vec<EnvLimit>,
-    /// The store a run records into: --history [DB], else PERFGATE_HISTORY; none: no record.
+    /// The store a run records into: `--history [DB]`, else PERFGATE_HISTORY; none: no record.
     pub history: Option<Setting<String>>,
     pub baseline: Option<String>,
     pub out: Option<PathBuf>,

@@ -10,16 +10,14 @@
 use std::cell::RefCell;
 use std::io;
 use std::mem::MaybeUninit;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::connect::{io_failure, Dialer, Stream};
 use super::cookies::{path_of, Jar};
 use super::request::{write_redirect, REDIRECTS};
+use super::response::{capture, framing, Framing, Response};
 use crate::config::{Plan, Target};
 use crate::metrics::Failure;
 
@@ -27,14 +25,14 @@ use crate::metrics::Failure;
 /// worker's connections.
 pub struct Connector {
     pub target: Target,
-    pub connect_timeout: Duration,
+    /// Opens connections: TCP, then TLS when the target is https.
+    dialer: Dialer,
     /// Redirects followed per request (`[target] max_redirects`).
     max_redirects: u32,
     /// Whether each user keeps a cookie jar (`[target] cookies`).
     cookies: bool,
     /// Whether a connection is kept for the next request (`[target] keep_alive`).
     keep_alive: bool,
-    tls: Option<tokio_rustls::TlsConnector>,
     /// Between requests a kept-alive connection holds no bytes, so its read buffer goes
     /// back here: only requests in flight hold one (10,000 thinking users do not need
     /// 10,000 buffers).
@@ -47,30 +45,14 @@ const READ_BUFFER: usize = 8192;
 const KEEP_BUFFER: usize = 64 * 1024;
 
 impl Connector {
-    /// The plan's target, timeouts and HTTP behaviour; it trusts the public roots and
-    /// the plan's `[target] ca_file`.
+    /// The plan's target, timeouts and HTTP behaviour.
     pub fn new(plan: &Plan) -> Connector {
-        let tls = plan.target.tls.then(|| {
-            let mut roots =
-                rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            // Checked when the plan was built: each parses as a certificate.
-            let (_added, _ignored) = roots.add_parsable_certificates(plan.ca_certs.iter().cloned());
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-            tokio_rustls::TlsConnector::from(Arc::new(config))
-        });
         Connector {
             target: plan.target.clone(),
-            connect_timeout: plan.connect_timeout,
+            dialer: Dialer::new(plan),
             max_redirects: plan.max_redirects,
             cookies: plan.cookies,
             keep_alive: plan.keep_alive,
-            tls,
             buffers: RefCell::default(),
         }
     }
@@ -104,129 +86,6 @@ impl Connector {
         let mut next = Vec::new();
         write_redirect(&self.target, sent, resp.status, location, &mut next)?;
         Ok(next)
-    }
-
-    async fn connect(&self) -> Result<Stream, Failure> {
-        let t = &self.target;
-        let connect = async {
-            let tcp = TcpStream::connect((t.host.as_str(), t.port))
-                .await
-                .map_err(io_failure)?;
-            tcp.set_nodelay(true).map_err(io_failure)?;
-            match &self.tls {
-                None => Ok(Stream::Plain(tcp)),
-                Some(tls) => {
-                    let name = rustls::pki_types::ServerName::try_from(t.host.clone())
-                        .map_err(|e| Failure::Connect(format!("bad TLS server name: {e}")))?;
-                    let s = tls
-                        .connect(name, tcp)
-                        .await
-                        .map_err(|e| Failure::Connect(format!("TLS: {e}")))?;
-                    Ok(Stream::Tls(Box::new(s)))
-                }
-            }
-        };
-        tokio::time::timeout(self.connect_timeout, connect)
-            .await
-            .map_err(|_| Failure::Timeout)?
-    }
-}
-
-/// Maps an I/O error to the failure reason users see.
-pub fn io_failure(e: io::Error) -> Failure {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => Failure::Refused,
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::UnexpectedEof => Failure::Reset,
-        io::ErrorKind::TimedOut => Failure::Timeout,
-        _ => Failure::Connect(e.to_string()),
-    }
-}
-
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
-        }
-    }
-}
-
-/// The parts of a response the engine looks at.
-pub struct Response {
-    pub status: u16,
-    /// Body bytes, as delivered (after chunked decoding).
-    pub body_bytes: u64,
-    /// When the first byte of the response arrived.
-    pub first_byte: Instant,
-    /// The headers the client acts on, when there are any (boxed: most responses have
-    /// none, and a small `Response` moves cheaply through the futures).
-    pub extra: Option<Box<Extra>>,
-}
-
-/// The rare response headers the client acts on.
-#[derive(Default)]
-pub struct Extra {
-    /// The `Location` header of a 3xx response.
-    pub location: Option<String>,
-    /// The `Set-Cookie` headers' values.
-    pub set_cookies: Vec<String>,
-    /// The headers the request asked for (see `Conn::exchange`), by their index there.
-    pub captured: Vec<(usize, String)>,
-}
-
-impl Response {
-    pub fn location(&self) -> Option<&str> {
-        self.extra.as_ref()?.location.as_deref()
-    }
-
-    fn set_cookies(&self) -> &[String] {
-        self.extra.as_ref().map_or(&[], |e| &e.set_cookies)
-    }
-
-    /// The value of the `i`-th header the request asked to capture.
-    pub fn captured(&self, i: usize) -> Option<&str> {
-        let e = self.extra.as_ref()?;
-        e.captured
-            .iter()
-            .find(|(j, _)| *j == i)
-            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -341,7 +200,7 @@ impl Conn {
             let reused = self.stream.is_some();
             if !reused {
                 let t0 = Instant::now();
-                match connector.connect().await {
+                match connector.dialer.connect().await {
                     Ok(s) => self.stream = Some(s),
                     Err(f) => return (connect_us, Err(f)),
                 }
@@ -553,13 +412,6 @@ impl Conn {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Framing {
-    Length(u64),
-    Chunked,
-    UntilClose,
-}
-
 /// What of a response the caller keeps besides its status.
 #[derive(Clone, Copy)]
 pub struct Keep<'a> {
@@ -567,109 +419,4 @@ pub struct Keep<'a> {
     pub body: bool,
     /// Headers by lowercase name (for extraction).
     pub headers: &'a [String],
-}
-
-/// Keeps the first value of each header named in `names`.
-fn capture(resp: &httparse::Response<'_, '_>, names: &[String], extra: &mut Option<Box<Extra>>) {
-    for h in resp.headers.iter() {
-        if let Some(i) = names.iter().position(|n| h.name.eq_ignore_ascii_case(n)) {
-            let e = extra.get_or_insert_default();
-            if !e.captured.iter().any(|(j, _)| *j == i) {
-                e.captured
-                    .push((i, String::from_utf8_lossy(h.value).into_owned()));
-            }
-        }
-    }
-}
-
-/// How the body is framed, whether the connection closes after it, and the headers the
-/// client acts on (a 3xx's `Location`, `Set-Cookie`).
-fn framing(
-    resp: &httparse::Response<'_, '_>,
-    head_only: bool,
-) -> Result<(Framing, bool, Option<Box<Extra>>), Failure> {
-    let mut extra: Option<Box<Extra>> = None;
-    let redirect = resp.code.is_some_and(|c| (300..400).contains(&c));
-    let mut length = None;
-    let mut chunked = false;
-    let mut close = resp.version == Some(0);
-    for h in resp.headers.iter() {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            length = Some(
-                content_length(h.value)
-                    .ok_or_else(|| Failure::Protocol("bad content-length".into()))?,
-            );
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = h
-                .value
-                .windows(7)
-                .any(|w| w.eq_ignore_ascii_case(b"chunked"));
-        } else if h.name.eq_ignore_ascii_case("set-cookie") {
-            let value = String::from_utf8_lossy(h.value).into_owned();
-            extra.get_or_insert_default().set_cookies.push(value);
-        } else if redirect && h.name.eq_ignore_ascii_case("location") {
-            let value = String::from_utf8_lossy(h.value).into_owned();
-            extra.get_or_insert_default().location = Some(value);
-        } else if h.name.eq_ignore_ascii_case("connection") {
-            if h.value.eq_ignore_ascii_case(b"close") {
-                close = true;
-            } else if h.value.eq_ignore_ascii_case(b"keep-alive") {
-                close = false;
-            }
-        }
-    }
-    let status = resp.code.unwrap_or(0);
-    let framing = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
-        Framing::Length(0)
-    } else if chunked {
-        Framing::Chunked
-    } else if let Some(n) = length {
-        Framing::Length(n)
-    } else {
-        close = true;
-        Framing::UntilClose
-    };
-    Ok((framing, close, extra))
-}
-
-/// A Content-Length value: decimal digits, optionally padded with spaces or tabs.
-fn content_length(value: &[u8]) -> Option<u64> {
-    let digits = value.trim_ascii();
-    if digits.is_empty() || digits.len() > 19 {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &b| {
-        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::content_length;
-
-    #[test]
-    fn content_length_takes_only_digits() {
-        assert_eq!(content_length(b"0"), Some(0));
-        assert_eq!(content_length(b" 1234\t"), Some(1234));
-        assert_eq!(
-            content_length(b"9999999999999999999"),
-            Some(9_999_999_999_999_999_999)
-        );
-        for bad in [
-            &b""[..],
-            b" ",
-            b"12a",
-            b"-1",
-            b"+1",
-            b"1 2",
-            b"99999999999999999999",
-        ] {
-            assert_eq!(
-                content_length(bad),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-    }
 }

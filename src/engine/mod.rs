@@ -2,11 +2,13 @@
 //! users; a coordinator on the caller's runtime collects intervals, watches the clock,
 //! the shutdown signal and the live hook, and builds the `RunResult`.
 
+mod connect;
 mod cookies;
 mod http;
 mod log;
 mod open;
 mod request;
+mod response;
 mod shape;
 mod user;
 mod worker;

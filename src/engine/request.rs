@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use minijinja::Value;
 
-use super::http::Response;
+use super::response::Response;
 use crate::config::{Extract, Plan, PlannedRequest, Target, Text};
 use crate::metrics::Failure;
 
@@ -42,7 +42,12 @@ pub fn write_request(
     scratch.push_str(" HTTP/1.1\r\nhost: ");
     scratch.push_str(&plan.target.authority);
     scratch.push_str("\r\n");
-    scratch.push_str(&plan.default_headers);
+    for (name, value) in &plan.headers {
+        scratch.push_str(name);
+        scratch.push_str(": ");
+        scratch.push_str(value);
+        scratch.push_str("\r\n");
+    }
     for (name, value) in &req.headers {
         scratch.push_str(name);
         scratch.push_str(": ");

@@ -1,0 +1,189 @@
+//! Resolving a `Config` plus overrides into a validated, runnable `Plan`: the overrides
+//! (flags and variables, as `Settings` resolved them) win over the file, the file over
+//! the defaults. Each part has its helper: `target` (`[target]`), `shape` (the scenario's
+//! loads), `users` (classes, tasks, requests), `files` (data and certificates).
+
+mod files;
+mod shape;
+mod target;
+mod users;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+
+use super::{Arrivals, Config, ConfigError, Scenario, Segment, Source, Stage, Target, Templates};
+pub use files::Feeder;
+pub use users::{Expectation, Extract, PlannedRequest, PlannedTask, PlannedUser};
+
+/// Values given on the command line or through the Locust setup's environment variables,
+/// as `config::Settings` resolved them (or as a program using the library sets them).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub scenario: Option<String>,
+    pub host: Option<String>,
+    pub users: Option<u64>,
+    pub spawn_rate: Option<f64>,
+    pub duration: Option<super::Dur>,
+    pub rate: Option<super::Rate>,
+    pub arrivals: Option<Arrivals>,
+    /// Replaces the scenario's stages when not empty.
+    pub stages: Vec<Stage>,
+    pub iterations: Option<u64>,
+    pub budget: Option<String>,
+    pub threads: Option<usize>,
+    pub segment: Option<Segment>,
+    /// The environment variables templates may read with `env()`.
+    pub vars: BTreeMap<String, String>,
+}
+
+/// How load is offered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Model {
+    /// Virtual users loop; `users` of them, started at `spawn_rate` per second.
+    Closed { users: u64, spawn_rate: f64 },
+    /// Arrivals at `rate` per second served by up to `max_users` users.
+    Open {
+        rate: f64,
+        max_users: u64,
+        arrivals: Arrivals,
+    },
+}
+
+pub struct Plan {
+    pub target: Target,
+    /// Extra trusted certificates (`[target] ca_file`).
+    pub ca_certs: Vec<CertificateDer<'static>>,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    /// Redirects followed per request (`[target] max_redirects`).
+    pub max_redirects: u32,
+    /// Whether each user keeps a cookie jar (`[target] cookies`).
+    pub cookies: bool,
+    /// Whether a user's connection stays open between requests (`[target] keep_alive`).
+    pub keep_alive: bool,
+    pub scenario: String,
+    pub description: String,
+    /// What runs: one load, or several together (a scenario that includes others).
+    pub loads: Vec<Load>,
+    /// When the last load ends.
+    pub duration: Duration,
+    /// This segment's share of the run's iterations.
+    pub iterations: Option<u64>,
+    pub threads: usize,
+    /// The share of the load this process runs (the whole load by default).
+    pub segment: Segment,
+    pub users: Vec<PlannedUser>,
+    /// (name, method) per endpoint; requests refer to them by index.
+    pub endpoints: Vec<(String, String)>,
+    /// (user class, task) per task; tasks refer to them by index.
+    pub tasks: Vec<(String, String)>,
+    pub templates: Templates,
+    /// Headers sent with every request, besides host (the engine writes them).
+    pub headers: Vec<(String, String)>,
+    pub feeders: Vec<Feeder>,
+    /// The scenario's own budget set, if it names one.
+    pub budget: Option<String>,
+}
+
+/// One scenario's load in a test: its model and shape, from `start` for `duration`.
+pub struct Load {
+    pub scenario: String,
+    pub model: Model,
+    pub stages: Vec<Stage>,
+    pub start: Duration,
+    /// How long it runs: its stages' length when it has stages.
+    pub duration: Duration,
+}
+
+impl Load {
+    /// The most users this load runs at once (closed: its peak; open: `max_users`).
+    pub fn peak_users(&self) -> u64 {
+        match self.model {
+            Model::Closed { users, .. } if self.stages.is_empty() => users,
+            Model::Closed { .. } => self
+                .stages
+                .iter()
+                .fold(0.0, |m: f64, s| m.max(s.target))
+                .ceil() as u64,
+            Model::Open { max_users, .. } => max_users,
+        }
+    }
+}
+
+impl Plan {
+    /// Validates `config` and resolves the scenario to run.
+    pub fn build(config: &Config, source: &Source, o: &Overrides) -> Result<Plan, ConfigError> {
+        let whole = |msg: String| source.whole(msg);
+        let t = target::plan(config, source, o.host.as_deref())?;
+        let (name, scenario) = pick_scenario(config, o.scenario.as_deref()).map_err(whole)?;
+        let default = Scenario::default();
+        let s = scenario.unwrap_or(&default);
+        let iterations = o.iterations.or(s.iterations);
+        let loads = shape::loads(config, source, &name, s, o, iterations.is_some())?;
+        let segment = o.segment.unwrap_or_default();
+        shape::check_segment(&loads, segment).map_err(whole)?;
+        let u = users::plan(config, source, &o.vars)?;
+        Ok(Plan {
+            target: t.target,
+            ca_certs: t.ca_certs,
+            connect_timeout: t.connect_timeout,
+            timeout: t.timeout,
+            max_redirects: config.target.max_redirects,
+            cookies: config.target.cookies,
+            keep_alive: config.target.keep_alive,
+            headers: t.headers,
+            scenario: name,
+            description: s.description.clone(),
+            duration: shape::duration(&loads),
+            threads: shape::threads(&loads, segment, o.threads.or(s.threads)),
+            loads,
+            iterations: iterations.map(|n| segment.share(n)),
+            segment,
+            users: u.users,
+            endpoints: u.endpoints,
+            tasks: u.tasks,
+            templates: u.templates,
+            feeders: files::feeders(config, source)?,
+            budget: o.budget.clone().or_else(|| s.budget.clone()),
+        })
+    }
+}
+
+fn pick_scenario<'a>(
+    config: &'a Config,
+    wanted: Option<&str>,
+) -> Result<(String, Option<&'a Scenario>), String> {
+    let wanted = wanted
+        .map(str::to_string)
+        .or_else(|| config.gate.scenario.clone());
+    match wanted {
+        Some(n) => match config.scenarios.get(&n) {
+            Some(s) => Ok((n, Some(s.get_ref()))),
+            None => {
+                let known: Vec<&str> = config.scenarios.keys().map(String::as_str).collect();
+                Err(format!(
+                    "unknown scenario {n:?}; this config has: {}",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            }
+        },
+        None if config.scenarios.is_empty() => Ok(("default".into(), None)),
+        None => {
+            let n = if config.scenarios.contains_key("smoke") {
+                "smoke".to_string()
+            } else {
+                config.scenarios.keys().next().unwrap().clone()
+            };
+            Ok((n.clone(), Some(config.scenarios[&n].get_ref())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
