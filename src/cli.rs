@@ -79,6 +79,10 @@ pub struct LoadArgs {
     /// check` merges the segments' results into the whole run [env: PERFGATE_SEGMENT]
     #[arg(long, value_name = "I/N")]
     pub segment: Option<String>,
+    /// Trust any TLS certificate the target presents (a staging service's self-made one);
+    /// said loudly in the terminal and every report. Prefer `[target] ca_file`
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -222,6 +222,12 @@ fn run_load(
             ""
         }
     );
+    if let Some(p) = &plan.proxy {
+        outln!("through the proxy {}:{}", p.host, p.port);
+    }
+    if plan.target.tls && plan.tls.insecure {
+        errln!("WARNING: {}", words::INSECURE);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

@@ -18,11 +18,11 @@ use toml::Spanned;
 
 pub use plan::{
     Expectation, Extract, Feeder, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask,
-    PlannedUser,
+    PlannedUser, Tls,
 };
 pub use segment::Segment;
 pub use settings::{Ci, Env, EnvLimit, Origin, Setting, Settings, DEFAULT_HISTORY};
-pub use target::Target;
+pub use target::{Proxy, Target};
 pub use template::{Templates, Text};
 pub use units::{percent, Dur, Rate};
 
@@ -66,9 +66,20 @@ pub struct TargetConfig {
     pub connect_timeout: Spanned<Dur>,
     #[serde(default = "default_timeout")]
     pub timeout: Spanned<Dur>,
-    /// PEM certificates to trust besides the public roots (an internal CA), relative
-    /// to the config file's folder.
+    /// PEM certificates to trust besides the public roots (an internal CA, or a
+    /// self-signed certificate itself), relative to the config file's folder.
     pub ca_file: Option<PathBuf>,
+    /// Trust any server certificate (staging with a certificate nobody signed): said
+    /// loudly in the terminal and every report.
+    #[serde(default)]
+    pub insecure: bool,
+    /// A PEM certificate (chain) to present when the server asks for one (mutual TLS).
+    pub client_cert: Option<PathBuf>,
+    /// The PEM private key of `client_cert`.
+    pub client_key: Option<PathBuf>,
+    /// An HTTP proxy for every request: `http://[user:pass@]host:port` (https targets
+    /// go through it with CONNECT). Unset: HTTP_PROXY / HTTPS_PROXY, less NO_PROXY.
+    pub proxy: Option<Spanned<String>>,
     /// Redirects followed per request (0: a 3xx is the answer).
     #[serde(default = "default_max_redirects")]
     pub max_redirects: u32,
@@ -85,6 +96,10 @@ impl Default for TargetConfig {
     fn default() -> Self {
         TargetConfig {
             ca_file: None,
+            insecure: false,
+            client_cert: None,
+            client_key: None,
+            proxy: None,
             host: None,
             headers: BTreeMap::new(),
             connect_timeout: default_connect_timeout(),

@@ -138,6 +138,7 @@ pub struct Settings {
     pub iterations: Option<u64>,
     pub budget: Option<String>,
     pub threads: Option<usize>,
+    pub insecure: bool,
     /// The budget environment: --env, else PERFGATE_ENV (the file's `[gate]
     /// environment` comes after both, when the budget is resolved).
     pub environment: Option<Setting<String>>,
@@ -257,6 +258,7 @@ impl Settings {
             iterations: load.iterations,
             budget: load.budget.clone(),
             threads: load.threads,
+            insecure: load.insecure,
             environment: flag_or_env(&output.environment, "--env", "PERFGATE_ENV"),
             limits: env_limits(env)?,
             history,
@@ -289,6 +291,7 @@ impl Settings {
             budget: self.budget.clone(),
             threads: self.threads,
             segment: self.segment.as_ref().map(|s| s.value),
+            insecure: self.insecure,
             vars: self.vars.clone(),
         }
     }

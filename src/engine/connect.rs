@@ -1,64 +1,72 @@
-//! Opening a connection to the target: TCP (with the connect timeout), then TLS when the
-//! target is https (rustls, trusting the public roots and `[target] ca_file`).
+//! Opening a connection to the target: TCP to the target's addresses (resolved once, the
+//! one that answered tried first), or to the proxy and, for https, a CONNECT tunnel
+//! through it; then TLS when the target is https (`tls.rs`). All within the connect
+//! timeout.
 
+use std::cell::Cell;
 use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::config::{Plan, Target};
+use super::tls;
+use crate::config::{Plan, Proxy, Target};
 use crate::metrics::Failure;
 
 /// Opens connections to one target.
 pub struct Dialer {
     target: Target,
+    proxy: Option<Proxy>,
     connect_timeout: Duration,
     tls: Option<tokio_rustls::TlsConnector>,
+    /// Where TCP goes (the target, or the proxy), resolved once; or why it could not be.
+    addrs: Result<Vec<SocketAddr>, String>,
+    /// The address that answered last, tried first (`localhost` may resolve to ::1
+    /// and 127.0.0.1 while the service listens on one of them).
+    preferred: Cell<usize>,
 }
 
 impl Dialer {
     pub fn new(plan: &Plan) -> Dialer {
-        let tls = plan.target.tls.then(|| {
-            let mut roots =
-                rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            // Checked when the plan was built: each parses as a certificate.
-            let (_added, _ignored) = roots.add_parsable_certificates(plan.ca_certs.iter().cloned());
-            let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-            tokio_rustls::TlsConnector::from(Arc::new(config))
-        });
+        let tls = plan
+            .target
+            .tls
+            .then(|| tokio_rustls::TlsConnector::from(Arc::new(tls::client_config(plan))));
+        let (host, port) = match &plan.proxy {
+            Some(p) => (p.host.as_str(), p.port),
+            None => (plan.target.host.as_str(), plan.target.port),
+        };
+        let addrs = (host, port)
+            .to_socket_addrs()
+            .map(|a| a.collect::<Vec<_>>())
+            .map_err(|e| format!("cannot resolve {host}: {e}"));
         Dialer {
             target: plan.target.clone(),
+            proxy: plan.proxy.clone(),
             connect_timeout: plan.connect_timeout,
             tls,
+            addrs,
+            preferred: Cell::new(0),
         }
     }
 
     pub async fn connect(&self) -> Result<Stream, Failure> {
-        let t = &self.target;
         let connect = async {
-            let tcp = TcpStream::connect((t.host.as_str(), t.port))
-                .await
-                .map_err(io_failure)?;
-            tcp.set_nodelay(true).map_err(io_failure)?;
+            let mut tcp = self.tcp().await?;
+            if let (Some(proxy), true) = (&self.proxy, self.target.tls) {
+                tunnel(&mut tcp, &self.target, proxy).await?;
+            }
             match &self.tls {
                 None => Ok(Stream::Plain(tcp)),
                 Some(tls) => {
-                    let name = rustls::pki_types::ServerName::try_from(t.host.clone())
+                    let name = rustls::pki_types::ServerName::try_from(self.target.host.clone())
                         .map_err(|e| Failure::Connect(format!("bad TLS server name: {e}")))?;
-                    let s = tls
-                        .connect(name, tcp)
-                        .await
-                        .map_err(|e| Failure::Connect(format!("TLS: {e}")))?;
+                    let s = tls.connect(name, tcp).await.map_err(tls::failure)?;
                     Ok(Stream::Tls(Box::new(s)))
                 }
             }
@@ -67,10 +75,74 @@ impl Dialer {
             .await
             .map_err(|_| Failure::Timeout)?
     }
+
+    /// A TCP connection to the first address that takes it, the last good one first.
+    async fn tcp(&self) -> Result<TcpStream, Failure> {
+        let addrs = self
+            .addrs
+            .as_ref()
+            .map_err(|e| Failure::Connect(e.clone()))?;
+        let first = self.preferred.get();
+        let mut last = Failure::Connect("no address to connect to".into());
+        for i in (0..addrs.len()).map(|k| (first + k) % addrs.len()) {
+            match TcpStream::connect(addrs[i]).await {
+                Ok(tcp) => {
+                    self.preferred.set(i);
+                    tcp.set_nodelay(true).map_err(io_failure)?;
+                    return Ok(tcp);
+                }
+                Err(e) => last = io_failure(e),
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Asks `proxy` for a tunnel to the target (`CONNECT host:port`) and reads its answer.
+async fn tunnel(tcp: &mut TcpStream, target: &Target, proxy: &Proxy) -> Result<(), Failure> {
+    let authority = match target.host.contains(':') {
+        true => format!("[{}]:{}", target.host, target.port),
+        false => format!("{}:{}", target.host, target.port),
+    };
+    let mut ask = format!("CONNECT {authority} HTTP/1.1\r\nhost: {authority}\r\n");
+    if let Some(auth) = &proxy.authorization {
+        ask.push_str(&format!("proxy-authorization: {auth}\r\n"));
+    }
+    ask.push_str("\r\n");
+    tcp.write_all(ask.as_bytes()).await.map_err(io_failure)?;
+    // The answer's head, read byte by byte: nothing of the tunnel may be read past it.
+    let mut head = Vec::with_capacity(256);
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 8192 {
+            return Err(Failure::Connect("proxy: answer to CONNECT too long".into()));
+        }
+        let mut b = [0u8];
+        if tcp.read(&mut b).await.map_err(io_failure)? == 0 {
+            return Err(Failure::Connect(
+                "proxy closed the connection on CONNECT".into(),
+            ));
+        }
+        head.push(b[0]);
+    }
+    let status = String::from_utf8_lossy(&head)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok());
+    match status {
+        Some(200..=299) => Ok(()),
+        Some(s) => Err(Failure::Connect(format!(
+            "proxy refused CONNECT {authority} with HTTP {s}"
+        ))),
+        None => Err(Failure::Connect("proxy: bad answer to CONNECT".into())),
+    }
 }
 
 /// Maps an I/O error to the failure reason users see.
 pub fn io_failure(e: io::Error) -> Failure {
+    // TLS 1.3 refuses a missing client certificate after the handshake, on the first read.
+    if tls::is_tls(&e) {
+        return tls::failure(e);
+    }
     match e.kind() {
         io::ErrorKind::ConnectionRefused => Failure::Refused,
         io::ErrorKind::ConnectionReset
@@ -122,5 +194,48 @@ impl AsyncWrite for Stream {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name that resolves to both families (localhost on most machines) connects
+    /// whichever one the service listens on, and tries the one that answered first after.
+    #[test]
+    fn each_resolved_address_is_tried_and_the_one_that_answered_is_remembered() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // ::1 first, where nothing listens on this port (as when a service binds 127.0.0.1).
+        let closed = std::net::TcpListener::bind("[::1]:0").unwrap();
+        let closed_port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let dialer = Dialer {
+            target: Target::parse(&format!("http://localhost:{port}")).unwrap(),
+            proxy: None,
+            connect_timeout: Duration::from_secs(2),
+            tls: None,
+            addrs: Ok(vec![
+                SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], closed_port)),
+                SocketAddr::from(([127, 0, 0, 1], port)),
+            ]),
+            preferred: Cell::new(0),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            assert!(dialer.connect().await.is_ok());
+            assert_eq!(dialer.preferred.get(), 1);
+            assert!(dialer.connect().await.is_ok());
+        });
+        let unresolved = Dialer {
+            addrs: Err("cannot resolve nowhere.invalid".into()),
+            ..dialer
+        };
+        let e = rt.block_on(unresolved.connect()).err().unwrap();
+        assert_eq!(e.to_string(), "connect: cannot resolve nowhere.invalid");
     }
 }

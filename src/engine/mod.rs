@@ -10,6 +10,7 @@ mod open;
 mod request;
 mod response;
 mod shape;
+mod tls;
 mod user;
 mod worker;
 
@@ -212,6 +213,7 @@ pub async fn run(
         },
         environment: opts.environment.clone(),
         target: plan.target.url(),
+        tls_insecure: plan.target.tls && plan.tls.insecure,
         git: opts.git.clone(),
         started_at: humantime::format_rfc3339_millis(started_at).to_string(),
         ended_at: humantime::format_rfc3339_millis(started_at + Duration::from_secs_f64(wall))

@@ -25,6 +25,10 @@ pub fn write_request(
     scratch.clear();
     scratch.push_str(&req.method);
     scratch.push(' ');
+    if plan.target.absolute_form {
+        scratch.push_str("http://");
+        scratch.push_str(&plan.target.authority);
+    }
     scratch.push_str(&plan.target.base_path);
     render(&req.path, scratch)?;
     for (i, (key, value)) in req.query.iter().enumerate() {
@@ -98,6 +102,10 @@ pub fn write_redirect(
     out.clear();
     out.extend_from_slice(if to_get { b"GET" } else { method.as_bytes() });
     out.push(b' ');
+    if target.absolute_form {
+        out.extend_from_slice(b"http://");
+        out.extend_from_slice(target.authority.as_bytes());
+    }
     out.extend_from_slice(path.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
     for header in previous[line_end + 2..head_end - 2].split_inclusive(|&b| b == b'\n') {
@@ -120,12 +128,18 @@ pub fn write_redirect(
     Ok(())
 }
 
-/// The method and request target ("/path?query") of a serialised request.
+/// The method and request path ("/path?query") of a serialised request (of an
+/// absolute-form one, sent through a proxy, its path).
 pub fn request_line(request: &[u8]) -> Option<(&str, &str)> {
     let end = find(request, b"\r\n")?;
     let line = std::str::from_utf8(&request[..end]).ok()?;
     let mut parts = line.split(' ');
-    Some((parts.next()?, parts.next()?))
+    let (method, target) = (parts.next()?, parts.next()?);
+    let path = match target.strip_prefix("http://") {
+        Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+        None => target,
+    };
+    Some((method, path))
 }
 
 fn bad_previous() -> Failure {

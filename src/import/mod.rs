@@ -168,6 +168,7 @@ fn finish(
         },
         environment: None,
         target,
+        tls_insecure: false,
         git: GitInfo::default(),
         started_at: humantime::format_rfc3339_millis(started).to_string(),
         ended_at: humantime::format_rfc3339_millis(ended).to_string(),

@@ -62,6 +62,7 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
         g.timer_delay_p99_ms = g.timer_delay_p99_ms.max(r.generator.timer_delay_p99_ms);
         g.overloaded |= r.generator.overloaded;
         g.notes.extend(r.generator.notes);
+        out.tls_insecure |= r.tls_insecure;
         if r.stop != super::StopReason::Completed {
             out.stop = r.stop;
         }

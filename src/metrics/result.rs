@@ -21,6 +21,9 @@ pub struct RunResult {
     pub scenario: ScenarioInfo,
     pub environment: Option<String>,
     pub target: String,
+    /// The target's certificate was not verified (`insecure`): every report says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_insecure: bool,
     pub git: GitInfo,
     /// RFC 3339, UTC.
     pub started_at: String,

@@ -34,6 +34,12 @@ pub fn annotations(r: &Report<'_>) -> String {
             escape_data(&words::note(n))
         ));
     }
+    if r.result.tls_insecure {
+        out.push_str(&format!(
+            "::warning title=TLS not verified::{}\n",
+            escape_data(words::INSECURE)
+        ));
+    }
     for a in r.verdict.alerts.iter().filter(|a| a.triggered) {
         out.push_str(&format!(
             "::warning title={} alert::{}\n",

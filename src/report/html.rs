@@ -59,6 +59,13 @@ pub fn render(r: &Report<'_>) -> String {
         escape(&res.scenario.name),
         escape(v.environment.as_deref().unwrap_or(&v.budget))
     );
+    if res.tls_insecure {
+        let _ = write!(
+            h,
+            "<p class=\"bad\"><strong>Warning:</strong> {}</p>",
+            escape(words::INSECURE)
+        );
+    }
     let _ = write!(
         h,
         "<header class=\"{head_class}\"><h1>{head}</h1><p>{partial}{held} of {} objectives held — budget {}{}</p></header>",

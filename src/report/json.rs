@@ -23,12 +23,16 @@ pub fn render(r: &Report<'_>) -> String {
             verdict["baseline"]["comparisons"][i]["message"] = words::comparison(c).into();
         }
     }
-    let doc: Value = json!({
+    let mut doc: Value = json!({
         "schema_version": crate::metrics::SCHEMA_VERSION,
         "scenario": r.result.scenario.name,
         "target": r.result.target,
         "commit": r.result.git.commit,
         "verdict": verdict,
     });
+    if r.result.tls_insecure {
+        doc["tls_insecure"] = true.into();
+        doc["warning"] = words::INSECURE.into();
+    }
     serde_json::to_string_pretty(&doc).expect("verdict serialises") + "\n"
 }

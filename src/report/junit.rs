@@ -19,6 +19,10 @@ pub fn render(r: &Report<'_>) -> String {
     suite.set_time(std::time::Duration::from_secs_f64(
         r.result.duration_s.max(0.0),
     ));
+    if r.result.tls_insecure {
+        suite.add_property(quick_junit::Property::new("tls_insecure", "true"));
+        suite.set_system_err(format!("WARNING: {}", words::INSECURE));
+    }
     if let Some(t) = run_case(r) {
         suite.add_test_case(t);
     }

@@ -12,6 +12,9 @@ pub fn render(r: &Report<'_>) -> String {
     let (res, v) = (r.result, r.verdict);
     let mut md = String::new();
     let _ = writeln!(md, "## 📊 Performance Budget Test Results\n");
+    if res.tls_insecure {
+        let _ = writeln!(md, "> [!WARNING]\n> {}\n", words::INSECURE);
+    }
     if let Some(text) = super::interrupted_text(res) {
         let _ = writeln!(md, "**⏹️ INTERRUPTED** {text}\n");
     }

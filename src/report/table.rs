@@ -44,6 +44,9 @@ impl Paint {
 pub fn terminal(r: &Report<'_>, paint: &Paint) -> String {
     let mut out = table(r);
     out.push('\n');
+    if r.result.tls_insecure {
+        let _ = writeln!(out, "{} {}", paint.red("WARNING:"), words::INSECURE);
+    }
     out.push_str(&verdict_block(r, paint));
     out
 }

@@ -6,6 +6,9 @@ use crate::gate::{Check, Note, Objective, Outcome};
 use crate::metrics::Scope;
 use crate::regress::{Change, Comparison, Shortfall, Which, Why, MIN_INTERVALS};
 
+/// What every report says when the target's certificate was not verified.
+pub const INSECURE: &str = "TLS certificates were NOT verified (insecure = true / --insecure): whoever answered at the target's address was measured; trust its certificate with [target] ca_file instead";
+
 /// e.g. "p99 latency 212 ms > 150 ms budget on /api/verify-proof (production)".
 pub fn check(c: &Check) -> String {
     objective_line(

@@ -189,6 +189,7 @@ pub fn fixture_with(scale: f64) -> RunResult {
         },
         environment: Some("production".into()),
         target: "http://127.0.0.1:8080".into(),
+        tls_insecure: false,
         git: GitInfo {
             commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
             branch: Some("main".into()),

@@ -1,10 +1,73 @@
-//! The files a config names, read in one place: CSV data for feeders and PEM certificates
-//! for `[target] ca_file`, each found beside the config file.
+//! The files a config names, read in one place: CSV data for feeders, PEM certificates
+//! for `[target] ca_file` and the client certificate and key, each found beside the
+//! config file.
 
 use minijinja::Value;
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::Tls;
 use crate::config::{Config, ConfigError, DataOrder, Source};
+
+/// `[target]`'s TLS settings, their files read and checked.
+pub(super) fn tls(config: &Config, source: &Source, insecure: bool) -> Result<Tls, ConfigError> {
+    let t = &config.target;
+    let whole = |e: String| source.whole(e);
+    let ca_certs = match &t.ca_file {
+        Some(f) => read_certs(&beside_config(source, f)).map_err(whole)?,
+        None => Vec::new(),
+    };
+    let client = match (&t.client_cert, &t.client_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some(
+            read_client(&beside_config(source, cert), &beside_config(source, key))
+                .map_err(whole)?,
+        ),
+        _ => {
+            return Err(whole(
+                "[target] client_cert and client_key go together: set both (PEM files)".into(),
+            ))
+        }
+    };
+    Ok(Tls {
+        ca_certs,
+        insecure: insecure || t.insecure,
+        client,
+    })
+}
+
+/// A client certificate chain and its key, checked to be a pair rustls can present.
+fn read_client(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("[target] client_cert {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "[target] client_cert {}: no PEM certificate in it",
+            cert.display()
+        ));
+    }
+    let pem = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("[target] client_key {}: {e}", key.display()))?;
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(rustls::RootCertStore::empty())
+    .with_client_auth_cert(certs.clone(), pem.clone_key())
+    .map_err(|e| {
+        format!(
+            "[target] client_key {} cannot be used with client_cert {}: {e}",
+            key.display(),
+            cert.display()
+        )
+    })?;
+    Ok((certs, pem))
+}
 
 /// Rows of a CSV file, handed out in order or at random.
 pub struct Feeder {
@@ -52,8 +115,7 @@ pub(super) fn beside_config(source: &Source, file: &std::path::Path) -> std::pat
 }
 
 /// The certificates of a PEM file, for `[target] ca_file`.
-pub(super) fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    use rustls::pki_types::pem::PemObject;
+fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("[target] ca_file {}: {e}", path.display()))?;

@@ -11,9 +11,11 @@ mod users;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rustls::pki_types::CertificateDer;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::{Arrivals, Config, ConfigError, Scenario, Segment, Source, Stage, Target, Templates};
+use super::{
+    Arrivals, Config, ConfigError, Proxy, Scenario, Segment, Source, Stage, Target, Templates,
+};
 pub use files::Feeder;
 pub use users::{Expectation, Extract, PlannedRequest, PlannedTask, PlannedUser};
 
@@ -34,7 +36,10 @@ pub struct Overrides {
     pub budget: Option<String>,
     pub threads: Option<usize>,
     pub segment: Option<Segment>,
-    /// The environment variables templates may read with `env()`.
+    /// Trust any server certificate (`--insecure`).
+    pub insecure: bool,
+    /// The environment variables templates may read with `env()`, and where proxies
+    /// come from when the config names none (HTTP_PROXY, HTTPS_PROXY, NO_PROXY).
     pub vars: BTreeMap<String, String>,
 }
 
@@ -53,8 +58,10 @@ pub enum Model {
 
 pub struct Plan {
     pub target: Target,
-    /// Extra trusted certificates (`[target] ca_file`).
-    pub ca_certs: Vec<CertificateDer<'static>>,
+    /// How an https target's certificate is checked, and the client certificate.
+    pub tls: Tls,
+    /// The HTTP proxy every connection goes through, if any.
+    pub proxy: Option<Proxy>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
     /// Redirects followed per request (`[target] max_redirects`).
@@ -87,6 +94,17 @@ pub struct Plan {
     pub budget: Option<String>,
 }
 
+/// TLS for an https target.
+pub struct Tls {
+    /// Extra trusted certificates (`[target] ca_file`): CAs, or server certificates
+    /// trusted as themselves.
+    pub ca_certs: Vec<CertificateDer<'static>>,
+    /// Trust any server certificate (`[target] insecure`, `--insecure`).
+    pub insecure: bool,
+    /// The certificate chain and key presented when the server asks (mutual TLS).
+    pub client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+}
+
 /// One scenario's load in a test: its model and shape, from `start` for `duration`.
 pub struct Load {
     pub scenario: String,
@@ -116,7 +134,7 @@ impl Plan {
     /// Validates `config` and resolves the scenario to run.
     pub fn build(config: &Config, source: &Source, o: &Overrides) -> Result<Plan, ConfigError> {
         let whole = |msg: String| source.whole(msg);
-        let t = target::plan(config, source, o.host.as_deref())?;
+        let t = target::plan(config, source, o)?;
         let (name, scenario) = pick_scenario(config, o.scenario.as_deref()).map_err(whole)?;
         let default = Scenario::default();
         let s = scenario.unwrap_or(&default);
@@ -127,7 +145,8 @@ impl Plan {
         let u = users::plan(config, source, &o.vars)?;
         Ok(Plan {
             target: t.target,
-            ca_certs: t.ca_certs,
+            tls: t.tls,
+            proxy: t.proxy,
             connect_timeout: t.connect_timeout,
             timeout: t.timeout,
             max_redirects: config.target.max_redirects,

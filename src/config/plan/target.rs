@@ -1,19 +1,20 @@
 //! What a connection needs from `[target]`: the URL (from --host, TARGET_HOST or the
-//! file), timeouts, trusted certificates, redirects, cookies, keep-alive and the headers
-//! every request carries.
+//! file), timeouts, TLS (trusted certificates, insecure, a client certificate), a proxy
+//! (the file's, else HTTP_PROXY / HTTPS_PROXY less NO_PROXY), and the headers every
+//! request carries.
 
 use std::time::Duration;
 
-use rustls::pki_types::CertificateDer;
 use toml::Spanned;
 
-use super::files;
-use crate::config::{Config, ConfigError, Dur, Source, Target};
+use super::{files, Overrides, Tls};
+use crate::config::{Config, ConfigError, Dur, Proxy, Source, Target};
 
 /// `[target]` resolved.
 pub(super) struct TargetPlan {
     pub target: Target,
-    pub ca_certs: Vec<CertificateDer<'static>>,
+    pub tls: Tls,
+    pub proxy: Option<Proxy>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub headers: Vec<(String, String)>,
@@ -22,13 +23,25 @@ pub(super) struct TargetPlan {
 pub(super) fn plan(
     config: &Config,
     source: &Source,
-    host: Option<&str>,
+    o: &Overrides,
 ) -> Result<TargetPlan, ConfigError> {
     let t = &config.target;
-    let host = host
-        .or(t.host.as_deref())
-        .ok_or_else(|| source.whole("no target host: set [target] host, --host or TARGET_HOST"))?;
-    let target = Target::parse(host).map_err(|e| source.whole(e))?;
+    let host =
+        o.host.as_deref().or(t.host.as_deref()).ok_or_else(|| {
+            source.whole("no target host: set [target] host, --host or TARGET_HOST")
+        })?;
+    let mut target = Target::parse(host).map_err(|e| source.whole(e))?;
+    // The file's proxy is about this target; the environment's about every program.
+    let proxy = match &t.proxy {
+        Some(p) if p.get_ref().trim().is_empty() => None,
+        Some(p) => Some(Proxy::parse(p.get_ref()).map_err(|e| source.error(p.span(), e))?),
+        None => Proxy::from_env(&target, &o.vars)
+            .transpose()
+            .map_err(|e| source.whole(e))?,
+    };
+    // Through a proxy, a plain-HTTP request names the whole URL; an https one goes
+    // through a CONNECT tunnel and looks as it would without the proxy.
+    target.absolute_form = proxy.is_some() && !target.tls;
     let positive = |d: &Spanned<Dur>, key: &str| {
         if d.get_ref().0.is_zero() {
             Err(source.error(
@@ -39,18 +52,20 @@ pub(super) fn plan(
             Ok(d.get_ref().0)
         }
     };
-    let ca_certs = match &t.ca_file {
-        Some(f) => {
-            files::read_certs(&files::beside_config(source, f)).map_err(|e| source.whole(e))?
-        }
-        None => Vec::new(),
-    };
+    let mut headers = headers(config);
+    if let (true, Some(auth)) = (
+        target.absolute_form,
+        proxy.as_ref().and_then(|p| p.authorization.as_ref()),
+    ) {
+        headers.push(("proxy-authorization".into(), auth.clone()));
+    }
     Ok(TargetPlan {
+        tls: files::tls(config, source, o.insecure)?,
         target,
-        ca_certs,
+        proxy,
         connect_timeout: positive(&t.connect_timeout, "connect_timeout")?,
         timeout: positive(&t.timeout, "timeout")?,
-        headers: headers(config),
+        headers,
     })
 }
 
