@@ -160,9 +160,36 @@ fn write_pem(dir: &std::path::Path, name: &str, pem: &str) -> String {
     path.display().to_string()
 }
 
+/// Every one of the `n` requests was answered as expected.
+fn all_answered(r: &RunResult, n: u64) {
+    assert_eq!(
+        (r.total.requests, r.total.failures),
+        (n, 0),
+        "{}",
+        reasons(r)
+    );
+}
+
 /// The failure reasons of a run, as one string.
 fn reasons(r: &RunResult) -> String {
     format!("{:?}", r.total.failure_reasons)
+}
+
+#[test]
+fn a_self_signed_certificate_is_trusted_through_ca_file_over_kept_connections() {
+    let dir = temp_dir("tls-ca-false");
+    let server = cert(&["localhost"], false, None, |_| {});
+    let (port, served) = tls_server("127.0.0.1:0", &server, None);
+    let ca = format!("ca_file = \"{}\"", write_pem(&dir, "cert.pem", &server.pem));
+    let r = load(&format!("https://localhost:{port}"), &ca, &[]);
+    all_answered(&r, 100);
+    assert_eq!(served.load(Ordering::Relaxed), 100);
+    // Keep-alive: a connection (a handshake) per user, not per request.
+    assert!(
+        r.total.connect.count() <= 2,
+        "{} connections",
+        r.total.connect.count()
+    );
 }
 
 #[test]
@@ -181,12 +208,7 @@ fn a_self_signed_ca_true_certificate_is_trusted_through_ca_file() {
     let served_before = served.load(Ordering::Relaxed);
     let ca = write_pem(&dir, "cert.pem", &server.pem);
     let r = load(&url, &format!("ca_file = \"{ca}\""), &[]);
-    assert_eq!(
-        (r.total.requests, r.total.failures),
-        (100, 0),
-        "{}",
-        reasons(&r)
-    );
+    all_answered(&r, 100);
     assert_eq!(served.load(Ordering::Relaxed) - served_before, 100);
     assert!(!r.tls_insecure);
     // Trusted as itself, it still has to name the host it is asked for.
@@ -250,12 +272,7 @@ fn a_certificate_made_with_openssl_the_usual_way_is_trusted_through_ca_file() {
         &format!("ca_file = \"{}\"", cert_path.display()),
         &[],
     );
-    assert_eq!(
-        (r.total.requests, r.total.failures),
-        (100, 0),
-        "{}",
-        reasons(&r)
-    );
+    all_answered(&r, 100);
 }
 
 /// A TLS server with `config` on 127.0.0.1 answering "ok" (one request per connection
@@ -305,12 +322,7 @@ fn a_private_ca_is_trusted_and_expired_or_unknown_certificates_say_what_to_do() 
     let leaf = cert(&["localhost"], false, Some(&ca), |_| {});
     let (port, served) = tls_server("127.0.0.1:0", &leaf, None);
     let r = load(&format!("https://localhost:{port}"), &ca_file, &[]);
-    assert_eq!(
-        (r.total.requests, r.total.failures),
-        (100, 0),
-        "{}",
-        reasons(&r)
-    );
+    all_answered(&r, 100);
     assert_eq!(served.load(Ordering::Relaxed), 100);
 
     let expired = cert(&["localhost"], false, Some(&ca), |p| {
@@ -342,12 +354,7 @@ fn insecure_trusts_any_certificate_and_every_report_says_so() {
     let (port, served) = tls_server("127.0.0.1:0", &stranger, None);
     let url = format!("https://localhost:{port}");
     let r = load(&url, "insecure = true", &[]);
-    assert_eq!(
-        (r.total.requests, r.total.failures),
-        (100, 0),
-        "{}",
-        reasons(&r)
-    );
+    all_answered(&r, 100);
     assert_eq!(served.load(Ordering::Relaxed), 100);
     assert!(r.tls_insecure);
 
@@ -423,12 +430,7 @@ fn a_client_certificate_is_presented_when_the_server_requires_one() {
         &format!("{ca_file}\nclient_cert = \"{cert_file}\"\nclient_key = \"{key_file}\""),
         &[],
     );
-    assert_eq!(
-        (with.total.requests, with.total.failures),
-        (100, 0),
-        "{}",
-        reasons(&with)
-    );
+    all_answered(&with, 100);
     assert_eq!(served.load(Ordering::Relaxed), 100);
     // A key that is not the certificate's is a config error, before any load.
     let other_key = write_pem(
@@ -554,12 +556,7 @@ fn https_goes_through_a_proxy_with_connect_from_the_config_or_the_environment() 
         &format!("{ca}\nproxy = \"http://u:pw@127.0.0.1:{pport}\""),
         &[],
     );
-    assert_eq!(
-        (r.total.requests, r.total.failures),
-        (100, 0),
-        "{}",
-        reasons(&r)
-    );
+    all_answered(&r, 100);
     assert_eq!(served.load(Ordering::Relaxed), 100);
     // Keep-alive: a tunnel for each user that got to run (the first may run all 100).
     let first_run = tunnels.load(Ordering::Relaxed);
@@ -614,12 +611,7 @@ fn plain_http_goes_through_a_proxy_in_absolute_form_and_the_counts_agree() {
         &text,
         o(&[("HTTP_PROXY", &format!("http://127.0.0.1:{pport}"))]),
     );
-    assert_eq!(
-        (r.total.requests, r.total.failures),
-        (100, 0),
-        "{}",
-        reasons(&r)
-    );
+    all_answered(&r, 100);
     assert_eq!(forwarded.load(Ordering::Relaxed), 100);
     assert_eq!(tunnels.load(Ordering::Relaxed), 0);
     assert_eq!(demo.served_on("/health"), 100);
@@ -640,12 +632,7 @@ fn ipv6_literals_and_localhost() {
     // A service on ::1 only, reached by its literal.
     let (port, served) = tls_server("[::1]:0", &server, None);
     let r = load(&format!("https://[::1]:{port}"), &ca, &[]);
-    assert_eq!(
-        (r.total.requests, r.total.failures),
-        (100, 0),
-        "{}",
-        reasons(&r)
-    );
+    all_answered(&r, 100);
     assert_eq!(r.target, format!("https://[::1]:{port}"));
     assert_eq!(served.load(Ordering::Relaxed), 100);
     let demo = perfgate::DemoServer::start("[::1]:0", perfgate::Knobs::default()).unwrap();
@@ -657,21 +644,11 @@ fn ipv6_literals_and_localhost() {
             ..Default::default()
         },
     );
-    assert_eq!(
-        (r.total.requests, r.total.failures),
-        (50, 0),
-        "{}",
-        reasons(&r)
-    );
+    all_answered(&r, 50);
     assert_eq!(demo.served_on("/health"), 50);
     // A service on 127.0.0.1, reached by localhost.
     let (port, served) = tls_server("127.0.0.1:0", &server, None);
     let r = load(&format!("https://localhost:{port}"), &ca, &[]);
-    assert_eq!(
-        (r.total.requests, r.total.failures),
-        (100, 0),
-        "{}",
-        reasons(&r)
-    );
+    all_answered(&r, 100);
     assert_eq!(served.load(Ordering::Relaxed), 100);
 }
