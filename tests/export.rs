@@ -391,3 +391,50 @@ fn a_dead_or_hanging_backend_never_slows_the_load() {
         .unwrap_or_else(|| panic!("{stderr}"));
     assert!(dropped > 0, "a full queue drops and counts: {stderr}");
 }
+
+/// The scrape page of a real run with several endpoints passes Prometheus's own
+/// checker: each metric family's TYPE once, its samples together (issue 13: the TYPE
+/// lines repeated per endpoint).
+#[test]
+#[ignore = "needs promtool (Debian's prometheus); run by .ci/run"]
+fn the_scrape_page_passes_promtool() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let text = common::config(
+        &demo.url(),
+        "{ constant = \"0ms\" }",
+        &[("health", "/health", 1), ("stats", "/stats", 1)],
+    );
+    let r = common::run(
+        &text,
+        perfgate::config::Overrides {
+            iterations: Some(200),
+            users: Some(2),
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.endpoints.len(), 2);
+    let snap = perfgate::export::snapshot::last(&r, 1_700_000_000_000, 0);
+    let page = perfgate::export::prometheus::exposition(&snap, "smoke", "ci");
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed");
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    // promtool also lints (counter names, help text): only errors fail the page.
+    assert!(
+        out.status.success() || !said.contains("error"),
+        "{said}\n{page}"
+    );
+    assert!(!said.contains("second TYPE line"), "{said}");
+}

@@ -143,6 +143,26 @@ fn sqlite_store() {
     upgrade(dir.join("old.db").to_str().unwrap());
 }
 
+/// `sqlite:h.db`, as database URLs are written, is the file h.db (issue 13: it made a
+/// file named "sqlite:h.db").
+#[test]
+fn sqlite_urls_name_the_file() {
+    let dir = common::temp_dir("history-url");
+    let url = format!("sqlite:{}", dir.join("h.db").display());
+    let mut s = Store::open(&url).unwrap();
+    assert!(s.schema_version().unwrap() > 0);
+    assert!(dir.join("h.db").exists());
+    let odd: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("sqlite"))
+        .collect();
+    assert!(odd.is_empty(), "{odd:?}");
+    let url = format!("sqlite://{}", dir.join("h2.db").display());
+    Store::open(&url).unwrap();
+    assert!(dir.join("h2.db").exists());
+}
+
 #[test]
 fn a_file_that_is_not_a_database_is_an_error() {
     let dir = common::temp_dir("history-garbage");

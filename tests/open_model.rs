@@ -54,6 +54,10 @@ fn arrivals_with_no_free_user_are_counted_as_dropped() {
         ..Default::default()
     };
     let r = run(&text, o);
+    // Every user is busy while arrivals come, and the seconds say so (issue 13 saw the
+    // open model report 0 users while every user was busy); the last second ends with
+    // the arrivals, when users leave.
+    assert_eq!(r.series[0].users, 4, "{:?}", r.series);
     let scheduled = 200;
     let handled = r.total.requests + r.total.interrupted + r.total.dropped;
     assert!((scheduled - 2..=scheduled).contains(&handled), "{handled}");

@@ -16,7 +16,7 @@ pub fn history(args: HistoryArgs, env: &Env) -> anyhow::Result<Exit> {
     let settings =
         Settings::resolve(&LoadArgs::default(), &output, env).map_err(anyhow::Error::msg)?;
     let url = settings.history_store();
-    if !url.contains("://") && !std::path::Path::new(&url).exists() {
+    if crate::history::sqlite_path(&url).is_some_and(|p| !p.exists()) {
         bail!("no history at {url}: record runs with `perfgate run --history` first");
     }
     let name = args.metric.as_str();

@@ -80,17 +80,30 @@ fn samples(s: &Snapshot, scenario: &str, environment: &str) -> Vec<Sample> {
     out
 }
 
-/// The text exposition format (version 0.0.4).
+/// The text exposition format (version 0.0.4): each metric family once, its `# TYPE`
+/// line first and all its samples together (samples come endpoint by endpoint, so
+/// they are grouped here, each family where it first appeared).
 pub fn exposition(s: &Snapshot, scenario: &str, environment: &str) -> String {
-    let mut out = String::new();
-    let mut last = "";
-    for (name, labels, value) in samples(s, scenario, environment) {
-        let family = name
-            .strip_suffix("_bucket")
+    let family = |name: &'static str| {
+        name.strip_suffix("_bucket")
             .or_else(|| name.strip_suffix("_sum"))
             .or_else(|| name.strip_suffix("_count"))
             .filter(|_| name.starts_with("perfgate_request_duration"))
-            .unwrap_or(name);
+            .unwrap_or(name)
+    };
+    let mut samples = samples(s, scenario, environment);
+    let mut order: Vec<&str> = Vec::new();
+    for (name, _, _) in &samples {
+        if !order.contains(&family(name)) {
+            order.push(family(name));
+        }
+    }
+    // A stable sort: within a family, samples keep their order.
+    samples.sort_by_key(|(name, _, _)| order.iter().position(|f| *f == family(name)));
+    let mut out = String::new();
+    let mut last = "";
+    for (name, labels, value) in samples {
+        let family = family(name);
         if family != last {
             let kind = match family {
                 "perfgate_request_duration_seconds" => "histogram",
@@ -185,15 +198,18 @@ mod tests {
     fn snapshot() -> Snapshot {
         Snapshot {
             at_ms: 1_700_000_000_000,
-            endpoints: vec![EndpointTotals {
-                name: "/a \"quoted\"".into(),
-                method: "GET".into(),
-                failures: 1,
-                status: vec![("2xx".into(), 9), ("5xx".into(), 1)],
-                buckets: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 10, 10],
-                count: 10,
-                sum_seconds: 0.5,
-            }],
+            endpoints: ["/a \"quoted\"", "/b"]
+                .into_iter()
+                .map(|name| EndpointTotals {
+                    name: name.into(),
+                    method: "GET".into(),
+                    failures: 1,
+                    status: vec![("2xx".into(), 9), ("5xx".into(), 1)],
+                    buckets: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 10, 10],
+                    count: 10,
+                    sum_seconds: 0.5,
+                })
+                .collect(),
             users: 3,
             dropped: 0,
             seconds: vec![],
@@ -209,7 +225,32 @@ mod tests {
         ), "{text}");
         assert!(text.contains("le=\"+Inf\"} 10\n"));
         assert!(text.contains("le=\"0.001\"} 1\n"));
+        // Each family once, with all its samples after its TYPE line (two endpoints
+        // repeated every TYPE line: issue 13).
         assert_eq!(text.matches("# TYPE").count(), 5, "{text}");
+        let mut seen = Vec::new();
+        for line in text.lines() {
+            let name = line.split(['{', ' ']).next().unwrap();
+            let family = name
+                .trim_end_matches("_bucket")
+                .trim_end_matches("_sum")
+                .trim_end_matches("_count");
+            let family = if family.starts_with("perfgate_request_duration") {
+                family
+            } else {
+                name
+            };
+            let family = line
+                .strip_prefix("# TYPE ")
+                .map_or(family, |t| t.split(' ').next().unwrap());
+            if seen.last() != Some(&family.to_string()) {
+                assert!(
+                    !seen.contains(&family.to_string()),
+                    "{family} split:\n{text}"
+                );
+                seen.push(family.to_string());
+            }
+        }
     }
 
     #[test]

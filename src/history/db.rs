@@ -76,19 +76,30 @@ pub trait Db {
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Vec<Val>>>;
 }
 
-/// Opens `url`: `postgres://…` / `postgresql://…`, else a SQLite file path
-/// (`sqlite://path` also works). The SQLite file's folder is created.
-pub fn open(url: &str) -> Result<Box<dyn Db>> {
+/// The SQLite file `url` names: a path, or `sqlite:path` / `sqlite://path` as people
+/// write database URLs; None for PostgreSQL.
+pub fn sqlite_path(url: &str) -> Option<&std::path::Path> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return None;
+    }
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    Some(std::path::Path::new(path))
+}
+
+/// Opens `url`: `postgres://…` / `postgresql://…`, else a SQLite file (see
+/// [`sqlite_path`]). The SQLite file's folder is created.
+pub fn open(url: &str) -> Result<Box<dyn Db>> {
+    let Some(path) = sqlite_path(url) else {
         let client = postgres::Client::connect(url, postgres::NoTls)
             .with_context(|| format!("cannot connect to {}", redact(url)))?;
         return Ok(Box::new(Postgres(client)));
-    }
-    let path = url.strip_prefix("sqlite://").unwrap_or(url);
-    if path.is_empty() {
+    };
+    if path.as_os_str().is_empty() {
         bail!("--history: give a SQLite file or a postgres:// URL");
     }
-    let path = std::path::Path::new(path);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

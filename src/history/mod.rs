@@ -10,7 +10,7 @@ use anyhow::{bail, Context as _, Result};
 
 pub use baseline::{load_baseline, Loaded};
 use db::Db;
-pub use db::{redact, Dialect, Val};
+pub use db::{redact, sqlite_path, Dialect, Val};
 
 use crate::metrics::{RunResult, Stats};
 
