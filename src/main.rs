@@ -25,7 +25,8 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(e) => {
             // A closed stderr must not turn exit 2 into a panic.
-            let _ = writeln!(std::io::stderr(), "error: {e:#}");
+            let message = perfgate::report::format::cut_long_quotes(&format!("{e:#}"));
+            let _ = writeln!(std::io::stderr(), "error: {message}");
             Exit::Error.into()
         }
     }

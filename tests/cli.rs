@@ -453,6 +453,7 @@ fn init_writes_config_and_workflow_and_refuses_to_overwrite() {
 }
 
 #[test]
+#[cfg(unix)]
 fn ctrl_c_writes_partial_results_and_exits_3() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
     let dir = temp_dir("sigint");
@@ -510,12 +511,14 @@ fn ctrl_c_writes_partial_results_and_exits_3() {
     );
 }
 
+#[cfg(unix)]
 extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
 
 /// Waits for `child` to exit, failing past `secs`: its exit code and how long it took.
+#[cfg(unix)]
 fn exit_within(child: &mut std::process::Child, secs: f64) -> (Option<i32>, f64) {
     let started = std::time::Instant::now();
     loop {
@@ -748,6 +751,7 @@ fn scenario_parameters_can_be_overridden_from_the_command_line() {
 /// SIGTERM: in-flight requests get their grace and are measured; a second signal quits
 /// at once without waiting for them.
 #[test]
+#[cfg(unix)]
 fn sigterm_lets_in_flight_requests_land_and_a_second_signal_quits_at_once() {
     for (latency, second_signal) in [("1500ms", false), ("10s", true)] {
         let mut knobs = Knobs::default();
@@ -842,18 +846,11 @@ fn a_closed_stdout_or_stderr_loses_nothing() {
     let r = perfgate::metrics::RunResult::load(&out).unwrap();
     assert!(r.total.requests > 0);
 
-    // Both closed (`perfgate run 2>&1 | head` after head left), against a port nobody
-    // listens on: the request-failure lines go nowhere, the verdict still says FAILED.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let cfg = write(
-        &dir,
-        "refused.toml",
-        &budgeted(&format!("http://127.0.0.1:{port}")),
-    );
+    // Both closed (`perfgate run 2>&1 | head` after head left), against a server that
+    // answers every request 404: the request-failure lines go nowhere, the verdict still
+    // says FAILED.
+    let server = common::faults::FaultServer::start();
+    let cfg = write(&dir, "refused.toml", &budgeted(&server.url));
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("perfgate"))
         .args(["run", "--duration", "1s", "-c"])
         .arg(&cfg)
@@ -958,15 +955,13 @@ fn a_lone_budget_judges_and_several_unchosen_are_an_error() {
 
 #[test]
 fn a_service_that_fails_every_request_does_not_pass_on_latency() {
-    // Only a latency objective, and nobody listens: refusals are fast, so p99 "held".
+    // Only a latency objective, and every answer is a 503: fast failures, so p99 "held".
     let dir = temp_dir("all-failed");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let mut knobs = Knobs::default();
+    knobs.set("error-rate", "/health=100%").unwrap();
+    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
     let text = common::config(
-        &format!("http://127.0.0.1:{port}"),
+        &demo.url(),
         "{ constant = \"50ms\" }",
         &[("h", "/health", 1)],
     );
@@ -979,7 +974,7 @@ fn a_service_that_fails_every_request_does_not_pass_on_latency() {
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("INCONCLUSIVE 1/1"), "{stdout}");
     assert!(
-        stdout.contains("requests failed (") && stdout.contains("× connection refused"),
+        stdout.contains("requests failed (") && stdout.contains("× HTTP 503"),
         "{stdout}"
     );
     // The PR comment gives that reason, not the overloaded-generator one.
@@ -1081,4 +1076,76 @@ fn csv_report_has_locust_s_columns_and_the_run_s_figures() {
         (rps - e.requests as f64 / r.duration_s).abs() < 0.001,
         "{rps}"
     );
+}
+
+/// Nothing listening, or a name that does not resolve: exit 2 before any load, saying
+/// what to do, instead of a whole run of failures (issue 13).
+#[test]
+fn nothing_listening_is_an_error_before_any_load() {
+    let dir = temp_dir("nothing-listening");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for (host, words) in [
+        (
+            format!("http://127.0.0.1:{port}"),
+            "nothing is listening at",
+        ),
+        (
+            "http://nowhere.invalid:8080".to_string(),
+            "cannot resolve nowhere.invalid",
+        ),
+    ] {
+        let cfg = write(&dir, "p.toml", &common::health_only(&host));
+        let started = std::time::Instant::now();
+        let out = perfgate()
+            .args(["run", "-d", "30s", "-c"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(dir.join("r.json"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(words) && stderr.contains("--host"),
+            "{stderr}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert!(!dir.join("r.json").exists());
+    }
+}
+
+/// A service that takes connections and resets them answers nothing: those failures
+/// have no latency, so a latency objective has no data and fails, instead of holding on
+/// how fast the resets came (issue 13).
+#[test]
+fn requests_that_got_no_answer_have_no_latency() {
+    let dir = temp_dir("no-answer");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut buf = [0u8; 1024];
+            // Read the request (if any), then close without a word.
+            let _ = std::io::Read::read(&mut s, &mut buf);
+        }
+    });
+    let text = common::config(
+        &format!("http://127.0.0.1:{port}"),
+        "{ constant = \"20ms\" }",
+        &[("h", "/health", 1)],
+    );
+    let cfg = write(
+        &dir,
+        "p.toml",
+        &format!("{text}\n[budgets.ci]\np99 = \"500ms\"\n"),
+    );
+    let (code, stdout) = run_briefly(&cfg);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("FAILED 0/1"), "{stdout}");
+    assert!(stdout.contains("p99 latency: no data"), "{stdout}");
 }

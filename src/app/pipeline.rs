@@ -225,6 +225,8 @@ fn run_load(
     if let Some(p) = &plan.proxy {
         outln!("through the proxy {}:{}", p.host, p.port);
     }
+    engine::check_limits(&plan).map_err(anyhow::Error::msg)?;
+    engine::probe(&plan).map_err(anyhow::Error::msg)?;
     if plan.target.tls && plan.tls.insecure {
         errln!("WARNING: {}", words::INSECURE);
     }
@@ -273,12 +275,19 @@ async fn shutdown_signal() {
     });
 }
 
+/// Ctrl-C, or SIGTERM where there are signals.
 async fn wait_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
     }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Shows the outcome, writes every output, and maps it to an exit code.

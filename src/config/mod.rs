@@ -24,7 +24,7 @@ pub use segment::Segment;
 pub use settings::{Ci, Env, EnvLimit, Origin, Setting, Settings, DEFAULT_HISTORY};
 pub use target::{Proxy, Target};
 pub use template::{Templates, Text};
-pub use units::{percent, Dur, Rate};
+pub use units::{percent, Dur, Rate, Size};
 
 /// The whole perfgate.toml.
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +77,10 @@ pub struct TargetConfig {
     pub client_cert: Option<PathBuf>,
     /// The PEM private key of `client_cert`.
     pub client_key: Option<PathBuf>,
+    /// The most of a response body kept for checks and extraction (bytes, or "10MB",
+    /// "512KiB"); the rest is read and counted, not kept.
+    #[serde(default = "default_max_body")]
+    pub max_body: Spanned<Size>,
     /// An HTTP proxy for every request: `http://[user:pass@]host:port` (https targets
     /// go through it with CONNECT). Unset: HTTP_PROXY / HTTPS_PROXY, less NO_PROXY.
     pub proxy: Option<Spanned<String>>,
@@ -100,6 +104,7 @@ impl Default for TargetConfig {
             client_cert: None,
             client_key: None,
             proxy: None,
+            max_body: default_max_body(),
             host: None,
             headers: BTreeMap::new(),
             connect_timeout: default_connect_timeout(),
@@ -109,6 +114,12 @@ impl Default for TargetConfig {
             keep_alive: default_keep_alive(),
         }
     }
+}
+
+/// Enough for any JSON a check reads; bounded, so a 50 MB answer cannot make 10,000
+/// users hold 500 GB.
+fn default_max_body() -> Spanned<Size> {
+    Spanned::new(0..0, Size(10 << 20))
 }
 
 /// As Locust, k6 and Gatling do.

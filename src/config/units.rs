@@ -98,6 +98,47 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
+/// A size in bytes, written as a number of bytes or with a unit: "512KB", "10MB",
+/// "1MiB" (KB and MB are 1000s, KiB and MiB 1024s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+impl Size {
+    pub fn parse(text: &str) -> Result<Size, String> {
+        let t = text.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (n, unit) = t.split_at(split);
+        let bad = || format!("invalid size {text:?}: write e.g. 1048576, \"512KB\" or \"10MiB\"");
+        let n: u64 = n.parse().map_err(|_| bad())?;
+        let unit = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kb" => 1_000,
+            "kib" => 1 << 10,
+            "mb" => 1_000_000,
+            "mib" => 1 << 20,
+            "gb" => 1_000_000_000,
+            "gib" => 1 << 30,
+            _ => return Err(bad()),
+        };
+        n.checked_mul(unit).map(Size).ok_or_else(bad)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bytes(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bytes(n) => Ok(Size(n)),
+            Raw::Text(t) => Size::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// A percentage written in a config: "0.1%" → 0.001. A bare number is a percentage too,
 /// as MAX_FAIL_RATE is.
 pub fn percent(v: &toml::Value) -> Result<f64, String> {

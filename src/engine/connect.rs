@@ -98,6 +98,40 @@ impl Dialer {
     }
 }
 
+/// Tries one TCP connection to the target (or its proxy) before any load: a name that
+/// does not resolve, or an address where every connection is refused, is an error that
+/// says so. Anything else (a slow or filtered port) is left to the run to count.
+pub fn probe(plan: &Plan) -> Result<(), String> {
+    let (what, host, port) = match &plan.proxy {
+        Some(p) => ("the proxy", p.host.as_str(), p.port),
+        None => ("nothing", plan.target.host.as_str(), plan.target.port),
+    };
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}; check --host"))?
+        .collect();
+    let mut refused = 0;
+    for addr in &addrs {
+        match std::net::TcpStream::connect_timeout(addr, plan.connect_timeout) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => refused += 1,
+            Err(_) => return Ok(()),
+        }
+    }
+    if refused == 0 {
+        return Ok(());
+    }
+    Err(match what {
+        "nothing" => format!(
+            "nothing is listening at {} (connection refused); start the service or check --host",
+            plan.target.url()
+        ),
+        _ => format!(
+            "the proxy {host}:{port} refused the connection; check [target] proxy or HTTP(S)_PROXY"
+        ),
+    })
+}
+
 /// Asks `proxy` for a tunnel to the target (`CONNECT host:port`) and reads its answer.
 async fn tunnel(tcp: &mut TcpStream, target: &Target, proxy: &Proxy) -> Result<(), Failure> {
     let authority = match target.host.contains(':') {

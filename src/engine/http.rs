@@ -33,6 +33,8 @@ pub struct Connector {
     cookies: bool,
     /// Whether a connection is kept for the next request (`[target] keep_alive`).
     keep_alive: bool,
+    /// The most of a body kept (`[target] max_body`).
+    max_body: usize,
     /// Between requests a kept-alive connection holds no bytes, so its read buffer goes
     /// back here: only requests in flight hold one (10,000 thinking users do not need
     /// 10,000 buffers).
@@ -53,6 +55,7 @@ impl Connector {
             max_redirects: plan.max_redirects,
             cookies: plan.cookies,
             keep_alive: plan.keep_alive,
+            max_body: plan.max_body,
             buffers: RefCell::default(),
         }
     }
@@ -100,6 +103,8 @@ pub struct Conn {
     /// Unconsumed bytes are buf[start..end].
     start: usize,
     end: usize,
+    /// Requests sent a second time since `take_retries` (see `Stats::retries`).
+    retries: u64,
 }
 
 const MAX_HEADERS: usize = 64;
@@ -110,6 +115,11 @@ impl Conn {
         self.stream = None;
         self.start = 0;
         self.end = 0;
+    }
+
+    /// The requests sent a second time since the last call.
+    pub fn take_retries(&mut self) -> u64 {
+        std::mem::take(&mut self.retries)
     }
 
     /// Forgets the user's cookies: a new visitor on the same connection.
@@ -208,7 +218,10 @@ impl Conn {
                 self.start = 0;
                 self.end = 0;
             }
-            match self.send_and_read(request, head_only, keep, body).await {
+            match self
+                .send_and_read(request, head_only, keep, connector.max_body, body)
+                .await
+            {
                 Ok(r) => {
                     if !connector.keep_alive {
                         self.close();
@@ -217,9 +230,13 @@ impl Conn {
                 }
                 Err((f, got_bytes)) => {
                     self.close();
-                    if !(reused && !got_bytes && attempt == 0 && f == Failure::Reset) {
+                    // As Go's net/http: only a request that may be repeated (an
+                    // idempotent method), and only when nothing of an answer came.
+                    let stale = reused && !got_bytes && f == Failure::Reset;
+                    if !(stale && attempt == 0 && idempotent(request)) {
                         return (connect_us, Err(f));
                     }
+                    self.retries += 1;
                     body.clear();
                 }
             }
@@ -253,6 +270,7 @@ impl Conn {
         request: &[u8],
         head_only: bool,
         keep: Keep<'_>,
+        max_body: usize,
         body: &mut Vec<u8>,
     ) -> Result<Response, (Failure, bool)> {
         let stream = self.stream.as_mut().expect("connected");
@@ -306,8 +324,9 @@ impl Conn {
         };
         let first_byte = first_byte.unwrap_or_else(Instant::now);
         self.start += head_len;
+        let cap = if keep.body { max_body } else { 0 };
         let body_bytes = self
-            .read_body(framing, keep.body, body)
+            .read_body(framing, cap, body)
             .await
             .map_err(|f| (f, true))?;
         if close {
@@ -318,16 +337,21 @@ impl Conn {
             body_bytes,
             first_byte,
             extra,
+            body_cut: keep.body && body_bytes > body.len() as u64,
         })
     }
 
-    /// Reads (and keeps, when `keep`) the body; says how many bytes it had.
+    /// Reads the body, keeping up to `cap` bytes of it; says how many bytes it had.
     async fn read_body(
         &mut self,
         framing: Framing,
-        keep: bool,
+        cap: usize,
         body: &mut Vec<u8>,
     ) -> Result<u64, Failure> {
+        let keep = |body: &mut Vec<u8>, bytes: &[u8]| {
+            let room = cap.saturating_sub(body.len());
+            body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        };
         let mut read = 0u64;
         match framing {
             Framing::Length(mut left) => {
@@ -337,9 +361,7 @@ impl Conn {
                         return Err(Failure::Reset);
                     }
                     let take = left.min((self.end - self.start) as u64) as usize;
-                    if keep {
-                        body.extend_from_slice(&self.buf[self.start..self.start + take]);
-                    }
+                    keep(body, &self.buf[self.start..self.start + take]);
                     self.start += take;
                     left -= take as u64;
                 }
@@ -371,19 +393,15 @@ impl Conn {
                         return Err(Failure::Reset);
                     }
                     let take = left.min((self.end - self.start) as u64) as usize;
-                    if keep {
-                        let data_end = take.min((left.saturating_sub(2)) as usize);
-                        body.extend_from_slice(&self.buf[self.start..self.start + data_end]);
-                    }
+                    let data_end = take.min((left.saturating_sub(2)) as usize);
+                    keep(body, &self.buf[self.start..self.start + data_end]);
                     self.start += take;
                     left -= take as u64;
                 }
             },
             Framing::UntilClose => loop {
                 if self.start < self.end {
-                    if keep {
-                        body.extend_from_slice(&self.buf[self.start..self.end]);
-                    }
+                    keep(body, &self.buf[self.start..self.end]);
                     read += (self.end - self.start) as u64;
                     self.start = self.end;
                 }
@@ -419,4 +437,18 @@ pub struct Keep<'a> {
     pub body: bool,
     /// Headers by lowercase name (for extraction).
     pub headers: &'a [String],
+}
+
+/// Whether a request may be sent twice without changing what it does (RFC 9110 9.2.2).
+fn idempotent(request: &[u8]) -> bool {
+    [
+        &b"GET "[..],
+        b"HEAD ",
+        b"OPTIONS ",
+        b"TRACE ",
+        b"PUT ",
+        b"DELETE ",
+    ]
+    .iter()
+    .any(|m| request.starts_with(m))
 }

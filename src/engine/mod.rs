@@ -5,6 +5,7 @@
 mod connect;
 mod cookies;
 mod http;
+mod limits;
 mod log;
 mod open;
 mod request;
@@ -26,6 +27,8 @@ use crate::metrics::{
     Collector, Generator, GitInfo, Latency, LoadModel, RunResult, ScenarioInfo, StopReason,
 };
 
+pub use connect::probe;
+pub use limits::check as check_limits;
 pub use shape::Shape;
 
 /// Called about once a second with what has been collected and the seconds elapsed.

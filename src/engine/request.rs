@@ -210,6 +210,15 @@ fn resolve(target: &Target, current: &str, location: &str) -> Result<String, Fai
     Ok(path)
 }
 
+/// A value a target sent, cut for a failure reason: reasons are counted by their text,
+/// and a 10 MB JSON value must not become one.
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 fn needs_length(method: &str) -> bool {
     matches!(method, "POST" | "PUT" | "PATCH")
 }
@@ -245,6 +254,11 @@ pub fn check(req: &PlannedRequest, resp: &Response, body: &[u8]) -> Result<(), F
     if !status_ok {
         return Err(Failure::Status(status));
     }
+    if resp.body_cut && req.needs_body() {
+        return Err(Failure::Expect(
+            "the body is larger than [target] max_body, so it was not kept whole to check; raise max_body".into(),
+        ));
+    }
     for (i, needle) in &e.headers {
         let name = &req.capture[*i];
         match resp.captured(*i) {
@@ -273,7 +287,8 @@ pub fn check(req: &PlannedRequest, resp: &Response, body: &[u8]) -> Result<(), F
                 Some(got) if got == want => {}
                 Some(got) => {
                     return Err(Failure::Expect(format!(
-                        "{pointer} is {got}, expected {want}"
+                        "{pointer} is {}, expected {want}",
+                        cut(&got.to_string())
                     )))
                 }
                 None => return Err(Failure::Expect(format!("{pointer} is missing"))),

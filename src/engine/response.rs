@@ -15,6 +15,8 @@ pub struct Response {
     /// The headers the client acts on, when there are any (boxed: most responses have
     /// none, and a small `Response` moves cheaply through the futures).
     pub extra: Option<Box<Extra>>,
+    /// The body was larger than `[target] max_body`: only its start was kept.
+    pub body_cut: bool,
 }
 
 /// The rare response headers the client acts on.

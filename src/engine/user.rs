@@ -132,7 +132,7 @@ impl User {
                     {
                         let mut rec = w.recorder.borrow_mut();
                         rec.status(req.endpoint, 0);
-                        rec.unsent(req.endpoint, f);
+                        rec.unanswered(req.endpoint, f);
                     }
                     // Nothing went to the network, so nothing awaited: without a turn
                     // given back, a user failing like this with no think time would
@@ -169,6 +169,11 @@ impl User {
             in_flight.land();
             let latency_us = start.elapsed().as_micros() as u64;
             let mut rec = w.recorder.borrow_mut();
+            let retries = self.conn.take_retries();
+            if retries > 0 {
+                rec.retried(req.endpoint, retries);
+            }
+            let answered = matches!(result, Some((_, Ok(_))));
             let failure = match result {
                 None => {
                     self.conn.close();
@@ -200,7 +205,11 @@ impl User {
             };
             if let Some(f) = failure {
                 w.log_failure(req.endpoint, &f);
-                rec.failure(req.endpoint, latency_us, f);
+                if answered {
+                    rec.failure(req.endpoint, latency_us, f);
+                } else {
+                    rec.unanswered(req.endpoint, f);
+                }
                 // Later steps usually depend on earlier ones: abandon the sequence.
                 return;
             }

@@ -353,7 +353,16 @@ fn thread_wait_seconds() -> f64 {
     waited_ns as f64 / 1e9
 }
 
+/// CPU seconds (user + system) this thread has used; 0 where the OS does not say per
+/// thread (macOS, Windows: there the CPU-bound generator check sees no CPU and only the
+/// schedule and timer checks judge it).
+#[cfg(not(target_os = "linux"))]
+fn thread_cpu_seconds() -> f64 {
+    0.0
+}
+
 /// CPU seconds (user + system) this thread has used.
+#[cfg(target_os = "linux")]
 fn thread_cpu_seconds() -> f64 {
     // SAFETY: getrusage writes into the zeroed struct we pass and nothing else.
     unsafe {

@@ -170,6 +170,7 @@ fn fold(into: &mut Stats, e: EndpointRecorder) {
         *into.status_classes.entry(status_class(class)).or_default() += n;
     }
     into.body_bytes += e.body_bytes;
+    into.retries += e.retries;
     into.latency.add(&e.latency);
     into.ttfb.add(&e.ttfb);
     into.connect.add(&e.connect);

@@ -99,6 +99,7 @@ impl Latency {
     }
 
     fn from_v2(bytes: &[u8]) -> Result<Latency, String> {
+        check_v2_header(bytes)?;
         let h: Histogram<u64> = Deserializer::new()
             .deserialize(&mut &bytes[..])
             .map_err(|e| format!("histogram is not HdrHistogram V2: {e:?}"))?;
@@ -108,6 +109,36 @@ impl Latency {
             .map_err(|e| format!("histogram out of range: {e:?}"))?;
         Ok(out)
     }
+}
+
+/// The V2 header, checked before the hdrhistogram crate reads it (it allocates the
+/// declared payload length first: a blob claiming 4 GiB aborted the process). Layout:
+/// cookie, payload length, normalizing offset, significant digits (4 bytes each), then
+/// lowest, highest (8 each) and a conversion ratio (8): 40 bytes.
+fn check_v2_header(bytes: &[u8]) -> Result<(), String> {
+    const HEADER: usize = 40;
+    let word = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    let long = |at: usize| u64::from_be_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    if bytes.len() < HEADER {
+        return Err(format!(
+            "histogram of {} bytes is shorter than its header",
+            bytes.len()
+        ));
+    }
+    let declared = word(4) as usize;
+    if declared != bytes.len() - HEADER {
+        return Err(format!(
+            "histogram declares {declared} bytes of counts but has {}",
+            bytes.len() - HEADER
+        ));
+    }
+    let (digits, lowest, highest) = (word(12), long(16), long(24));
+    if digits > 5 || lowest < 1 || highest < 2 * lowest || highest > 1 << 62 {
+        return Err(format!(
+            "histogram bounds are not ones perfgate writes ({digits} digits, {lowest}..{highest})"
+        ));
+    }
+    Ok(())
 }
 
 /// A histogram at rest: its V2 encoding, a few hundred bytes for a second of data

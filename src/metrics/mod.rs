@@ -7,6 +7,7 @@ mod merge;
 mod metric;
 mod recorder;
 mod result;
+mod validate;
 
 pub use collector::Collector;
 pub use histogram::{Latency, Packed};

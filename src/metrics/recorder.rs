@@ -54,6 +54,8 @@ pub struct EndpointRecorder {
     pub status: [u64; 6],
     /// Response body bytes received.
     pub body_bytes: u64,
+    /// Requests sent again after a kept-alive connection turned out closed.
+    pub retries: u64,
     pub latency: Latency,
     pub ttfb: Latency,
     pub connect: Latency,
@@ -106,18 +108,25 @@ impl Recorder {
         e.latency.record_us(latency_us);
     }
 
-    /// A failed request still has a latency: how long the user waited for the failure.
+    /// A request answered, but failed (a status or an expectation): it has a latency,
+    /// how long the user waited for that answer.
     pub fn failure(&mut self, endpoint: usize, latency_us: u64, failure: Failure) {
         self.endpoints[endpoint].latency.record_us(latency_us);
-        self.unsent(endpoint, failure);
+        self.unanswered(endpoint, failure);
     }
 
-    /// A request that failed before it was sent (its template did not render): it counts
-    /// as failed, but has no latency to pull the percentiles toward zero.
-    pub fn unsent(&mut self, endpoint: usize, failure: Failure) {
+    /// A request that got no answer (refused, reset, timed out, garbage, or never sent
+    /// because its template did not render): it counts as failed, but has no latency to
+    /// pull the percentiles toward zero (a refusal takes 0.1 ms).
+    pub fn unanswered(&mut self, endpoint: usize, failure: Failure) {
         let e = &mut self.endpoints[endpoint];
         e.requests += 1;
         e.count_failures(failure, 1);
+    }
+
+    /// Requests sent a second time on a new connection (see `Stats::retries`).
+    pub fn retried(&mut self, endpoint: usize, n: u64) {
+        self.endpoints[endpoint].retries += n;
     }
 
     /// The body bytes of a response.

@@ -128,6 +128,11 @@ pub struct Stats {
     /// (results imported from k6 or JMeter, or written before 2026-11).
     #[serde(default)]
     pub body_bytes: u64,
+    /// Requests sent again on a new connection after a kept-alive one turned out closed
+    /// (idempotent methods only, nothing of a response read): the target may have seen
+    /// `requests + retries`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u64,
     /// From due time to the last body byte, µs.
     pub latency: Latency,
     /// From due time to the first response byte, µs.
@@ -228,6 +233,7 @@ impl Stats {
             *self.status_classes.entry(class.clone()).or_default() += n;
         }
         self.body_bytes += other.body_bytes;
+        self.retries += other.retries;
         self.latency.add(&other.latency);
         self.ttfb.add(&other.ttfb);
         self.connect.add(&other.connect);
@@ -290,9 +296,11 @@ impl RunResult {
         Self::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Parses and checks a saved result: see `validate` for what is refused.
     pub fn from_json(text: &str) -> Result<RunResult, String> {
         let probe: serde_json::Value =
             serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        super::validate::no_duplicate_keys(text).map_err(|e| format!("refused: {e}"))?;
         match probe.get("schema_version").and_then(|v| v.as_u64()) {
             Some(v) if v == SCHEMA_VERSION as u64 => {}
             Some(v) => {
@@ -304,6 +312,7 @@ impl RunResult {
         }
         let mut r: RunResult =
             serde_json::from_value(probe).map_err(|e| format!("malformed result: {e}"))?;
+        super::validate::consistent(&r).map_err(|e| format!("refused: {e}"))?;
         r.refresh();
         Ok(r)
     }
@@ -312,4 +321,8 @@ impl RunResult {
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         crate::write_atomic(path, self.to_json().as_bytes())
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

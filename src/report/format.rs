@@ -141,6 +141,40 @@ pub fn short_commit(commit: Option<&str>, missing: &str) -> String {
     commit.map_or(missing.to_string(), |c| c.chars().take(7).collect())
 }
 
+/// A message with every quoted value longer than `MAX_QUOTE` characters cut, saying so:
+/// an error must not echo a 5 MB config value back. Messages quote values as Rust does
+/// (`"..."`, with `\"` inside).
+pub fn cut_long_quotes(message: &str) -> String {
+    const MAX_QUOTE: usize = 80;
+    let mut out = String::with_capacity(message.len().min(4096));
+    let mut chars = message.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c != '"' {
+            continue;
+        }
+        // Inside a quote: keep up to MAX_QUOTE characters, count the rest.
+        let (mut kept, mut cut, mut escaped) = (0usize, 0usize, false);
+        for (_, c) in chars.by_ref() {
+            if c == '"' && !escaped {
+                if cut > 0 {
+                    out.push_str(&format!("…[{cut} more characters cut]"));
+                }
+                out.push('"');
+                break;
+            }
+            escaped = c == '\\' && !escaped;
+            if kept < MAX_QUOTE {
+                out.push(c);
+                kept += 1;
+            } else {
+                cut += 1;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +219,18 @@ mod tests {
         assert_eq!(ms_of(&s, 0.0), "-");
         s.latency.record_us(1500);
         assert_eq!(ms_of(&s, 1.5), "1.50");
+    }
+
+    #[test]
+    fn long_quoted_values_are_cut_and_say_so() {
+        let long = "x".repeat(5000);
+        let msg = format!("invalid duration {long:?}: write e.g. \"30s\"");
+        let cut = cut_long_quotes(&msg);
+        assert!(cut.len() < 200, "{cut}");
+        assert!(cut.contains("…[4920 more characters cut]\""), "{cut}");
+        assert!(cut.ends_with(": write e.g. \"30s\""), "{cut}");
+        let escaped = format!("{:?} then {:?}", "a\"b", "short");
+        assert_eq!(cut_long_quotes(&escaped), escaped);
     }
 
     #[test]

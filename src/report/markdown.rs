@@ -73,15 +73,20 @@ pub fn render(r: &Report<'_>) -> String {
     if v.failures().count() > 0 {
         let _ = writeln!(md, "**Violations:**");
         for c in v.failures() {
-            let _ = writeln!(md, "- 🔴 {}", words::check(c));
+            let _ = writeln!(md, "- 🔴 {}", text(&words::check(c)));
         }
         md.push('\n');
     }
     for a in v.alerts.iter().filter(|a| a.triggered) {
-        let _ = writeln!(md, "**⚠️ {} alert:** {}\n", a.level, a.description);
+        let _ = writeln!(
+            md,
+            "**⚠️ {} alert:** {}\n",
+            text(&a.level),
+            text(&a.description)
+        );
     }
     for n in &v.notes {
-        let _ = writeln!(md, "> {}\n", words::note(n));
+        let _ = writeln!(md, "> {}\n", text(&words::note(n)));
     }
     let _ = writeln!(
         md,
@@ -98,7 +103,7 @@ pub fn render(r: &Report<'_>) -> String {
         } else {
             "❌"
         };
-        let _ = writeln!(md, "- {mark} {}", words::check(c));
+        let _ = writeln!(md, "- {mark} {}", text(&words::check(c)));
     }
     let _ = writeln!(md, "\n</details>\n");
     if let Some(b) = &v.baseline {
@@ -175,6 +180,12 @@ fn baseline_table(md: &mut String, b: &Baseline) {
         );
     }
     md.push('\n');
+}
+
+/// Keeps free text (a failure reason a target supplied, a config's names) from opening
+/// markup: a raw `<!--` would hide the rest of a PR comment.
+fn text(s: &str) -> String {
+    s.replace('<', "&lt;")
 }
 
 /// Keeps endpoint names from breaking the table or injecting markup.

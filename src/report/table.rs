@@ -108,6 +108,12 @@ fn table(r: &Report<'_>) -> String {
             t.interrupted
         ));
     }
+    if t.retries > 0 {
+        extra.push(format!(
+            "{} sent again after a kept-alive connection closed",
+            thousands(t.retries)
+        ));
+    }
     if t.dropped > 0 {
         extra.push(format!(
             "{} arrivals dropped (no free user)",

@@ -2,6 +2,8 @@
 //! the binary, and a bounded in-process run.
 #![allow(dead_code)]
 
+pub mod faults;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -70,6 +70,8 @@ pub struct Plan {
     pub cookies: bool,
     /// Whether a user's connection stays open between requests (`[target] keep_alive`).
     pub keep_alive: bool,
+    /// The most of a response body kept for checks and extraction (`[target] max_body`).
+    pub max_body: usize,
     pub scenario: String,
     pub description: String,
     /// What runs: one load, or several together (a scenario that includes others).
@@ -152,6 +154,7 @@ impl Plan {
             max_redirects: config.target.max_redirects,
             cookies: config.target.cookies,
             keep_alive: config.target.keep_alive,
+            max_body: usize::try_from(config.target.max_body.get_ref().0).unwrap_or(usize::MAX),
             headers: t.headers,
             scenario: name,
             description: s.description.clone(),
