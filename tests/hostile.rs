@@ -225,3 +225,59 @@ fn hostile_text_stays_text_in_every_format() {
             || json.contains("pwned")
     );
 }
+
+/// A secret read with env() in a template, echoed back by the service in a body and a
+/// cookie, appears in no log line, report or result (issue 13): it reads [redacted].
+#[test]
+fn secrets_from_the_environment_are_redacted_everywhere() {
+    const SECRET: &str = "s3cr3t-t0ken-4711";
+    let dir = temp_dir("hostile-secrets");
+    let server = common::faults::FaultServer::start();
+    let task = |name: &str, expect: &str| {
+        format!(
+            "[[users.tasks]]\nname = \"{name}\"\nendpoint = \"{name}\"\npath = \"/echo\"\nheaders = {{ authorization = \"Bearer {{{{ env('API_TOKEN') }}}}\" }}\nexpect = {{ {expect} }}\n"
+        )
+    };
+    let text = format!(
+        "[target]\nhost = \"{}\"\n\n[[users]]\nname = \"U\"\nwait = {{ constant = \"10ms\" }}\n{}{}",
+        server.url,
+        task("json", "json = { \"/status\" = \"ok\" }"),
+        task("cookie", "headers = { set-cookie = \"nope\" }"),
+    );
+    let cfg = write(&dir, "p.toml", &text);
+    let out = perfgate()
+        .args(["run", "-d", "1s", "-u", "1", "-c"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("r.json"))
+        .arg("--report")
+        .arg(format!("markdown={}", dir.join("pr.md").display()))
+        .arg("--report")
+        .arg(format!("html={}", dir.join("r.html").display()))
+        .env("API_TOKEN", SECRET)
+        .output()
+        .unwrap();
+    assert!(server.received("/echo") > 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let saved = std::fs::read_to_string(dir.join("r.json")).unwrap();
+    assert!(
+        saved.contains("[redacted]"),
+        "the failure is still said: {saved:.2000}"
+    );
+    for (what, text) in [
+        ("stdout", stdout.to_string()),
+        ("stderr", stderr.to_string()),
+        ("result.json", saved),
+        ("pr.md", std::fs::read_to_string(dir.join("pr.md")).unwrap()),
+        (
+            "r.html",
+            std::fs::read_to_string(dir.join("r.html")).unwrap(),
+        ),
+    ] {
+        assert!(
+            !text.contains(SECRET),
+            "{what} has the secret:\n{text:.3000}"
+        );
+    }
+}

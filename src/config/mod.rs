@@ -18,7 +18,7 @@ use toml::Spanned;
 
 pub use plan::{
     Expectation, Extract, Feeder, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask,
-    PlannedUser, Tls,
+    PlannedUser, Tls, SECRET_HEADERS,
 };
 pub use segment::Segment;
 pub use settings::{Ci, Env, EnvLimit, Origin, Setting, Settings, DEFAULT_HISTORY};

@@ -263,6 +263,12 @@ pub fn check(req: &PlannedRequest, resp: &Response, body: &[u8]) -> Result<(), F
         let name = &req.capture[*i];
         match resp.captured(*i) {
             Some(value) if value.contains(needle.as_str()) => {}
+            // A credential's value is never quoted.
+            Some(_) if crate::config::SECRET_HEADERS.contains(&name.as_str()) => {
+                return Err(Failure::Expect(format!(
+                    "{name} does not contain what expect.headers asks (its value is not shown)"
+                )))
+            }
             Some(value) => {
                 return Err(Failure::Expect(format!(
                     "{name} is {value:?}, expected it to contain {needle:?}"

@@ -203,7 +203,7 @@ impl User {
                     }
                 }
             };
-            if let Some(f) = failure {
+            if let Some(f) = failure.map(|f| w.redact(f)) {
                 w.log_failure(req.endpoint, &f);
                 if answered {
                     rec.failure(req.endpoint, latency_us, f);

@@ -109,6 +109,25 @@ impl Worker {
         }
     }
 
+    /// The failure with every secret value (see `Plan::secrets`) replaced: reasons go to
+    /// the log, the result and every report.
+    pub fn redact(&self, f: Failure) -> Failure {
+        let hide = |text: String| {
+            self.plan
+                .secrets
+                .iter()
+                .fold(text, |t, s| t.replace(s.as_str(), "[redacted]"))
+        };
+        match f {
+            Failure::Expect(t) => Failure::Expect(hide(t)),
+            Failure::Redirect(t) => Failure::Redirect(hide(t)),
+            Failure::Protocol(t) => Failure::Protocol(hide(t)),
+            Failure::Template(t) => Failure::Template(hide(t)),
+            Failure::Connect(t) => Failure::Connect(hide(t)),
+            other => other,
+        }
+    }
+
     pub fn log_failure(&self, endpoint: usize, f: &Failure) {
         self.log.line(format_args!(
             "request failed: {} - {f}",

@@ -32,6 +32,10 @@ pub const ROUTES: &[(&str, &str)] = &[
         "/stale",
         "answers the first request of a connection, closes on the next",
     ),
+    (
+        "/echo",
+        "answers JSON with the request's Authorization header in it, and sets a cookie",
+    ),
 ];
 
 pub const BIG: usize = 50 << 20;
@@ -73,7 +77,7 @@ fn serve(mut s: TcpStream, counts: &Mutex<BTreeMap<String, u64>>) {
     let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
     let mut served_here = 0;
     let mut buf = Vec::new();
-    while let Some((path, _method)) = read_head(&mut s, &mut buf) {
+    while let Some((path, _method, auth)) = read_head(&mut s, &mut buf) {
         *counts.lock().unwrap().entry(path.clone()).or_default() += 1;
         served_here += 1;
         let keep = match path.as_str() {
@@ -144,6 +148,14 @@ fn serve(mut s: TcpStream, counts: &Mutex<BTreeMap<String, u64>>) {
                 send(&mut s, b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
             }
             "/stale" => false,
+            "/echo" => {
+                let body = format!("{{\"status\":\"{auth}\"}}");
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nset-cookie: session={auth}\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                send(&mut s, format!("{head}{body}").as_bytes())
+            }
             _ => send(
                 &mut s,
                 b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n",
@@ -159,17 +171,21 @@ fn send(s: &mut TcpStream, bytes: &[u8]) -> bool {
     s.write_all(bytes).is_ok()
 }
 
-/// The next request's path and method (its body, if it says it has one, read too).
-fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, String)> {
+/// The next request's path, method and Authorization header (its body, if it says it
+/// has one, read too).
+fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, String, String)> {
     let mut chunk = [0u8; 4096];
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).to_string();
-            let mut len = 0;
+            let (mut len, mut auth) = (0, String::new());
             for line in head.lines() {
                 if let Some((k, v)) = line.split_once(':') {
                     if k.eq_ignore_ascii_case("content-length") {
                         len = v.trim().parse().unwrap_or(0);
+                    }
+                    if k.eq_ignore_ascii_case("authorization") {
+                        auth = v.trim().to_string();
                     }
                 }
             }
@@ -181,7 +197,7 @@ fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, String)> {
             let mut parts = head.split_whitespace();
             let method = parts.next()?.to_string();
             let path = parts.next()?.to_string();
-            return Some((path, method));
+            return Some((path, method, auth));
         }
         let n = s.read(&mut chunk).ok().filter(|n| *n > 0)?;
         buf.extend_from_slice(&chunk[..n]);

@@ -91,6 +91,10 @@ pub struct Plan {
     pub templates: Templates,
     /// Headers sent with every request, besides host (the engine writes them).
     pub headers: Vec<(String, String)>,
+    /// Values that must not appear in a failure reason, a log line or a report: those of
+    /// the environment variables templates read with `env()`, and of `[target]`
+    /// credentials headers.
+    pub secrets: Vec<String>,
     pub feeders: Vec<Feeder>,
     /// The scenario's own budget set, if it names one.
     pub budget: Option<String>,
@@ -155,6 +159,7 @@ impl Plan {
             cookies: config.target.cookies,
             keep_alive: config.target.keep_alive,
             max_body: usize::try_from(config.target.max_body.get_ref().0).unwrap_or(usize::MAX),
+            secrets: secrets(source, &o.vars, &t.headers),
             headers: t.headers,
             scenario: name,
             description: s.description.clone(),
@@ -171,6 +176,48 @@ impl Plan {
             budget: o.budget.clone().or_else(|| s.budget.clone()),
         })
     }
+}
+
+/// Headers whose values are credentials.
+pub const SECRET_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
+
+/// The values of the variables the config's templates read (`env("NAME")`, found in its
+/// text) and of credential headers; short ones (under 4 characters) would redact words.
+fn secrets(
+    source: &Source,
+    vars: &BTreeMap<String, String>,
+    headers: &[(String, String)],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = source.text.as_str();
+    while let Some(at) = rest.find("env(") {
+        rest = &rest[at + 4..];
+        let name: String = rest
+            .trim_start()
+            .trim_start_matches(['"', '\''])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if let Some(v) = vars.get(&name) {
+            out.push(v.clone());
+        }
+    }
+    for (name, value) in headers {
+        if SECRET_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+            out.push(value.clone());
+            // "Bearer abc…": the credential alone, too.
+            out.extend(value.split_once(' ').map(|(_, v)| v.to_string()));
+        }
+    }
+    out.retain(|v| v.len() >= 4);
+    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    out.dedup();
+    out
 }
 
 fn pick_scenario<'a>(
