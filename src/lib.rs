@@ -60,6 +60,8 @@ pub mod demo;
 pub mod engine;
 pub mod exit;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod gate;
 pub mod history;
 pub mod import;

@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::connect::{io_failure, Dialer, Stream};
 use super::cookies::{path_of, Jar};
 use super::request::{write_redirect, REDIRECTS};
-use super::response::{capture, framing, Framing, Response};
+use super::response::{capture, chunk_span, framing, Framing, Response};
 use crate::config::{Plan, Target};
 use crate::metrics::Failure;
 
@@ -386,8 +386,8 @@ impl Conn {
                 if size == 0 {
                     return self.skip_trailers().await.map(|()| read);
                 }
-                read += size;
-                let mut left = size + 2;
+                let mut left = chunk_span(size)?;
+                read = read.saturating_add(size);
                 while left > 0 {
                     if self.start == self.end && self.fill().await.map_err(io_failure)? == 0 {
                         return Err(Failure::Reset);

@@ -29,6 +29,8 @@ use crate::metrics::{
 
 pub use connect::probe;
 pub use limits::check as check_limits;
+#[doc(hidden)]
+pub use response::read_for_fuzzing as read_response_for_fuzzing;
 pub use shape::Shape;
 
 /// Called about once a second with what has been collected and the seconds elapsed.

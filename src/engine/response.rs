@@ -134,9 +134,54 @@ fn content_length(value: &[u8]) -> Option<u64> {
     })
 }
 
+/// The bytes a chunk of `size` occupies after its size line (its data and CRLF); a size
+/// no body can have (near 2^64, which wrapped `size + 2`) is a bad response.
+pub fn chunk_span(size: u64) -> Result<u64, Failure> {
+    size.checked_add(2)
+        .filter(|n| *n < 1 << 62)
+        .ok_or_else(|| Failure::Protocol("chunk size too large".into()))
+}
+
+/// Reads `data` as a response the way a connection does (head, framing, the headers it
+/// keeps, chunk sizes), for the fuzzer (`crate::fuzz`).
+pub fn read_for_fuzzing(data: &[u8]) {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    let Ok(httparse::Status::Complete(head)) = resp.parse(data) else {
+        return;
+    };
+    let Ok((framing, _, mut extra)) = framing(&resp, false) else {
+        return;
+    };
+    capture(&resp, &["location".into(), "x-token".into()], &mut extra);
+    if let Framing::Chunked = framing {
+        let mut rest = &data[head..];
+        while let Ok(httparse::Status::Complete((line, size))) = httparse::parse_chunk_size(rest) {
+            let Ok(span) = chunk_span(size) else { return };
+            if size == 0 || (line as u64).saturating_add(span) > rest.len() as u64 {
+                return;
+            }
+            rest = &rest[line + span as usize..];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::content_length;
+    use super::*;
+
+    /// A chunk size near 2^64 wrapped `size + 2` (a panic in a debug build, a bogus
+    /// length in a release one): it is a bad response.
+    #[test]
+    fn a_chunk_size_no_body_can_have_is_a_bad_response() {
+        assert_eq!(chunk_span(5).unwrap(), 7);
+        for size in [u64::MAX, u64::MAX - 1, 1 << 62] {
+            assert!(chunk_span(size).is_err(), "{size}");
+        }
+        read_for_fuzzing(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nffffffffffffffff\r\nhello\r\n",
+        );
+    }
 
     #[test]
     fn content_length_takes_only_digits() {

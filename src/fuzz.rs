@@ -1,0 +1,68 @@
+//! Entry points for fuzzing every parser a user feeds perfgate: perfgate.toml and its
+//! templates, command-line values, a saved result, the JMeter, k6 and Locust importers,
+//! and the HTTP response reader. Each takes arbitrary bytes and must return, never panic,
+//! abort or run away with memory. The fuzz targets (`fuzz/`, cargo-fuzz) call these, and
+//! `tests/fuzz_corpus.rs` replays every committed input through them in `cargo test`.
+
+use std::collections::BTreeMap;
+
+use crate::config::{Config, Dur, Overrides, Plan, Proxy, Rate, Segment, Size, Stage, Target};
+use crate::metrics::RunResult;
+
+/// The entry points by name, as the corpus folders are named.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("config", config),
+    ("cli_values", cli_values),
+    ("result_json", result_json),
+    ("import", import),
+    ("http_response", http_response),
+];
+
+/// perfgate.toml: parsed, then planned (templates compiled and checked) when it parses.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok((config, source)) = Config::parse("fuzz.toml", text) {
+        let overrides = Overrides {
+            host: Some("http://127.0.0.1:1".into()),
+            vars: BTreeMap::from([("TOKEN".to_string(), "value".to_string())]),
+            ..Default::default()
+        };
+        let _ = Plan::build(&config, &source, &overrides);
+    }
+}
+
+/// Every value a flag or variable takes.
+pub fn cli_values(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = Dur::parse(&text);
+    let _ = Rate::parse(&text);
+    let _ = Segment::parse(&text);
+    let _ = Stage::parse(&text);
+    let _ = Size::parse(&text);
+    let _ = Target::parse(&text);
+    let _ = Proxy::parse(&text);
+    let _ = crate::report::Output::parse(&text);
+    let _ = crate::regress::parse_rule("p99", &text, &crate::metrics::Scope::Total);
+}
+
+/// A saved result (`perfgate check`, `--baseline`).
+pub fn result_json(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = RunResult::from_json(text);
+    }
+}
+
+/// Another tool's log (the kind told from its first bytes, as `perfgate import` does).
+pub fn import(data: &[u8]) {
+    let path = std::env::temp_dir().join(format!("perfgate-fuzz-{}.log", std::process::id()));
+    if std::fs::write(&path, data).is_ok() {
+        let _ = crate::import::read(&path, "fuzz");
+    }
+}
+
+/// A response head and its body's framing as the engine reads them.
+pub fn http_response(data: &[u8]) {
+    crate::engine::read_response_for_fuzzing(data);
+}
