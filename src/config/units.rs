@@ -18,9 +18,14 @@ impl Dur {
                 "duration {text:?} has no unit: write e.g. \"{t}s\" or \"{t}ms\""
             ));
         }
-        humantime::parse_duration(t).map(Dur).map_err(|_| {
+        let d = humantime::parse_duration(t).map_err(|_| {
             format!("invalid duration {text:?}: write e.g. \"30s\", \"2m\", \"500ms\" or \"1h30m\"")
-        })
+        })?;
+        // Longer would overflow the clock arithmetic a run's schedule does.
+        if d > Duration::from_secs(366 * 24 * 3600) {
+            return Err(format!("duration {text:?} is longer than a year"));
+        }
+        Ok(Dur(d))
     }
 
     pub fn secs(self) -> f64 {
@@ -50,6 +55,9 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
+/// Arrivals a second one process is allowed to schedule.
+const MAX_RATE: f64 = 10_000_000.0;
+
 /// An arrival rate in requests per second, written "400/s", "1200/m" or a bare number.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub struct Rate(pub f64);
@@ -72,6 +80,9 @@ impl Rate {
             }
         };
         match num.parse::<f64>() {
+            Ok(n) if n / secs > MAX_RATE => Err(format!(
+                "rate {text:?} is more than {MAX_RATE} arrivals a second, beyond one process: split the load with --segment"
+            )),
             Ok(n) if n > 0.0 && n.is_finite() => Ok(Rate(n / secs)),
             _ => Err(format!(
                 "invalid rate {text:?}: write a positive number, e.g. \"400/s\""
@@ -89,10 +100,7 @@ impl<'de> Deserialize<'de> for Rate {
             Text(String),
         }
         match Raw::deserialize(d)? {
-            Raw::Num(n) if n > 0.0 => Ok(Rate(n)),
-            Raw::Num(n) => Err(serde::de::Error::custom(format!(
-                "rate must be positive, not {n}"
-            ))),
+            Raw::Num(n) => Rate::parse(&n.to_string()).map_err(serde::de::Error::custom),
             Raw::Text(t) => Rate::parse(&t).map_err(serde::de::Error::custom),
         }
     }

@@ -148,6 +148,13 @@ impl Plan {
         let loads = shape::loads(config, source, &name, s, o, iterations.is_some())?;
         let segment = o.segment.unwrap_or_default();
         shape::check_segment(&loads, segment).map_err(whole)?;
+        let asked = o.threads.or(s.threads);
+        if asked.is_some_and(|t| t > MAX_THREADS) {
+            return Err(whole(format!(
+                "{} threads: at most {MAX_THREADS} (one per core is the default); split the load with --segment",
+                asked.unwrap_or_default()
+            )));
+        }
         let u = users::plan(config, source, &o.vars)?;
         Ok(Plan {
             target: t.target,
@@ -164,7 +171,7 @@ impl Plan {
             scenario: name,
             description: s.description.clone(),
             duration: shape::duration(&loads),
-            threads: shape::threads(&loads, segment, o.threads.or(s.threads)),
+            threads: shape::threads(&loads, segment, asked),
             loads,
             iterations: iterations.map(|n| segment.share(n)),
             segment,
@@ -177,6 +184,9 @@ impl Plan {
         })
     }
 }
+
+/// Worker threads one process may run.
+const MAX_THREADS: usize = 1024;
 
 /// Headers whose values are credentials.
 pub const SECRET_HEADERS: [&str; 4] = [

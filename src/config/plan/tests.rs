@@ -217,3 +217,30 @@ fn every_request_carries_the_target_headers_a_user_agent_and_no_keep_alive_says_
     let names: Vec<&str> = plan.headers.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(names, ["x-team", "user-agent", "connection"]);
 }
+
+#[test]
+fn numbers_no_process_can_run_are_refused_before_anything_is_allocated() {
+    for (text, words) in [
+        (
+            "[scenarios.s]\nusers = 1\nthreads = 100000\n",
+            "at most 1024",
+        ),
+        (
+            "[scenarios.s]\nrate = 100000000\n",
+            "more than 10000000 arrivals",
+        ),
+        (
+            "[scenarios.s]\nusers = 1\nduration = \"1000000h\"\n",
+            "longer than a year",
+        ),
+    ] {
+        let text = format!("[target]\nhost = \"http://127.0.0.1:1\"\n{text}{CLASS}");
+        let e = match Config::parse("p.toml", &text) {
+            Err(e) => e,
+            Ok((config, source)) => Plan::build(&config, &source, &Overrides::default())
+                .err()
+                .expect("refused"),
+        };
+        assert!(e.message.contains(words), "{text}: {e}");
+    }
+}
