@@ -6,11 +6,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{Config, Dur, Overrides, Plan, Proxy, Rate, Segment, Size, Stage, Target};
+use crate::config::{Config, Dur, Overrides, Plan, Proxy, Rate, Segment, Size, Stage};
 use crate::metrics::RunResult;
 
+/// An entry point: bytes in, nothing out but a return.
+pub type Target = fn(&[u8]);
+
 /// The entry points by name, as the corpus folders are named.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("config", config),
     ("cli_values", cli_values),
     ("result_json", result_json),
@@ -41,7 +44,7 @@ pub fn cli_values(data: &[u8]) {
     let _ = Segment::parse(&text);
     let _ = Stage::parse(&text);
     let _ = Size::parse(&text);
-    let _ = Target::parse(&text);
+    let _ = crate::config::Target::parse(&text);
     let _ = Proxy::parse(&text);
     let _ = crate::report::Output::parse(&text);
     let _ = crate::regress::parse_rule("p99", &text, &crate::metrics::Scope::Total);
