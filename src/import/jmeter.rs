@@ -54,16 +54,21 @@ pub fn jmeter(path: &Path, scenario: &str) -> Result<RunResult, String> {
         let record = record.map_err(|e| format!("{name}: {e}"))?;
         let line = record.position().map_or(0, |p| p.line());
         let field = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("").trim();
+        // In µs; a number of ms too large for that is refused (it overflowed).
         let number = |i: usize, what: &str| {
-            field(Some(i)).parse::<u64>().map_err(|_| {
-                format!(
-                    "{name}:{line}: {what} {:?} is not a whole number of milliseconds",
-                    field(Some(i))
-                )
-            })
+            field(Some(i))
+                .parse::<u64>()
+                .ok()
+                .and_then(|ms| ms.checked_mul(1000))
+                .ok_or_else(|| {
+                    format!(
+                        "{name}:{line}: {what} {:?} is not a whole number of milliseconds",
+                        field(Some(i))
+                    )
+                })
         };
-        let start_ms = number(at, "timeStamp")?;
-        let elapsed_ms = number(elapsed, "elapsed")?;
+        let start_us = number(at, "timeStamp")?;
+        let elapsed_us = number(elapsed, "elapsed")?;
         let ok = match field(Some(success)) {
             "true" => true,
             "false" => false,
@@ -97,10 +102,15 @@ pub fn jmeter(path: &Path, scenario: &str) -> Result<RunResult, String> {
         if target.is_empty() {
             target = origin(field(url));
         }
-        let us = |i: Option<usize>| field(i).parse::<u64>().ok().map(|ms| ms * 1000);
+        let us = |i: Option<usize>| {
+            field(i)
+                .parse::<u64>()
+                .ok()
+                .and_then(|ms| ms.checked_mul(1000))
+        };
         samples.push(Sample {
-            start_us: start_ms * 1000,
-            elapsed_us: elapsed_ms * 1000,
+            start_us,
+            elapsed_us,
             endpoint,
             status,
             failure,
@@ -112,5 +122,5 @@ pub fn jmeter(path: &Path, scenario: &str) -> Result<RunResult, String> {
     if samples.is_empty() {
         return Err(format!("{name}: no samples"));
     }
-    Ok(build(samples, &endpoints, scenario, target, "JMeter"))
+    build(samples, &endpoints, scenario, target, "JMeter")
 }

@@ -110,7 +110,7 @@ pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
         let i = vus.partition_point(|(t, _)| *t <= s.start_us);
         s.users = vus.get(i.saturating_sub(1)).map_or(0, |(_, n)| *n);
     }
-    Ok(build(samples, &endpoints, scenario, target, "k6"))
+    build(samples, &endpoints, scenario, target, "k6")
 }
 
 /// Microseconds since the epoch of an RFC 3339 time with any offset, as k6 writes them

@@ -94,7 +94,7 @@ pub fn locust(path: &Path, scenario: &str) -> Result<RunResult, String> {
         last_us: (last * 1e6) as u64,
         peak_users,
     };
-    let mut result = finish(folded, &endpoints, scenario, String::new(), "Locust");
+    let mut result = finish(folded, &endpoints, scenario, String::new(), "Locust")?;
     for interval in &mut result.series {
         for e in &mut interval.endpoints {
             e.latency = Default::default();

@@ -89,7 +89,7 @@ fn build(
     scenario: &str,
     target: String,
     tool: &str,
-) -> RunResult {
+) -> Result<RunResult, String> {
     let folded = fold(samples, endpoints.len());
     finish(folded, endpoints, scenario, target, tool)
 }
@@ -98,7 +98,7 @@ fn fold(samples: Vec<Sample>, endpoints: usize) -> Folded {
     let first = samples.iter().map(|s| s.start_us).min().unwrap_or(0);
     let last = samples
         .iter()
-        .map(|s| s.start_us + s.elapsed_us)
+        .map(|s| s.start_us.saturating_add(s.elapsed_us))
         .max()
         .unwrap_or(first);
     let mut seconds: BTreeMap<u64, Recorder> = BTreeMap::new();
@@ -135,13 +135,21 @@ fn finish(
     scenario: &str,
     target: String,
     tool: &str,
-) -> RunResult {
+) -> Result<RunResult, String> {
     let Folded {
         seconds,
         first_us: first,
         last_us: last,
         peak_users,
     } = folded;
+    // RFC 3339 ends with year 9999 (a later time made the formatting panic: found by
+    // the fuzzer).
+    const YEAR_10000_US: u64 = 253_402_300_800_000_000;
+    if last >= YEAR_10000_US {
+        return Err(format!(
+            "a time in the log is after the year 9999 ({last} µs since 1970): is it in the unit {tool} writes?"
+        ));
+    }
     let mut collector = Collector::new(endpoints, &[], 1);
     for (t, rec) in seconds {
         collector.add(t, rec);
@@ -182,5 +190,5 @@ fn finish(
         tasks,
     };
     result.refresh();
-    result
+    Ok(result)
 }
