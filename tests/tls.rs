@@ -66,7 +66,6 @@ fn cert(
 /// A TLS server on `bind` that answers every request "ok" and counts them; with
 /// `client_ca`, it requires a client certificate that CA signed.
 fn tls_server(bind: &str, server: &Cert, client_ca: Option<&Cert>) -> (u16, Arc<AtomicU64>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -88,6 +87,12 @@ fn tls_server(bind: &str, server: &Cert, client_ca: Option<&Cert>) -> (u16, Arc<
     let config = builder
         .with_single_cert(vec![server.der.clone()], server.key_der())
         .unwrap();
+    serve(bind, config)
+}
+
+/// Serves TLS with `config` on `bind`, answering every request "ok" and counting them.
+fn serve(bind: &str, config: rustls::ServerConfig) -> (u16, Arc<AtomicU64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind(bind).unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -266,49 +271,13 @@ fn a_certificate_made_with_openssl_the_usual_way_is_trusted_through_ca_file() {
     .with_no_client_auth()
     .with_single_cert(vec![der], key)
     .unwrap();
-    let port = serve_with(config);
+    let (port, _) = serve("127.0.0.1:0", config);
     let r = load(
         &format!("https://localhost:{port}"),
         &format!("ca_file = \"{}\"", cert_path.display()),
         &[],
     );
     all_answered(&r, 100);
-}
-
-/// A TLS server with `config` on 127.0.0.1 answering "ok" (one request per connection
-/// read at a time; enough for the test above).
-fn serve_with(config: rustls::ServerConfig) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = Arc::new(config);
-    std::thread::spawn(move || {
-        for tcp in listener.incoming() {
-            let Ok(tcp) = tcp else { return };
-            let config = config.clone();
-            std::thread::spawn(move || {
-                let conn = rustls::ServerConnection::new(config).unwrap();
-                let mut tls = rustls::StreamOwned::new(conn, tcp);
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while let Ok(n) = tls.read(&mut chunk) {
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        buf.drain(..end + 4);
-                        if tls
-                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    port
 }
 
 #[test]

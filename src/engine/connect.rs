@@ -37,10 +37,7 @@ impl Dialer {
             .target
             .tls
             .then(|| tokio_rustls::TlsConnector::from(Arc::new(tls::client_config(plan))));
-        let (host, port) = match &plan.proxy {
-            Some(p) => (p.host.as_str(), p.port),
-            None => (plan.target.host.as_str(), plan.target.port),
-        };
+        let (host, port) = first_hop(plan);
         let addrs = (host, port)
             .to_socket_addrs()
             .map(|a| a.collect::<Vec<_>>())
@@ -102,10 +99,7 @@ impl Dialer {
 /// does not resolve, or an address where every connection is refused, is an error that
 /// says so. Anything else (a slow or filtered port) is left to the run to count.
 pub fn probe(plan: &Plan) -> Result<(), String> {
-    let (what, host, port) = match &plan.proxy {
-        Some(p) => ("the proxy", p.host.as_str(), p.port),
-        None => ("nothing", plan.target.host.as_str(), plan.target.port),
-    };
+    let (host, port) = first_hop(plan);
     let addrs: Vec<SocketAddr> = (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}; check --host"))?
@@ -121,15 +115,23 @@ pub fn probe(plan: &Plan) -> Result<(), String> {
     if refused == 0 {
         return Ok(());
     }
-    Err(match what {
-        "nothing" => format!(
+    Err(match plan.proxy {
+        None => format!(
             "nothing is listening at {} (connection refused); start the service or check --host",
             plan.target.url()
         ),
-        _ => format!(
+        Some(_) => format!(
             "the proxy {host}:{port} refused the connection; check [target] proxy or HTTP(S)_PROXY"
         ),
     })
+}
+
+/// Where TCP goes: the proxy when there is one, else the target.
+fn first_hop(plan: &Plan) -> (&str, u16) {
+    match &plan.proxy {
+        Some(p) => (p.host.as_str(), p.port),
+        None => (plan.target.host.as_str(), plan.target.port),
+    }
 }
 
 /// Asks `proxy` for a tunnel to the target (`CONNECT host:port`) and reads its answer.
