@@ -30,6 +30,12 @@ pub enum Measure<'a> {
     Saved(&'a [PathBuf]),
 }
 
+/// The measure, resolved: a plan to run, or the saved results merged.
+enum Input {
+    Load { plan: Plan, demo: bool },
+    Saved(RunResult),
+}
+
 /// What a subcommand asks of the pipeline.
 #[derive(Clone, Copy)]
 pub struct Mode {
@@ -78,21 +84,21 @@ pub fn execute(
     mode: Mode,
 ) -> anyhow::Result<Judged> {
     // What is judged: the plan's scenario, or the saved results' own.
-    let (plan, saved) = match (measure, config) {
-        (Measure::Run { demo }, Some((c, s))) => (
-            Some((Plan::build(c, s, &settings.overrides())?, demo)),
-            None,
-        ),
+    let input = match (measure, config) {
+        (Measure::Run { demo }, Some((c, s))) => Input::Load {
+            plan: Plan::build(c, s, &settings.overrides())?,
+            demo,
+        },
         (Measure::Run { .. }, None) => anyhow::bail!("a load needs a config"),
-        (Measure::Saved(paths), _) => (None, Some(load_results(paths)?)),
+        (Measure::Saved(paths), _) => Input::Saved(load_results(paths)?),
     };
-    let (scenario, scenario_budget, environment) = match (&plan, &saved) {
-        (Some((plan, _)), _) => (
+    let (scenario, scenario_budget, environment) = match &input {
+        Input::Load { plan, .. } => (
             plan.scenario.clone(),
             plan.budget.clone(),
             settings.environment.as_ref().map(|e| e.value.clone()),
         ),
-        (None, Some(r)) => (
+        Input::Saved(r) => (
             r.scenario.name.clone(),
             config.and_then(|(c, _)| {
                 c.scenarios
@@ -102,9 +108,8 @@ pub fn execute(
             // The environment the results ran in, unless --env names another.
             settings.environment_or(r.environment.as_deref()),
         ),
-        (None, None) => unreachable!("a measure is a plan or saved results"),
     };
-    if let (Some((plan, _)), Some((c, s))) = (&plan, config) {
+    if let (Input::Load { plan, .. }, Some((c, s))) = (&input, config) {
         gate::check_endpoint_names(c, s, &plan.endpoints)?;
     }
     let budget = match config {
@@ -136,10 +141,9 @@ pub fn execute(
         Some(h) if mode.record => Some(Store::open(&h.value)?),
         _ => None,
     };
-    let result = match (plan, saved) {
-        (Some((plan, demo)), _) => run_load(plan, demo, settings, config, &budget)?,
-        (None, Some(result)) => result,
-        (None, None) => unreachable!("a measure is a plan or saved results"),
+    let result = match input {
+        Input::Load { plan, demo } => run_load(plan, demo, settings, config, &budget)?,
+        Input::Saved(result) => result,
     };
     let verdict = judge(&budget, &result, mode, &rules, settings, baseline);
     let mut exit = present(&result, &verdict, settings, &outputs, mode);
