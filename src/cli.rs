@@ -77,8 +77,17 @@ pub struct LoadArgs {
     pub threads: Option<usize>,
     /// Run segment I of N of the load (e.g. 2/4), one per machine or CI job; `perfgate
     /// check` merges the segments' results into the whole run [env: PERFGATE_SEGMENT]
-    #[arg(long, value_name = "I/N")]
+    #[arg(long, value_name = "I/N", conflicts_with_all = ["segment_index", "segments"])]
     pub segment: Option<String>,
+    /// This run's segment counted from 0, as a Kubernetes Indexed Job's
+    /// JOB_COMPLETION_INDEX is; with --segments N [env: PERFGATE_SEGMENT_INDEX,
+    /// JOB_COMPLETION_INDEX]
+    #[arg(long, value_name = "I")]
+    pub segment_index: Option<u64>,
+    /// How many segments the load is split into, with --segment-index (or the
+    /// variables it reads) [env: PERFGATE_SEGMENTS]
+    #[arg(long, value_name = "N")]
+    pub segments: Option<u64>,
     /// Trust any TLS certificate the target presents (a staging service's self-made one);
     /// said loudly in the terminal and every report. Prefer `[target] ca_file`
     #[arg(long)]

@@ -159,24 +159,32 @@ fn segments_from_the_command_line() {
     ) + "\n[budgets.ci]\np99 = \"1s\"\nmin_rps = 250\n";
     let cfg = dir.join("perfgate.toml");
     std::fs::write(&cfg, text).unwrap();
-    // Both segments at once, as two machines would run them.
+    // Both segments at once, as two machines would run them: the first named as
+    // --segment does (1-based), the second as a Kubernetes Indexed Job's pod sees it
+    // (JOB_COMPLETION_INDEX, 0-based, with PERFGATE_SEGMENTS).
     let outs: Vec<_> = (1..=2).map(|i| dir.join(format!("seg{i}.json"))).collect();
     let children: Vec<_> = outs
         .iter()
         .enumerate()
         .map(|(i, out)| {
-            std::process::Command::new(assert_cmd::cargo::cargo_bin("perfgate"))
-                .args([
-                    "run",
-                    "--quiet",
-                    "--env",
-                    "ci",
-                    "--users",
-                    "4",
-                    "--duration",
-                    "2s",
-                ])
-                .args(["--segment", &format!("{}/2", i + 1), "-c"])
+            let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("perfgate"));
+            cmd.args([
+                "run",
+                "--quiet",
+                "--env",
+                "ci",
+                "--users",
+                "4",
+                "--duration",
+                "2s",
+            ]);
+            if i == 0 {
+                cmd.args(["--segment", "1/2"]);
+            } else {
+                cmd.env("JOB_COMPLETION_INDEX", "1")
+                    .env("PERFGATE_SEGMENTS", "2");
+            }
+            cmd.arg("-c")
                 .arg(&cfg)
                 .arg("--out")
                 .arg(out)

@@ -34,6 +34,16 @@ impl Segment {
         })
     }
 
+    /// Segment `index` (from 0, as a Kubernetes Indexed Job counts) of `count`.
+    pub fn from_index(index: u64, count: u64) -> Result<Segment, String> {
+        if count == 0 || index >= count {
+            return Err(format!(
+                "segment index {index} of {count}: indexes count from 0 and stay below the number of segments"
+            ));
+        }
+        Ok(Segment { index, count })
+    }
+
     /// How many of `0..total` are this segment's.
     pub fn share(&self, total: u64) -> u64 {
         total / self.count + u64::from(self.index < total % self.count)

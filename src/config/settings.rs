@@ -196,10 +196,22 @@ impl Settings {
             flag_or_env(&load.duration, "--duration", "TEST_DURATION"),
             Dur::parse,
         )?;
-        let segment = parsed(
+        // Flags before variables: --segment, --segment-index, PERFGATE_SEGMENT, then the
+        // index variables.
+        let whole = parsed(
             flag_or_env(&load.segment, "--segment", "PERFGATE_SEGMENT"),
             Segment::parse,
         )?;
+        let by_index = segment_by_index(load, env)?;
+        let flag = |s: &Option<Setting<Segment>>| {
+            s.as_ref()
+                .is_some_and(|s| matches!(s.from, Origin::Flag(_)))
+        };
+        let segment = if flag(&whole) || (!flag(&by_index) && whole.is_some()) {
+            whole
+        } else {
+            by_index
+        };
         if let Some(u) = users.as_ref().filter(|u| u.value == 0) {
             return Err(format!("{}: needs at least one user", u.from));
         }
@@ -331,6 +343,48 @@ fn parsed<T>(
     .transpose()
 }
 
+/// `--segment-index I --segments N`, or their variables: PERFGATE_SEGMENT_INDEX or a
+/// Kubernetes Indexed Job's JOB_COMPLETION_INDEX (0-based, as is), with PERFGATE_SEGMENTS.
+/// Without a number of segments, JOB_COMPLETION_INDEX alone splits nothing.
+fn segment_by_index(load: &LoadArgs, env: &Env) -> Result<Option<Setting<Segment>>, String> {
+    let number = |var: &'static str| {
+        env.get(var)
+            .map(|v| {
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| format!("{var}={v:?} is not a whole number"))
+            })
+            .transpose()
+    };
+    let index = match load.segment_index {
+        Some(i) => Some((i, Origin::Flag("--segment-index"))),
+        None => match number("PERFGATE_SEGMENT_INDEX")? {
+            Some(i) => Some((i, Origin::Env("PERFGATE_SEGMENT_INDEX"))),
+            None => {
+                number("JOB_COMPLETION_INDEX")?.map(|i| (i, Origin::Env("JOB_COMPLETION_INDEX")))
+            }
+        },
+    };
+    let count = match load.segments {
+        Some(n) => Some(n),
+        None => number("PERFGATE_SEGMENTS")?,
+    };
+    match (index, count) {
+        (Some((i, from)), Some(n)) => Segment::from_index(i, n)
+            .map(|value| Some(Setting { value, from }))
+            .map_err(|e| format!("{from}: {e}")),
+        (Some((_, from @ Origin::Flag(_))), None)
+        | (Some((_, from @ Origin::Env("PERFGATE_SEGMENT_INDEX"))), None) => Err(format!(
+            "{from} needs the number of segments: --segments N or PERFGATE_SEGMENTS"
+        )),
+        (None, Some(_)) if load.segments.is_some() => Err(
+            "--segments needs --segment-index I (or PERFGATE_SEGMENT_INDEX, JOB_COMPLETION_INDEX)"
+                .into(),
+        ),
+        _ => Ok(None),
+    }
+}
+
 fn env_setting(env: &Env, var: &'static str) -> Option<Setting<String>> {
     env.get(var).map(|v| Setting {
         value: v.trim().to_string(),
@@ -438,6 +492,72 @@ mod tests {
         assert!((s.limits[1].value - 0.025).abs() < 1e-12);
         assert!(s.ci.github_actions && !s.color);
         assert_eq!(s.ci.branch.as_deref(), Some("main"));
+    }
+
+    #[test]
+    fn a_segment_can_be_named_from_0_as_a_kubernetes_indexed_job_does() {
+        let seg = |load: LoadArgs, vars: &[(&str, &str)]| {
+            resolve(load, vars).map(|s| s.segment.map(|s| (s.value.to_string(), s.from)))
+        };
+        let k8s = [("JOB_COMPLETION_INDEX", "0"), ("PERFGATE_SEGMENTS", "3")];
+        assert_eq!(
+            seg(LoadArgs::default(), &k8s).unwrap(),
+            Some(("1/3".into(), Origin::Env("JOB_COMPLETION_INDEX")))
+        );
+        // An Indexed Job's index alone splits nothing.
+        assert_eq!(seg(LoadArgs::default(), &k8s[..1]).unwrap(), None);
+        let flags = LoadArgs {
+            segment_index: Some(2),
+            segments: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(
+            seg(flags, &[("PERFGATE_SEGMENT", "1/3")]).unwrap(),
+            Some(("3/3".into(), Origin::Flag("--segment-index")))
+        );
+        assert_eq!(
+            seg(
+                LoadArgs::default(),
+                &[("PERFGATE_SEGMENT", "1/3"), k8s[0], k8s[1]]
+            )
+            .unwrap(),
+            Some(("1/3".into(), Origin::Env("PERFGATE_SEGMENT")))
+        );
+        for (load, vars, words) in [
+            (
+                LoadArgs {
+                    segment_index: Some(3),
+                    segments: Some(3),
+                    ..Default::default()
+                },
+                vec![],
+                "--segment-index: segment index 3 of 3",
+            ),
+            (
+                LoadArgs {
+                    segment_index: Some(0),
+                    ..Default::default()
+                },
+                vec![],
+                "needs the number of segments",
+            ),
+            (
+                LoadArgs {
+                    segments: Some(2),
+                    ..Default::default()
+                },
+                vec![],
+                "--segments needs --segment-index",
+            ),
+            (
+                LoadArgs::default(),
+                vec![("PERFGATE_SEGMENT_INDEX", "x"), ("PERFGATE_SEGMENTS", "2")],
+                "is not a whole number",
+            ),
+        ] {
+            let e = seg(load, &vars).unwrap_err();
+            assert!(e.contains(words), "{e}");
+        }
     }
 
     #[test]
