@@ -173,6 +173,10 @@ pub struct CheckArgs {
     /// The config file holding the budgets
     #[arg(long, short = 'c', default_value = "perfgate.toml")]
     pub config: PathBuf,
+    /// Judge one segment's result (or an incomplete set) by itself instead of calling it
+    /// inconclusive; every report says it was partial
+    #[arg(long)]
+    pub partial: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

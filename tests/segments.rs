@@ -224,6 +224,31 @@ fn segments_from_the_command_line() {
         .clone();
     let stdout = String::from_utf8_lossy(&stdout);
     assert!(stdout.contains("PASSED 2/2"), "{stdout}");
+    // One segment alone is never PASSED: inconclusive, exit 1, saying what to do; with
+    // --partial it is judged by itself (throughput objectives aside).
+    let alone = perfgate()
+        .args(["check", "--env", "ci", "-c"])
+        .arg(&cfg)
+        .arg(&outs[1])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let alone = String::from_utf8_lossy(&alone);
+    assert!(alone.contains("INCONCLUSIVE 1/1"), "{alone}");
+    assert!(alone.contains("segment 2/2 of the load alone"), "{alone}");
+    let partial = perfgate()
+        .args(["check", "--partial", "--env", "ci", "-c"])
+        .arg(&cfg)
+        .arg(&outs[1])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let partial = String::from_utf8_lossy(&partial);
+    assert!(partial.contains("PASSED 1/1"), "{partial}");
 
     for bad in ["0/2", "3/2", "half", "5/5"] {
         let err = perfgate()

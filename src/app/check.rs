@@ -10,5 +10,9 @@ pub fn check(args: CheckArgs, env: &Env) -> anyhow::Result<Exit> {
     let settings =
         Settings::resolve(&LoadArgs::default(), &args.output, env).map_err(anyhow::Error::msg)?;
     let measure = Measure::Saved(&args.results);
-    Ok(pipeline::execute(&settings, Some(&loaded), measure, Mode::GATE)?.exit)
+    let mode = Mode {
+        partial: args.partial,
+        ..Mode::GATE
+    };
+    Ok(pipeline::execute(&settings, Some(&loaded), measure, mode)?.exit)
 }

@@ -19,6 +19,7 @@ pub fn compare(args: CompareArgs, env: &Env) -> anyhow::Result<Exit> {
         show: Show::Baseline,
         gate: false,
         record: false,
+        partial: false,
     };
     // The baseline block below names the baseline's commit.
     outln!("{} vs {}", args.current.display(), args.baseline.display());

@@ -48,6 +48,8 @@ pub struct Mode {
     pub gate: bool,
     /// Record the run in the history store, when settings name one.
     pub record: bool,
+    /// Judge a lone segment's result anyway (`check --partial`).
+    pub partial: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -67,6 +69,7 @@ impl Mode {
         show: Show::Verdict,
         gate: true,
         record: true,
+        partial: false,
     };
 }
 
@@ -177,6 +180,9 @@ fn judge(
     } else {
         Verdict::unjudged(&budget.name, budget.environment.clone())
     };
+    if let Some(seg) = &result.scenario.segment {
+        verdict = verdict.of_a_segment_alone(seg, mode.partial);
+    }
     let spec = settings.baseline.as_deref().unwrap_or_default();
     match baseline {
         Some(history::Loaded::Run(base)) => {

@@ -21,6 +21,7 @@ pub fn report(args: ReportArgs, env: &Env) -> anyhow::Result<Exit> {
         show: Show::Nothing,
         gate: false,
         record: false,
+        partial: false,
     };
     let judged = pipeline::execute(
         &settings,

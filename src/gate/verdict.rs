@@ -57,6 +57,9 @@ pub enum Note {
     },
     /// Inconclusive: the load generator was the bottleneck, for these reasons.
     GeneratorOverloaded(Vec<String>),
+    /// Inconclusive: one segment ("2/4") judged alone, which cannot pass (its throughput
+    /// is a share, its percentiles a sample of the whole).
+    LoneSegment(String),
     /// No objective to judge.
     NoObjectives,
     /// Inconclusive: every request failed, most often for `top_reason` (reason, count).
@@ -77,7 +80,7 @@ impl Note {
     pub fn is_inconclusive(&self) -> bool {
         matches!(
             self,
-            Note::GeneratorOverloaded(_) | Note::NeverAnswered { .. }
+            Note::GeneratorOverloaded(_) | Note::NeverAnswered { .. } | Note::LoneSegment(_)
         )
     }
 }
@@ -116,6 +119,16 @@ impl Verdict {
         self.notes
             .iter()
             .filter(move |n| inconclusive && n.is_inconclusive())
+    }
+
+    /// A segment's result judged by itself is inconclusive, never passed or failed, and
+    /// says so; `partial` (`perfgate check --partial`) judges it anyway.
+    pub fn of_a_segment_alone(mut self, segment: &str, partial: bool) -> Verdict {
+        if !partial {
+            self.status = Status::Inconclusive;
+            self.notes.push(Note::LoneSegment(segment.to_string()));
+        }
+        self
     }
 
     /// A verdict with no budget judged (`perfgate compare`, which judges only against

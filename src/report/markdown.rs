@@ -36,11 +36,9 @@ pub fn render(r: &Report<'_>) -> String {
         Status::Inconclusive => writeln!(
             md,
             "**⚠️ INCONCLUSIVE** - {}\n",
-            if res.generator.overloaded {
-                "the load generator was the bottleneck"
-            } else {
-                "every request failed: the service's performance was not measured"
-            }
+            v.inconclusive_reasons()
+                .next()
+                .map_or(String::new(), words::headline)
         ),
     };
     let _ = writeln!(md, "**Test Configuration:**");

@@ -92,6 +92,9 @@ pub fn note(n: &Note) -> String {
             "inconclusive: the load generator was the bottleneck ({}); the numbers describe perfgate, not the service",
             why.join("; ")
         ),
+        Note::LoneSegment(seg) => format!(
+            "inconclusive: this is segment {seg} of the load alone, which can neither pass nor fail a budget; gate every segment's result together with `perfgate check` (or judge this one with --partial)"
+        ),
         Note::NoObjectives => "no budget objectives: nothing was judged (add [budgets.*] or [endpoints.*] to perfgate.toml)".into(),
         Note::NeverAnswered {
             requests,
@@ -111,6 +114,20 @@ pub fn note(n: &Note) -> String {
         } => format!(
             "no baseline yet: {store} has no completed run of scenario {scenario:?} on branch {branch:?}, so nothing was compared"
         ),
+    }
+}
+
+/// Why a run is inconclusive, in a few words for a heading.
+pub fn headline(n: &Note) -> String {
+    match n {
+        Note::GeneratorOverloaded(_) => "the load generator was the bottleneck".into(),
+        Note::NeverAnswered { .. } => {
+            "every request failed: the service's performance was not measured".into()
+        }
+        Note::LoneSegment(seg) => {
+            format!("segment {seg} of the load alone: check every segment together")
+        }
+        other => note(other),
     }
 }
 
