@@ -211,43 +211,31 @@ fn segments_from_the_command_line() {
             "{stdout}"
         );
     }
+    // `perfgate check` of these results, with `flags`, exiting `code`: its stdout.
+    let check = |flags: &[&str], results: &[std::path::PathBuf], code: i32| {
+        let out = perfgate()
+            .arg("check")
+            .args(flags)
+            .args(["--env", "ci", "-c"])
+            .arg(&cfg)
+            .args(results)
+            .assert()
+            .code(code)
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8_lossy(&out).into_owned()
+    };
     // A user at 10 ms think time does about 80-100 requests/s: a segment's two would
     // fail min_rps = 250 alone; the four together hold it.
-    let stdout = perfgate()
-        .args(["check", "--env", "ci", "-c"])
-        .arg(&cfg)
-        .args(&outs)
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let stdout = String::from_utf8_lossy(&stdout);
-    assert!(stdout.contains("PASSED 2/2"), "{stdout}");
+    let merged = check(&[], &outs, 0);
+    assert!(merged.contains("PASSED 2/2"), "{merged}");
     // One segment alone is never PASSED: inconclusive, exit 1, saying what to do; with
     // --partial it is judged by itself (throughput objectives aside).
-    let alone = perfgate()
-        .args(["check", "--env", "ci", "-c"])
-        .arg(&cfg)
-        .arg(&outs[1])
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let alone = String::from_utf8_lossy(&alone);
+    let alone = check(&[], &outs[1..], 1);
     assert!(alone.contains("INCONCLUSIVE 1/1"), "{alone}");
     assert!(alone.contains("segment 2/2 of the load alone"), "{alone}");
-    let partial = perfgate()
-        .args(["check", "--partial", "--env", "ci", "-c"])
-        .arg(&cfg)
-        .arg(&outs[1])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let partial = String::from_utf8_lossy(&partial);
+    let partial = check(&["--partial"], &outs[1..], 0);
     assert!(partial.contains("PASSED 1/1"), "{partial}");
 
     for bad in ["0/2", "3/2", "half", "5/5"] {

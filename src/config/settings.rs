@@ -203,15 +203,16 @@ impl Settings {
             Segment::parse,
         )?;
         let by_index = segment_by_index(load, env)?;
-        let flag = |s: &Option<Setting<Segment>>| {
-            s.as_ref()
-                .is_some_and(|s| matches!(s.from, Origin::Flag(_)))
-        };
-        let segment = if flag(&whole) || (!flag(&by_index) && whole.is_some()) {
-            whole
-        } else {
-            by_index
-        };
+        let flag = |s: &Setting<Segment>| matches!(s.from, Origin::Flag(_));
+        let segment = [
+            whole.clone().filter(flag),
+            by_index.clone().filter(flag),
+            whole,
+            by_index,
+        ]
+        .into_iter()
+        .flatten()
+        .next();
         if let Some(u) = users.as_ref().filter(|u| u.value == 0) {
             return Err(format!("{}: needs at least one user", u.from));
         }
