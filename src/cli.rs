@@ -92,6 +92,10 @@ pub struct LoadArgs {
     /// said loudly in the terminal and every report. Prefer `[target] ca_file`
     #[arg(long)]
     pub insecure: bool,
+    /// Start the load at this time (RFC 3339, e.g. 2026-12-01T10:00:00Z), so segments run
+    /// from several machines ramp together and their series line up [env: PERFGATE_START_AT]
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

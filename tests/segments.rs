@@ -6,7 +6,7 @@ mod common;
 use common::{config, perfgate, run, secs, temp_dir};
 use perfgate::config::{Overrides, Rate, Segment};
 use perfgate::demo::{DemoServer, Knobs};
-use perfgate::metrics::{merge, RunResult};
+use perfgate::metrics::{merge, RunResult, StopReason};
 
 /// Runs the segments of `text` side by side, each with its own thread count, as
 /// separate machines would.
@@ -107,7 +107,7 @@ fn open_model_segments_share_the_arrivals_and_iterations_split_exactly() {
 }
 
 #[test]
-fn only_every_segment_of_a_run_merges() {
+fn segments_merge_each_once_and_a_part_stays_a_part() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
     let text = config(
         &demo.url(),
@@ -122,8 +122,18 @@ fn only_every_segment_of_a_run_merges() {
     let parts = run_segments(&text, o.clone(), &[1, 1, 1]);
     let whole_run = run(&text, o);
     let merged = |rs: &[&RunResult]| merge(rs.iter().map(|r| (*r).clone()).collect());
-    let err = merged(&[&parts[0], &parts[2]]).unwrap_err();
-    assert!(err.contains("segment 2/3 of this run missing"), "{err}");
+    // Some segments merge into a part, which names what it holds and merges on later.
+    let part = merged(&[&parts[2], &parts[0]]).unwrap();
+    assert_eq!(part.scenario.segment.as_deref(), Some("1,3/3"));
+    assert_eq!(part.scenario.users, 2);
+    let whole = merged(&[&part, &parts[1]]).unwrap();
+    assert_eq!(whole.scenario.segment, None);
+    assert_eq!(
+        whole.total.requests,
+        parts.iter().map(|p| p.total.requests).sum::<u64>()
+    );
+    let err = merged(&[&part, &parts[0]]).unwrap_err();
+    assert!(err.contains("segment 1/3 is given twice"), "{err}");
     let err = merged(&[&parts[0], &parts[1], &parts[1], &parts[2]]).unwrap_err();
     assert!(err.contains("segment 2/3 is given twice"), "{err}");
     let err = merged(&[&parts[0], &parts[1], &parts[2], &whole_run]).unwrap_err();
@@ -131,6 +141,16 @@ fn only_every_segment_of_a_run_merges() {
     assert!(
         merged(&[&parts[2], &parts[0], &parts[1]]).is_ok(),
         "any order"
+    );
+    // A segment that aborted on its own view of the load is named in the merge.
+    let mut aborted = parts.clone();
+    aborted[1].stop = StopReason::Aborted;
+    let all: Vec<&RunResult> = aborted.iter().collect();
+    let m = merged(&all).unwrap();
+    assert_eq!(m.stop, StopReason::Aborted);
+    assert_eq!(
+        m.stopped_segments.into_iter().collect::<Vec<_>>(),
+        [("2/3".to_string(), StopReason::Aborted)]
     );
     // Segments of a staged run share its shape; results that differ keep none.
     let ramp = vec![[0.0, 0.0], [1.0, 3.0]];
@@ -237,6 +257,10 @@ fn segments_from_the_command_line() {
     assert!(alone.contains("segment 2/2 of the load alone"), "{alone}");
     let partial = check(&["--partial"], &outs[1..], 0);
     assert!(partial.contains("PASSED 1/1"), "{partial}");
+    assert!(
+        partial.contains("segment 2/2 of the load: throughput"),
+        "{partial}"
+    );
 
     for bad in ["0/2", "3/2", "half", "5/5"] {
         let err = perfgate()
@@ -249,4 +273,159 @@ fn segments_from_the_command_line() {
             .clone();
         assert!(String::from_utf8_lossy(&err).contains("--segment"), "{bad}");
     }
+}
+
+/// `--start-at` holds the load until a time every segment shares; a time in the past
+/// starts at once with a warning; a malformed one is exit 2 before any load.
+#[test]
+fn segments_start_together_at_a_given_time() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("start-at");
+    let cfg = dir.join("perfgate.toml");
+    let text = config(
+        &demo.url(),
+        "{ constant = \"10ms\" }",
+        &[("h", "/health", 1)],
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let start = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
+    let at = humantime::format_rfc3339_millis(start).to_string();
+    let out = dir.join("r.json");
+    let run = |at: &str, code: i32| {
+        let done = perfgate()
+            .args([
+                "run",
+                "--quiet",
+                "--users",
+                "1",
+                "--duration",
+                "1s",
+                "--start-at",
+                at,
+            ])
+            .arg("-c")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(code)
+            .get_output()
+            .clone();
+        String::from_utf8_lossy(&done.stdout).into_owned() + &String::from_utf8_lossy(&done.stderr)
+    };
+    let said = run(&at, 0);
+    assert!(
+        said.contains("waiting") && said.contains("for the start at"),
+        "{said}"
+    );
+    let r = RunResult::load(&out).unwrap();
+    let began = humantime::parse_rfc3339(&r.started_at).unwrap();
+    assert!(began >= start, "started {} before {at}", r.started_at);
+    assert!(
+        began < start + std::time::Duration::from_millis(500),
+        "started {} long after {at}",
+        r.started_at
+    );
+    let said = run("2020-01-01T00:00:00Z", 0);
+    assert!(
+        said.contains("passed") && said.contains("starting now"),
+        "{said}"
+    );
+    let said = run("tomorrow", 2);
+    assert!(said.contains("--start-at"), "{said}");
+}
+
+/// Three processes running segments 1-3 of an open-model load, started together and
+/// merged, against one process running the whole load on the same deterministic target
+/// (20 ms a request): the same arrivals, the same latency percentiles within a few
+/// percent (timing, not arithmetic, differs between runs), the same verdict.
+#[test]
+fn three_segments_merged_equal_one_process_running_the_whole_load() {
+    let mut knobs = Knobs::default();
+    knobs.set("latency", "/health=20ms").unwrap();
+    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+    let dir = temp_dir("equivalence");
+    let cfg = dir.join("perfgate.toml");
+    let text = config(
+        &demo.url(),
+        "{ constant = \"0ms\" }",
+        &[("h", "/health", 1)],
+    ) + "\n[budgets.ci]\np90 = \"200ms\"\nerror_rate = \"1%\"\nmin_rps = 100\n";
+    std::fs::write(&cfg, text).unwrap();
+    let load = |segment: Option<usize>, at: &str, out: &std::path::Path| {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("perfgate"));
+        cmd.args([
+            "run", "--quiet", "--env", "ci", "--rate", "150/s", "--users", "30",
+        ])
+        .args(["--duration", "3s", "--threads", "1", "--start-at", at]);
+        if let Some(i) = segment {
+            cmd.args(["--segment", &format!("{i}/3")]);
+        }
+        cmd.arg("-c").arg(&cfg).arg("--out").arg(out);
+        cmd.stdout(std::process::Stdio::null()).spawn().unwrap()
+    };
+    let soon = || {
+        let t = std::time::SystemTime::now() + std::time::Duration::from_millis(1500);
+        humantime::format_rfc3339_millis(t).to_string()
+    };
+    let at = soon();
+    let parts: Vec<_> = (1..=3).map(|i| dir.join(format!("seg{i}.json"))).collect();
+    let children: Vec<_> = parts
+        .iter()
+        .zip(1..)
+        .map(|(p, i)| load(Some(i), &at, p))
+        .collect();
+    for mut c in children {
+        assert_eq!(c.wait().unwrap().code(), Some(0));
+    }
+    let whole_out = dir.join("whole.json");
+    assert_eq!(
+        load(None, &soon(), &whole_out).wait().unwrap().code(),
+        Some(0)
+    );
+
+    let merged = merge(parts.iter().map(|p| RunResult::load(p).unwrap()).collect()).unwrap();
+    let whole = RunResult::load(&whole_out).unwrap();
+    assert_eq!(
+        merged.total.requests, 450,
+        "150/s for 3 s, dealt round three processes"
+    );
+    assert_eq!(whole.total.requests, 450);
+    assert_eq!(merged.total.failures + whole.total.failures, 0);
+    assert_eq!(merged.total.dropped + whole.total.dropped, 0);
+    assert_eq!(merged.scenario.rate, whole.scenario.rate);
+    // Started together, the merged series has the whole run's seconds, not three times as many.
+    assert!(
+        merged.series.len() <= whole.series.len() + 1,
+        "{} seconds",
+        merged.series.len()
+    );
+    for p in [50.0, 90.0] {
+        let (a, b) = (
+            merged.total.latency.percentile_us(p) as f64,
+            whole.total.latency.percentile_us(p) as f64,
+        );
+        assert!(a >= 20_000.0 && b >= 20_000.0, "p{p}: {a} µs, {b} µs");
+        assert!(
+            (a - b).abs() / b < 0.05,
+            "p{p}: merged {a} µs, whole {b} µs"
+        );
+    }
+    let verdict = |results: &[std::path::PathBuf]| {
+        let out = perfgate()
+            .args(["check", "--env", "ci", "-c"])
+            .arg(&cfg)
+            .args(results)
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout
+            .clone();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        text.lines()
+            .find(|l| l.contains("PASSED"))
+            .map(str::to_string)
+            .unwrap_or(text)
+    };
+    assert_eq!(verdict(&parts), verdict(&[whole_out]));
 }

@@ -240,6 +240,9 @@ fn run_load(
     if plan.target.tls && plan.tls.insecure {
         errln!("WARNING: {}", words::INSECURE);
     }
+    if let Some(at) = &settings.start_at {
+        wait_until(at.value);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -273,6 +276,22 @@ fn run_load(
         e.finish(&result);
     }
     Ok(result)
+}
+
+/// Waits for a start time every segment shares; Ctrl-C meanwhile ends perfgate at once
+/// (nothing is measured yet). A time already past starts now, saying so.
+fn wait_until(at: std::time::SystemTime) {
+    let when = humantime::format_rfc3339_seconds(at);
+    match at.duration_since(std::time::SystemTime::now()) {
+        Ok(wait) => {
+            outln!("waiting {:.1} s for the start at {when}", wait.as_secs_f64());
+            std::thread::sleep(wait);
+        }
+        Err(late) => errln!(
+            "warning: the start time {when} passed {:.1} s ago: starting now, later than loads given the same time",
+            late.duration().as_secs_f64()
+        ),
+    }
 }
 
 /// Resolves on the first Ctrl-C or SIGTERM; a second one exits at once.

@@ -20,7 +20,7 @@ pub use plan::{
     Expectation, Extract, Feeder, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask,
     PlannedUser, Tls, SECRET_HEADERS,
 };
-pub use segment::Segment;
+pub use segment::{Segment, Segments};
 pub use settings::{Ci, Env, EnvLimit, Origin, Setting, Settings, DEFAULT_HISTORY};
 pub use target::{Proxy, Target};
 pub use template::{Templates, Text};

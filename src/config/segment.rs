@@ -55,3 +55,93 @@ impl std::fmt::Display for Segment {
         write!(f, "{}/{}", self.index + 1, self.count)
     }
 }
+
+/// The segments of one `count`-way split that a result holds: "2/4" for one, "1,3/4" for
+/// a merge of some but not all (which `perfgate check` judges as inconclusive).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segments {
+    /// From 0, ascending, each once.
+    pub have: Vec<u64>,
+    pub count: u64,
+}
+
+impl Segments {
+    /// `I/N` or `I,J,.../N`, each I from 1 to N.
+    pub fn parse(text: &str) -> Result<Segments, String> {
+        let bad = || format!("{text:?}: write I/N or I,J/N with each I from 1 to N, e.g. 1,3/4");
+        let (list, n) = text.trim().split_once('/').ok_or_else(bad)?;
+        let count: u64 = n.trim().parse().map_err(|_| bad())?;
+        let mut have = Vec::new();
+        for i in list.split(',') {
+            let i: u64 = i.trim().parse().map_err(|_| bad())?;
+            if i == 0 || i > count || have.contains(&(i - 1)) {
+                return Err(bad());
+            }
+            have.push(i - 1);
+        }
+        have.sort_unstable();
+        Ok(Segments { have, count })
+    }
+
+    /// Adds another result's segments; a segment given twice, or another split, is an error.
+    pub fn add(&mut self, other: &Segments) -> Result<(), String> {
+        if other.count != self.count {
+            return Err(format!(
+                "these results mix segments of a {}-way and a {}-way split: merge the segments of one run",
+                self.count, other.count
+            ));
+        }
+        for &i in &other.have {
+            if self.have.contains(&i) {
+                return Err(format!("segment {}/{} is given twice", i + 1, self.count));
+            }
+            self.have.push(i);
+        }
+        self.have.sort_unstable();
+        Ok(())
+    }
+
+    /// The segments not here, as "2/4".
+    pub fn missing(&self) -> Vec<Segment> {
+        (0..self.count)
+            .filter(|i| !self.have.contains(i))
+            .map(|index| Segment {
+                index,
+                count: self.count,
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Segments {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list: Vec<String> = self.have.iter().map(|i| (i + 1).to_string()).collect();
+        write!(f, "{}/{}", list.join(","), self.count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_sets_parse_add_and_name_what_is_missing() {
+        let mut s = Segments::parse("3/4").unwrap();
+        s.add(&Segments::parse("1/4").unwrap()).unwrap();
+        assert_eq!(s.to_string(), "1,3/4");
+        let missing: Vec<String> = s.missing().iter().map(|m| m.to_string()).collect();
+        assert_eq!(missing, ["2/4", "4/4"]);
+        assert_eq!(Segments::parse(" 1, 3 /4").unwrap(), s);
+        assert!(s
+            .add(&Segments::parse("3/4").unwrap())
+            .unwrap_err()
+            .contains("3/4 is given twice"));
+        assert!(s
+            .add(&Segments::parse("2/3").unwrap())
+            .unwrap_err()
+            .contains("3-way"));
+        for bad in ["0/4", "5/4", "1,1/4", "/4", "1/", "a/4"] {
+            assert!(Segments::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -139,6 +139,8 @@ pub struct Settings {
     pub budget: Option<String>,
     pub threads: Option<usize>,
     pub insecure: bool,
+    /// When the load starts (`--start-at`, PERFGATE_START_AT): none, at once.
+    pub start_at: Option<Setting<std::time::SystemTime>>,
     /// The budget environment: --env, else PERFGATE_ENV (the file's `[gate]
     /// environment` comes after both, when the budget is resolved).
     pub environment: Option<Setting<String>>,
@@ -228,6 +230,10 @@ impl Settings {
         if load.spawn_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
             return Err("--spawn-rate: must be more than 0 users per second".into());
         }
+        let start_at = parsed(
+            flag_or_env(&load.start_at, "--start-at", "PERFGATE_START_AT"),
+            start_time,
+        )?;
         let rate = load
             .rate
             .as_deref()
@@ -272,6 +278,7 @@ impl Settings {
             budget: load.budget.clone(),
             threads: load.threads,
             insecure: load.insecure,
+            start_at,
             environment: flag_or_env(&output.environment, "--env", "PERFGATE_ENV"),
             limits: env_limits(env)?,
             history,
@@ -418,3 +425,14 @@ fn env_limits(env: &Env) -> Result<Vec<EnvLimit>, String> {
 #[cfg(test)]
 #[path = "settings_tests.rs"]
 mod tests;
+
+/// An RFC 3339 time no more than a day from now (a later one is most likely a mistake).
+fn start_time(text: &str) -> Result<std::time::SystemTime, String> {
+    let t = humantime::parse_rfc3339_weak(text)
+        .map_err(|e| format!("{text:?}: {e}: write a time as 2026-12-01T10:00:00Z"))?;
+    let day = std::time::Duration::from_secs(86_400);
+    if t > std::time::SystemTime::now() + day {
+        return Err(format!("{text:?} is more than a day from now"));
+    }
+    Ok(t)
+}

@@ -225,6 +225,7 @@ pub async fn run(
             .to_string(),
         duration_s: wall,
         stop,
+        stopped_segments: Default::default(),
         generator,
         total,
         endpoints,

@@ -47,8 +47,8 @@ pub enum Note {
     /// The result is one segment ("2/4") of the load: throughput is judged on the merge.
     Segment(String),
     Interrupted,
-    /// An `abort_on_fail` objective stopped the run.
-    Aborted,
+    /// An `abort_on_fail` objective stopped the run; in a merge, the segments it stopped.
+    Aborted(Vec<String>),
     /// Open-model arrivals dropped for want of a free user, unjudged by any objective.
     Dropped {
         dropped: u64,
@@ -57,8 +57,8 @@ pub enum Note {
     },
     /// Inconclusive: the load generator was the bottleneck, for these reasons.
     GeneratorOverloaded(Vec<String>),
-    /// Inconclusive: one segment ("2/4") judged alone, which cannot pass (its throughput
-    /// is a share, its percentiles a sample of the whole).
+    /// Inconclusive: one segment ("2/4"), or some ("1,3/4"), judged alone, which cannot
+    /// pass (its throughput is a share, its percentiles a sample of the whole).
     LoneSegment(String),
     /// No objective to judge.
     NoObjectives,
@@ -189,7 +189,14 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     }
     match result.stop {
         StopReason::Interrupted => notes.push(Note::Interrupted),
-        StopReason::Aborted => notes.push(Note::Aborted),
+        StopReason::Aborted => notes.push(Note::Aborted(
+            result
+                .stopped_segments
+                .iter()
+                .filter(|(_, &why)| why == StopReason::Aborted)
+                .map(|(seg, _)| seg.clone())
+                .collect(),
+        )),
         StopReason::Completed => {}
     }
     if let Some(n) = dropped_note(result, &checks) {

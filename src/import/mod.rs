@@ -182,6 +182,7 @@ fn finish(
         ended_at: humantime::format_rfc3339_millis(ended).to_string(),
         duration_s,
         stop: StopReason::Completed,
+        stopped_segments: Default::default(),
         // Not measured: the other tool's load generator did not report on itself.
         generator: Generator::default(),
         total,

@@ -3,15 +3,23 @@
 
 use std::collections::BTreeMap;
 
-use super::{Interval, Packed, RunResult, Stats};
-use crate::config::Segment;
+use super::{Interval, Packed, RunResult, Stats, StopReason};
+use crate::config::Segments;
 
 /// Merges results into one. Wall time spans the earliest start to the latest end.
-/// Segments of a run (`--segment I/N`) merge only all together, once each.
+/// Segments of a run (`--segment I/N`) merge each once; a merge of only some of them
+/// stays a part ("1,3/4" in `scenario.segment`), which the gate never passes.
 pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
-    if results.len() > 1 {
-        check_segments(&results)?;
-    }
+    let segments = if results.len() > 1 {
+        segments_of(&results)?
+    } else {
+        None
+    };
+    let stopped: BTreeMap<String, StopReason> = results
+        .iter()
+        .filter(|r| r.stop != StopReason::Completed)
+        .filter_map(|r| Some((r.scenario.segment.clone()?, r.stop)))
+        .collect();
     let mut iter = results.into_iter();
     let mut out = iter.next().ok_or("nothing to merge")?;
     for r in iter {
@@ -63,55 +71,44 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
         g.overloaded |= r.generator.overloaded;
         g.notes.extend(r.generator.notes);
         out.tls_insecure |= r.tls_insecure;
-        if r.stop != super::StopReason::Completed {
+        if r.stop != StopReason::Completed {
             out.stop = r.stop;
         }
-        // Several results are one whole run now (check_segments saw every segment).
-        out.scenario.segment = None;
+        out.scenario.segment = segments
+            .as_ref()
+            .filter(|s| !s.missing().is_empty())
+            .map(|s| s.to_string());
+        out.stopped_segments.extend(r.stopped_segments);
+    }
+    if segments.is_some() {
+        out.stopped_segments.extend(stopped);
     }
     out.refresh();
     Ok(out)
 }
 
-/// Results that are segments must be every segment of one split, each once; a merge
-/// of only some would be judged as if it were the whole load.
-fn check_segments(results: &[RunResult]) -> Result<(), String> {
-    let segments: Vec<Option<Segment>> = results
-        .iter()
-        .map(|r| {
-            r.scenario
-                .segment
-                .as_deref()
-                .map(Segment::parse)
-                .transpose()
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("bad segment in a result: {e}"))?;
-    let Some(count) = segments.iter().flatten().map(|s| s.count).next() else {
-        return Ok(());
-    };
-    if segments.iter().any(|s| s.is_none_or(|s| s.count != count)) {
-        return Err(format!(
-            "these results mix segments of a {count}-way split with other runs: merge the {count} segments of one run"
-        ));
-    }
-    let mut seen = vec![false; count as usize];
-    for s in segments.iter().flatten() {
-        if std::mem::replace(&mut seen[s.index as usize], true) {
-            return Err(format!("segment {s} is given twice"));
+/// The segments these results hold together: none when none is a segment; an error
+/// when a segment is given twice, or segments are mixed with another split or a whole run.
+fn segments_of(results: &[RunResult]) -> Result<Option<Segments>, String> {
+    let mut all: Option<Segments> = None;
+    let mut whole_runs = 0;
+    for r in results {
+        let Some(text) = r.scenario.segment.as_deref() else {
+            whole_runs += 1;
+            continue;
+        };
+        let s = Segments::parse(text).map_err(|e| format!("bad segment in a result: {e}"))?;
+        match all.as_mut() {
+            Some(all) => all.add(&s)?,
+            None => all = Some(s),
         }
     }
-    let missing: Vec<String> = (0..count)
-        .filter(|&i| !seen[i as usize])
-        .map(|i| format!("{}/{count}", i + 1))
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "segment {} of this run missing: merge every segment's result",
-            missing.join(", ")
-        ))
+    match all {
+        Some(s) if whole_runs > 0 => Err(format!(
+            "these results mix segments of a {}-way split with other runs: merge the {} segments of one run",
+            s.count, s.count
+        )),
+        s => Ok(s),
     }
 }
 

@@ -31,6 +31,10 @@ pub struct RunResult {
     /// Wall-clock seconds the load ran (rps is requests / this).
     pub duration_s: f64,
     pub stop: StopReason,
+    /// In a merge of segments: the segments ("2/3") that stopped before the end, and why
+    /// (each segment's `abort_on_fail` judges its own share of the load).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stopped_segments: BTreeMap<String, StopReason>,
     pub generator: Generator,
     pub total: Stats,
     /// Per endpoint (request name), sorted by name.

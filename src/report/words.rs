@@ -2,6 +2,7 @@
 //! baseline's comparisons. Every format says them the same way.
 
 use super::format::{seconds, signed_pct, subject, symbol, value};
+use crate::config::Segments;
 use crate::gate::{Check, Note, Objective, Outcome};
 use crate::metrics::Scope;
 use crate::regress::{Change, Comparison, Shortfall, Which, Why, MIN_INTERVALS};
@@ -67,10 +68,17 @@ pub fn objective_name(o: &Objective) -> String {
 pub fn note(n: &Note) -> String {
     match n {
         Note::Segment(seg) => format!(
-            "segment {seg} of the load: throughput objectives (rps, requests, dropped) are judged when `perfgate check` merges every segment's result"
+            "{} of the load: throughput objectives (rps, requests, dropped) are judged when `perfgate check` merges every segment's result",
+            segments(seg)
         ),
         Note::Interrupted => "the run was interrupted: results are partial".into(),
-        Note::Aborted => "the run was stopped early by an abort_on_fail objective".into(),
+        Note::Aborted(segs) if segs.is_empty() => {
+            "the run was stopped early by an abort_on_fail objective".into()
+        }
+        Note::Aborted(segs) => format!(
+            "segment {} stopped early by an abort_on_fail objective (each segment judges its own share of the load; the others ran on)",
+            segs.join(", ")
+        ),
         Note::Dropped {
             dropped,
             scheduled,
@@ -93,7 +101,8 @@ pub fn note(n: &Note) -> String {
             why.join("; ")
         ),
         Note::LoneSegment(seg) => format!(
-            "inconclusive: this is segment {seg} of the load alone, which can neither pass nor fail a budget; gate every segment's result together with `perfgate check` (or judge this one with --partial)"
+            "inconclusive: this is {} of the load alone, which can neither pass nor fail a budget; gate every segment's result together with `perfgate check` (or judge this part with --partial)",
+            segments(seg)
         ),
         Note::NoObjectives => "no budget objectives: nothing was judged (add [budgets.*] or [endpoints.*] to perfgate.toml)".into(),
         Note::NeverAnswered {
@@ -117,6 +126,25 @@ pub fn note(n: &Note) -> String {
     }
 }
 
+/// "segment 2/4", or for a merge of some: "segments 1,3/4 (2/4 and 4/4 missing)".
+fn segments(seg: &str) -> String {
+    match Segments::parse(seg) {
+        Ok(s) if s.have.len() > 1 => {
+            let missing: Vec<String> = s.missing().iter().map(|m| m.to_string()).collect();
+            format!("segments {seg} ({} missing)", and_list(&missing))
+        }
+        _ => format!("segment {seg}"),
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn and_list(items: &[String]) -> String {
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => items.join(""),
+    }
+}
+
 /// Why a run is inconclusive, in a few words for a heading.
 pub fn headline(n: &Note) -> String {
     match n {
@@ -124,9 +152,10 @@ pub fn headline(n: &Note) -> String {
         Note::NeverAnswered { .. } => {
             "every request failed: the service's performance was not measured".into()
         }
-        Note::LoneSegment(seg) => {
-            format!("segment {seg} of the load alone: check every segment together")
-        }
+        Note::LoneSegment(seg) => format!(
+            "{} of the load alone: check every segment together",
+            segments(seg)
+        ),
         other => note(other),
     }
 }
@@ -204,5 +233,26 @@ fn shortfall(c: &Comparison, s: &Shortfall) -> String {
             let noun = if requests { "requests" } else { "samples" };
             format!("{have} {noun} ({} needs {need}{advice})", c.rule.metric)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_merge_of_some_segments_names_the_missing_ones() {
+        let n = note(&Note::LoneSegment("1,3/4".into()));
+        assert!(
+            n.contains("segments 1,3/4 (2/4 and 4/4 missing) of the load alone"),
+            "{n}"
+        );
+        let n = note(&Note::LoneSegment("2/3".into()));
+        assert!(n.contains("this is segment 2/3 of the load alone"), "{n}");
+        let n = note(&Note::Aborted(vec!["2/3".into()]));
+        assert!(
+            n.starts_with("segment 2/3 stopped early by an abort_on_fail"),
+            "{n}"
+        );
     }
 }

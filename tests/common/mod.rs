@@ -200,6 +200,7 @@ pub fn fixture_with(scale: f64) -> RunResult {
         ended_at: "2026-11-27T00:00:10Z".into(),
         duration_s: 10.0,
         stop: StopReason::Completed,
+        stopped_segments: Default::default(),
         generator: Generator {
             threads: 2,
             cores: 2,
