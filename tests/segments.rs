@@ -428,4 +428,17 @@ fn three_segments_merged_equal_one_process_running_the_whole_load() {
             .unwrap_or(text)
     };
     assert_eq!(verdict(&parts), verdict(&[whole_out]));
+    // Segments 1 and 3 without 2: never passed, and the missing one is named.
+    let out = perfgate()
+        .args(["check", "--env", "ci", "-c"])
+        .arg(&cfg)
+        .args([&parts[0], &parts[2]])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("INCONCLUSIVE"), "{text}");
+    assert!(text.contains("segments 1,3/3 (2/3 missing)"), "{text}");
 }
