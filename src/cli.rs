@@ -171,7 +171,8 @@ pub struct DemoArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// Saved results (RunResult JSON); several are merged exactly
+    /// Saved results (RunResult JSON), or directories of them (every *.json inside);
+    /// several are merged exactly
     #[arg(required = true)]
     pub results: Vec<PathBuf>,
     /// The config file holding the budgets

@@ -156,14 +156,43 @@ pub fn execute(
     Ok(Judged { verdict, exit })
 }
 
-/// Loads and merges saved results.
+/// Loads and merges saved results; a directory stands for the `*.json` files in it (the
+/// shared volume a Kubernetes Job's segments write to).
 fn load_results(paths: &[PathBuf]) -> anyhow::Result<RunResult> {
-    let results = paths
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let before = files.len();
+            files.extend(json_files(p).with_context(|| format!("{}", p.display()))?);
+            anyhow::ensure!(
+                files.len() > before,
+                "{}: no results (*.json) in it",
+                p.display()
+            );
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let results = files
         .iter()
         .map(|p| RunResult::load(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::msg)?;
     crate::metrics::merge(results).map_err(anyhow::Error::msg)
+}
+
+/// The `*.json` files in `dir`, by name (hidden ones, such as a result being written, left out).
+fn json_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.ends_with(".json") && !name.starts_with('.') && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// The budget's verdict (or the baseline's alone), with the baseline comparison.
