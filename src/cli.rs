@@ -171,7 +171,7 @@ pub struct DemoArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// Saved results (RunResult JSON), or directories of them (every *.json inside);
+    /// Saved results (RunResult JSON), or directories of them (every *.json in them and their folders);
     /// several are merged exactly
     #[arg(required = true)]
     pub results: Vec<PathBuf>,

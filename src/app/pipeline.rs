@@ -156,8 +156,8 @@ pub fn execute(
     Ok(Judged { verdict, exit })
 }
 
-/// Loads and merges saved results; a directory stands for the `*.json` files in it (the
-/// shared volume a Kubernetes Job's segments write to).
+/// Loads and merges saved results; a directory stands for the `*.json` files in it and
+/// its folders (the volume a Kubernetes Job's segments write to, a CI's artifacts).
 fn load_results(paths: &[PathBuf]) -> anyhow::Result<RunResult> {
     let mut files = Vec::new();
     for p in paths {
@@ -181,14 +181,25 @@ fn load_results(paths: &[PathBuf]) -> anyhow::Result<RunResult> {
     crate::metrics::merge(results).map_err(anyhow::Error::msg)
 }
 
-/// The `*.json` files in `dir`, by name (hidden ones, such as a result being written, left out).
+/// The `*.json` files in `dir` and the folders in it (a CI's downloaded artifacts), by
+/// path; hidden ones (such as a result being written) and symbolic links left out.
 fn json_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        if name.ends_with(".json") && !name.starts_with('.') && path.is_file() {
-            files.push(path);
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            let (path, kind) = (entry.path(), entry.file_type()?);
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            if kind.is_dir() {
+                dirs.push(path);
+            } else if kind.is_file() && name.ends_with(".json") {
+                files.push(path);
+            }
         }
     }
     files.sort();
