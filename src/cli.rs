@@ -36,6 +36,9 @@ pub enum Command {
     Init(InitArgs),
     /// Turn another tool's results (JMeter JTL CSV, k6 JSON, Locust JSON) into a result to gate.
     Import(ImportArgs),
+    /// Find the highest open-model rate at which the budget holds (steps of offered rate,
+    /// raised until the budget breaks, then bisected).
+    Capacity(CapacityArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -163,6 +166,10 @@ pub struct DemoArgs {
     /// Freeze every response for FREEZE once every EVERY, e.g. 1s/5s
     #[arg(long, value_name = "FREEZE/EVERY")]
     pub stall: Option<String>,
+    /// Serve at most RATE requests a second, one at a time; beyond it requests queue
+    /// (e.g. 300/s), for `perfgate capacity` to find
+    #[arg(long, value_name = "RATE")]
+    pub capacity: Option<String>,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
@@ -184,6 +191,44 @@ pub struct CheckArgs {
     pub partial: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CapacityArgs {
+    #[arg(long, short = 'c', default_value = "perfgate.toml")]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub search: SearchArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// What `perfgate capacity` flags change of the scenario's `search = { ... }`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SearchArgs {
+    /// The first rate offered, e.g. 50/s
+    #[arg(long, value_name = "RATE")]
+    pub start: Option<String>,
+    /// The highest rate offered (default: 1000 × start)
+    #[arg(long, value_name = "RATE")]
+    pub max: Option<String>,
+    /// How long each step holds its rate after its warm-up (default 30s)
+    #[arg(long, value_name = "DURATION")]
+    pub step: Option<String>,
+    /// The start of each step left out of its judgement (default 5s)
+    #[arg(long, value_name = "DURATION")]
+    pub warmup: Option<String>,
+    /// How much each step raises the rate before one fails (default 2)
+    #[arg(long)]
+    pub factor: Option<f64>,
+    /// Bisect until the failing rate is within this of the one that held (default 5%)
+    #[arg(long, value_name = "PERCENT")]
+    pub precision: Option<String>,
+    /// Exit 1 unless the capacity found is at least this rate
+    #[arg(long, value_name = "RATE")]
+    pub require: Option<String>,
 }
 
 #[derive(Args, Debug)]

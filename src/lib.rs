@@ -54,6 +54,7 @@ macro_rules! errln {
 }
 
 pub mod app;
+pub mod capacity;
 pub mod cli;
 pub mod config;
 pub mod demo;

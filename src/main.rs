@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::History(args) => app::history(args, &env),
         Command::Init(args) => app::init(args),
         Command::Import(args) => app::import(args, &env),
+        Command::Capacity(args) => app::capacity(args, &env),
     };
     match outcome {
         Ok(exit) => exit.into(),

@@ -28,6 +28,9 @@ pub fn demo(args: DemoArgs, env: &Env) -> anyhow::Result<Exit> {
     if let Some(s) = &args.stall {
         knobs.set_stall(s).map_err(anyhow::Error::msg)?;
     }
+    if let Some(c) = &args.capacity {
+        knobs.set_capacity(c).map_err(anyhow::Error::msg)?;
+    }
     if let Some(addr) = &args.serve {
         let server =
             DemoServer::start(addr, knobs).with_context(|| format!("cannot listen on {addr}"))?;

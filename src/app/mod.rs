@@ -2,6 +2,7 @@
 //! pipeline (`pipeline.rs`: settings → plan → run or load → judge → outputs → record).
 //! Only this layer starts the engine.
 
+mod capacity;
 mod check;
 mod compare;
 mod demo;
@@ -13,6 +14,7 @@ mod progress;
 mod report;
 mod run;
 
+pub use capacity::capacity;
 pub use check::check;
 pub use compare::compare;
 pub use demo::demo;

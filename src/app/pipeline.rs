@@ -335,7 +335,7 @@ fn wait_until(at: std::time::SystemTime) {
 }
 
 /// Resolves on the first Ctrl-C or SIGTERM; a second one exits at once.
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     wait_signal().await;
     errln!("\nstopping: finishing in-flight requests and writing partial results (Ctrl-C again to quit now)");
     tokio::spawn(async {
@@ -440,7 +440,7 @@ fn record(store: &mut Store, r: &RunResult, v: &Verdict, exit: Exit) -> Exit {
 }
 
 /// Parses `--report` and checks every output can be written, before any load.
-fn outputs(settings: &Settings) -> Result<Vec<Output>, String> {
+pub(super) fn outputs(settings: &Settings) -> Result<Vec<Output>, String> {
     let reports = settings
         .reports
         .iter()

@@ -1,4 +1,5 @@
-//! `perfgate run`: plan the config's scenario, run it, gate it.
+//! `perfgate run`: plan the config's scenario, run it, gate it (or, for a scenario with
+//! `search`, find its capacity).
 
 use super::pipeline::{self, Measure, Mode};
 use crate::cli::RunArgs;
@@ -8,6 +9,11 @@ use crate::exit::Exit;
 pub fn run(args: RunArgs, env: &Env) -> anyhow::Result<Exit> {
     let loaded = Config::load(&args.config)?;
     let settings = Settings::resolve(&args.load, &args.output, env).map_err(anyhow::Error::msg)?;
+    // A scenario that searches for capacity runs its steps (the seed's `capacity`).
+    let wanted = settings.scenario.as_ref().map(|s| s.value.as_str());
+    if let Ok((_, Some(_))) = crate::config::scenario_search(&loaded.0, wanted) {
+        return super::capacity::search(&settings, &loaded, &Default::default());
+    }
     let measure = Measure::Run { demo: false };
     let segmented = settings.segment.as_ref().is_some_and(|s| s.value.count > 1);
     let exit = pipeline::execute(&settings, Some(&loaded), measure, Mode::GATE)?.exit;

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use plan::scenario_search;
 pub use plan::{
     Expectation, Extract, Feeder, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask,
     PlannedUser, Tls, SECRET_HEADERS,
@@ -183,6 +184,54 @@ pub struct Scenario {
     pub start: Option<Dur>,
     /// Worker threads (default: one per core).
     pub threads: Option<usize>,
+    /// Find the capacity instead of running one load (`perfgate capacity`).
+    pub search: Option<Spanned<Search>>,
+}
+
+/// `search = { start = "50/s", ... }`: open-model steps of offered rate, raised by
+/// `factor` until the budget breaks, then bisected, each held for `step` after `warmup`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Search {
+    pub start: Rate,
+    /// The highest rate to offer (default: start × 1000).
+    pub max: Option<Rate>,
+    #[serde(default = "Search::default_step")]
+    pub step: Dur,
+    #[serde(default = "Search::default_warmup")]
+    pub warmup: Dur,
+    #[serde(default = "Search::default_factor")]
+    pub factor: f64,
+    /// Bisection stops when the first failing rate is within this of the highest that
+    /// held ("5%", the default).
+    pub precision: Option<toml::Value>,
+    /// Exit 1 unless the capacity found is at least this.
+    pub require: Option<Rate>,
+}
+
+impl Search {
+    /// A search from `start` with every other setting at its default.
+    pub fn starting_at(start: Rate) -> Search {
+        Search {
+            start,
+            max: None,
+            step: Search::default_step(),
+            warmup: Search::default_warmup(),
+            factor: Search::default_factor(),
+            precision: None,
+            require: None,
+        }
+    }
+
+    fn default_step() -> Dur {
+        Dur(std::time::Duration::from_secs(30))
+    }
+    fn default_warmup() -> Dur {
+        Dur(std::time::Duration::from_secs(5))
+    }
+    fn default_factor() -> f64 {
+        2.0
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]

@@ -19,6 +19,8 @@ pub struct Knobs {
     pub endpoints: BTreeMap<String, Knob>,
     /// (freeze, every): each `every`, responses are held for `freeze`.
     pub stall: Option<(Duration, Duration)>,
+    /// Requests per second served, one at a time; beyond it they queue.
+    pub capacity: Option<f64>,
 }
 
 impl Knobs {
@@ -83,6 +85,16 @@ impl Knobs {
             return Err("--stall: the freeze must be shorter than the period".into());
         }
         self.stall = Some((freeze, every));
+        Ok(())
+    }
+
+    /// Parses `--capacity RATE`, e.g. "300/s".
+    pub fn set_capacity(&mut self, spec: &str) -> Result<(), String> {
+        let rate = crate::config::Rate::parse(spec).map_err(|e| format!("--capacity: {e}"))?;
+        if rate.0 <= 0.0 {
+            return Err("--capacity must be above 0, e.g. 300/s".into());
+        }
+        self.capacity = Some(rate.0);
         Ok(())
     }
 

@@ -11,7 +11,7 @@ mod proofs;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -29,6 +29,8 @@ struct Shared {
     knobs: RwLock<Knobs>,
     served: Mutex<Served>,
     start: Instant,
+    /// With a capacity knob: when the one server is free to start the next request.
+    free_at: Mutex<Instant>,
 }
 
 /// A running demo service; stops when dropped.
@@ -49,6 +51,7 @@ impl DemoServer {
             knobs: RwLock::new(knobs),
             served: Mutex::new(Served::new()),
             start: Instant::now(),
+            free_at: Mutex::new(Instant::now()),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(shared.clone());
@@ -145,10 +148,21 @@ async fn stats(State(s): State<Arc<Shared>>) -> Json<Served> {
 /// Delays, stalls or fails a request as the knobs say, then counts the response.
 async fn apply_knobs(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
-    let (delay, fail) = {
+    let (delay, fail, capacity) = {
         let knobs = s.knobs.read().expect("knobs lock");
-        knobs.decide(&path, s.start.elapsed())
+        let (delay, fail) = knobs.decide(&path, s.start.elapsed());
+        (delay, fail, knobs.capacity)
     };
+    // A capacity: one server taking 1/capacity a request, first come first served;
+    // beyond it requests queue and wait longer and longer.
+    if let Some(per_second) = capacity.filter(|_| path != "/stats") {
+        let done = {
+            let mut free_at = s.free_at.lock().expect("queue lock");
+            *free_at = (*free_at).max(Instant::now()) + Duration::from_secs_f64(1.0 / per_second);
+            *free_at
+        };
+        tokio::time::sleep_until(done.into()).await;
+    }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }

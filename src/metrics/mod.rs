@@ -7,6 +7,7 @@ mod merge;
 mod metric;
 mod recorder;
 mod result;
+mod trim;
 mod validate;
 
 pub use collector::Collector;

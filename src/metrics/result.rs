@@ -12,7 +12,7 @@ use super::{Latency, Packed};
 /// Bumped whenever the JSON shape changes incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunResult {
     pub schema_version: u32,
@@ -74,10 +74,11 @@ pub struct GitInfo {
     pub branch: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// Ran for the whole duration (or all iterations).
+    #[default]
     Completed,
     /// Stopped by Ctrl-C / SIGTERM: partial results.
     Interrupted,

@@ -16,7 +16,7 @@ const COLORS: [&str; 6] = [
     "#2563eb", "#d97706", "#059669", "#7c3aed", "#db2777", "#0891b2",
 ];
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1f2937;background:#f8fafc}
+pub(super) const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1f2937;background:#f8fafc}
 main{max-width:1100px;margin:0 auto;padding:24px}
 header{padding:20px 24px;border-radius:8px;color:#fff;margin-bottom:20px}
 header h1{margin:0;font-size:28px}header p{margin:4px 0 0}

@@ -1,5 +1,6 @@
 //! Reports: each format in its own file, all reading the same `RunResult` and `Verdict`.
 
+pub mod capacity;
 pub mod chart;
 mod csv;
 pub mod format;

@@ -230,6 +230,16 @@ fn secrets(
     out
 }
 
+/// The scenario `wanted` (or the config's default) names, and its capacity search if it
+/// has one.
+pub fn scenario_search<'a>(
+    config: &'a Config,
+    wanted: Option<&str>,
+) -> Result<(String, Option<&'a toml::Spanned<crate::config::Search>>), String> {
+    let (name, s) = pick_scenario(config, wanted)?;
+    Ok((name, s.and_then(|s| s.search.as_ref())))
+}
+
 fn pick_scenario<'a>(
     config: &'a Config,
     wanted: Option<&str>,
