@@ -52,6 +52,21 @@ pub struct Config {
     pub alerts: BTreeMap<String, RawBudget>,
     #[serde(default)]
     pub regression: RawBudget,
+    /// What changes with the environment (`--env`): the host and headers.
+    #[serde(default)]
+    pub environments: BTreeMap<String, Spanned<EnvironmentConfig>>,
+}
+
+/// `[environments.NAME]`: the target of one environment, chosen by `--env` (or
+/// PERFGATE_ENV, or `[gate] environment`) with the budget of the same name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// Replaces `[target] host` (--host and TARGET_HOST still come first).
+    pub host: Option<String>,
+    /// Added to `[target] headers`, replacing those of the same name.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 /// A budget table kept raw with its spans; `gate::Budget` parses it.
@@ -360,9 +375,14 @@ pub enum StatusList {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataFile {
+    /// A CSV file with a header row, or a JSON array of objects (`.json`).
     pub file: PathBuf,
     #[serde(default)]
     pub order: DataOrder,
+    /// Each row used once: when every row has been used, the iterations that need one
+    /// fail saying the feeder ran dry, instead of starting over.
+    #[serde(default)]
+    pub unique: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]

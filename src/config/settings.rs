@@ -313,6 +313,7 @@ impl Settings {
             segment: self.segment.as_ref().map(|s| s.value),
             insecure: self.insecure,
             vars: self.vars.clone(),
+            environment: self.environment.as_ref().map(|e| e.value.clone()),
         }
     }
 

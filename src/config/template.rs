@@ -117,6 +117,29 @@ impl Templates {
         None
     }
 
+    /// The feeders `text` reads a row of (`data.NAME...`); every one of `all` when it
+    /// names `data` as a whole.
+    pub fn feeders_in(&self, text: &Text, all: &[String]) -> Vec<String> {
+        let Text::Template(name) = text else {
+            return Vec::new();
+        };
+        let Ok(t) = self.env.get_template(name) else {
+            return Vec::new();
+        };
+        let mut used = Vec::new();
+        for n in t.undeclared_variables(true) {
+            let mut parts = n.split('.');
+            if parts.next() != Some("data") {
+                continue;
+            }
+            match parts.next() {
+                Some(f) => used.push(f.to_string()),
+                None => used.extend(all.iter().cloned()),
+            }
+        }
+        used
+    }
+
     /// Renders `text` into `out` (appending).
     pub fn render(&self, text: &Text, ctx: &Value, out: &mut String) -> Result<(), String> {
         match text {

@@ -112,8 +112,21 @@ impl User {
         self.iteration += 1;
         let task = pick(&class.tasks);
         w.recorder.borrow_mut().tasks[task.id] += 1;
-        // One CSV row per feeder per iteration, shared by the iteration's steps.
-        let data = self.data_rows(w, task);
+        // One row per feeder per iteration, shared by the iteration's steps.
+        let data = match self.data_rows(w, task) {
+            Ok(rows) => rows,
+            Err(f) => {
+                let endpoint = task.steps[0].endpoint;
+                w.log_failure(endpoint, &f);
+                {
+                    let mut rec = w.recorder.borrow_mut();
+                    rec.status(endpoint, 0);
+                    rec.unanswered(endpoint, f);
+                }
+                tokio::task::yield_now().await;
+                return;
+            }
+        };
         for (i, req) in task.steps.iter().enumerate() {
             if !w.running() {
                 return;
@@ -218,17 +231,23 @@ impl User {
         }
     }
 
-    fn data_rows(&self, w: &Worker, task: &PlannedTask) -> Value {
-        if w.plan.feeders.is_empty() || task.steps.iter().all(|s| s.fixed.is_some()) {
-            return Value::UNDEFINED;
+    /// A row of each feeder, or why there is none (a unique feeder ran dry).
+    fn data_rows(&self, w: &Worker, task: &PlannedTask) -> Result<Value, Failure> {
+        if task.feeders.is_empty() {
+            return Ok(Value::UNDEFINED);
         }
-        let rows: BTreeMap<&str, Value> = w
-            .plan
-            .feeders
-            .iter()
-            .map(|f| (f.name.as_str(), f.next_row()))
-            .collect();
-        Value::from(rows)
+        let mut rows = BTreeMap::new();
+        for f in task.feeders.iter().map(|&i| &w.plan.feeders[i]) {
+            let row = f.next_row().ok_or_else(|| {
+                Failure::Data(format!(
+                    "feeder {} ran dry: each of its {} rows is used once (unique = true)",
+                    f.name,
+                    f.rows.len()
+                ))
+            })?;
+            rows.insert(f.name.as_str(), row);
+        }
+        Ok(Value::from(rows))
     }
 
     /// The template context: built per templated step, so it sees values extracted by

@@ -24,6 +24,8 @@ pub enum Failure {
     Expect(String),
     /// A template failed to render.
     Template(String),
+    /// A feeder had no row to give (`unique = true`, every row used).
+    Data(String),
     /// A redirect could not be followed.
     Redirect(String),
 }
@@ -39,6 +41,7 @@ impl fmt::Display for Failure {
             Failure::Status(s) => write!(f, "HTTP {s}"),
             Failure::Expect(e) => write!(f, "expectation: {e}"),
             Failure::Template(e) => write!(f, "template: {e}"),
+            Failure::Data(e) => write!(f, "data: {e}"),
             Failure::Redirect(e) => write!(f, "redirect: {e}"),
         }
     }

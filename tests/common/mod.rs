@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod faults;
+pub mod flow;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -69,23 +69,29 @@ fn read_client(
     Ok((certs, pem))
 }
 
-/// Rows of a CSV file, handed out in order or at random.
+/// Rows of a CSV or JSON file, handed out in order or at random, or each once.
 pub struct Feeder {
     pub name: String,
     pub rows: Vec<Value>,
     pub order: DataOrder,
+    pub unique: bool,
     next: std::sync::atomic::AtomicUsize,
 }
 
 impl Feeder {
-    pub fn next_row(&self) -> Value {
-        let i = match self.order {
-            DataOrder::Sequential => {
-                self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.rows.len()
-            }
-            DataOrder::Random => fastrand::usize(..self.rows.len()),
+    /// The next row; with `unique`, None once every row has been handed out.
+    pub fn next_row(&self) -> Option<Value> {
+        let n = self.rows.len();
+        let i = match (self.order, self.unique) {
+            (DataOrder::Random, false) => fastrand::usize(..n),
+            // Unique and random: a shuffled order (fixed when the rows were read).
+            _ => self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
-        self.rows[i].clone()
+        match self.unique {
+            true if i >= n => None,
+            true => Some(self.rows[i].clone()),
+            false => Some(self.rows[i % n].clone()),
+        }
     }
 }
 
@@ -93,12 +99,25 @@ impl Feeder {
 pub(super) fn feeders(config: &Config, source: &Source) -> Result<Vec<Feeder>, ConfigError> {
     let mut feeders = Vec::new();
     for (name, df) in &config.data {
-        let rows = read_csv(&beside_config(source, &df.get_ref().file))
-            .map_err(|e| source.error(df.span(), format!("data {name:?}: {e}")))?;
+        let d = df.get_ref();
+        let path = beside_config(source, &d.file);
+        let json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let mut rows = if json {
+            read_json(&path)
+        } else {
+            read_csv(&path)
+        }
+        .map_err(|e| source.error(df.span(), format!("data {name:?}: {e}")))?;
+        if d.unique && d.order == DataOrder::Random {
+            fastrand::shuffle(&mut rows);
+        }
         feeders.push(Feeder {
             name: name.clone(),
             rows,
-            order: df.get_ref().order,
+            order: d.order,
+            unique: d.unique,
             next: Default::default(),
         });
     }
@@ -134,6 +153,28 @@ fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, St
         ));
     }
     Ok(certs)
+}
+
+/// A JSON array of objects, one row each (values keep their JSON types).
+fn read_json(path: &std::path::Path) -> Result<Vec<Value>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let items: Vec<serde_json::Value> = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a JSON array of objects: {e}", path.display()))?;
+    let mut rows = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        if !item.is_object() {
+            return Err(format!(
+                "{}: item {i} is not an object: each row is an object of named values",
+                path.display()
+            ));
+        }
+        rows.push(Value::from(minijinja::value::Serde(item)));
+    }
+    if rows.is_empty() {
+        return Err(format!("{} has no rows (an empty array)", path.display()));
+    }
+    Ok(rows)
 }
 
 fn read_csv(path: &std::path::Path) -> Result<Vec<Value>, String> {

@@ -36,6 +36,8 @@ pub struct Overrides {
     pub budget: Option<String>,
     pub threads: Option<usize>,
     pub segment: Option<Segment>,
+    /// The environment settings chose (`--env`, PERFGATE_ENV), for `[environments.*]`.
+    pub environment: Option<String>,
     /// Trust any server certificate (`--insecure`).
     pub insecure: bool,
     /// The environment variables templates may read with `env()`, and where proxies

@@ -8,7 +8,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::{files, Overrides, Tls};
-use crate::config::{Config, ConfigError, Dur, Proxy, Source, Target};
+use crate::config::{Config, ConfigError, Dur, EnvironmentConfig, Proxy, Source, Target};
 
 /// `[target]` resolved.
 pub(super) struct TargetPlan {
@@ -26,10 +26,13 @@ pub(super) fn plan(
     o: &Overrides,
 ) -> Result<TargetPlan, ConfigError> {
     let t = &config.target;
-    let host =
-        o.host.as_deref().or(t.host.as_deref()).ok_or_else(|| {
-            source.whole("no target host: set [target] host, --host or TARGET_HOST")
-        })?;
+    let env = environment(config, source, o)?;
+    let host = o
+        .host
+        .as_deref()
+        .or(env.and_then(|e| e.host.as_deref()))
+        .or(t.host.as_deref())
+        .ok_or_else(|| source.whole("no target host: set [target] host, --host or TARGET_HOST"))?;
     let mut target = Target::parse(host).map_err(|e| source.whole(e))?;
     // The file's proxy is about this target; the environment's about every program.
     let proxy = match &t.proxy {
@@ -52,7 +55,7 @@ pub(super) fn plan(
             Ok(d.get_ref().0)
         }
     };
-    let mut headers = headers(config);
+    let mut headers = headers(config, env);
     if let (true, Some(auth)) = (
         target.absolute_form,
         proxy.as_ref().and_then(|p| p.authorization.as_ref()),
@@ -69,24 +72,54 @@ pub(super) fn plan(
     })
 }
 
-/// The headers every request carries: `[target] headers`, a user-agent unless one is
-/// set, and `connection: close` without keep-alive (the server then closes first, so
-/// the closed connections' TIME_WAIT is on its side, not on the generator's ports).
-fn headers(config: &Config) -> Vec<(String, String)> {
+/// The `[environments.*]` table of the environment chosen, if the config has one. An
+/// environment that has neither such a table nor a budget is a misspelling.
+fn environment<'a>(
+    config: &'a Config,
+    source: &Source,
+    o: &Overrides,
+) -> Result<Option<&'a EnvironmentConfig>, ConfigError> {
+    let Some(name) = o.environment.as_ref().or(config.gate.environment.as_ref()) else {
+        return Ok(None);
+    };
+    match config.environments.get(name) {
+        Some(e) => Ok(Some(e.get_ref())),
+        None if config.environments.is_empty() || config.budgets.contains_key(name) => Ok(None),
+        None => Err(source.whole(format!(
+            "environment {name:?} is not in [environments] (which has {}) nor a budget",
+            config
+                .environments
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// The headers every request carries: `[target] headers` with the environment's over
+/// them, a user-agent unless one is set, and `connection: close` without keep-alive (the
+/// server then closes first, so the closed connections' TIME_WAIT is on its side, not on
+/// the generator's ports).
+fn headers(config: &Config, env: Option<&EnvironmentConfig>) -> Vec<(String, String)> {
     let t = &config.target;
+    let extra = env.map(|e| &e.headers);
     let mut headers: Vec<(String, String)> = t
         .headers
         .iter()
+        .filter(|(k, _)| !extra.is_some_and(|x| x.keys().any(|e| e.eq_ignore_ascii_case(k))))
+        .chain(extra.into_iter().flatten())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let has = |name: &str| t.headers.keys().any(|k| k.eq_ignore_ascii_case(name));
-    if !has("user-agent") {
+    let has =
+        |h: &[(String, String)], name: &str| h.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    if !has(&headers, "user-agent") {
         headers.push((
             "user-agent".into(),
             concat!("perfgate/", env!("CARGO_PKG_VERSION")).into(),
         ));
     }
-    if !t.keep_alive && !has("connection") {
+    if !t.keep_alive && !has(&headers, "connection") {
         headers.push(("connection".into(), "close".into()));
     }
     headers

@@ -96,10 +96,12 @@ fn plan_class(
             .clone()
             .unwrap_or_else(|| out.endpoints[steps[0].endpoint].0.clone());
         out.tasks.push((c.name.clone(), task_name));
+        let feeders = feeders_used(config, &out.templates, &steps);
         planned.push(PlannedTask {
             id: out.tasks.len() - 1,
             weight: t.weight.unwrap_or(1),
             steps,
+            feeders,
         });
     }
     if planned.iter().all(|t| t.weight == 0) {
@@ -122,6 +124,27 @@ fn plan_class(
         wait: c.wait,
         tasks: planned,
     })
+}
+
+/// The feeders a task's templates read, as indices in `[data.*]` order (the plan's).
+fn feeders_used(config: &Config, templates: &Templates, steps: &[PlannedRequest]) -> Vec<usize> {
+    let all: Vec<String> = config.data.keys().cloned().collect();
+    let mut used: Vec<usize> = steps
+        .iter()
+        .flat_map(|s| {
+            let texts = std::iter::once(&s.path)
+                .chain(s.query.iter().map(|(_, v)| v))
+                .chain(s.headers.iter().map(|(_, v)| v))
+                .chain(s.body.iter());
+            texts
+                .flat_map(|t| templates.feeders_in(t, &all))
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|name| all.iter().position(|n| *n == name))
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    used
 }
 
 /// A task's requests: itself, or its `steps` in order.
@@ -166,6 +189,9 @@ pub struct PlannedTask {
     pub id: usize,
     pub weight: u32,
     pub steps: Vec<PlannedRequest>,
+    /// The feeders its templates read (indices into `Plan::feeders`): an iteration takes
+    /// one row of each, shared by its steps.
+    pub feeders: Vec<usize>,
 }
 
 pub struct PlannedRequest {
