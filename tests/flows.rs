@@ -133,3 +133,193 @@ fn json_feeders_and_unique_rows() {
         "{err}"
     );
 }
+
+/// `on_start` logs each closed-model user in once (its token kept in `vars` for every
+/// task), `on_stop` logs it out when it leaves, at the run's end; in the open model each
+/// arrival does both.
+#[test]
+fn on_start_runs_once_per_user_and_on_stop_when_it_leaves() {
+    let server = FlowServer::start();
+    let tasks = "wait = { constant = \"10ms\" }\n\
+        [[users.on_start]]\nmethod = \"POST\"\npath = \"/login\"\nextract = { token = \"/token\" }\n\
+        [[users.on_stop]]\nmethod = \"POST\"\npath = \"/logout\"\n\
+        [[users.tasks]]\npath = \"/echo\"\nheaders = { authorization = \"Bearer {{ vars.token }}\" }\n\
+        expect = { body_contains = \"Bearer t\" }\n";
+    let text = config(&server.url, "", tasks);
+    let r = run(
+        &text,
+        Overrides {
+            users: Some(3),
+            duration: secs("1s"),
+            ..Default::default()
+        },
+    );
+    assert_eq!(server.count("/login"), 3, "once per user");
+    assert_eq!(
+        server.count("/logout"),
+        3,
+        "when each left, at the run's end"
+    );
+    let echoes = server.count("/echo") as u64;
+    assert!(echoes > 30, "{echoes}");
+    assert_eq!(r.total.failures, 0, "{:?}", r.total.failure_reasons);
+    assert_eq!(r.total.requests, echoes + 6);
+    let mut tokens: Vec<String> = server
+        .seen()
+        .iter()
+        .filter(|s| s.target == "/echo")
+        .map(|s| s.headers["authorization"].clone())
+        .collect();
+    tokens.sort();
+    tokens.dedup();
+    assert_eq!(tokens, ["Bearer t1", "Bearer t2", "Bearer t3"]);
+    let count = |task: &str| r.tasks.iter().find(|t| t.task == task).unwrap().iterations;
+    assert_eq!((count("on_start"), count("on_stop")), (3, 3));
+
+    // Open model: each arrival is a visitor that logs in, works and logs out.
+    let server = FlowServer::start();
+    let r = run(
+        &config(&server.url, "", tasks),
+        Overrides {
+            rate: Some(perfgate::config::Rate(20.0)),
+            users: Some(10),
+            duration: secs("1s"),
+            ..Default::default()
+        },
+    );
+    let (logins, echoes) = (server.count("/login"), server.count("/echo"));
+    assert_eq!(logins, 20, "one an arrival");
+    assert_eq!((echoes, server.count("/logout")), (logins, logins));
+    assert_eq!(r.total.failures, 0, "{:?}", r.total.failure_reasons);
+}
+
+/// A task of several steps is also timed as a whole, as "task:NAME": a row of its own,
+/// left out of the totals (its requests are counted on their endpoints), and a budget
+/// can bound it like any endpoint.
+#[test]
+fn a_task_of_several_steps_is_timed_as_a_whole() {
+    let server = FlowServer::start();
+    let tasks = "[[users.tasks]]\nname = \"checkout\"\n\
+        [[users.tasks.steps]]\nmethod = \"POST\"\npath = \"/login\"\nthink = \"30ms\"\n\
+        [[users.tasks.steps]]\npath = \"/echo\"\n";
+    let dir = common::temp_dir("transactions");
+    let cfg = dir.join("perfgate.toml");
+    let budget = "\n[endpoints.\"task:checkout\"]\np50 = \"20ms\"\n\n[endpoints.\"/echo\"]\np50 = \"20ms\"\n";
+    std::fs::write(&cfg, config(&server.url, "", tasks) + budget).unwrap();
+    let out = dir.join("r.json");
+    let done = common::perfgate()
+        .args(["run", "--users", "2", "--duration", "1s", "-c"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(said.contains("on task:checkout"), "{said}");
+    assert!(
+        said.contains("FAILED 1/2"),
+        "the steps hold, the whole does not: {said}"
+    );
+    let r = perfgate::metrics::RunResult::load(&out).unwrap();
+    let whole = r.endpoint("task:checkout").unwrap();
+    let iterations = r.tasks[0].iterations;
+    assert_eq!(whole.method, "TASK");
+    assert!(
+        whole.requests >= iterations - 2 && whole.requests <= iterations,
+        "{} of {iterations}",
+        whole.requests
+    );
+    assert!(
+        whole.latency.percentile_us(50.0) >= 30_000,
+        "the think time between its steps counts"
+    );
+    let sent = (server.count("/login") + server.count("/echo")) as u64;
+    assert_eq!(
+        r.total.requests + r.total.interrupted,
+        sent,
+        "the whole is not counted twice"
+    );
+}
+
+/// `when` skips a step unless its condition holds; `repeat` sends a step N times, or
+/// polls until a condition holds (at most `max` sends, the last failing if it never
+/// does); conditions name what they read, checked before any load.
+#[test]
+fn steps_run_when_their_condition_holds_and_poll_until_done() {
+    use common::flow::PENDING_POLLS;
+    let server = FlowServer::start();
+    let job = |max: u32| {
+        format!(
+            "[[users.tasks]]\nname = \"job\"\n\
+             [[users.tasks.steps]]\nmethod = \"POST\"\npath = \"/jobs\"\nextract = {{ id = \"/id\", state = \"/state\" }}\n\
+             [[users.tasks.steps]]\npath = \"/jobs/{{{{ vars.id }}}}\"\nendpoint = \"poll\"\n\
+             when = \"{{{{ vars.state == 'pending' }}}}\"\n\
+             repeat = {{ until = \"{{{{ vars.state == 'done' }}}}\", max = {max}, every = \"5ms\" }}\n\
+             extract = {{ state = \"/state\" }}\n\
+             [[users.tasks.steps]]\npath = \"/never\"\nwhen = \"{{{{ vars.state == 'pending' }}}}\"\n\
+             [[users.tasks.steps]]\npath = \"/health\"\nrepeat = {{ times = 3 }}\n"
+        )
+    };
+    let r = run(&config(&server.url, "", &job(5)), iterations(6));
+    assert_eq!(r.total.failures, 0, "{:?}", r.total.failure_reasons);
+    assert_eq!(server.count("/jobs"), 6);
+    let polls = (PENDING_POLLS + 1) as usize;
+    assert_eq!(
+        server
+            .seen()
+            .iter()
+            .filter(|s| s.target.starts_with("/jobs/"))
+            .count(),
+        6 * polls
+    );
+    assert_eq!(server.count("/never"), 0, "skipped: the job was done");
+    assert_eq!(server.count("/health"), 18);
+    assert_eq!(r.endpoint("task:job").unwrap().requests, 6);
+
+    // Never done within max: the last poll fails, saying so, and the task stops there.
+    let server = FlowServer::start();
+    let r = run(
+        &config(&server.url, "", &job(PENDING_POLLS as u32)),
+        iterations(4),
+    );
+    assert_eq!(r.endpoint("poll").unwrap().failures, 4);
+    let reason = r
+        .endpoint("poll")
+        .unwrap()
+        .failure_reasons
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    assert!(
+        reason.contains("repeat until {{ vars.state == 'done' }} still false after 2 sends"),
+        "{reason}"
+    );
+    assert_eq!(server.count("/health"), 0);
+    assert_eq!(r.endpoint("task:job").unwrap().failures, 4);
+
+    // A condition reading a value nothing extracts is caught before any load.
+    let text = config(
+        &server.url,
+        "",
+        &job(5).replace("vars.state == 'done'", "vars.stat == 'done'"),
+    );
+    let (c, source) = Config::parse("t.toml", &text).unwrap();
+    let err = Plan::build(&c, &source, &Overrides::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("`vars.stat`: no step extracts `stat`"),
+        "{err}"
+    );
+    let text = config(&server.url, "", &job(5).replace("max = 5, ", "times = 2, "));
+    let (c, source) = Config::parse("t.toml", &text).unwrap();
+    let err = Plan::build(&c, &source, &Overrides::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("repeat is { times = N } or { until"), "{err}");
+}

@@ -19,7 +19,7 @@ use toml::Spanned;
 pub use plan::scenario_search;
 pub use plan::{
     Expectation, Extract, Feeder, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask,
-    PlannedUser, Tls, SECRET_HEADERS,
+    PlannedUser, Repeat, Tls, SECRET_HEADERS, TRANSACTION,
 };
 pub use segment::{Segment, Segments};
 pub use settings::{Ci, Env, EnvLimit, Origin, Setting, Settings, DEFAULT_HISTORY};
@@ -295,6 +295,12 @@ pub struct UserClass {
     #[serde(default)]
     pub wait: Wait,
     pub tasks: Option<Spanned<Vec<Spanned<RequestConfig>>>>,
+    /// Requests a user sends once, before its first task (closed model), or at the start
+    /// of each arrival (open model): a login. Failing, it is tried again before the next.
+    pub on_start: Option<Spanned<Vec<Spanned<RequestConfig>>>>,
+    /// Requests a user sends when it leaves: a ramp-down, the run's end (within its grace
+    /// for requests in flight), or each arrival's end (open model).
+    pub on_stop: Option<Spanned<Vec<Spanned<RequestConfig>>>>,
     /// Reuse the tasks of another class (the Locust setup's
     /// `PeakHourUser(ProofMessengerUser)`).
     pub tasks_from: Option<String>,
@@ -349,6 +355,26 @@ pub struct RequestConfig {
     /// Values to keep from the JSON response: variable name -> JSON pointer.
     #[serde(default)]
     pub extract: BTreeMap<String, String>,
+    /// Send this request only when the template renders `true`.
+    pub when: Option<Spanned<String>>,
+    /// Send it again: `{ times = 3 }`, or poll `{ until = "{{ ... }}", max = 10, every = "500ms" }`.
+    pub repeat: Option<Spanned<RepeatConfig>>,
+    /// Think time after this request.
+    pub think: Option<Dur>,
+}
+
+/// `repeat = { ... }` on a step.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatConfig {
+    pub times: Option<u32>,
+    /// A template: stop once it renders `true` (read after each response's `extract`).
+    pub until: Option<Spanned<String>>,
+    /// With `until`: at most this many sends (default 10); the last fails if `until`
+    /// still does not hold.
+    pub max: Option<u32>,
+    /// The pause between sends (default none).
+    pub every: Option<Dur>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -140,6 +140,17 @@ impl Templates {
         used
     }
 
+    /// The text as written in the config.
+    pub fn source(&self, text: &Text) -> String {
+        match text {
+            Text::Static(s) => s.clone(),
+            Text::Template(name) => self
+                .env
+                .get_template(name)
+                .map_or_else(|_| String::new(), |t| t.source().to_string()),
+        }
+    }
+
     /// Renders `text` into `out` (appending).
     pub fn render(&self, text: &Text, ctx: &Value, out: &mut String) -> Result<(), String> {
         match text {

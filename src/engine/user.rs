@@ -12,8 +12,8 @@ use super::http::{Conn, Keep};
 use super::open::Arrivals;
 use super::request::{check, extract, write_request};
 use super::shape::Shape;
-use super::worker::Worker;
-use crate::config::{PlannedTask, PlannedUser, Wait};
+use super::worker::{Joined, Worker};
+use crate::config::{PlannedRequest, PlannedTask, PlannedUser, Repeat, Wait};
 use crate::metrics::Failure;
 
 /// Memory a user keeps for response bodies between iterations.
@@ -29,6 +29,24 @@ pub struct User {
     out: Vec<u8>,
     scratch: String,
     body: Vec<u8>,
+    /// Sending its on_stop after the run stopped (within the grace).
+    stopping: bool,
+}
+
+/// How a task ended.
+#[derive(Debug, PartialEq)]
+enum Ended {
+    Done,
+    Failed(Failure),
+    /// The run stopped before its end.
+    Stopped,
+}
+
+/// What a sent request asks next.
+enum Sent {
+    Done,
+    /// `repeat = { until }` does not hold yet.
+    Again,
 }
 
 impl User {
@@ -43,15 +61,20 @@ impl User {
             out: Vec::new(),
             scratch: String::new(),
             body: Vec::new(),
+            stopping: false,
         }
     }
 
     /// Closed model: iterate with think time while the load shape keeps this user on.
-    /// At the run's stop the task is aborted after a grace for its request in flight.
+    /// A user joins with its `on_start` (tried again before the next iteration when it
+    /// failed) and leaves with its `on_stop`: when the shape parks it (a ramp-down; it
+    /// joins again if brought back), when its load is over, or at the run's stop (which
+    /// waits for it, within the grace for requests in flight).
     pub async fn run_closed(mut self, w: Rc<Worker>, shape: Rc<Shape>) {
         let class = &w.plan.users[self.class];
         let level = self.id as f64;
         let mut active = Active::new(&w);
+        let mut joined = None;
         loop {
             let started = Instant::now();
             // Park until the shape wants this user (spawn ramp, stages), or leave.
@@ -59,16 +82,31 @@ impl User {
             match shape.next_above(level, now) {
                 None => break,
                 Some(t) if t > now => {
+                    self.leave(&w, class, joined.take()).await;
                     active.set(false);
                     tokio::time::sleep_until(w.instant_at(t)).await;
                     continue;
                 }
                 Some(_) => active.set(true),
             }
-            if !w.running() || !w.take_iteration() {
+            if !w.running() {
                 break;
             }
-            self.iterate(&w, class, started, None).await;
+            if joined.is_none() {
+                let ok = match &class.on_start {
+                    Some(on_start) => {
+                        self.run_task(&w, on_start, started, None).await == Ended::Done
+                    }
+                    None => true,
+                };
+                joined = ok.then(|| w.join(class.on_stop.is_some()));
+            }
+            if joined.is_some() {
+                if !w.take_iteration() {
+                    break;
+                }
+                self.iterate(&w, class, started, None).await;
+            }
             let_go_of_big_body(&mut self.body);
             let pause = match class.wait {
                 Wait::Constant(d) => d.0,
@@ -78,30 +116,57 @@ impl User {
                 }
                 Wait::Pacing(p) => p.0.saturating_sub(started.elapsed()),
             };
-            if !pause.is_zero() {
-                tokio::time::sleep(pause).await;
+            match (pause.is_zero(), class.on_stop.is_some()) {
+                (true, _) => {}
+                // A user that owes an on_stop wakes at the stop to send it.
+                (false, true) => w.pause(pause).await,
+                (false, false) => tokio::time::sleep(pause).await,
             }
         }
+        self.leave(&w, class, joined).await;
     }
 
-    /// Open model: serves the arrivals the scheduler hands this user's class.
+    /// Sends the class's `on_stop` for a user that had joined, even as the run stops.
+    async fn leave(&mut self, w: &Worker, class: &PlannedUser, joined: Option<Joined<'_>>) {
+        if let (Some(_), Some(on_stop)) = (&joined, &class.on_stop) {
+            self.stopping = !w.running();
+            self.run_task(w, on_stop, Instant::now(), None).await;
+            self.stopping = false;
+        }
+        drop(joined);
+    }
+
+    /// Open model: serves the arrivals the scheduler hands this user's class, each with
+    /// its own `on_start` and `on_stop`.
     pub async fn run_open(mut self, w: Rc<Worker>, arrivals: Rc<Arrivals>) {
         let class = &w.plan.users[self.class];
         while let Some(due) = arrivals.next(&w, self.class).await {
             let mut active = Active::new(&w);
             active.set(true);
             // Each arrival is a new visitor, as each k6 iteration is: no cookies carried
-            // over from the arrival this user served before (a closed-model user keeps
-            // its cookies across iterations, as a Locust user's session does).
+            // over from the arrival this user served before, and with an on_start, no
+            // variables either (a closed-model user keeps its session across
+            // iterations, as a Locust user's does).
             self.conn.forget_cookies();
-            self.iterate(&w, class, Instant::now(), Some(due)).await;
+            let mut started = Instant::now();
+            let mut due = Some(due);
+            if let Some(on_start) = &class.on_start {
+                self.vars.clear();
+                if self.run_task(&w, on_start, started, due.take()).await != Ended::Done {
+                    let_go_of_big_body(&mut self.body);
+                    continue;
+                }
+                started = Instant::now();
+            }
+            self.iterate(&w, class, started, due).await;
+            if let Some(on_stop) = &class.on_stop {
+                self.run_task(&w, on_stop, Instant::now(), None).await;
+            }
             let_go_of_big_body(&mut self.body);
         }
     }
 
-    /// Runs one task of this user's class, its first step sent at `started`. `due` is
-    /// the scheduled arrival (open model): the first request's latency counts from it,
-    /// so queueing delay is not hidden.
+    /// Runs one task of this user's class, picked by weight.
     pub async fn iterate(
         &mut self,
         w: &Worker,
@@ -111,123 +176,254 @@ impl User {
     ) {
         self.iteration += 1;
         let task = pick(&class.tasks);
+        self.run_task(w, task, started, due).await;
+    }
+
+    /// Runs `task`'s steps in order, its first sent at `started`. `due` is the scheduled
+    /// arrival (open model): the first request's latency counts from it, so queueing
+    /// delay is not hidden. A failed step abandons the rest (later steps usually need
+    /// earlier ones). A task timed as a whole records its transaction.
+    async fn run_task(
+        &mut self,
+        w: &Worker,
+        task: &PlannedTask,
+        started: Instant,
+        due: Option<Instant>,
+    ) -> Ended {
         w.recorder.borrow_mut().tasks[task.id] += 1;
-        // One row per feeder per iteration, shared by the iteration's steps.
-        let data = match self.data_rows(w, task) {
-            Ok(rows) => rows,
+        let begin = due.unwrap_or(started);
+        let ended = match self.data_rows(w, task) {
+            Ok(data) => self.run_steps(w, task, &data, started, due).await,
             Err(f) => {
                 let endpoint = task.steps[0].endpoint;
                 w.log_failure(endpoint, &f);
                 {
                     let mut rec = w.recorder.borrow_mut();
                     rec.status(endpoint, 0);
-                    rec.unanswered(endpoint, f);
+                    rec.unanswered(endpoint, f.clone());
                 }
+                // Nothing went to the network, so nothing awaited: give the other
+                // users of this thread a turn.
                 tokio::task::yield_now().await;
-                return;
+                Ended::Failed(f)
             }
         };
-        for (i, req) in task.steps.iter().enumerate() {
-            if !w.running() {
-                return;
+        if let Some(t) = task.transaction {
+            let us = begin.elapsed().as_micros() as u64;
+            let mut rec = w.recorder.borrow_mut();
+            match &ended {
+                Ended::Done => rec.answered(t, us),
+                Ended::Failed(f) => rec.failure(t, us, f.clone()),
+                Ended::Stopped => rec.interrupted(t),
             }
-            let sent = if i == 0 { started } else { Instant::now() };
-            let start = if i == 0 { due.unwrap_or(sent) } else { sent };
-            if req.fixed.is_none() {
-                if let Err(f) = write_request(
-                    &w.plan,
-                    req,
-                    &self.context(&data),
-                    &mut self.out,
-                    &mut self.scratch,
-                ) {
-                    w.log_failure(req.endpoint, &f);
-                    {
+        }
+        ended
+    }
+
+    async fn run_steps(
+        &mut self,
+        w: &Worker,
+        task: &PlannedTask,
+        data: &Value,
+        started: Instant,
+        due: Option<Instant>,
+    ) -> Ended {
+        let mut first = true;
+        for req in &task.steps {
+            if let Some(when) = &req.when {
+                match self.holds(w, when, data) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(f) => {
+                        let f = w.redact(f);
+                        w.log_failure(req.endpoint, &f);
                         let mut rec = w.recorder.borrow_mut();
                         rec.status(req.endpoint, 0);
-                        rec.unanswered(req.endpoint, f);
+                        rec.unanswered(req.endpoint, f.clone());
+                        return Ended::Failed(f);
                     }
-                    // Nothing went to the network, so nothing awaited: without a turn
-                    // given back, a user failing like this with no think time would
-                    // keep its thread's other users and timers from running.
-                    tokio::task::yield_now().await;
-                    return;
                 }
             }
-            // Requests with nothing to render were serialised once, at plan time.
-            let bytes = req.fixed.as_deref().unwrap_or(&self.out);
-            let keep = Keep {
-                body: req.needs_body(),
-                headers: &req.capture,
-            };
-            self.body.clear();
-            let in_flight = w.take_off(req.endpoint);
-            let result = {
-                let exchange = self.conn.exchange(
-                    &w.connector,
-                    bytes,
-                    req.method == "HEAD",
-                    keep,
-                    &mut self.body,
-                );
-                // Pinned where it is: the exchange future is large, and moving it into
-                // the select copied it several times per request.
-                tokio::pin!(exchange);
-                tokio::select! {
-                    biased;
-                    r = &mut exchange => Some(r),
-                    () = self.timeout.expired(sent) => None,
+            let (sends, every) = req
+                .repeat
+                .as_ref()
+                .map_or((1, Duration::ZERO), Repeat::bounds);
+            for n in 1..=sends {
+                if !self.stopping && !w.running() {
+                    return Ended::Stopped;
                 }
-            };
-            in_flight.land();
-            let latency_us = start.elapsed().as_micros() as u64;
-            let mut rec = w.recorder.borrow_mut();
-            let retries = self.conn.take_retries();
-            if retries > 0 {
-                rec.retried(req.endpoint, retries);
+                let sent = if first { started } else { Instant::now() };
+                let start = if first { due.unwrap_or(sent) } else { sent };
+                first = false;
+                match (
+                    self.send(w, req, data, start, sent, n == sends).await,
+                    &req.repeat,
+                ) {
+                    (Err(f), _) => return Ended::Failed(f),
+                    // `until` holds: no more polling.
+                    (Ok(Sent::Done), Some(Repeat::Until { .. })) => break,
+                    (Ok(_), _) if n < sends && !every.is_zero() => {
+                        tokio::time::sleep(every).await;
+                    }
+                    (Ok(_), _) => {}
+                }
             }
-            let answered = matches!(result, Some((_, Ok(_))));
-            let failure = match result {
-                None => {
-                    self.conn.close();
-                    rec.status(req.endpoint, 0);
-                    Some(Failure::Timeout)
-                }
-                Some((connect, r)) => {
-                    if let Some(us) = connect {
-                        rec.connected(req.endpoint, us);
-                    }
-                    rec.status(req.endpoint, r.as_ref().map_or(0, |resp| resp.status));
-                    if let Ok(resp) = &r {
-                        rec.received(req.endpoint, resp.body_bytes);
-                    }
-                    match r {
-                        Err(f) => Some(f),
-                        Ok(resp) => match check(req, &resp, &self.body)
-                            .and_then(|()| extract(req, &resp, &self.body, &mut self.vars))
-                        {
-                            Ok(()) => {
-                                let ttfb = resp.first_byte.saturating_duration_since(start);
-                                rec.success(req.endpoint, latency_us, ttfb.as_micros() as u64);
-                                None
-                            }
-                            Err(f) => Some(f),
-                        },
-                    }
-                }
-            };
-            if let Some(f) = failure.map(|f| w.redact(f)) {
+            if !req.think.is_zero() {
+                tokio::time::sleep(req.think).await;
+            }
+        }
+        Ended::Done
+    }
+
+    /// Sends one request and records it. With `repeat = { until }`, says whether to send
+    /// it again; on the `last` send, an `until` still false fails it.
+    async fn send(
+        &mut self,
+        w: &Worker,
+        req: &PlannedRequest,
+        data: &Value,
+        start: Instant,
+        sent: Instant,
+        last: bool,
+    ) -> Result<Sent, Failure> {
+        if req.fixed.is_none() {
+            if let Err(f) = write_request(
+                &w.plan,
+                req,
+                &self.context(data),
+                &mut self.out,
+                &mut self.scratch,
+            ) {
+                let f = w.redact(f);
                 w.log_failure(req.endpoint, &f);
-                if answered {
-                    rec.failure(req.endpoint, latency_us, f);
-                } else {
-                    rec.unanswered(req.endpoint, f);
+                {
+                    let mut rec = w.recorder.borrow_mut();
+                    rec.status(req.endpoint, 0);
+                    rec.unanswered(req.endpoint, f.clone());
                 }
-                // Later steps usually depend on earlier ones: abandon the sequence.
-                return;
+                // Nothing went to the network, so nothing awaited: without a turn
+                // given back, a user failing like this with no think time would
+                // keep its thread's other users and timers from running.
+                tokio::task::yield_now().await;
+                return Err(f);
             }
-            drop(rec);
-            w.log_slow(req.endpoint, latency_us);
+        }
+        // Requests with nothing to render were serialised once, at plan time.
+        let bytes = req.fixed.as_deref().unwrap_or(&self.out);
+        let keep = Keep {
+            body: req.needs_body(),
+            headers: &req.capture,
+        };
+        self.body.clear();
+        let in_flight = w.take_off(req.endpoint);
+        let result = {
+            let exchange = self.conn.exchange(
+                &w.connector,
+                bytes,
+                req.method == "HEAD",
+                keep,
+                &mut self.body,
+            );
+            // Pinned where it is: the exchange future is large, and moving it into
+            // the select copied it several times per request.
+            tokio::pin!(exchange);
+            tokio::select! {
+                biased;
+                r = &mut exchange => Some(r),
+                () = self.timeout.expired(sent) => None,
+            }
+        };
+        in_flight.land();
+        let latency_us = start.elapsed().as_micros() as u64;
+        let mut rec = w.recorder.borrow_mut();
+        let retries = self.conn.take_retries();
+        if retries > 0 {
+            rec.retried(req.endpoint, retries);
+        }
+        let answered = matches!(result, Some((_, Ok(_))));
+        let mut again = false;
+        let failure = match result {
+            None => {
+                self.conn.close();
+                rec.status(req.endpoint, 0);
+                Some(Failure::Timeout)
+            }
+            Some((connect, r)) => {
+                if let Some(us) = connect {
+                    rec.connected(req.endpoint, us);
+                }
+                rec.status(req.endpoint, r.as_ref().map_or(0, |resp| resp.status));
+                if let Ok(resp) = &r {
+                    rec.received(req.endpoint, resp.body_bytes);
+                }
+                match r {
+                    Err(f) => Some(f),
+                    Ok(resp) => match check(req, &resp, &self.body)
+                        .and_then(|()| extract(req, &resp, &self.body, &mut self.vars))
+                        .and_then(|()| self.until(w, req, data, last))
+                    {
+                        Ok(more) => {
+                            again = more;
+                            let ttfb = resp.first_byte.saturating_duration_since(start);
+                            rec.success(req.endpoint, latency_us, ttfb.as_micros() as u64);
+                            None
+                        }
+                        Err(f) => Some(f),
+                    },
+                }
+            }
+        };
+        if let Some(f) = failure.map(|f| w.redact(f)) {
+            w.log_failure(req.endpoint, &f);
+            if answered {
+                rec.failure(req.endpoint, latency_us, f.clone());
+            } else {
+                rec.unanswered(req.endpoint, f.clone());
+            }
+            return Err(f);
+        }
+        drop(rec);
+        w.log_slow(req.endpoint, latency_us);
+        Ok(if again { Sent::Again } else { Sent::Done })
+    }
+
+    /// With `repeat = { until }`: whether to send again (the condition is still false);
+    /// on the last send, a false condition fails the request.
+    fn until(
+        &self,
+        w: &Worker,
+        req: &PlannedRequest,
+        data: &Value,
+        last: bool,
+    ) -> Result<bool, Failure> {
+        let Some(Repeat::Until { until, max, .. }) = &req.repeat else {
+            return Ok(false);
+        };
+        match (self.holds(w, until, data)?, last) {
+            (true, _) => Ok(false),
+            (false, false) => Ok(true),
+            (false, true) => Err(Failure::Expect(format!(
+                "repeat until {} still false after {max} sends",
+                w.plan.templates.source(until)
+            ))),
+        }
+    }
+
+    /// Whether a condition (`when`, `until`) renders `true`; "false" or nothing is false,
+    /// anything else an error.
+    fn holds(&self, w: &Worker, text: &crate::config::Text, data: &Value) -> Result<bool, Failure> {
+        let mut out = String::new();
+        w.plan
+            .templates
+            .render(text, &self.context(data), &mut out)
+            .map_err(Failure::Template)?;
+        // minijinja writes a boolean as "true" or "True" depending on how it was made.
+        match out.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" | "" => Ok(false),
+            other => Err(Failure::Template(format!(
+                "a condition rendered {other:?}: write one that renders true or false"
+            ))),
         }
     }
 

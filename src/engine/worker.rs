@@ -40,6 +40,21 @@ pub enum Msg {
     },
 }
 
+/// A user that has started; see `Worker::join`.
+pub struct Joined<'a> {
+    w: &'a Worker,
+    owes: bool,
+}
+
+impl Drop for Joined<'_> {
+    fn drop(&mut self) {
+        if self.owes {
+            self.w.leaving.set(self.w.leaving.get() - 1);
+            self.w.settle();
+        }
+    }
+}
+
 /// What all workers share.
 #[derive(Clone)]
 pub struct Shared {
@@ -64,6 +79,9 @@ pub struct Worker {
     /// Requests on the wire, and a wake-up for when the last one lands while stopping.
     in_flight: Cell<u64>,
     settled: Notify,
+    /// Users that still owe their `on_stop`: the stop waits for them too (within GRACE).
+    leaving: Cell<u64>,
+    stop: watch::Receiver<bool>,
     start_tokio: TokioInstant,
     iterations: Option<Arc<AtomicU64>>,
     log: Arc<Log>,
@@ -86,8 +104,34 @@ impl Worker {
 
     fn landed(&self) {
         self.in_flight.set(self.in_flight.get() - 1);
-        if self.in_flight.get() == 0 && self.stopping.get() {
+        self.settle();
+    }
+
+    /// Wakes the stop when nothing is left to wait for.
+    fn settle(&self) {
+        if self.in_flight.get() == 0 && self.leaving.get() == 0 && self.stopping.get() {
             self.settled.notify_one();
+        }
+    }
+
+    /// A user has started (its on_start done): with `owes_on_stop`, the run's stop waits
+    /// for it to send its on_stop until the guard is dropped.
+    pub fn join(&self, owes_on_stop: bool) -> Joined<'_> {
+        if owes_on_stop {
+            self.leaving.set(self.leaving.get() + 1);
+        }
+        Joined {
+            w: self,
+            owes: owes_on_stop,
+        }
+    }
+
+    /// Sleeps `d`, or less when the run stops meanwhile.
+    pub async fn pause(&self, d: Duration) {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            () = tokio::time::sleep(d) => {}
+            _ = stop.wait_for(|s| *s) => {}
         }
     }
 
@@ -185,6 +229,8 @@ async fn work(index: usize, threads: usize, s: Shared) {
         stopping: Cell::new(false),
         in_flight: Cell::new(0),
         settled: Notify::new(),
+        leaving: Cell::new(0),
+        stop: s.stop.clone(),
         start: s.start,
         start_tokio: TokioInstant::now() - elapsed_now,
         iterations: s.iterations.clone(),
@@ -253,7 +299,7 @@ async fn work(index: usize, threads: usize, s: Shared) {
             w.stopping.set(true);
             let grace = tokio::time::sleep(GRACE);
             tokio::pin!(grace);
-            while w.in_flight.get() > 0 {
+            while w.in_flight.get() > 0 || w.leaving.get() > 0 {
                 tokio::select! {
                     () = w.settled.notified() => {}
                     () = &mut grace => break,

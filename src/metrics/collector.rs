@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::recorder::{EndpointRecorder, Recorder};
-use super::{Interval, IntervalStats, Latency, Packed, Stats, TaskCount};
+use super::{is_transaction, Interval, IntervalStats, Latency, Packed, Stats, TaskCount};
 
 /// Seconds an interval stays open for late hand-overs before its histograms are packed.
 const OPEN_SECONDS: u64 = 3;
@@ -125,7 +125,7 @@ impl Collector {
 
     pub fn total(&self) -> Stats {
         let mut total = Stats::named("Total", "");
-        for e in &self.endpoints {
+        for e in self.endpoints.iter().filter(|e| !is_transaction(&e.name)) {
             total.add(e);
         }
         total.dropped = self.dropped;

@@ -115,3 +115,9 @@ pub enum LoadModel {
     Open,
     Mixed,
 }
+
+/// Whether an endpoint row is a task timed as a whole ("task:checkout"): its requests are
+/// already counted on their own endpoints, so totals leave it out.
+pub fn is_transaction(name: &str) -> bool {
+    name.starts_with(crate::config::TRANSACTION)
+}

@@ -13,6 +13,6 @@ mod validate;
 pub use collector::Collector;
 pub use histogram::{Latency, Packed};
 pub use merge::merge;
-pub use metric::{measure, LoadModel, Metric, Op, Scope};
+pub use metric::{is_transaction, measure, LoadModel, Metric, Op, Scope};
 pub use recorder::{Failure, Recorder};
 pub use result::*;

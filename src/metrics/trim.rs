@@ -30,9 +30,11 @@ impl RunResult {
                     kept.latency.add(&s.latency.unpack());
                 }
             }
-            out.total.requests += kept.requests;
-            out.total.failures += kept.failures;
-            out.total.latency.add(&kept.latency);
+            if !super::is_transaction(&e.name) {
+                out.total.requests += kept.requests;
+                out.total.failures += kept.failures;
+                out.total.latency.add(&kept.latency);
+            }
             *e = kept;
         }
         out.total.dropped = out.series.iter().map(|i| i.dropped).sum();

@@ -104,7 +104,14 @@ pub fn consistent(r: &RunResult) -> Result<(), String> {
     for s in r.endpoints.iter().chain(std::iter::once(&r.total)) {
         stats(s)?;
     }
-    let sum = |f: fn(&Stats) -> u64| r.endpoints.iter().map(f).fold(0u64, u64::saturating_add);
+    // Tasks timed as a whole ("task:NAME") count requests their endpoints count too.
+    let sum = |f: fn(&Stats) -> u64| {
+        r.endpoints
+            .iter()
+            .filter(|e| !super::is_transaction(&e.name))
+            .map(f)
+            .fold(0u64, u64::saturating_add)
+    };
     for (what, total, of_endpoints) in [
         ("requests", r.total.requests, sum(|s| s.requests)),
         ("failures", r.total.failures, sum(|s| s.failures)),
@@ -125,8 +132,6 @@ pub fn consistent(r: &RunResult) -> Result<(), String> {
         let (mut requests, mut failures) = (0u64, 0u64);
         for i in &r.series {
             for e in &i.endpoints {
-                requests = requests.saturating_add(e.requests);
-                failures = failures.saturating_add(e.failures);
                 if e.latency.count() > e.requests {
                     return Err(format!(
                         "second {} of {}: {} latency samples for {} requests",
@@ -136,6 +141,11 @@ pub fn consistent(r: &RunResult) -> Result<(), String> {
                         e.requests
                     ));
                 }
+                if super::is_transaction(&e.name) {
+                    continue;
+                }
+                requests = requests.saturating_add(e.requests);
+                failures = failures.saturating_add(e.failures);
             }
         }
         if (requests, failures) != (r.total.requests, r.total.failures) {

@@ -17,7 +17,9 @@ use super::{
     Arrivals, Config, ConfigError, Proxy, Scenario, Segment, Source, Stage, Target, Templates,
 };
 pub use files::Feeder;
-pub use users::{Expectation, Extract, PlannedRequest, PlannedTask, PlannedUser};
+pub use users::{
+    Expectation, Extract, PlannedRequest, PlannedTask, PlannedUser, Repeat, TRANSACTION,
+};
 
 /// Values given on the command line or through the Locust setup's environment variables,
 /// as `config::Settings` resolved them (or as a program using the library sets them).

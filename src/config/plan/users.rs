@@ -9,6 +9,9 @@ use crate::config::{
     Config, ConfigError, RequestConfig, Source, StatusList, Templates, Text, UserClass, Wait,
 };
 
+/// A list of requests in the config: tasks, on_start, on_stop.
+type Requests = Spanned<Vec<Spanned<RequestConfig>>>;
+
 /// Every user class planned, with the endpoints and tasks their requests name.
 pub(super) struct Users {
     pub users: Vec<PlannedUser>,
@@ -95,15 +98,59 @@ fn plan_class(
             .name
             .clone()
             .unwrap_or_else(|| out.endpoints[steps[0].endpoint].0.clone());
-        out.tasks.push((c.name.clone(), task_name));
-        let feeders = feeders_used(config, &out.templates, &steps);
-        planned.push(PlannedTask {
-            id: out.tasks.len() - 1,
-            weight: t.weight.unwrap_or(1),
-            steps,
-            feeders,
+        let timed_whole = steps.len() > 1 || steps[0].repeat.is_some();
+        let transaction = timed_whole.then(|| {
+            endpoint_index(
+                &mut out.endpoints,
+                &format!("{TRANSACTION}{task_name}"),
+                "TASK",
+            )
         });
+        planned.push(task_of(
+            config,
+            out,
+            &c.name,
+            task_name,
+            t.weight.unwrap_or(1),
+            steps,
+            transaction,
+        ));
     }
+    // A class that reuses another's tasks reuses its on_start and on_stop too, unless it
+    // has its own.
+    let from = c
+        .tasks_from
+        .as_ref()
+        .and_then(|f| config.users.iter().find(|u| u.get_ref().name == *f));
+    let mut once =
+        |list: Option<&Requests>, name: &str| -> Result<Option<PlannedTask>, ConfigError> {
+            let Some(list) = list else { return Ok(None) };
+            if list.get_ref().is_empty() {
+                return Err(source.error(
+                    list.span(),
+                    format!("{name} of user class {:?} has no requests", c.name),
+                ));
+            }
+            let mut steps = Vec::new();
+            for step in list.get_ref() {
+                no_nested(step, source)?;
+                steps.push(plan_request(step, source, known, out)?);
+            }
+            Ok(Some(task_of(
+                config,
+                out,
+                &c.name,
+                name.to_string(),
+                0,
+                steps,
+                None,
+            )))
+        };
+    let own_or_inherited = |pick: fn(&UserClass) -> Option<&Requests>| {
+        pick(c).or_else(|| from.and_then(|f| pick(f.get_ref())))
+    };
+    let on_start = once(own_or_inherited(|u| u.on_start.as_ref()), "on_start")?;
+    let on_stop = once(own_or_inherited(|u| u.on_stop.as_ref()), "on_stop")?;
     if planned.iter().all(|t| t.weight == 0) {
         return Err(source.error(
             task_list.span(),
@@ -123,7 +170,51 @@ fn plan_class(
         weight: c.weight,
         wait: c.wait,
         tasks: planned,
+        on_start,
+        on_stop,
     })
+}
+
+/// A task of `steps`, counted under (class, name).
+fn task_of(
+    config: &Config,
+    out: &mut Users,
+    class: &str,
+    name: String,
+    weight: u32,
+    steps: Vec<PlannedRequest>,
+    transaction: Option<usize>,
+) -> PlannedTask {
+    out.tasks.push((class.to_string(), name));
+    PlannedTask {
+        id: out.tasks.len() - 1,
+        weight,
+        feeders: feeders_used(config, &out.templates, &steps),
+        steps,
+        transaction,
+    }
+}
+
+/// The index of endpoint `name`, added if new.
+fn endpoint_index(endpoints: &mut Vec<(String, String)>, name: &str, method: &str) -> usize {
+    match endpoints.iter().position(|(n, _)| n == name) {
+        Some(i) => i,
+        None => {
+            endpoints.push((name.to_string(), method.to_string()));
+            endpoints.len() - 1
+        }
+    }
+}
+
+/// A step (or an on_start / on_stop request) has no `weight` or `steps` of its own.
+fn no_nested(step: &Spanned<RequestConfig>, source: &Source) -> Result<(), ConfigError> {
+    if step.get_ref().weight.is_some() || !step.get_ref().steps.is_empty() {
+        return Err(source.error(
+            step.span(),
+            "a step cannot have its own `weight` or `steps`",
+        ));
+    }
+    Ok(())
 }
 
 /// The feeders a task's templates read, as indices in `[data.*]` order (the plan's).
@@ -166,12 +257,7 @@ fn plan_steps(
     }
     let mut steps = Vec::new();
     for step in &t.steps {
-        if step.get_ref().weight.is_some() || !step.get_ref().steps.is_empty() {
-            return Err(source.error(
-                step.span(),
-                "a step cannot have its own `weight` or `steps`",
-            ));
-        }
+        no_nested(step, source)?;
         steps.push(plan_request(step, source, known, out)?);
     }
     Ok(steps)
@@ -182,6 +268,10 @@ pub struct PlannedUser {
     pub weight: u32,
     pub wait: Wait,
     pub tasks: Vec<PlannedTask>,
+    /// Sent once before the first task (closed model) or each arrival's (open model).
+    pub on_start: Option<PlannedTask>,
+    /// Sent when the user leaves, or at each arrival's end.
+    pub on_stop: Option<PlannedTask>,
 }
 
 pub struct PlannedTask {
@@ -192,6 +282,9 @@ pub struct PlannedTask {
     /// The feeders its templates read (indices into `Plan::feeders`): an iteration takes
     /// one row of each, shared by its steps.
     pub feeders: Vec<usize>,
+    /// A task of several requests (or a repeated one) is also timed as a whole: its
+    /// endpoint "task:NAME" (an index into `Plan::endpoints`).
+    pub transaction: Option<usize>,
 }
 
 pub struct PlannedRequest {
@@ -210,7 +303,39 @@ pub struct PlannedRequest {
     pub capture: Vec<String>,
     /// The whole request, serialised once, when nothing in it is a template.
     pub fixed: Option<Vec<u8>>,
+    /// Sent only when this renders `true`.
+    pub when: Option<Text>,
+    pub repeat: Option<Repeat>,
+    /// Think time after it.
+    pub think: std::time::Duration,
 }
+
+/// How a step is sent again.
+pub enum Repeat {
+    Times {
+        times: u32,
+        every: std::time::Duration,
+    },
+    /// Until the template renders `true`, at most `max` sends.
+    Until {
+        until: Text,
+        max: u32,
+        every: std::time::Duration,
+    },
+}
+
+impl Repeat {
+    /// The most sends, and the pause between them.
+    pub fn bounds(&self) -> (u32, std::time::Duration) {
+        match self {
+            Repeat::Times { times, every } => (*times, *every),
+            Repeat::Until { max, every, .. } => (*max, *every),
+        }
+    }
+}
+
+/// The prefix of a transaction's endpoint name: "task:checkout".
+pub const TRANSACTION: &str = "task:";
 
 /// Where an extracted value comes from.
 #[derive(Clone, Debug)]
@@ -274,7 +399,9 @@ impl<'a> KnownNames<'a> {
         }
         let mut extracted = Vec::new();
         for class in &config.users {
-            for task in class.get_ref().tasks.iter().flat_map(|t| t.get_ref()) {
+            let c = class.get_ref();
+            let lists = [&c.tasks, &c.on_start, &c.on_stop];
+            for task in lists.into_iter().flatten().flat_map(|t| t.get_ref()) {
                 extracts(task.get_ref(), &mut extracted);
             }
         }
@@ -350,14 +477,19 @@ fn plan_request(
             )
         })?;
     }
-    let name = r.endpoint.clone().unwrap_or_else(|| path.get_ref().clone());
-    let endpoint = match endpoints.iter().position(|(n, _)| *n == name) {
-        Some(i) => i,
-        None => {
-            endpoints.push((name, method.clone()));
-            endpoints.len() - 1
-        }
+    let when = r.when.as_ref().map(&mut compile).transpose()?;
+    let repeat = match &r.repeat {
+        None => None,
+        Some(rep) => Some(plan_repeat(rep, source, &mut compile)?),
     };
+    let name = r.endpoint.clone().unwrap_or_else(|| path.get_ref().clone());
+    if name.starts_with(TRANSACTION) {
+        return Err(source.error(
+            spanned.span(),
+            format!("endpoint {name:?}: names starting with {TRANSACTION:?} are the tasks' own (a task of several steps is timed as task:NAME)"),
+        ));
+    }
+    let endpoint = endpoint_index(endpoints, &name, &method);
     let mut capture = Vec::new();
     let extract = plan_extract(spanned, source, &mut capture)?;
     let expect = plan_expect(spanned, source, &mut capture)?;
@@ -373,7 +505,47 @@ fn plan_request(
         extract,
         capture,
         fixed: None,
+        when,
+        repeat,
+        think: r.think.map_or(std::time::Duration::ZERO, |d| d.0),
     })
+}
+
+/// `repeat = { times }` or `{ until, max, every }`, checked.
+fn plan_repeat(
+    rep: &Spanned<crate::config::RepeatConfig>,
+    source: &Source,
+    compile: &mut impl FnMut(&Spanned<String>) -> Result<Text, ConfigError>,
+) -> Result<Repeat, ConfigError> {
+    let at = |msg: &str| source.error(rep.span(), msg.to_string());
+    let r = rep.get_ref();
+    let every = r.every.map_or(std::time::Duration::ZERO, |d| d.0);
+    let most = |n: u32| (1..=10_000).contains(&n);
+    match (&r.times, &r.until) {
+        (Some(times), None) if r.max.is_none() => {
+            if !most(*times) {
+                return Err(at("repeat times must be from 1 to 10000"));
+            }
+            Ok(Repeat::Times {
+                times: *times,
+                every,
+            })
+        }
+        (None, Some(until)) => {
+            let max = r.max.unwrap_or(10);
+            if !most(max) {
+                return Err(at("repeat max must be from 1 to 10000"));
+            }
+            Ok(Repeat::Until {
+                until: compile(until)?,
+                max,
+                every,
+            })
+        }
+        _ => Err(at(
+            "repeat is { times = N } or { until = \"{{ ... }}\", max = N, every = \"500ms\" }",
+        )),
+    }
 }
 
 /// Each extracted name and where its value comes from; the response headers those read
