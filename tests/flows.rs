@@ -15,6 +15,20 @@ fn config(host: &str, body: &str, tasks: &str) -> String {
     )
 }
 
+/// The result at `path` passes schema/run-result.schema.json.
+fn assert_schema_valid(path: &std::path::Path) {
+    let instance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/run-result.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
 fn iterations(n: u64) -> Overrides {
     Overrides {
         users: Some(2),
@@ -223,6 +237,7 @@ fn a_task_of_several_steps_is_timed_as_a_whole() {
         "the steps hold, the whole does not: {said}"
     );
     let r = perfgate::metrics::RunResult::load(&out).unwrap();
+    assert_schema_valid(&out);
     let whole = r.endpoint("task:checkout").unwrap();
     let iterations = r.tasks[0].iterations;
     assert_eq!(whole.method, "TASK");
@@ -322,4 +337,102 @@ fn steps_run_when_their_condition_holds_and_poll_until_done() {
         .unwrap()
         .to_string();
     assert!(err.contains("repeat is { times = N } or { until"), "{err}");
+}
+
+/// Soft checks are counted with their pass rate and never fail a request; a budget
+/// bounds their pass rate (all of them, or an endpoint's), and time to first byte and
+/// connect time too.
+#[test]
+fn soft_checks_and_the_time_to_first_byte_are_budgeted() {
+    let server = FlowServer::start();
+    let tasks = "[[users.tasks]]\nmethod = \"POST\"\npath = \"/jobs\"\n\
+        check = { status = 201, json = { \"/state\" = \"pending\" } }\n";
+    let budgets = "\n[budgets.ci]\nchecks = \"40%\"\nerror_rate = \"0%\"\nttfb_p99 = \"2s\"\nconnect_p99 = \"1s\"\n\
+        \n[endpoints.\"/jobs\"]\nchecks = \"90%\"\n";
+    let dir = common::temp_dir("checks");
+    let cfg = dir.join("perfgate.toml");
+    std::fs::write(&cfg, config(&server.url, "", tasks) + budgets).unwrap();
+    let out = dir.join("r.json");
+    let md = dir.join("pr.md");
+    let done = common::perfgate()
+        .args([
+            "run",
+            "--env",
+            "ci",
+            "--users",
+            "2",
+            "--duration",
+            "1s",
+            "-c",
+        ])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .arg("--report")
+        .arg(format!("markdown={}", md.display()))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let said = String::from_utf8_lossy(&done.stdout);
+    let r = perfgate::metrics::RunResult::load(&out).unwrap();
+    assert_schema_valid(&out);
+    let sent = server.count("/jobs") as u64;
+    assert_eq!(r.total.failures, 0, "a soft check never fails a request");
+    assert_eq!(r.total.requests, sent);
+    let count = |check: &str| r.checks.iter().find(|c| c.check == check).unwrap().clone();
+    let (status, state) = (count("status is 201"), count("/state is \"pending\""));
+    assert_eq!((status.passed, status.failed), (0, sent));
+    assert_eq!((state.passed, state.failed), (sent, 0));
+    assert!(
+        said.contains("✗ /jobs: status is 201 — 0.00% (0 of "),
+        "{said}"
+    );
+    assert!(
+        said.contains("✓ /jobs: /state is \"pending\" — 100.00%"),
+        "{said}"
+    );
+    assert!(
+        said.contains("FAILED 4/5"),
+        "only the endpoint's 90% breaks: {said}"
+    );
+    assert!(
+        said.contains("✗ checks passed 50% < 90% budget on /jobs"),
+        "{said}"
+    );
+    assert!(
+        said.contains("✓ p99 time to first byte") && said.contains("✓ p99 connect time"),
+        "{said}"
+    );
+    assert!(std::fs::read_to_string(&md)
+        .unwrap()
+        .contains("**Checks:**"));
+    // Time to first byte and connect time are not kept second by second.
+    std::fs::write(
+        &cfg,
+        config(&server.url, "", tasks)
+            + "\n[budgets.ci]\nttfb_p99 = { max = \"1s\", window = \"5s\" }\n",
+    )
+    .unwrap();
+    let done = common::perfgate()
+        .args([
+            "run",
+            "--env",
+            "ci",
+            "--users",
+            "1",
+            "--duration",
+            "1s",
+            "-c",
+        ])
+        .arg(&cfg)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        err.contains("perfgate.toml:") && err.contains("not kept second by second"),
+        "{err}"
+    );
 }

@@ -352,6 +352,9 @@ pub struct RequestConfig {
     pub json: Option<Spanned<String>>,
     #[serde(default)]
     pub expect: Expect,
+    /// Soft checks, in `expect`'s words: each counted with its pass rate, never failing
+    /// the request.
+    pub check: Option<Spanned<Expect>>,
     /// Values to keep from the JSON response: variable name -> JSON pointer.
     #[serde(default)]
     pub extract: BTreeMap<String, String>,

@@ -91,7 +91,8 @@ pub async fn run(
         .collect();
     drop(shared);
 
-    let mut collector = Collector::new(&plan.endpoints, &plan.tasks, threads);
+    let mut collector =
+        Collector::new(&plan.endpoints, &plan.tasks, threads).with_checks(&plan.checks);
     let mut done = 0;
     let (mut cpu_seconds, mut wait_seconds) = (0.0, 0.0);
     let (mut schedule_lag, mut timer_delays) = (Duration::ZERO, Latency::default());
@@ -160,6 +161,7 @@ pub async fn run(
         .unwrap_or_else(Instant::now)
         .duration_since(start)
         .as_secs_f64();
+    let checks = std::mem::take(&mut collector.checks);
     let (endpoints, total, series, tasks) = collector.finish();
     let suppressed = log.suppressed.load(std::sync::atomic::Ordering::Relaxed);
     if suppressed > 0 {
@@ -231,6 +233,7 @@ pub async fn run(
         endpoints,
         series,
         tasks,
+        checks,
     };
     result.refresh();
     result

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use minijinja::Value;
 
 use super::response::Response;
-use crate::config::{Extract, Plan, PlannedRequest, Target, Text};
-use crate::metrics::Failure;
+use crate::config::{Expectation, Extract, Plan, PlannedRequest, Target, Text};
+use crate::metrics::{Failure, Recorder};
 
 /// Writes the full HTTP/1.1 request into `out` (cleared first). `ctx` is the template
 /// context; `scratch` is a reused string for rendering.
@@ -244,10 +244,29 @@ fn percent_encode(text: &str, out: &mut String) {
 
 /// Checks status, body and JSON expectations. `body` is empty unless it was kept.
 pub fn check(req: &PlannedRequest, resp: &Response, body: &[u8]) -> Result<(), Failure> {
-    let e = &req.expect;
+    meets(&req.expect, true, req, resp, body)
+}
+
+/// Records each soft check of `req` on this response as held or not.
+pub fn soft_checks(req: &PlannedRequest, resp: &Response, body: &[u8], rec: &mut Recorder) {
+    for (id, c) in &req.checks {
+        let held = meets(c, false, req, resp, body).is_ok();
+        rec.checked(req.endpoint, *id, held);
+    }
+}
+
+/// Whether the response meets `e`; with `default_status`, an expectation without a
+/// status wants one below 400.
+fn meets(
+    e: &Expectation,
+    default_status: bool,
+    req: &PlannedRequest,
+    resp: &Response,
+    body: &[u8],
+) -> Result<(), Failure> {
     let status = resp.status;
     let status_ok = if e.status.is_empty() {
-        status < 400
+        !default_status || status < 400
     } else {
         e.status.contains(&status)
     };

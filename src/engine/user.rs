@@ -10,7 +10,7 @@ use tokio::time::{Instant as TokioInstant, Sleep};
 
 use super::http::{Conn, Keep};
 use super::open::Arrivals;
-use super::request::{check, extract, write_request};
+use super::request::{check, extract, soft_checks, write_request};
 use super::shape::Shape;
 use super::worker::{Joined, Worker};
 use crate::config::{PlannedRequest, PlannedTask, PlannedUser, Repeat, Wait};
@@ -355,6 +355,9 @@ impl User {
                 rec.status(req.endpoint, r.as_ref().map_or(0, |resp| resp.status));
                 if let Ok(resp) = &r {
                     rec.received(req.endpoint, resp.body_bytes);
+                    if !req.checks.is_empty() {
+                        soft_checks(req, resp, &self.body, &mut rec);
+                    }
                 }
                 match r {
                     Err(f) => Some(f),

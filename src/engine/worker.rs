@@ -220,7 +220,8 @@ pub fn spawn(index: usize, threads: usize, shared: Shared) -> std::thread::JoinH
 
 async fn work(index: usize, threads: usize, s: Shared) {
     let plan = s.plan.clone();
-    let recorder = Recorder::new(plan.endpoints.len(), plan.tasks.len());
+    let recorder =
+        Recorder::new(plan.endpoints.len(), plan.tasks.len()).with_checks(plan.checks.len());
     let elapsed_now = s.start.elapsed();
     let w = Rc::new(Worker {
         connector: Connector::new(&plan),

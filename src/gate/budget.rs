@@ -61,7 +61,7 @@ pub fn parse_table(
         }
         let (metric, op) = Metric::parse(key).ok_or_else(|| {
             source.error(value.span(), format!(
-                "unknown budget metric {key:?}: use avg, min, max, p50 … p99.99, error_rate, min_rps, min_requests or dropped"
+                "unknown budget metric {key:?}: use avg, min, max, p50 … p99.99, error_rate, min_rps, min_requests, dropped, ttfb_p95 (time to first byte), connect_p99 (connect time) or checks"
             ))
         })?;
         out.push(parse_objective(metric, op, value, scope, origin, source)?);
@@ -112,6 +112,11 @@ fn parse_objective(
             o.op = op;
             o.limit = parse_limit(metric, v).map_err(&err)?;
             if let Some(w) = window {
+                if !metric.in_series() {
+                    return Err(err(format!(
+                        "{metric} is not kept second by second: a window judges latency, error_rate, min_rps and min_requests"
+                    )));
+                }
                 if w.0.as_secs() == 0 {
                     return Err(err("window must be at least 1s".into()));
                 }
@@ -135,6 +140,8 @@ fn parse_objective(
 fn key_of(metric: Metric) -> String {
     match metric {
         Metric::Percentile(p) => format!("p{p}"),
+        Metric::Ttfb(p) => format!("ttfb_p{p}"),
+        Metric::Connect(p) => format!("connect_p{p}"),
         other => other.to_string(),
     }
 }
@@ -145,7 +152,7 @@ pub fn parse_limit(metric: Metric, v: &toml::Value) -> Result<f64, String> {
         return Ok(dur(v)?.secs() * 1000.0);
     }
     match metric {
-        Metric::ErrorRate => percent(v),
+        Metric::ErrorRate | Metric::Checks => percent(v),
         _ => match v {
             toml::Value::Integer(n) if *n >= 0 => Ok(*n as f64),
             toml::Value::Float(f) if *f >= 0.0 => Ok(*f),

@@ -189,6 +189,7 @@ fn finish(
         endpoints,
         series,
         tasks,
+        checks: Vec::new(),
     };
     result.refresh();
     Ok(result)

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use super::recorder::{EndpointRecorder, Recorder};
-use super::{is_transaction, Interval, IntervalStats, Latency, Packed, Stats, TaskCount};
+use super::{
+    is_transaction, CheckCount, Interval, IntervalStats, Latency, Packed, Stats, TaskCount,
+};
 
 /// Seconds an interval stays open for late hand-overs before its histograms are packed.
 const OPEN_SECONDS: u64 = 3;
@@ -22,6 +24,8 @@ pub struct Collector {
     workers: usize,
     reports: BTreeMap<u64, usize>,
     whole: Option<u64>,
+    /// Each soft check's counts, in the plan's order.
+    pub checks: Vec<CheckCount>,
 }
 
 impl Collector {
@@ -48,7 +52,22 @@ impl Collector {
             workers,
             reports: BTreeMap::new(),
             whole: None,
+            checks: Vec::new(),
         }
+    }
+
+    /// Counts these soft checks, (endpoint, what it checks) each.
+    pub fn with_checks(mut self, checks: &[(String, String)]) -> Collector {
+        self.checks = checks
+            .iter()
+            .map(|(endpoint, check)| CheckCount {
+                endpoint: endpoint.clone(),
+                check: check.clone(),
+                passed: 0,
+                failed: 0,
+            })
+            .collect();
+        self
     }
 
     /// A worker has stopped: it hands over no more intervals.
@@ -87,6 +106,10 @@ impl Collector {
         self.dropped += rec.dropped;
         for (i, n) in rec.tasks.iter().enumerate() {
             self.tasks[i].iterations += n;
+        }
+        for (c, [held, not]) in self.checks.iter_mut().zip(&rec.checks) {
+            c.passed += held;
+            c.failed += not;
         }
         let n = self.endpoints.len();
         let open = self
@@ -171,6 +194,8 @@ fn fold(into: &mut Stats, e: EndpointRecorder) {
     }
     into.body_bytes += e.body_bytes;
     into.retries += e.retries;
+    into.checks_passed += e.checks_passed;
+    into.checks_failed += e.checks_failed;
     into.latency.add(&e.latency);
     into.ttfb.add(&e.ttfb);
     into.connect.add(&e.connect);

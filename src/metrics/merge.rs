@@ -51,6 +51,19 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
         out.total.add(&r.total);
         out.endpoints = merge_endpoints(std::mem::take(&mut out.endpoints), r.endpoints);
         out.series = merge_series(std::mem::take(&mut out.series), r.series);
+        for c in r.checks {
+            match out
+                .checks
+                .iter_mut()
+                .find(|x| x.endpoint == c.endpoint && x.check == c.check)
+            {
+                Some(x) => {
+                    x.passed += c.passed;
+                    x.failed += c.failed;
+                }
+                None => out.checks.push(c),
+            }
+        }
         for t in r.tasks {
             match out
                 .tasks

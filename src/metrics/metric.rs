@@ -17,6 +17,12 @@ pub enum Metric {
     Rps,
     Requests,
     Dropped,
+    /// A percentile of the time to first byte, 0–100.
+    Ttfb(f64),
+    /// A percentile of the connect time (TCP and TLS), 0–100.
+    Connect(f64),
+    /// The fraction of soft checks (`check = { ... }`) that held.
+    Checks,
 }
 
 impl Metric {
@@ -30,13 +36,12 @@ impl Metric {
             "rps" | "min_rps" => (Metric::Rps, Op::AtLeast),
             "requests" | "min_requests" => (Metric::Requests, Op::AtLeast),
             "dropped" => (Metric::Dropped, Op::AtMost),
-            _ => {
-                let p: f64 = key.strip_prefix('p')?.parse().ok()?;
-                if !(0.0..=100.0).contains(&p) {
-                    return None;
-                }
-                (Metric::Percentile(p), Op::AtMost)
+            "checks" => (Metric::Checks, Op::AtLeast),
+            _ if key.starts_with("ttfb_p") => (Metric::Ttfb(percentile(&key[5..])?), Op::AtMost),
+            _ if key.starts_with("connect_p") => {
+                (Metric::Connect(percentile(&key[8..])?), Op::AtMost)
             }
+            _ => (Metric::Percentile(percentile(key)?), Op::AtMost),
         };
         Some(m)
     }
@@ -46,11 +51,23 @@ impl Metric {
         matches!(self, Metric::Rps | Metric::Requests | Metric::Dropped)
     }
 
+    /// Measured in milliseconds: request latency, time to first byte, connect time.
     pub fn is_latency(self) -> bool {
         matches!(
             self,
-            Metric::Avg | Metric::Min | Metric::Max | Metric::Percentile(_)
+            Metric::Avg
+                | Metric::Min
+                | Metric::Max
+                | Metric::Percentile(_)
+                | Metric::Ttfb(_)
+                | Metric::Connect(_)
         )
+    }
+
+    /// Whether the per-second series can judge it in windows (it holds latency, requests
+    /// and failures only).
+    pub fn in_series(self) -> bool {
+        !matches!(self, Metric::Ttfb(_) | Metric::Connect(_) | Metric::Checks)
     }
 }
 
@@ -102,7 +119,21 @@ pub fn measure(metric: Metric, s: &Stats, duration_s: f64) -> Option<f64> {
         Metric::Rps => (duration_s > 0.0).then(|| s.requests as f64 / duration_s),
         Metric::Requests => Some(s.requests as f64),
         Metric::Dropped => Some(s.dropped as f64),
+        Metric::Ttfb(p) => (s.ttfb.count() > 0).then(|| s.ttfb.percentile_us(p) as f64 / 1000.0),
+        Metric::Connect(p) => {
+            (s.connect.count() > 0).then(|| s.connect.percentile_us(p) as f64 / 1000.0)
+        }
+        Metric::Checks => {
+            let all = s.checks_passed + s.checks_failed;
+            (all > 0).then(|| s.checks_passed as f64 / all as f64)
+        }
     }
+}
+
+/// "95" of "p95": a percentile from 0 to 100.
+fn percentile(text: &str) -> Option<f64> {
+    let p: f64 = text.strip_prefix('p')?.parse().ok()?;
+    (0.0..=100.0).contains(&p).then_some(p)
 }
 
 /// How the load was offered: virtual users looping, arrivals at a rate, or both at once

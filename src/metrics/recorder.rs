@@ -59,6 +59,9 @@ pub struct EndpointRecorder {
     pub body_bytes: u64,
     /// Requests sent again after a kept-alive connection turned out closed.
     pub retries: u64,
+    /// Soft checks that held, and that did not.
+    pub checks_passed: u64,
+    pub checks_failed: u64,
     pub latency: Latency,
     pub ttfb: Latency,
     pub connect: Latency,
@@ -83,6 +86,8 @@ pub struct Recorder {
     pub dropped: u64,
     /// Users this thread has running right now.
     pub users: u64,
+    /// Per soft check (the plan's order): [held, did not].
+    pub checks: Vec<[u64; 2]>,
 }
 
 impl Recorder {
@@ -94,7 +99,25 @@ impl Recorder {
             tasks: vec![0; tasks],
             dropped: 0,
             users: 0,
+            checks: Vec::new(),
         }
+    }
+
+    /// With `n` soft checks to count.
+    pub fn with_checks(mut self, n: usize) -> Recorder {
+        self.checks = vec![[0; 2]; n];
+        self
+    }
+
+    /// Soft check `id` on a response of `endpoint` held, or not.
+    pub fn checked(&mut self, endpoint: usize, id: usize, held: bool) {
+        let e = &mut self.endpoints[endpoint];
+        if held {
+            e.checks_passed += 1;
+        } else {
+            e.checks_failed += 1;
+        }
+        self.checks[id][usize::from(!held)] += 1;
     }
 
     pub fn success(&mut self, endpoint: usize, latency_us: u64, ttfb_us: u64) {
@@ -155,7 +178,7 @@ impl Recorder {
     pub fn take(&mut self) -> Recorder {
         let fresh = Recorder {
             users: self.users,
-            ..Recorder::new(self.endpoints.len(), self.tasks.len())
+            ..Recorder::new(self.endpoints.len(), self.tasks.len()).with_checks(self.checks.len())
         };
         std::mem::replace(self, fresh)
     }

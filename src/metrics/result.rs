@@ -43,6 +43,20 @@ pub struct RunResult {
     pub series: Vec<Interval>,
     /// How often each task of each user class ran.
     pub tasks: Vec<TaskCount>,
+    /// Each soft check (`check = { ... }`) and how often it held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckCount>,
+}
+
+/// One soft check: an endpoint's condition, and how often it held on its responses.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckCount {
+    pub endpoint: String,
+    /// "status is 200", "body contains \"ok\"", "/valid is true", ...
+    pub check: String,
+    pub passed: u64,
+    pub failed: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -138,6 +152,12 @@ pub struct Stats {
     /// `requests + retries`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries: u64,
+    /// Soft checks (`check = { ... }`) that held and that did not, on this endpoint's
+    /// responses.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub checks_passed: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub checks_failed: u64,
     /// From due time to the last body byte, µs.
     pub latency: Latency,
     /// From due time to the first response byte, µs.
@@ -239,6 +259,8 @@ impl Stats {
         }
         self.body_bytes += other.body_bytes;
         self.retries += other.retries;
+        self.checks_passed += other.checks_passed;
+        self.checks_failed += other.checks_failed;
         self.latency.add(&other.latency);
         self.ttfb.add(&other.ttfb);
         self.connect.add(&other.connect);

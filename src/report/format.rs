@@ -17,6 +17,9 @@ impl fmt::Display for Metric {
             Metric::Rps => write!(f, "throughput"),
             Metric::Requests => write!(f, "requests"),
             Metric::Dropped => write!(f, "dropped arrivals"),
+            Metric::Ttfb(p) => write!(f, "p{} time to first byte", trim(*p)),
+            Metric::Connect(p) => write!(f, "p{} connect time", trim(*p)),
+            Metric::Checks => write!(f, "checks passed"),
         }
     }
 }
@@ -25,7 +28,7 @@ impl fmt::Display for Metric {
 pub fn value(metric: Metric, v: f64) -> String {
     match metric {
         m if m.is_latency() => latency_ms(v),
-        Metric::ErrorRate => format!("{}%", trim(v * 100.0)),
+        Metric::ErrorRate | Metric::Checks => format!("{}%", trim(v * 100.0)),
         Metric::Rps => format!("{} rps", trim(v)),
         _ => trim(v),
     }

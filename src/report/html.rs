@@ -241,6 +241,18 @@ fn endpoints(h: &mut String, res: &RunResult) {
         );
     }
     h.push_str("</table></section>");
+    if !res.checks.is_empty() {
+        h.push_str("<section><h2>Checks</h2><ul>");
+        for c in &res.checks {
+            let class = if c.failed == 0 { "good" } else { "bad" };
+            let _ = write!(
+                h,
+                "<li class=\"{class}\">{}</li>",
+                escape(&words::soft_check(c))
+            );
+        }
+        h.push_str("</ul></section>");
+    }
 }
 
 /// Total-scope budget limits of `metric` as (label, value) for chart lines.

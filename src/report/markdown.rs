@@ -86,6 +86,13 @@ pub fn render(r: &Report<'_>) -> String {
     for n in &v.notes {
         let _ = writeln!(md, "> {}\n", text(&words::note(n)));
     }
+    if !res.checks.is_empty() {
+        let _ = writeln!(md, "**Checks:**");
+        for c in &res.checks {
+            let _ = writeln!(md, "- {}", text(&words::soft_check(c)));
+        }
+        md.push('\n');
+    }
     let _ = writeln!(
         md,
         "<details><summary>Objectives ({} held of {})</summary>\n",

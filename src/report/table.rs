@@ -136,6 +136,12 @@ fn table(r: &Report<'_>) -> String {
             format!("; {}", extra.join("; "))
         }
     );
+    if !res.checks.is_empty() {
+        out.push_str("\nChecks:\n");
+        for c in &res.checks {
+            let _ = writeln!(out, "  {}", words::soft_check(c));
+        }
+    }
     out
 }
 

@@ -64,6 +64,20 @@ pub fn objective_name(o: &Objective) -> String {
     subject(o.metric, &o.scope)
 }
 
+/// "✓ /api/verify-proof: status is 200 — 100% (1,234 of 1,234)", ✗ when it ever failed.
+pub fn soft_check(c: &crate::metrics::CheckCount) -> String {
+    let all = c.passed + c.failed;
+    format!(
+        "{} {}: {} — {} ({} of {})",
+        if c.failed == 0 { "✓" } else { "✗" },
+        c.endpoint,
+        c.check,
+        super::format::pct2(c.passed as f64 / all.max(1) as f64),
+        super::format::thousands(c.passed),
+        super::format::thousands(all)
+    )
+}
+
 /// Why a run is inconclusive, interrupted, aborted or partly judged, in words.
 pub fn note(n: &Note) -> String {
     match n {

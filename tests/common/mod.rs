@@ -220,6 +220,7 @@ pub fn fixture_with(scale: f64) -> RunResult {
             task: "verify_proof".into(),
             iterations: 2_000,
         }],
+        checks: Vec::new(),
     };
     r.refresh();
     r

@@ -92,6 +92,8 @@ pub struct Plan {
     pub endpoints: Vec<(String, String)>,
     /// (user class, task) per task; tasks refer to them by index.
     pub tasks: Vec<(String, String)>,
+    /// Every soft check (`check = { ... }`): (endpoint, what it checks).
+    pub checks: Vec<(String, String)>,
     pub templates: Templates,
     /// Headers sent with every request, besides host (the engine writes them).
     pub headers: Vec<(String, String)>,
@@ -182,6 +184,7 @@ impl Plan {
             users: u.users,
             endpoints: u.endpoints,
             tasks: u.tasks,
+            checks: u.checks,
             templates: u.templates,
             feeders: files::feeders(config, source)?,
             budget: o.budget.clone().or_else(|| s.budget.clone()),

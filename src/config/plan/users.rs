@@ -15,6 +15,8 @@ type Requests = Spanned<Vec<Spanned<RequestConfig>>>;
 /// Every user class planned, with the endpoints and tasks their requests name.
 pub(super) struct Users {
     pub users: Vec<PlannedUser>,
+    /// Every soft check: (endpoint, what it checks).
+    pub checks: Vec<(String, String)>,
     pub endpoints: Vec<(String, String)>,
     pub tasks: Vec<(String, String)>,
     pub templates: Templates,
@@ -38,6 +40,7 @@ pub(super) fn plan(
     }
     let mut out = Users {
         users: Vec::new(),
+        checks: Vec::new(),
         endpoints: Vec::new(),
         tasks: Vec::new(),
         templates: Templates::with_env(vars.clone()),
@@ -308,6 +311,8 @@ pub struct PlannedRequest {
     pub repeat: Option<Repeat>,
     /// Think time after it.
     pub think: std::time::Duration,
+    /// Soft checks: (index into `Plan::checks`, the one condition it checks).
+    pub checks: Vec<(usize, Expectation)>,
 }
 
 /// How a step is sent again.
@@ -350,6 +355,7 @@ impl PlannedRequest {
     /// Whether the response body must be kept to check or extract from it.
     pub fn needs_body(&self) -> bool {
         self.expect.needs_body()
+            || self.checks.iter().any(|(_, c)| c.needs_body())
             || self
                 .extract
                 .iter()
@@ -379,6 +385,56 @@ impl Expectation {
     /// Whether the response body must be kept to check or extract from it.
     pub fn needs_body(&self) -> bool {
         self.body_contains.is_some() || !self.json.is_empty()
+    }
+
+    /// Each condition alone, with what it checks in words ("status is 200", "body
+    /// contains \"ok\"", "/valid is true", "content-type contains \"json\"").
+    fn each(&self, capture: &[String]) -> Vec<(String, Expectation)> {
+        let none = || Expectation {
+            status: vec![],
+            body_contains: None,
+            json: vec![],
+            headers: vec![],
+        };
+        let mut out = Vec::new();
+        if !self.status.is_empty() {
+            let list: Vec<String> = self.status.iter().map(u16::to_string).collect();
+            out.push((
+                format!("status is {}", list.join(" or ")),
+                Expectation {
+                    status: self.status.clone(),
+                    ..none()
+                },
+            ));
+        }
+        if let Some(b) = &self.body_contains {
+            out.push((
+                format!("body contains {b:?}"),
+                Expectation {
+                    body_contains: Some(b.clone()),
+                    ..none()
+                },
+            ));
+        }
+        for j in &self.json {
+            out.push((
+                format!("{} is {}", j.0, j.1),
+                Expectation {
+                    json: vec![j.clone()],
+                    ..none()
+                },
+            ));
+        }
+        for h in &self.headers {
+            out.push((
+                format!("{} contains {:?}", capture[h.0], h.1),
+                Expectation {
+                    headers: vec![h.clone()],
+                    ..none()
+                },
+            ));
+        }
+        out
     }
 }
 
@@ -420,7 +476,8 @@ fn plan_request(
     known: &KnownNames<'_>,
     out: &mut Users,
 ) -> Result<PlannedRequest, ConfigError> {
-    let (templates, endpoints) = (&mut out.templates, &mut out.endpoints);
+    let (templates, endpoints, out_checks) =
+        (&mut out.templates, &mut out.endpoints, &mut out.checks);
     let r = spanned.get_ref();
     let path = r
         .path
@@ -492,7 +549,19 @@ fn plan_request(
     let endpoint = endpoint_index(endpoints, &name, &method);
     let mut capture = Vec::new();
     let extract = plan_extract(spanned, source, &mut capture)?;
-    let expect = plan_expect(spanned, source, &mut capture)?;
+    let expect = plan_expect(&r.expect, "expect", spanned, source, &mut capture)?;
+    let checks = match &r.check {
+        Some(c) => {
+            let all = plan_expect(c.get_ref(), "check", spanned, source, &mut capture)?;
+            let mut checks = Vec::new();
+            for (what, one) in all.each(&capture) {
+                out_checks.push((name.clone(), what));
+                checks.push((out_checks.len() - 1, one));
+            }
+            checks
+        }
+        None => Vec::new(),
+    };
     Ok(PlannedRequest {
         endpoint,
         method,
@@ -508,6 +577,7 @@ fn plan_request(
         when,
         repeat,
         think: r.think.map_or(std::time::Duration::ZERO, |d| d.0),
+        checks,
     })
 }
 
@@ -598,19 +668,21 @@ fn captured(name: &str, capture: &mut Vec<String>) -> Option<usize> {
     })
 }
 
-/// The expectations; the response headers they check are added to `capture`.
+/// The expectations of `expect` (or `check`); the response headers they read are added
+/// to `capture`.
 fn plan_expect(
+    e: &crate::config::Expect,
+    key: &str,
     spanned: &Spanned<RequestConfig>,
     source: &Source,
     capture: &mut Vec<String>,
 ) -> Result<Expectation, ConfigError> {
-    let e = &spanned.get_ref().expect;
     let mut headers = Vec::new();
     for (name, needle) in &e.headers {
         let i = captured(name, capture).ok_or_else(|| {
             source.error(
                 spanned.span(),
-                format!("expect.headers: {name:?} is no header name (e.g. \"content-type\")"),
+                format!("{key}.headers: {name:?} is no header name (e.g. \"content-type\")"),
             )
         })?;
         headers.push((i, needle.clone()));
