@@ -347,7 +347,7 @@ fn soft_checks_and_the_time_to_first_byte_are_budgeted() {
     let server = FlowServer::start();
     let tasks = "[[users.tasks]]\nmethod = \"POST\"\npath = \"/jobs\"\n\
         check = { status = 201, json = { \"/state\" = \"pending\" } }\n";
-    let budgets = "\n[budgets.ci]\nchecks = \"40%\"\nerror_rate = \"0%\"\nttfb_p99 = \"2s\"\nconnect_p99 = \"1s\"\n\
+    let budgets = "\n[budgets.ci]\nchecks = \"40%\"\nerror_rate = \"0%\"\nttfb_p99 = \"2s\"\nconnect_p99 = \"1s\"\navg_body = \"64B\"\n\
         \n[endpoints.\"/jobs\"]\nchecks = \"90%\"\n";
     let dir = common::temp_dir("checks");
     let cfg = dir.join("perfgate.toml");
@@ -393,9 +393,11 @@ fn soft_checks_and_the_time_to_first_byte_are_budgeted() {
         "{said}"
     );
     assert!(
-        said.contains("FAILED 4/5"),
+        said.contains("FAILED 5/6"),
         "only the endpoint's 90% breaks: {said}"
     );
+    // {"id":N,"state":"pending"}: 28 bytes and a few.
+    assert!(said.contains("✓ average response body 2"), "{said}");
     assert!(
         said.contains("✗ checks passed 50% < 90% budget on /jobs"),
         "{said}"

@@ -61,7 +61,7 @@ pub fn parse_table(
         }
         let (metric, op) = Metric::parse(key).ok_or_else(|| {
             source.error(value.span(), format!(
-                "unknown budget metric {key:?}: use avg, min, max, p50 … p99.99, error_rate, min_rps, min_requests, dropped, ttfb_p95 (time to first byte), connect_p99 (connect time) or checks"
+                "unknown budget metric {key:?}: use avg, min, max, p50 … p99.99, error_rate, min_rps, min_requests, dropped, ttfb_p95 (time to first byte), connect_p99 (connect time), avg_body (response size) or checks"
             ))
         })?;
         out.push(parse_objective(metric, op, value, scope, origin, source)?);
@@ -153,6 +153,11 @@ pub fn parse_limit(metric: Metric, v: &toml::Value) -> Result<f64, String> {
     }
     match metric {
         Metric::ErrorRate | Metric::Checks => percent(v),
+        Metric::BodySize => match v {
+            toml::Value::String(s) => crate::config::Size::parse(s).map(|s| s.0 as f64),
+            toml::Value::Integer(n) if *n >= 0 => Ok(*n as f64),
+            _ => Err("avg_body wants a size, e.g. \"64KB\"".into()),
+        },
         _ => match v {
             toml::Value::Integer(n) if *n >= 0 => Ok(*n as f64),
             toml::Value::Float(f) if *f >= 0.0 => Ok(*f),

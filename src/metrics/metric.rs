@@ -23,6 +23,8 @@ pub enum Metric {
     Connect(f64),
     /// The fraction of soft checks (`check = { ... }`) that held.
     Checks,
+    /// The average response body, in bytes.
+    BodySize,
 }
 
 impl Metric {
@@ -37,6 +39,7 @@ impl Metric {
             "requests" | "min_requests" => (Metric::Requests, Op::AtLeast),
             "dropped" => (Metric::Dropped, Op::AtMost),
             "checks" => (Metric::Checks, Op::AtLeast),
+            "avg_body" => (Metric::BodySize, Op::AtMost),
             _ if key.starts_with("ttfb_p") => (Metric::Ttfb(percentile(&key[5..])?), Op::AtMost),
             _ if key.starts_with("connect_p") => {
                 (Metric::Connect(percentile(&key[8..])?), Op::AtMost)
@@ -67,7 +70,10 @@ impl Metric {
     /// Whether the per-second series can judge it in windows (it holds latency, requests
     /// and failures only).
     pub fn in_series(self) -> bool {
-        !matches!(self, Metric::Ttfb(_) | Metric::Connect(_) | Metric::Checks)
+        !matches!(
+            self,
+            Metric::Ttfb(_) | Metric::Connect(_) | Metric::Checks | Metric::BodySize
+        )
     }
 }
 
@@ -126,6 +132,11 @@ pub fn measure(metric: Metric, s: &Stats, duration_s: f64) -> Option<f64> {
         Metric::Checks => {
             let all = s.checks_passed + s.checks_failed;
             (all > 0).then(|| s.checks_passed as f64 / all as f64)
+        }
+        // Over the responses (requests with a latency: answered, failed or not).
+        Metric::BodySize => {
+            let answered = s.latency.count();
+            (answered > 0).then(|| s.body_bytes as f64 / answered as f64)
         }
     }
 }

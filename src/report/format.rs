@@ -20,6 +20,7 @@ impl fmt::Display for Metric {
             Metric::Ttfb(p) => write!(f, "p{} time to first byte", trim(*p)),
             Metric::Connect(p) => write!(f, "p{} connect time", trim(*p)),
             Metric::Checks => write!(f, "checks passed"),
+            Metric::BodySize => write!(f, "average response body"),
         }
     }
 }
@@ -29,6 +30,7 @@ pub fn value(metric: Metric, v: f64) -> String {
     match metric {
         m if m.is_latency() => latency_ms(v),
         Metric::ErrorRate | Metric::Checks => format!("{}%", trim(v * 100.0)),
+        Metric::BodySize => bytes(v),
         Metric::Rps => format!("{} rps", trim(v)),
         _ => trim(v),
     }
@@ -244,5 +246,14 @@ mod tests {
         assert_eq!(Metric::Percentile(99.9).to_string(), "p99.9 latency");
         assert_eq!(short_commit(Some("0123456789"), "-"), "0123456");
         assert_eq!(thousands(15432), "15,432");
+    }
+}
+
+/// "12.3 KiB", "512 B": a byte count as a person reads it.
+pub fn bytes(v: f64) -> String {
+    match v {
+        v if v >= 1024.0 * 1024.0 => format!("{} MiB", trim(v / (1024.0 * 1024.0))),
+        v if v >= 1024.0 => format!("{} KiB", trim(v / 1024.0)),
+        v => format!("{} B", trim(v)),
     }
 }
