@@ -180,6 +180,15 @@ pub fn cut_long_quotes(message: &str) -> String {
     out
 }
 
+/// "12.3 KiB", "512 B": a byte count as a person reads it.
+pub fn bytes(v: f64) -> String {
+    match v {
+        v if v >= 1024.0 * 1024.0 => format!("{} MiB", trim(v / (1024.0 * 1024.0))),
+        v if v >= 1024.0 => format!("{} KiB", trim(v / 1024.0)),
+        v => format!("{} B", trim(v)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,14 +255,5 @@ mod tests {
         assert_eq!(Metric::Percentile(99.9).to_string(), "p99.9 latency");
         assert_eq!(short_commit(Some("0123456789"), "-"), "0123456");
         assert_eq!(thousands(15432), "15,432");
-    }
-}
-
-/// "12.3 KiB", "512 B": a byte count as a person reads it.
-pub fn bytes(v: f64) -> String {
-    match v {
-        v if v >= 1024.0 * 1024.0 => format!("{} MiB", trim(v / (1024.0 * 1024.0))),
-        v if v >= 1024.0 => format!("{} KiB", trim(v / 1024.0)),
-        v => format!("{} B", trim(v)),
     }
 }
