@@ -438,3 +438,83 @@ fn soft_checks_and_the_time_to_first_byte_are_budgeted() {
         "{err}"
     );
 }
+
+/// Numbers the service reports about itself (a Server-Timing entry, a JSON field) are
+/// read from every response into histograms a budget can bound beside the client's own
+/// latency; a budget naming a number no request reads is an error before any load.
+#[test]
+fn the_services_own_timing_is_read_and_budgeted() {
+    let server = FlowServer::start();
+    let tasks = "[[users.tasks]]\npath = \"/timing\"\n\
+        metrics = { server_ms = \"server-timing:total\", db_ms = \"server-timing:db\", total = \"/timing/total\" }\n";
+    let dir = common::temp_dir("metrics");
+    let cfg = dir.join("perfgate.toml");
+    let budgets = "\n[budgets.ci]\nserver_ms_p95 = 20\ndb_ms_p99 = 1\n";
+    std::fs::write(&cfg, config(&server.url, "", tasks) + budgets).unwrap();
+    let out = dir.join("r.json");
+    let done = common::perfgate()
+        .args([
+            "run",
+            "--env",
+            "ci",
+            "--users",
+            "2",
+            "--duration",
+            "1s",
+            "-c",
+        ])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(said.contains("✓ p95 server_ms 12.5 ≤ 20"), "{said}");
+    assert!(
+        said.contains("✗ p99 db_ms 3.5"),
+        "3.5 (to HDR's precision) > 1: {said}"
+    );
+    assert_schema_valid(&out);
+    let r = perfgate::metrics::RunResult::load(&out).unwrap();
+    let e = r.endpoint("/timing").unwrap();
+    for (name, want) in [("server_ms", 12.5), ("db_ms", 3.5), ("total", 12.5)] {
+        let l = &e.metrics[name];
+        assert_eq!(l.count(), e.requests, "{name}: one value a response");
+        let got = l.percentile_us(50.0) as f64 / 1000.0;
+        assert!(
+            (got - want).abs() / want < 0.001,
+            "{name}: {got}, not {want}"
+        );
+    }
+    assert_eq!(e.requests, server.count("/timing") as u64);
+    // A number nobody reads.
+    std::fs::write(
+        &cfg,
+        config(&server.url, "", tasks) + "\n[budgets.ci]\nqueue_p95 = 5\n",
+    )
+    .unwrap();
+    let done = common::perfgate()
+        .args([
+            "run",
+            "--env",
+            "ci",
+            "--users",
+            "1",
+            "--duration",
+            "1s",
+            "-c",
+        ])
+        .arg(&cfg)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        err.contains("no request reads a number called queue")
+            && err.contains("(read: db_ms, server_ms, total)"),
+        "{err}"
+    );
+}

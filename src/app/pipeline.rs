@@ -129,6 +129,9 @@ pub fn execute(
             ..Budget::default()
         },
     };
+    if let Input::Load { plan, .. } = &input {
+        unread_metric(&budget, &plan.metrics)?;
+    }
     let rules = match config {
         Some((c, s)) => Rules::from_config(&c.regression, s)?,
         None => Rules::defaults(),
@@ -154,6 +157,27 @@ pub fn execute(
         exit = record(store, &result, &verdict, exit);
     }
     Ok(Judged { verdict, exit })
+}
+
+/// A budget bounding a number no request reads (`NAME_p95` without `metrics = { NAME =
+/// ... }`) would fail every run with "no data": said before any load instead.
+fn unread_metric(budget: &Budget, read: &[String]) -> anyhow::Result<()> {
+    let objectives = budget
+        .objectives
+        .iter()
+        .chain(budget.alerts.iter().flat_map(|a| &a.objectives));
+    for o in objectives {
+        if let crate::metrics::Metric::Custom(name, _) = o.metric {
+            anyhow::ensure!(
+                read.iter().any(|r| r == name),
+                "budget {} ({}): no request reads a number called {name}: add metrics = {{ {name} = \"/json/pointer\" }} (or \"header:NAME\", \"server-timing:NAME\") to the request{}",
+                budget.name,
+                o.origin,
+                if read.is_empty() { String::new() } else { format!(" (read: {})", read.join(", ")) }
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Loads and merges saved results; a directory stands for the `*.json` files in it and

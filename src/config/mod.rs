@@ -19,7 +19,7 @@ use toml::Spanned;
 pub use plan::scenario_search;
 pub use plan::{
     Expectation, Extract, Feeder, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask,
-    PlannedUser, Repeat, Tls, SECRET_HEADERS, TRANSACTION,
+    PlannedUser, Reading, Repeat, Tls, SECRET_HEADERS, TRANSACTION,
 };
 pub use segment::{Segment, Segments};
 pub use settings::{Ci, Env, EnvLimit, Origin, Setting, Settings, DEFAULT_HISTORY};
@@ -364,6 +364,11 @@ pub struct RequestConfig {
     pub repeat: Option<Spanned<RepeatConfig>>,
     /// Think time after this request.
     pub think: Option<Dur>,
+    /// Numbers read from each response into a histogram a budget can bound
+    /// (`NAME_p95 = 50`): a JSON pointer ("/timing/total"), "header:NAME" (the first
+    /// number in it) or "server-timing:NAME" (that entry's dur).
+    #[serde(default)]
+    pub metrics: BTreeMap<String, String>,
 }
 
 /// `repeat = { ... }` on a step.

@@ -91,8 +91,9 @@ pub async fn run(
         .collect();
     drop(shared);
 
-    let mut collector =
-        Collector::new(&plan.endpoints, &plan.tasks, threads).with_checks(&plan.checks);
+    let mut collector = Collector::new(&plan.endpoints, &plan.tasks, threads)
+        .with_checks(&plan.checks)
+        .with_metrics(&plan.metrics);
     let mut done = 0;
     let (mut cpu_seconds, mut wait_seconds) = (0.0, 0.0);
     let (mut schedule_lag, mut timer_delays) = (Duration::ZERO, Latency::default());

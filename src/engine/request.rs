@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use minijinja::Value;
 
 use super::response::Response;
-use crate::config::{Expectation, Extract, Plan, PlannedRequest, Target, Text};
+use crate::config::{Expectation, Extract, Plan, PlannedRequest, Reading, Target, Text};
 use crate::metrics::{Failure, Recorder};
 
 /// Writes the full HTTP/1.1 request into `out` (cleared first). `ctx` is the template
@@ -253,6 +253,49 @@ pub fn soft_checks(req: &PlannedRequest, resp: &Response, body: &[u8], rec: &mut
         let held = meets(c, false, req, resp, body).is_ok();
         rec.checked(req.endpoint, *id, held);
     }
+}
+
+/// Reads each of `req`'s metrics from this response; a value that is missing or not a
+/// number of 0 or more is not recorded.
+pub fn read_metrics(req: &PlannedRequest, resp: &Response, body: &[u8], rec: &mut Recorder) {
+    let mut doc: Option<Option<serde_json::Value>> = None;
+    for (id, from) in &req.metrics {
+        let value = match from {
+            Reading::Json(pointer) => doc
+                .get_or_insert_with(|| serde_json::from_slice(body).ok())
+                .as_ref()
+                .and_then(|d| d.pointer(pointer))
+                .and_then(|v| v.as_f64().or_else(|| v.as_str()?.trim().parse().ok())),
+            Reading::Header(i) => resp.captured(*i).and_then(first_number),
+            Reading::ServerTiming(i, entry) => {
+                resp.captured(*i).and_then(|h| server_timing(h, entry))
+            }
+        };
+        if let Some(v) = value.filter(|v| v.is_finite() && *v >= 0.0) {
+            rec.read(req.endpoint, *id, v);
+        }
+    }
+}
+
+/// The first number in a header value: "12.5ms" → 12.5.
+fn first_number(text: &str) -> Option<f64> {
+    let start = text.find(|c: char| c.is_ascii_digit())?;
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// The `dur` of entry `name` of a Server-Timing header: "db;dur=3.5, total;dur=12.5".
+fn server_timing(header: &str, name: &str) -> Option<f64> {
+    header.split(',').find_map(|entry| {
+        let mut parts = entry.split(';').map(str::trim);
+        if !parts.next()?.eq_ignore_ascii_case(name) {
+            return None;
+        }
+        parts.find_map(|p| p.strip_prefix("dur=")?.trim_matches('"').parse().ok())
+    })
 }
 
 /// Whether the response meets `e`; with `default_status`, an expectation without a

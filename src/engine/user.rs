@@ -10,7 +10,7 @@ use tokio::time::{Instant as TokioInstant, Sleep};
 
 use super::http::{Conn, Keep};
 use super::open::Arrivals;
-use super::request::{check, extract, soft_checks, write_request};
+use super::request::{check, extract, read_metrics, soft_checks, write_request};
 use super::shape::Shape;
 use super::worker::{Joined, Worker};
 use crate::config::{PlannedRequest, PlannedTask, PlannedUser, Repeat, Wait};
@@ -357,6 +357,9 @@ impl User {
                     rec.received(req.endpoint, resp.body_bytes);
                     if !req.checks.is_empty() {
                         soft_checks(req, resp, &self.body, &mut rec);
+                    }
+                    if !req.metrics.is_empty() {
+                        read_metrics(req, resp, &self.body, &mut rec);
                     }
                 }
                 match r {

@@ -142,6 +142,7 @@ fn key_of(metric: Metric) -> String {
         Metric::Percentile(p) => format!("p{p}"),
         Metric::Ttfb(p) => format!("ttfb_p{p}"),
         Metric::Connect(p) => format!("connect_p{p}"),
+        Metric::Custom(name, p) => format!("{name}_p{p}"),
         other => other.to_string(),
     }
 }

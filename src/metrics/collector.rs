@@ -26,6 +26,8 @@ pub struct Collector {
     whole: Option<u64>,
     /// Each soft check's counts, in the plan's order.
     pub checks: Vec<CheckCount>,
+    /// The names of the numbers read from responses, in the plan's order.
+    metrics: Vec<String>,
 }
 
 impl Collector {
@@ -53,7 +55,14 @@ impl Collector {
             reports: BTreeMap::new(),
             whole: None,
             checks: Vec::new(),
+            metrics: Vec::new(),
         }
+    }
+
+    /// Names the numbers read from responses (`metrics = { ... }`), in the plan's order.
+    pub fn with_metrics(mut self, names: &[String]) -> Collector {
+        self.metrics = names.to_vec();
+        self
     }
 
     /// Counts these soft checks, (endpoint, what it checks) each.
@@ -121,7 +130,7 @@ impl Collector {
             slot.requests += e.requests;
             slot.failures += e.failures;
             open[i].add(&e.latency);
-            fold(&mut self.endpoints[i], e);
+            fold(&mut self.endpoints[i], e, &self.metrics);
         }
         *self.reports.entry(t).or_default() += 1;
         self.settle();
@@ -182,7 +191,7 @@ impl Collector {
     }
 }
 
-fn fold(into: &mut Stats, e: EndpointRecorder) {
+fn fold(into: &mut Stats, e: EndpointRecorder, metrics: &[String]) {
     into.requests += e.requests;
     into.failures += e.failures;
     into.interrupted += e.interrupted;
@@ -199,6 +208,9 @@ fn fold(into: &mut Stats, e: EndpointRecorder) {
     into.latency.add(&e.latency);
     into.ttfb.add(&e.ttfb);
     into.connect.add(&e.connect);
+    for (l, name) in e.metrics.iter().zip(metrics).filter(|(l, _)| l.count() > 0) {
+        into.metrics.entry(name.clone()).or_default().add(l);
+    }
 }
 
 /// "none" for index 0, else "1xx" … "5xx".

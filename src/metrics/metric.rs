@@ -25,6 +25,8 @@ pub enum Metric {
     Checks,
     /// The average response body, in bytes.
     BodySize,
+    /// A percentile of a number read from responses (`metrics = { NAME = ... }`).
+    Custom(&'static str, f64),
 }
 
 impl Metric {
@@ -43,6 +45,15 @@ impl Metric {
             _ if key.starts_with("ttfb_p") => (Metric::Ttfb(percentile(&key[5..])?), Op::AtMost),
             _ if key.starts_with("connect_p") => {
                 (Metric::Connect(percentile(&key[8..])?), Op::AtMost)
+            }
+            _ if key.contains("_p") => {
+                let (name, p) = key.rsplit_once('_')?;
+                let ok =
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ok {
+                    return None;
+                }
+                (Metric::Custom(intern(name)?, percentile(p)?), Op::AtMost)
             }
             _ => (Metric::Percentile(percentile(key)?), Op::AtMost),
         };
@@ -72,7 +83,11 @@ impl Metric {
     pub fn in_series(self) -> bool {
         !matches!(
             self,
-            Metric::Ttfb(_) | Metric::Connect(_) | Metric::Checks | Metric::BodySize
+            Metric::Ttfb(_)
+                | Metric::Connect(_)
+                | Metric::Checks
+                | Metric::BodySize
+                | Metric::Custom(..)
         )
     }
 }
@@ -133,12 +148,33 @@ pub fn measure(metric: Metric, s: &Stats, duration_s: f64) -> Option<f64> {
             let all = s.checks_passed + s.checks_failed;
             (all > 0).then(|| s.checks_passed as f64 / all as f64)
         }
+        Metric::Custom(name, p) => s
+            .metrics
+            .get(name)
+            .filter(|l| l.count() > 0)
+            .map(|l| l.percentile_us(p) as f64 / 1000.0),
         // Over the responses (requests with a latency: answered, failed or not).
         Metric::BodySize => {
             let answered = s.latency.count();
             (answered > 0).then(|| s.body_bytes as f64 / answered as f64)
         }
     }
+}
+
+/// The one copy of a metric name kept for the process's life, so `Metric` stays `Copy`;
+/// at most 256 names (a config has a few).
+fn intern(name: &str) -> Option<&'static str> {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = names.iter().find(|n| **n == name) {
+        return Some(n);
+    }
+    if names.len() >= 256 {
+        return None;
+    }
+    let n: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.push(n);
+    Some(n)
 }
 
 /// "95" of "p95": a percentile from 0 to 100.

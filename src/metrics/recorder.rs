@@ -65,6 +65,8 @@ pub struct EndpointRecorder {
     pub latency: Latency,
     pub ttfb: Latency,
     pub connect: Latency,
+    /// Numbers read from responses, by the plan's metric index (grown when first read).
+    pub metrics: Vec<Latency>,
 }
 
 impl EndpointRecorder {
@@ -107,6 +109,15 @@ impl Recorder {
     pub fn with_checks(mut self, n: usize) -> Recorder {
         self.checks = vec![[0; 2]; n];
         self
+    }
+
+    /// A number read from a response of `endpoint` into metric `id` (kept in thousandths).
+    pub fn read(&mut self, endpoint: usize, id: usize, value: f64) {
+        let m = &mut self.endpoints[endpoint].metrics;
+        if m.len() <= id {
+            m.resize(id + 1, Latency::default());
+        }
+        m[id].record_us((value * 1000.0).round() as u64);
     }
 
     /// Soft check `id` on a response of `endpoint` held, or not.

@@ -164,6 +164,10 @@ pub struct Stats {
     pub ttfb: Latency,
     /// TCP (and TLS) connect time, µs, one sample per new connection.
     pub connect: Latency,
+    /// The numbers read from responses (`metrics = { ... }`), by name, in thousandths
+    /// (a value of 12.5 is kept as 12500, as a latency in ms is kept in µs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, Latency>,
     /// Derived from the histograms; recomputed whenever a result is built or read.
     #[serde(default)]
     pub summary: Summary,
@@ -264,6 +268,9 @@ impl Stats {
         self.latency.add(&other.latency);
         self.ttfb.add(&other.ttfb);
         self.connect.add(&other.connect);
+        for (name, l) in &other.metrics {
+            self.metrics.entry(name.clone()).or_default().add(l);
+        }
     }
 
     /// Failures / requests, as a fraction (0.001 = 0.1%).

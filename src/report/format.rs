@@ -21,6 +21,7 @@ impl fmt::Display for Metric {
             Metric::Connect(p) => write!(f, "p{} connect time", trim(*p)),
             Metric::Checks => write!(f, "checks passed"),
             Metric::BodySize => write!(f, "average response body"),
+            Metric::Custom(name, p) => write!(f, "p{} {name}", trim(*p)),
         }
     }
 }

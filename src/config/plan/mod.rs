@@ -18,7 +18,7 @@ use super::{
 };
 pub use files::Feeder;
 pub use users::{
-    Expectation, Extract, PlannedRequest, PlannedTask, PlannedUser, Repeat, TRANSACTION,
+    Expectation, Extract, PlannedRequest, PlannedTask, PlannedUser, Reading, Repeat, TRANSACTION,
 };
 
 /// Values given on the command line or through the Locust setup's environment variables,
@@ -94,6 +94,8 @@ pub struct Plan {
     pub tasks: Vec<(String, String)>,
     /// Every soft check (`check = { ... }`): (endpoint, what it checks).
     pub checks: Vec<(String, String)>,
+    /// The names of the numbers requests read from responses (`metrics = { ... }`).
+    pub metrics: Vec<String>,
     pub templates: Templates,
     /// Headers sent with every request, besides host (the engine writes them).
     pub headers: Vec<(String, String)>,
@@ -185,6 +187,7 @@ impl Plan {
             endpoints: u.endpoints,
             tasks: u.tasks,
             checks: u.checks,
+            metrics: u.metrics,
             templates: u.templates,
             feeders: files::feeders(config, source)?,
             budget: o.budget.clone().or_else(|| s.budget.clone()),

@@ -17,6 +17,8 @@ pub(super) struct Users {
     pub users: Vec<PlannedUser>,
     /// Every soft check: (endpoint, what it checks).
     pub checks: Vec<(String, String)>,
+    /// The names of the numbers requests read (`metrics = { ... }`).
+    pub metrics: Vec<String>,
     pub endpoints: Vec<(String, String)>,
     pub tasks: Vec<(String, String)>,
     pub templates: Templates,
@@ -41,6 +43,7 @@ pub(super) fn plan(
     let mut out = Users {
         users: Vec::new(),
         checks: Vec::new(),
+        metrics: Vec::new(),
         endpoints: Vec::new(),
         tasks: Vec::new(),
         templates: Templates::with_env(vars.clone()),
@@ -313,6 +316,19 @@ pub struct PlannedRequest {
     pub think: std::time::Duration,
     /// Soft checks: (index into `Plan::checks`, the one condition it checks).
     pub checks: Vec<(usize, Expectation)>,
+    /// Numbers read from the response: (index into `Plan::metrics`, where from).
+    pub metrics: Vec<(usize, Reading)>,
+}
+
+/// Where a number of a response is read (`metrics = { NAME = "..." }`).
+#[derive(Clone, Debug)]
+pub enum Reading {
+    /// A JSON pointer into the body.
+    Json(String),
+    /// The first number in a header (an index into `PlannedRequest::capture`).
+    Header(usize),
+    /// The `dur` of one entry of the Server-Timing header (its capture index, the entry).
+    ServerTiming(usize, String),
 }
 
 /// How a step is sent again.
@@ -356,6 +372,10 @@ impl PlannedRequest {
     pub fn needs_body(&self) -> bool {
         self.expect.needs_body()
             || self.checks.iter().any(|(_, c)| c.needs_body())
+            || self
+                .metrics
+                .iter()
+                .any(|(_, r)| matches!(r, Reading::Json(_)))
             || self
                 .extract
                 .iter()
@@ -476,8 +496,12 @@ fn plan_request(
     known: &KnownNames<'_>,
     out: &mut Users,
 ) -> Result<PlannedRequest, ConfigError> {
-    let (templates, endpoints, out_checks) =
-        (&mut out.templates, &mut out.endpoints, &mut out.checks);
+    let (templates, endpoints, out_checks, out_metrics) = (
+        &mut out.templates,
+        &mut out.endpoints,
+        &mut out.checks,
+        &mut out.metrics,
+    );
     let r = spanned.get_ref();
     let path = r
         .path
@@ -550,6 +574,7 @@ fn plan_request(
     let mut capture = Vec::new();
     let extract = plan_extract(spanned, source, &mut capture)?;
     let expect = plan_expect(&r.expect, "expect", spanned, source, &mut capture)?;
+    let metrics = plan_metrics(spanned, source, &mut capture, out_metrics)?;
     let checks = match &r.check {
         Some(c) => {
             let all = plan_expect(c.get_ref(), "check", spanned, source, &mut capture)?;
@@ -578,7 +603,54 @@ fn plan_request(
         repeat,
         think: r.think.map_or(std::time::Duration::ZERO, |d| d.0),
         checks,
+        metrics,
     })
+}
+
+/// `metrics = { NAME = "/pointer" | "header:NAME" | "server-timing:NAME" }`, each name
+/// given an index in `names`.
+fn plan_metrics(
+    spanned: &Spanned<RequestConfig>,
+    source: &Source,
+    capture: &mut Vec<String>,
+    names: &mut Vec<String>,
+) -> Result<Vec<(usize, Reading)>, ConfigError> {
+    let mut out = Vec::new();
+    for (name, from) in &spanned.get_ref().metrics {
+        let at = |msg: String| source.error(spanned.span(), msg);
+        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || name.is_empty()
+            || matches!(name.as_str(), "ttfb" | "connect")
+        {
+            return Err(at(format!(
+                "metrics: {name:?} must be a name of letters, digits and _ (and not ttfb or connect)"
+            )));
+        }
+        let header = |h: &str, capture: &mut Vec<String>| {
+            captured(h, capture)
+                .ok_or_else(|| at(format!("metrics {name:?}: {h:?} is no header name")))
+        };
+        let reading = if let Some(entry) = from.strip_prefix("server-timing:") {
+            Reading::ServerTiming(header("server-timing", capture)?, entry.trim().to_string())
+        } else if let Some(h) = from.strip_prefix("header:") {
+            Reading::Header(header(h, capture)?)
+        } else if from.is_empty() || from.starts_with('/') {
+            Reading::Json(from.clone())
+        } else {
+            return Err(at(format!(
+                "metrics {name:?}: {from:?} is neither a JSON pointer (\"/timing/total\"), header:NAME nor server-timing:NAME"
+            )));
+        };
+        let id = match names.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                names.push(name.clone());
+                names.len() - 1
+            }
+        };
+        out.push((id, reading));
+    }
+    Ok(out)
 }
 
 /// `repeat = { times }` or `{ until, max, every }`, checked.
