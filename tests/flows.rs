@@ -518,3 +518,97 @@ fn the_services_own_timing_is_read_and_budgeted() {
         "{err}"
     );
 }
+
+/// Tags on tasks (and steps) label their endpoints in the result and reports, and a
+/// `[scopes.NAME]` judges the endpoints whose tags match, together.
+#[test]
+fn tags_label_endpoints_and_scopes_judge_them_together() {
+    let server = FlowServer::start();
+    let tasks = "[[users.tasks]]\nname = \"checkout\"\ntags = { flow = \"checkout\" }\n\
+        [[users.tasks.steps]]\nmethod = \"POST\"\npath = \"/login\"\n\
+        [[users.tasks.steps]]\npath = \"/echo\"\ntags = { step = \"pay\" }\n\
+        [[users.tasks]]\npath = \"/health\"\ntags = { flow = \"browse\" }\n";
+    let scopes =
+        "\n[scopes.checkout]\ntags = { flow = \"checkout\" }\nmin_requests = 1\np95 = \"2s\"\n\
+        \n[scopes.browse]\ntags = { flow = \"browse\" }\np95 = \"1us\"\n";
+    let dir = common::temp_dir("tags");
+    let cfg = dir.join("perfgate.toml");
+    std::fs::write(&cfg, config(&server.url, "", tasks) + scopes).unwrap();
+    let (out, verdict) = (dir.join("r.json"), dir.join("v.json"));
+    let done = common::perfgate()
+        .args(["run", "--users", "2", "--duration", "1s", "-c"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out)
+        .arg("--report")
+        .arg(format!("json={}", verdict.display()))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let said = String::from_utf8_lossy(&done.stdout);
+    assert!(said.contains("/echo [flow=checkout, step=pay]"), "{said}");
+    assert!(
+        said.contains("✓ requests") && said.contains("on scope checkout"),
+        "{said}"
+    );
+    assert!(
+        said.contains("✗ p95 latency") && said.contains("on scope browse"),
+        "{said}"
+    );
+    assert_schema_valid(&out);
+    let r = perfgate::metrics::RunResult::load(&out).unwrap();
+    let tag = |e: &str, k: &str| r.endpoint(e).unwrap().tags.get(k).cloned();
+    assert_eq!(tag("/login", "flow").as_deref(), Some("checkout"));
+    assert_eq!(tag("/echo", "step").as_deref(), Some("pay"));
+    assert_eq!(tag("/login", "step"), None, "a step's own tags are its own");
+    assert_eq!(tag("task:checkout", "flow").as_deref(), Some("checkout"));
+    assert_eq!(tag("/health", "flow").as_deref(), Some("browse"));
+    // The scope's requests are its endpoints' (the task timed as a whole left out).
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&verdict).unwrap()).unwrap();
+    let measured = v["verdict"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["objective"]["metric"] == "requests")
+        .unwrap()["measured"]
+        .as_f64()
+        .unwrap();
+    let want = r.endpoint("/login").unwrap().requests + r.endpoint("/echo").unwrap().requests;
+    assert_eq!(measured as u64, want);
+    assert_eq!(
+        want,
+        (server.count("/login") + server.count("/echo")) as u64
+    );
+
+    // One endpoint, two values of a tag: refused, with where.
+    let clash = tasks.replace("path = \"/health\"", "path = \"/echo\"");
+    let (c, source) = Config::parse("t.toml", &config(&server.url, "", &clash)).unwrap();
+    let err = Plan::build(&c, &source, &Overrides::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("is tagged flow = \"checkout\" and flow = \"browse\""),
+        "{err}"
+    );
+    // A scope no endpoint is in: said before any load.
+    std::fs::write(
+        &cfg,
+        config(&server.url, "", tasks)
+            + "\n[scopes.pay]\ntags = { flow = \"pay\" }\np95 = \"1s\"\n",
+    )
+    .unwrap();
+    let done = common::perfgate()
+        .args(["run", "--users", "1", "--duration", "1s", "-c"])
+        .arg(&cfg)
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        err.contains("[scopes.pay]: no endpoint has the tags { flow = \"pay\" }"),
+        "{err}"
+    );
+}

@@ -130,7 +130,7 @@ pub fn execute(
         },
     };
     if let Input::Load { plan, .. } = &input {
-        unread_metric(&budget, &plan.metrics)?;
+        unjudgeable(&budget, plan)?;
     }
     let rules = match config {
         Some((c, s)) => Rules::from_config(&c.regression, s)?,
@@ -160,13 +160,27 @@ pub fn execute(
 }
 
 /// A budget bounding a number no request reads (`NAME_p95` without `metrics = { NAME =
-/// ... }`) would fail every run with "no data": said before any load instead.
-fn unread_metric(budget: &Budget, read: &[String]) -> anyhow::Result<()> {
+/// ... }`), or a scope whose tags no endpoint has, would fail every run with "no data":
+/// said before any load instead.
+fn unjudgeable(budget: &Budget, plan: &Plan) -> anyhow::Result<()> {
+    let read = &plan.metrics;
     let objectives = budget
         .objectives
         .iter()
         .chain(budget.alerts.iter().flat_map(|a| &a.objectives));
     for o in objectives {
+        if let crate::metrics::Scope::Tagged { name, tags } = &o.scope {
+            let selects = plan
+                .endpoint_tags
+                .iter()
+                .any(|t| tags.iter().all(|(k, v)| t.get(k) == Some(v)));
+            let wanted: Vec<String> = tags.iter().map(|(k, v)| format!("{k} = {v:?}")).collect();
+            anyhow::ensure!(
+                selects,
+                "[scopes.{name}]: no endpoint has the tags {{ {} }}: tag the requests it should judge (tags = {{ ... }} on their tasks or steps)",
+                wanted.join(", ")
+            );
+        }
         if let crate::metrics::Metric::Custom(name, _) = o.metric {
             anyhow::ensure!(
                 read.iter().any(|r| r == name),

@@ -55,6 +55,10 @@ pub struct Config {
     /// What changes with the environment (`--env`): the host and headers.
     #[serde(default)]
     pub environments: BTreeMap<String, Spanned<EnvironmentConfig>>,
+    /// Budget scopes over the endpoints whose tags match: `[scopes.checkout] tags = {
+    /// flow = "checkout" }` with objectives beside.
+    #[serde(default)]
+    pub scopes: BTreeMap<String, RawBudget>,
 }
 
 /// `[environments.NAME]`: the target of one environment, chosen by `--env` (or
@@ -369,6 +373,10 @@ pub struct RequestConfig {
     /// number in it) or "server-timing:NAME" (that entry's dur).
     #[serde(default)]
     pub metrics: BTreeMap<String, String>,
+    /// Labels for the endpoints this request (or this task's steps) calls: carried into
+    /// the result, the exports and the reports, and selectable as a budget scope.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// `repeat = { ... }` on a step.

@@ -93,7 +93,8 @@ pub async fn run(
 
     let mut collector = Collector::new(&plan.endpoints, &plan.tasks, threads)
         .with_checks(&plan.checks)
-        .with_metrics(&plan.metrics);
+        .with_metrics(&plan.metrics)
+        .with_tags(&plan.endpoint_tags);
     let mut done = 0;
     let (mut cpu_seconds, mut wait_seconds) = (0.0, 0.0);
     let (mut schedule_lag, mut timer_delays) = (Duration::ZERO, Latency::default());

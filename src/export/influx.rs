@@ -12,6 +12,22 @@ use std::fmt::Write;
 
 use super::snapshot::Snapshot;
 
+/// An endpoint's own tags, after perfgate's: ",flow=checkout" (a tag named as one of
+/// perfgate's is prefixed "tag_").
+fn extra_tags(tags: &std::collections::BTreeMap<String, String>) -> String {
+    let own = ["endpoint", "method", "scenario", "environment"];
+    tags.iter()
+        .map(|(k, v)| {
+            let k = if own.contains(&k.as_str()) {
+                format!("tag_{k}")
+            } else {
+                k.clone()
+            };
+            format!(",{}={}", tag(&k), tag(v))
+        })
+        .collect()
+}
+
 pub fn lines(s: &Snapshot, scenario: &str, environment: &str) -> String {
     let common = format!(
         "scenario={},environment={}",
@@ -23,9 +39,10 @@ pub fn lines(s: &Snapshot, scenario: &str, environment: &str) -> String {
         for p in points {
             let _ = writeln!(
                 out,
-                "perfgate_requests,endpoint={},method={},{common} requests={}i,failures={}i,p50_ms={},p95_ms={},p99_ms={},max_ms={} {ts}",
+                "perfgate_requests,endpoint={},method={},{common}{} requests={}i,failures={}i,p50_ms={},p95_ms={},p99_ms={},max_ms={} {ts}",
                 tag(&p.name),
                 tag(if p.method.is_empty() { "none" } else { &p.method }),
+                extra_tags(&p.tags),
                 p.requests,
                 p.failures,
                 p.p50_ms,
@@ -89,6 +106,9 @@ mod tests {
                 vec![Point {
                     name: "GET /a b,c=d".into(),
                     method: "GET".into(),
+                    tags: [("flow", "check out"), ("method", "own")]
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .into(),
                     requests: 7,
                     failures: 1,
                     p50_ms: 1.5,
@@ -101,7 +121,7 @@ mod tests {
         let text = lines(&s, "smoke", "none");
         assert_eq!(
             text,
-            "perfgate_requests,endpoint=GET\\ /a\\ b\\,c\\=d,method=GET,scenario=smoke,environment=none requests=7i,failures=1i,p50_ms=1.5,p95_ms=2,p99_ms=3,max_ms=4 1000\n\
+            "perfgate_requests,endpoint=GET\\ /a\\ b\\,c\\=d,method=GET,scenario=smoke,environment=none,flow=check\\ out,tag_method=own requests=7i,failures=1i,p50_ms=1.5,p95_ms=2,p99_ms=3,max_ms=4 1000\n\
              perfgate_users,scenario=smoke,environment=none users=2i,dropped=1i 5\n"
         );
         assert_eq!(

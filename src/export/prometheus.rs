@@ -12,6 +12,7 @@
 //! Latency is a real histogram, so p95/p99 can be re-aggregated across endpoints,
 //! runs and instances with `histogram_quantile`.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use prost::Message;
@@ -30,35 +31,39 @@ pub const METRICS: &[&str] = &[
 ];
 
 /// One sample: name, labels (without `__name__`), value.
-type Sample = (&'static str, Vec<(&'static str, String)>, f64);
+type Sample = (&'static str, Vec<(Cow<'static, str>, String)>, f64);
 
 fn samples(s: &Snapshot, scenario: &str, environment: &str) -> Vec<Sample> {
     let common = || {
         vec![
-            ("scenario", scenario.to_string()),
-            ("environment", environment.to_string()),
+            ("scenario".into(), scenario.to_string()),
+            ("environment".into(), environment.to_string()),
         ]
     };
     let mut out = Vec::new();
     for e in &s.endpoints {
         let ep = || {
-            let mut l = vec![("endpoint", e.name.clone()), ("method", e.method.clone())];
+            let mut l = vec![
+                ("endpoint".into(), e.name.clone()),
+                ("method".into(), e.method.clone()),
+            ];
             l.extend(common());
+            l.extend(e.tags.iter().map(|(k, v)| (tag_label(k).into(), v.clone())));
             l
         };
         for (class, n) in &e.status {
             let mut l = ep();
-            l.push(("status_class", class.clone()));
+            l.push(("status_class".into(), class.clone()));
             out.push(("perfgate_requests_total", l, *n as f64));
         }
         out.push(("perfgate_request_failures_total", ep(), e.failures as f64));
         for (le, n) in BUCKETS_S.iter().zip(&e.buckets) {
             let mut l = ep();
-            l.push(("le", format!("{le}")));
+            l.push(("le".into(), format!("{le}")));
             out.push(("perfgate_request_duration_seconds_bucket", l, *n as f64));
         }
         let mut inf = ep();
-        inf.push(("le", "+Inf".into()));
+        inf.push(("le".into(), "+Inf".into()));
         out.push((
             "perfgate_request_duration_seconds_bucket",
             inf,
@@ -78,6 +83,37 @@ fn samples(s: &Snapshot, scenario: &str, environment: &str) -> Vec<Sample> {
         s.dropped as f64,
     ));
     out
+}
+
+/// A tag as a label name: letters, digits and _ ("x-team" → "x_team"), prefixed with
+/// "tag_" when it would start with a digit or take the name of perfgate's own labels.
+fn tag_label(key: &str) -> String {
+    let name: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let own = [
+        "endpoint",
+        "method",
+        "scenario",
+        "environment",
+        "status_class",
+        "le",
+    ];
+    if own.contains(&name.as_str())
+        || name.starts_with(|c: char| c.is_ascii_digit())
+        || name.starts_with("__")
+    {
+        format!("tag_{name}")
+    } else {
+        name
+    }
 }
 
 /// The text exposition format (version 0.0.4): each metric family once, its `# TYPE`
@@ -203,6 +239,12 @@ mod tests {
                 .map(|name| EndpointTotals {
                     name: name.into(),
                     method: "GET".into(),
+                    tags: match name {
+                        "/b" => [("x-team", "perf"), ("le", "own")]
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .into(),
+                        _ => Default::default(),
+                    },
                     failures: 1,
                     status: vec![("2xx".into(), 9), ("5xx".into(), 1)],
                     buckets: vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 10, 10, 10],
@@ -224,6 +266,11 @@ mod tests {
             "perfgate_requests_total{endpoint=\"/a \\\"quoted\\\"\",method=\"GET\",scenario=\"smoke\",environment=\"ci\",status_class=\"5xx\"} 1\n"
         ), "{text}");
         assert!(text.contains("le=\"+Inf\"} 10\n"));
+        // Tags are labels: named as Prometheus allows, never taking perfgate's own.
+        assert!(
+            text.contains("perfgate_request_failures_total{endpoint=\"/b\",method=\"GET\",scenario=\"smoke\",environment=\"ci\",tag_le=\"own\",x_team=\"perf\"} 1\n"),
+            "{text}"
+        );
         assert!(text.contains("le=\"0.001\"} 1\n"));
         // Each family once, with all its samples after its TYPE line (two endpoints
         // repeated every TYPE line: issue 13).

@@ -13,6 +13,7 @@ pub const BUCKETS_S: [f64; 14] = [
 pub struct EndpointTotals {
     pub name: String,
     pub method: String,
+    pub tags: std::collections::BTreeMap<String, String>,
     pub failures: u64,
     /// ("2xx", n), ("none", n), …; adds up to the completed requests.
     pub status: Vec<(String, u64)>,
@@ -26,6 +27,7 @@ pub struct EndpointTotals {
 pub struct Point {
     pub name: String,
     pub method: String,
+    pub tags: std::collections::BTreeMap<String, String>,
     pub requests: u64,
     pub failures: u64,
     pub p50_ms: f64,
@@ -49,6 +51,7 @@ impl EndpointTotals {
         EndpointTotals {
             name: s.name.clone(),
             method: s.method.clone(),
+            tags: s.tags.clone(),
             failures: s.failures,
             status: s
                 .status_classes
@@ -77,19 +80,19 @@ fn buckets(l: &Latency) -> Vec<u64> {
     out
 }
 
-pub fn points(i: &Interval, methods: &[(String, String)]) -> Vec<Point> {
+/// An interval's points; `endpoints` give each its method and tags.
+pub fn points(i: &Interval, endpoints: &[Stats]) -> Vec<Point> {
     i.endpoints
         .iter()
         .filter(|e| e.requests > 0)
         .map(|e| {
             let l = e.latency.unpack();
             let ms = |p: f64| l.percentile_us(p) as f64 / 1000.0;
+            let of = endpoints.iter().find(|s| s.name == e.name);
             Point {
                 name: e.name.clone(),
-                method: methods
-                    .iter()
-                    .find(|(n, _)| *n == e.name)
-                    .map_or(String::new(), |(_, m)| m.clone()),
+                method: of.map_or(String::new(), |s| s.method.clone()),
+                tags: of.map_or_else(Default::default, |s| s.tags.clone()),
                 requests: e.requests,
                 failures: e.failures,
                 p50_ms: ms(50.0),
@@ -107,17 +110,12 @@ pub fn points(i: &Interval, methods: &[(String, String)]) -> Vec<Point> {
 
 /// A snapshot of a running load: `seconds` are the closed ones from `from_t` on.
 pub fn live(c: &Collector, start_ms: i64, from_t: u64) -> (Snapshot, u64) {
-    let methods: Vec<(String, String)> = c
-        .endpoints
-        .iter()
-        .map(|e| (e.name.clone(), e.method.clone()))
-        .collect();
     let mut next = from_t;
     let seconds = c
         .closed_intervals(from_t)
         .map(|i| {
             next = i.t + 1;
-            (start_ms + i.t as i64 * 1000, points(i, &methods))
+            (start_ms + i.t as i64 * 1000, points(i, &c.endpoints))
         })
         .collect();
     let snap = Snapshot {
@@ -132,11 +130,6 @@ pub fn live(c: &Collector, start_ms: i64, from_t: u64) -> (Snapshot, u64) {
 
 /// The final snapshot, from the finished result: every count equals the RunResult's.
 pub fn last(r: &RunResult, start_ms: i64, from_t: u64) -> Snapshot {
-    let methods: Vec<(String, String)> = r
-        .endpoints
-        .iter()
-        .map(|e| (e.name.clone(), e.method.clone()))
-        .collect();
     Snapshot {
         at_ms: now_ms(),
         endpoints: r.endpoints.iter().map(EndpointTotals::of).collect(),
@@ -146,7 +139,7 @@ pub fn last(r: &RunResult, start_ms: i64, from_t: u64) -> Snapshot {
             .series
             .iter()
             .filter(|i| i.t >= from_t)
-            .map(|i| (start_ms + i.t as i64 * 1000, points(i, &methods)))
+            .map(|i| (start_ms + i.t as i64 * 1000, points(i, &r.endpoints)))
             .collect(),
     }
 }

@@ -122,6 +122,9 @@ impl Budget {
                 source,
             )?);
         }
+        for (name, table) in &config.scopes {
+            objectives.extend(scope_objectives(name, table, set.as_deref(), source)?);
+        }
         apply_env_limits(&mut objectives, limits);
         let mut alerts = Vec::new();
         for (name, table) in &config.alerts {
@@ -226,4 +229,52 @@ fn apply_env_limits(objectives: &mut Vec<Objective>, limits: &[EnvLimit]) {
             origin: l.var.to_string(),
         });
     }
+}
+
+/// `[scopes.NAME]`: `tags = { ... }` selecting endpoints by their tags, and objectives
+/// judged on them together.
+fn scope_objectives(
+    name: &str,
+    table: &crate::config::RawBudget,
+    set: Option<&str>,
+    source: &Source,
+) -> Result<Vec<budget::Objective>, ConfigError> {
+    let at = |span: std::ops::Range<usize>, msg: String| source.error(span, msg);
+    let tags = table.get("tags").ok_or_else(|| {
+        source.whole(format!(
+            "[scopes.{name}] needs tags = {{ NAME = \"value\" }}: the endpoints it judges together"
+        ))
+    })?;
+    let pairs: Vec<(String, String)> = match tags.get_ref() {
+        toml::Value::Table(t) if !t.is_empty() => t
+            .iter()
+            .map(|(k, v)| match v {
+                toml::Value::String(s) => Ok((k.clone(), s.clone())),
+                _ => Err(at(
+                    tags.span(),
+                    format!("[scopes.{name}] tags: {k} must be a string"),
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(at(
+                tags.span(),
+                format!(
+                "[scopes.{name}] tags must be a table of strings, e.g. {{ flow = \"checkout\" }}"
+            ),
+            ))
+        }
+    };
+    let scope = Scope::Tagged {
+        name: name.to_string(),
+        tags: pairs,
+    };
+    let objectives = budget::parse_table(table, &scope, set.unwrap_or("scope"), &["tags"], source)?;
+    if objectives.iter().any(|o| o.window.is_some()) {
+        return Err(at(
+            tags.span(),
+            format!("[scopes.{name}]: a window judges an endpoint or the whole run, not a scope of tags"),
+        ));
+    }
+    Ok(objectives)
 }

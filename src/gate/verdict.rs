@@ -312,10 +312,19 @@ fn live_value(o: &Objective, c: &Collector, total: &Stats, elapsed: f64) -> Opti
         return None;
     }
     let stats = match &o.scope {
-        Scope::Total => Some(total),
-        Scope::Endpoint(name) => c.endpoints.iter().find(|e| &e.name == name),
+        Scope::Total => std::borrow::Cow::Borrowed(total),
+        Scope::Endpoint(name) => {
+            std::borrow::Cow::Borrowed(c.endpoints.iter().find(|e| &e.name == name)?)
+        }
+        Scope::Tagged { .. } => {
+            let mut all = Stats::default();
+            for e in c.endpoints.iter().filter(|e| o.scope.selects(e)) {
+                all.add(e);
+            }
+            std::borrow::Cow::Owned(all)
+        }
     };
-    measure(o.metric, stats?, elapsed)
+    measure(o.metric, &stats, elapsed)
 }
 
 fn check(o: &Objective, r: &RunResult, where_: &str) -> Check {
@@ -324,7 +333,7 @@ fn check(o: &Objective, r: &RunResult, where_: &str) -> Check {
         None => o
             .scope
             .stats(r)
-            .and_then(|s| measure(o.metric, s, r.duration_s)),
+            .and_then(|s| measure(o.metric, &s, r.duration_s)),
     };
     let (outcome, margin) = match measured {
         None => (Outcome::NoData, None),

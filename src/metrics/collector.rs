@@ -59,6 +59,14 @@ impl Collector {
         }
     }
 
+    /// Tags each endpoint (the plan's order) as the config does.
+    pub fn with_tags(mut self, tags: &[BTreeMap<String, String>]) -> Collector {
+        for (e, t) in self.endpoints.iter_mut().zip(tags) {
+            e.tags = t.clone();
+        }
+        self
+    }
+
     /// Names the numbers read from responses (`metrics = { ... }`), in the plan's order.
     pub fn with_metrics(mut self, names: &[String]) -> Collector {
         self.metrics = names.to_vec();

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use std::borrow::Cow;
+
 use super::{Latency, Stats};
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -114,14 +116,49 @@ impl Op {
 pub enum Scope {
     Total,
     Endpoint(String),
+    /// `[scopes.NAME]`: the endpoints whose tags include all of `tags` (tasks timed as a
+    /// whole left out: their requests are counted on their endpoints), judged together.
+    Tagged {
+        name: String,
+        tags: Vec<(String, String)>,
+    },
 }
 
 impl Scope {
     /// The statistics of this scope in `r`, if it has any.
-    pub fn stats<'a>(&self, r: &'a super::RunResult) -> Option<&'a Stats> {
+    pub fn stats<'a>(&self, r: &'a super::RunResult) -> Option<Cow<'a, Stats>> {
         match self {
-            Scope::Total => Some(&r.total),
-            Scope::Endpoint(name) => r.endpoint(name),
+            Scope::Total => Some(Cow::Borrowed(&r.total)),
+            Scope::Endpoint(name) => r.endpoint(name).map(Cow::Borrowed),
+            Scope::Tagged { name, .. } => {
+                let mut matching = r.endpoints.iter().filter(|e| self.selects(e)).peekable();
+                matching.peek()?;
+                let mut all = Stats::named(name, "");
+                for e in matching {
+                    all.add(e);
+                }
+                Some(Cow::Owned(all))
+            }
+        }
+    }
+
+    /// How reports name it: none for the whole run, the endpoint, or "scope NAME".
+    pub fn label(&self) -> Option<String> {
+        match self {
+            Scope::Total => None,
+            Scope::Endpoint(e) => Some(e.clone()),
+            Scope::Tagged { name, .. } => Some(format!("scope {name}")),
+        }
+    }
+
+    /// Whether an endpoint is in this scope.
+    pub fn selects(&self, e: &Stats) -> bool {
+        match self {
+            Scope::Total => !is_transaction(&e.name),
+            Scope::Endpoint(name) => e.name == *name,
+            Scope::Tagged { tags, .. } => {
+                !is_transaction(&e.name) && tags.iter().all(|(k, v)| e.tags.get(k) == Some(v))
+            }
         }
     }
 }

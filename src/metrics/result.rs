@@ -131,6 +131,9 @@ pub struct Generator {
 pub struct Stats {
     pub name: String,
     pub method: String,
+    /// The endpoint's tags (`tags = { flow = "checkout" }`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
     /// Completed requests, successful or failed.
     pub requests: u64,
     pub failures: u64,

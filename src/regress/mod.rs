@@ -140,7 +140,7 @@ fn whole(r: &RunResult, rule: &Rule) -> Option<f64> {
     if stats.requests == 0 && rule.metric == Metric::ErrorRate {
         return None;
     }
-    measure(rule.metric, stats, r.duration_s)
+    measure(rule.metric, &stats, r.duration_s)
 }
 
 /// Why the data cannot support a verdict, if it cannot.

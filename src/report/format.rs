@@ -49,9 +49,9 @@ pub fn symbol(op: Op, holds: bool) -> &'static str {
 
 /// "p99 latency" or "p99 latency on /api/verify-proof".
 pub fn subject(metric: Metric, scope: &Scope) -> String {
-    match scope {
-        Scope::Total => metric.to_string(),
-        Scope::Endpoint(e) => format!("{metric} on {e}"),
+    match scope.label() {
+        None => metric.to_string(),
+        Some(e) => format!("{metric} on {e}"),
     }
 }
 
@@ -179,6 +179,15 @@ pub fn cut_long_quotes(message: &str) -> String {
         }
     }
     out
+}
+
+/// An endpoint's name with its tags: "/api/pay [flow=checkout]".
+pub fn tagged_name(s: &crate::metrics::Stats) -> String {
+    if s.tags.is_empty() {
+        return s.name.clone();
+    }
+    let tags: Vec<String> = s.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{} [{}]", s.name, tags.join(", "))
 }
 
 /// "12.3 KiB", "512 B": a byte count as a person reads it.

@@ -167,10 +167,7 @@ pub fn render(r: &Report<'_>) -> String {
 }
 
 fn scope_name(s: &Scope) -> String {
-    match s {
-        Scope::Total => "Total".into(),
-        Scope::Endpoint(n) => n.clone(),
-    }
+    s.label().unwrap_or_else(|| "Total".into())
 }
 
 fn run_info(h: &mut String, res: &RunResult) {
@@ -226,7 +223,7 @@ fn endpoints(h: &mut String, res: &RunResult) {
             h,
             "<tr><td>{} {}</td><td>{}</td><td{}>{} ({:.2}%)</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td class=\"l\">{}</td></tr>",
             escape(&e.method),
-            escape(&e.name),
+            escape(&super::format::tagged_name(e)),
             thousands(e.requests),
             if e.failures > 0 { " class=\"bad\"" } else { "" },
             thousands(e.failures),

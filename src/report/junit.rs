@@ -6,7 +6,7 @@ use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use super::format::{seconds, value};
 use super::{words, Report};
 use crate::gate::{Check, Outcome, Status};
-use crate::metrics::{Scope, StopReason};
+use crate::metrics::StopReason;
 use crate::regress::{Change, Comparison};
 
 pub fn render(r: &Report<'_>) -> String {
@@ -81,10 +81,7 @@ fn run_case(r: &Report<'_>) -> Option<TestCase> {
 /// One testcase per regression objective: regressed fails, inconclusive is skipped.
 fn regression_case(c: &Comparison) -> TestCase {
     let message = words::comparison(c);
-    let scope = match &c.rule.scope {
-        Scope::Total => "total".to_string(),
-        Scope::Endpoint(e) => e.clone(),
-    };
+    let scope = c.rule.scope.label().unwrap_or_else(|| "total".into());
     let status = match c.change {
         Change::Regressed => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -106,10 +103,7 @@ fn regression_case(c: &Comparison) -> TestCase {
 }
 
 fn case(c: &Check, class: &str) -> TestCase {
-    let scope = match &c.objective.scope {
-        Scope::Total => "total".to_string(),
-        Scope::Endpoint(e) => e.clone(),
-    };
+    let scope = c.objective.scope.label().unwrap_or_else(|| "total".into());
     let name = format!(
         "{} {} {}",
         scope,

@@ -5,7 +5,6 @@ use std::fmt::Write;
 use super::format::{ms_of, pct2, short_commit, signed_pct, thousands, value};
 use super::{words, Report};
 use crate::gate::{Outcome, Status};
-use crate::metrics::Scope;
 use crate::regress::{Baseline, Change};
 
 pub fn render(r: &Report<'_>) -> String {
@@ -157,10 +156,11 @@ fn baseline_table(md: &mut String, b: &Baseline) {
     let _ = writeln!(md, "|---|---|---:|---:|---:|---|---|");
     for c in &b.comparisons {
         let m = c.rule.metric;
-        let scope = match &c.rule.scope {
-            Scope::Total => "Total".to_string(),
-            Scope::Endpoint(n) => escape(n),
-        };
+        let scope = c
+            .rule
+            .scope
+            .label()
+            .map_or("Total".to_string(), |n| escape(&n));
         let value = |v: Option<f64>| v.map_or("–".to_string(), |v| value(m, v));
         let arrow = match c.delta {
             Some(d) if d > 0.0 => "▲ ",

@@ -53,10 +53,14 @@ pub fn terminal(r: &Report<'_>, paint: &Paint) -> String {
 
 fn table(r: &Report<'_>) -> String {
     let res = r.result;
-    let width = res
+    let named: Vec<String> = res
         .endpoints
         .iter()
-        .map(|e| e.name.len())
+        .map(super::format::tagged_name)
+        .collect();
+    let width = named
+        .iter()
+        .map(|n| n.chars().count())
         .max()
         .unwrap_or(5)
         .max(8);
@@ -95,8 +99,8 @@ fn table(r: &Report<'_>) -> String {
             m.rps
         );
     };
-    for e in &res.endpoints {
-        row(&mut out, &e.name, &e.method, e);
+    for (e, name) in res.endpoints.iter().zip(&named) {
+        row(&mut out, name, &e.method, e);
     }
     let _ = writeln!(out, "{}", "-".repeat(width + 101));
     row(&mut out, "Total", "", &res.total);

@@ -4,7 +4,6 @@
 use super::format::{seconds, signed_pct, subject, symbol, value};
 use crate::config::Segments;
 use crate::gate::{Check, Note, Objective, Outcome};
-use crate::metrics::Scope;
 use crate::regress::{Change, Comparison, Shortfall, Which, Why, MIN_INTERVALS};
 
 /// What every report says when the target's certificate was not verified.
@@ -21,10 +20,10 @@ pub fn check(c: &Check) -> String {
 }
 
 fn objective_line(o: &Objective, measured: Option<f64>, holds: bool, context: &str) -> String {
-    let on = match &o.scope {
-        Scope::Total => String::new(),
-        Scope::Endpoint(e) => format!(" on {e}"),
-    };
+    let on = o
+        .scope
+        .label()
+        .map_or(String::new(), |e| format!(" on {e}"));
     let origin = if o.origin.is_empty() || o.origin == context {
         context.to_string()
     } else {

@@ -96,6 +96,8 @@ pub struct Plan {
     pub checks: Vec<(String, String)>,
     /// The names of the numbers requests read from responses (`metrics = { ... }`).
     pub metrics: Vec<String>,
+    /// Each endpoint's tags, in `endpoints`' order.
+    pub endpoint_tags: Vec<BTreeMap<String, String>>,
     pub templates: Templates,
     /// Headers sent with every request, besides host (the engine writes them).
     pub headers: Vec<(String, String)>,
@@ -188,6 +190,7 @@ impl Plan {
             tasks: u.tasks,
             checks: u.checks,
             metrics: u.metrics,
+            endpoint_tags: u.endpoint_tags,
             templates: u.templates,
             feeders: files::feeders(config, source)?,
             budget: o.budget.clone().or_else(|| s.budget.clone()),

@@ -19,6 +19,8 @@ pub(super) struct Users {
     pub checks: Vec<(String, String)>,
     /// The names of the numbers requests read (`metrics = { ... }`).
     pub metrics: Vec<String>,
+    /// Each endpoint's tags, in `endpoints`' order.
+    pub endpoint_tags: Vec<BTreeMap<String, String>>,
     pub endpoints: Vec<(String, String)>,
     pub tasks: Vec<(String, String)>,
     pub templates: Templates,
@@ -44,6 +46,7 @@ pub(super) fn plan(
         users: Vec::new(),
         checks: Vec::new(),
         metrics: Vec::new(),
+        endpoint_tags: Vec::new(),
         endpoints: Vec::new(),
         tasks: Vec::new(),
         templates: Templates::with_env(vars.clone()),
@@ -105,13 +108,19 @@ fn plan_class(
             .clone()
             .unwrap_or_else(|| out.endpoints[steps[0].endpoint].0.clone());
         let timed_whole = steps.len() > 1 || steps[0].repeat.is_some();
-        let transaction = timed_whole.then(|| {
-            endpoint_index(
-                &mut out.endpoints,
-                &format!("{TRANSACTION}{task_name}"),
-                "TASK",
-            )
-        });
+        let transaction = match timed_whole {
+            true => Some(
+                tagged_endpoint(
+                    &mut out.endpoints,
+                    &mut out.endpoint_tags,
+                    &format!("{TRANSACTION}{task_name}"),
+                    "TASK",
+                    &t.tags,
+                )
+                .map_err(|e| source.error(task.span(), e))?,
+            ),
+            false => None,
+        };
         planned.push(task_of(
             config,
             out,
@@ -140,7 +149,7 @@ fn plan_class(
             let mut steps = Vec::new();
             for step in list.get_ref() {
                 no_nested(step, source)?;
-                steps.push(plan_request(step, source, known, out)?);
+                steps.push(plan_request(step, &BTreeMap::new(), source, known, out)?);
             }
             Ok(Some(task_of(
                 config,
@@ -201,15 +210,34 @@ fn task_of(
     }
 }
 
-/// The index of endpoint `name`, added if new.
-fn endpoint_index(endpoints: &mut Vec<(String, String)>, name: &str, method: &str) -> usize {
-    match endpoints.iter().position(|(n, _)| n == name) {
+/// The index of endpoint `name`, added if new, with `tags` added to its own; a tag
+/// with two values on one endpoint is an error (its requests are one row).
+fn tagged_endpoint(
+    endpoints: &mut Vec<(String, String)>,
+    tags_of: &mut Vec<BTreeMap<String, String>>,
+    name: &str,
+    method: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<usize, String> {
+    let i = match endpoints.iter().position(|(n, _)| n == name) {
         Some(i) => i,
         None => {
             endpoints.push((name.to_string(), method.to_string()));
+            tags_of.push(BTreeMap::new());
             endpoints.len() - 1
         }
+    };
+    for (k, v) in tags {
+        match tags_of[i].insert(k.clone(), v.clone()) {
+            Some(old) if old != *v => {
+                return Err(format!(
+                    "endpoint {name:?} is tagged {k} = {old:?} and {k} = {v:?}: an endpoint's requests are one row, so give these requests their own `endpoint` names"
+                ))
+            }
+            _ => {}
+        }
     }
+    Ok(i)
 }
 
 /// A step (or an on_start / on_stop request) has no `weight` or `steps` of its own.
@@ -253,7 +281,13 @@ fn plan_steps(
 ) -> Result<Vec<PlannedRequest>, ConfigError> {
     let t = task.get_ref();
     if t.steps.is_empty() {
-        return Ok(vec![plan_request(task, source, known, out)?]);
+        return Ok(vec![plan_request(
+            task,
+            &BTreeMap::new(),
+            source,
+            known,
+            out,
+        )?]);
     }
     if t.path.is_some() {
         return Err(source.error(
@@ -264,7 +298,7 @@ fn plan_steps(
     let mut steps = Vec::new();
     for step in &t.steps {
         no_nested(step, source)?;
-        steps.push(plan_request(step, source, known, out)?);
+        steps.push(plan_request(step, &t.tags, source, known, out)?);
     }
     Ok(steps)
 }
@@ -490,15 +524,18 @@ impl<'a> KnownNames<'a> {
     }
 }
 
+/// One request; its endpoint gets its tags and `inherited` (its task's, for a step).
 fn plan_request(
     spanned: &Spanned<RequestConfig>,
+    inherited: &BTreeMap<String, String>,
     source: &Source,
     known: &KnownNames<'_>,
     out: &mut Users,
 ) -> Result<PlannedRequest, ConfigError> {
-    let (templates, endpoints, out_checks, out_metrics) = (
+    let (templates, endpoints, endpoint_tags, out_checks, out_metrics) = (
         &mut out.templates,
         &mut out.endpoints,
+        &mut out.endpoint_tags,
         &mut out.checks,
         &mut out.metrics,
     );
@@ -570,7 +607,10 @@ fn plan_request(
             format!("endpoint {name:?}: names starting with {TRANSACTION:?} are the tasks' own (a task of several steps is timed as task:NAME)"),
         ));
     }
-    let endpoint = endpoint_index(endpoints, &name, &method);
+    let mut tags = inherited.clone();
+    tags.extend(r.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let endpoint = tagged_endpoint(endpoints, endpoint_tags, &name, &method, &tags)
+        .map_err(|e| source.error(spanned.span(), e))?;
     let mut capture = Vec::new();
     let extract = plan_extract(spanned, source, &mut capture)?;
     let expect = plan_expect(&r.expect, "expect", spanned, source, &mut capture)?;
