@@ -29,6 +29,20 @@ fn assert_schema_valid(path: &std::path::Path) {
     assert!(errors.is_empty(), "{errors:#?}");
 }
 
+/// `perfgate run -c CFG ARGS` exiting `code`: its stdout and stderr.
+fn perfgate_run(cfg: &std::path::Path, args: &[&str], code: i32) -> (String, String) {
+    let done = common::perfgate()
+        .args(["run", "-c"])
+        .arg(cfg)
+        .args(args)
+        .assert()
+        .code(code)
+        .get_output()
+        .clone();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (text(&done.stdout), text(&done.stderr))
+}
+
 fn iterations(n: u64) -> Overrides {
     Overrides {
         users: Some(2),
@@ -221,16 +235,19 @@ fn a_task_of_several_steps_is_timed_as_a_whole() {
     let budget = "\n[endpoints.\"task:checkout\"]\np50 = \"20ms\"\n\n[endpoints.\"/echo\"]\np50 = \"20ms\"\n";
     std::fs::write(&cfg, config(&server.url, "", tasks) + budget).unwrap();
     let out = dir.join("r.json");
-    let done = common::perfgate()
-        .args(["run", "--users", "2", "--duration", "1s", "-c"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let said = String::from_utf8_lossy(&done.stdout);
+    let done = perfgate_run(
+        &cfg,
+        &[
+            "--users",
+            "2",
+            "--duration",
+            "1s",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        1,
+    );
+    let said = done.0;
     assert!(said.contains("on task:checkout"), "{said}");
     assert!(
         said.contains("FAILED 1/2"),
@@ -354,27 +371,23 @@ fn soft_checks_and_the_time_to_first_byte_are_budgeted() {
     std::fs::write(&cfg, config(&server.url, "", tasks) + budgets).unwrap();
     let out = dir.join("r.json");
     let md = dir.join("pr.md");
-    let done = common::perfgate()
-        .args([
-            "run",
+    let done = perfgate_run(
+        &cfg,
+        &[
             "--env",
             "ci",
             "--users",
             "2",
             "--duration",
             "1s",
-            "-c",
-        ])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .arg("--report")
-        .arg(format!("markdown={}", md.display()))
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let said = String::from_utf8_lossy(&done.stdout);
+            "--out",
+            out.to_str().unwrap(),
+            "--report",
+            &format!("markdown={}", md.display()),
+        ],
+        1,
+    );
+    let said = done.0;
     let r = perfgate::metrics::RunResult::load(&out).unwrap();
     assert_schema_valid(&out);
     let sent = server.count("/jobs") as u64;
@@ -416,23 +429,12 @@ fn soft_checks_and_the_time_to_first_byte_are_budgeted() {
             + "\n[budgets.ci]\nttfb_p99 = { max = \"1s\", window = \"5s\" }\n",
     )
     .unwrap();
-    let done = common::perfgate()
-        .args([
-            "run",
-            "--env",
-            "ci",
-            "--users",
-            "1",
-            "--duration",
-            "1s",
-            "-c",
-        ])
-        .arg(&cfg)
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&done.stderr);
+    let done = perfgate_run(
+        &cfg,
+        &["--env", "ci", "--users", "1", "--duration", "1s"],
+        2,
+    );
+    let err = done.1;
     assert!(
         err.contains("perfgate.toml:") && err.contains("not kept second by second"),
         "{err}"
@@ -452,25 +454,21 @@ fn the_services_own_timing_is_read_and_budgeted() {
     let budgets = "\n[budgets.ci]\nserver_ms_p95 = 20\ndb_ms_p99 = 1\n";
     std::fs::write(&cfg, config(&server.url, "", tasks) + budgets).unwrap();
     let out = dir.join("r.json");
-    let done = common::perfgate()
-        .args([
-            "run",
+    let done = perfgate_run(
+        &cfg,
+        &[
             "--env",
             "ci",
             "--users",
             "2",
             "--duration",
             "1s",
-            "-c",
-        ])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let said = String::from_utf8_lossy(&done.stdout);
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        1,
+    );
+    let said = done.0;
     assert!(said.contains("✓ p95 server_ms 12.5 ≤ 20"), "{said}");
     assert!(
         said.contains("✗ p99 db_ms 3.5"),
@@ -495,23 +493,12 @@ fn the_services_own_timing_is_read_and_budgeted() {
         config(&server.url, "", tasks) + "\n[budgets.ci]\nqueue_p95 = 5\n",
     )
     .unwrap();
-    let done = common::perfgate()
-        .args([
-            "run",
-            "--env",
-            "ci",
-            "--users",
-            "1",
-            "--duration",
-            "1s",
-            "-c",
-        ])
-        .arg(&cfg)
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&done.stderr);
+    let done = perfgate_run(
+        &cfg,
+        &["--env", "ci", "--users", "1", "--duration", "1s"],
+        2,
+    );
+    let err = done.1;
     assert!(
         err.contains("no request reads a number called queue")
             && err.contains("(read: db_ms, server_ms, total)"),
@@ -535,18 +522,21 @@ fn tags_label_endpoints_and_scopes_judge_them_together() {
     let cfg = dir.join("perfgate.toml");
     std::fs::write(&cfg, config(&server.url, "", tasks) + scopes).unwrap();
     let (out, verdict) = (dir.join("r.json"), dir.join("v.json"));
-    let done = common::perfgate()
-        .args(["run", "--users", "2", "--duration", "1s", "-c"])
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&out)
-        .arg("--report")
-        .arg(format!("json={}", verdict.display()))
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    let said = String::from_utf8_lossy(&done.stdout);
+    let done = perfgate_run(
+        &cfg,
+        &[
+            "--users",
+            "2",
+            "--duration",
+            "1s",
+            "--out",
+            out.to_str().unwrap(),
+            "--report",
+            &format!("json={}", verdict.display()),
+        ],
+        1,
+    );
+    let said = done.0;
     assert!(said.contains("/echo [flow=checkout, step=pay]"), "{said}");
     assert!(
         said.contains("✓ requests") && said.contains("on scope checkout"),
@@ -599,14 +589,8 @@ fn tags_label_endpoints_and_scopes_judge_them_together() {
             + "\n[scopes.pay]\ntags = { flow = \"pay\" }\np95 = \"1s\"\n",
     )
     .unwrap();
-    let done = common::perfgate()
-        .args(["run", "--users", "1", "--duration", "1s", "-c"])
-        .arg(&cfg)
-        .assert()
-        .code(2)
-        .get_output()
-        .clone();
-    let err = String::from_utf8_lossy(&done.stderr);
+    let done = perfgate_run(&cfg, &["--users", "1", "--duration", "1s"], 2);
+    let err = done.1;
     assert!(
         err.contains("[scopes.pay]: no endpoint has the tags { flow = \"pay\" }"),
         "{err}"
