@@ -596,3 +596,36 @@ fn tags_label_endpoints_and_scopes_judge_them_together() {
         "{err}"
     );
 }
+
+/// The flows `perfgate init` shows, commented out, are a config that plans as written.
+#[test]
+fn the_scaffolds_commented_flows_plan_as_written() {
+    let mut inside = false;
+    let text: Vec<String> = perfgate::EXAMPLE_CONFIG
+        .lines()
+        .map(|l| {
+            if l.starts_with("# --- Flows beyond one request") {
+                inside = true;
+            } else if l.starts_with("# ---") {
+                inside = false;
+            }
+            match (inside, l.strip_prefix("# ").or(l.strip_prefix("#"))) {
+                (true, Some(rest)) if !l.starts_with("# ---") => rest.to_string(),
+                _ => l.to_string(),
+            }
+        })
+        .collect();
+    let text = text.join("\n");
+    assert!(text.contains("\n[[users.on_start]]") || text.contains("  [[users.on_start]]"));
+    let dir = common::temp_dir("scaffold-flows");
+    std::fs::write(dir.join("accounts.json"), r#"[{"name": "ann"}]"#).unwrap();
+    let path = dir.join("perfgate.toml");
+    std::fs::write(&path, &text).unwrap();
+    let (c, source) = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let plan = Plan::build(&c, &source, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = plan.endpoints.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"task:checkout"), "{names:?}");
+    assert_eq!(plan.metrics, ["server_ms"]);
+    assert_eq!(c.environments.len(), 1);
+    assert_eq!(c.scopes.len(), 1);
+}
