@@ -57,6 +57,7 @@ pub mod app;
 pub mod capacity;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod engine;
 pub mod exit;

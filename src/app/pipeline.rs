@@ -9,6 +9,7 @@ use anyhow::Context as _;
 
 use super::progress::Progress;
 use crate::config::{Config, Dur, Plan, Settings, Source};
+use crate::dashboard::{Dashboard, Frames};
 use crate::engine::{self, RunOptions};
 use crate::exit::Exit;
 use crate::export::Exporter;
@@ -147,12 +148,22 @@ pub fn execute(
         Some(h) if mode.record => Some(Store::open(&h.value)?),
         _ => None,
     };
-    let result = match input {
+    let (result, dashboard) = match input {
         Input::Load { plan, demo } => run_load(plan, demo, settings, config, &budget)?,
-        Input::Saved(result) => result,
+        Input::Saved(result) => (result, None),
     };
     let verdict = judge(&budget, &result, mode, &rules, settings, baseline);
     let mut exit = present(&result, &verdict, settings, &outputs, mode);
+    if let Some(d) = dashboard {
+        let r = Report {
+            result: &result,
+            verdict: &verdict,
+        };
+        let status = format!("{:?}", verdict.status).to_lowercase();
+        let words = report::table::verdict_block(&r, &Paint(false));
+        d.finish(&status, &words, &report::Format::Html.render(&r));
+        d.close();
+    }
     if let Some(store) = store.as_mut() {
         exit = record(store, &result, &verdict, exit);
     }
@@ -288,7 +299,7 @@ fn run_load(
     settings: &Settings,
     config: Option<&Loaded>,
     budget: &Budget,
-) -> anyhow::Result<RunResult> {
+) -> anyhow::Result<(RunResult, Option<Dashboard>)> {
     let segment = if plan.segment.count > 1 {
         format!(", segment {}", plan.segment)
     } else {
@@ -332,7 +343,19 @@ fn run_load(
         budget.environment.as_deref(),
         settings.influx_token.clone(),
     )?;
+    let mut dashboard = match &settings.dashboard {
+        Some(addr) => {
+            let frames = Frames::new(budget, &plan.scenario, &plan.target.url());
+            let setup = frames.setup(settings.dashboard_token.is_some());
+            let d = Dashboard::start(addr, settings.dashboard_token.clone(), setup)
+                .map_err(anyhow::Error::msg)?;
+            outln!("dashboard: http://{}/", d.addr);
+            Some((d, frames))
+        }
+        None => None,
+    };
     let mut progress = Progress::new(plan.duration, budget, settings.color);
+    let mut page = dashboard.as_mut();
     let opts = RunOptions {
         environment: budget.environment.clone(),
         git: GitInfo::detect(&settings.ci),
@@ -343,17 +366,30 @@ fn run_load(
             if let Some(e) = exporter.as_mut() {
                 e.tick(c, elapsed);
             }
+            if let Some((d, frames)) = page.as_mut() {
+                d.push(frames.frame(c, elapsed));
+                if d.stop_requested() {
+                    errln!("\nstopping: asked from the dashboard; writing partial results");
+                    return Some(StopReason::Interrupted);
+                }
+            }
             let check = gate::live_abort(budget, c, elapsed)?;
             errln!("aborting: {}", words::check(&check));
             Some(StopReason::Aborted)
         })),
     };
-    let result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
+    let mut result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
     progress.finish();
     if let Some(e) = exporter {
         e.finish(&result);
     }
-    Ok(result)
+    let dashboard = dashboard.map(|(d, _)| d);
+    if dashboard.as_ref().is_some_and(Dashboard::stop_requested)
+        && result.stop == StopReason::Interrupted
+    {
+        result.stopped_by = Some("the dashboard".into());
+    }
+    Ok((result, dashboard))
 }
 
 /// Waits for a start time every segment shares; Ctrl-C meanwhile ends perfgate at once

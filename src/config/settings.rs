@@ -156,6 +156,9 @@ pub struct Settings {
     pub exports: Vec<String>,
     pub export_every: Dur,
     pub metrics_listen: Option<String>,
+    /// `--dashboard ADDR` and its token (`--dashboard-token`, PERFGATE_DASHBOARD_TOKEN).
+    pub dashboard: Option<String>,
+    pub dashboard_token: Option<String>,
     /// INFLUX_TOKEN, for InfluxDB v2 exports.
     pub influx_token: Option<String>,
     pub ci: Ci,
@@ -289,6 +292,12 @@ impl Settings {
             exports: output.exports.clone(),
             export_every,
             metrics_listen: output.metrics_listen.clone(),
+            dashboard: output.dashboard.clone(),
+            dashboard_token: output
+                .dashboard_token
+                .clone()
+                .or_else(|| env.get("PERFGATE_DASHBOARD_TOKEN").map(str::to_string))
+                .filter(|t| !t.is_empty()),
             influx_token: env.get("INFLUX_TOKEN").map(str::to_string),
             ci: Ci::of(env),
             color: env.get("NO_COLOR").is_none(),

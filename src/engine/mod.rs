@@ -230,6 +230,7 @@ pub async fn run(
         duration_s: wall,
         stop,
         stopped_segments: Default::default(),
+        stopped_by: None,
         generator,
         total,
         endpoints,

@@ -11,6 +11,7 @@ use tokio::time::{Instant as TokioInstant, Sleep};
 use super::http::{Conn, Keep};
 use super::open::Arrivals;
 use super::request::{check, extract, read_metrics, soft_checks, write_request};
+use super::response::Response;
 use super::shape::Shape;
 use super::worker::{Joined, Worker};
 use crate::config::{PlannedRequest, PlannedTask, PlannedUser, Repeat, Wait};
@@ -35,7 +36,7 @@ pub struct User {
 
 /// How a task ended.
 #[derive(Debug, PartialEq)]
-enum Ended {
+pub enum Ended {
     Done,
     Failed(Failure),
     /// The run stopped before its end.
@@ -105,7 +106,8 @@ impl User {
                 if !w.take_iteration() {
                     break;
                 }
-                self.iterate(&w, class, started, None).await;
+                let task = self.next_task(class);
+                self.run_task(&w, task, started, None).await;
             }
             let_go_of_big_body(&mut self.body);
             let pause = match class.wait {
@@ -158,7 +160,8 @@ impl User {
                 }
                 started = Instant::now();
             }
-            self.iterate(&w, class, started, due).await;
+            let task = self.next_task(class);
+            self.run_task(&w, task, started, due).await;
             if let Some(on_stop) = &class.on_stop {
                 self.run_task(&w, on_stop, Instant::now(), None).await;
             }
@@ -166,23 +169,20 @@ impl User {
         }
     }
 
-    /// Runs one task of this user's class, picked by weight.
-    pub async fn iterate(
-        &mut self,
-        w: &Worker,
-        class: &PlannedUser,
-        started: Instant,
-        due: Option<Instant>,
-    ) {
+    /// The next task of this user's class, picked by weight. The callers await
+    /// `run_task` themselves: each level of async functions around a request costs every
+    /// poll of it, and moving its (large) future costs a copy (callgrind, README).
+    fn next_task<'a>(&mut self, class: &'a PlannedUser) -> &'a PlannedTask {
         self.iteration += 1;
-        let task = pick(&class.tasks);
-        self.run_task(w, task, started, due).await;
+        pick(&class.tasks)
     }
 
     /// Runs `task`'s steps in order, its first sent at `started`. `due` is the scheduled
     /// arrival (open model): the first request's latency counts from it, so queueing
     /// delay is not hidden. A failed step abandons the rest (later steps usually need
-    /// earlier ones). A task timed as a whole records its transaction.
+    /// earlier ones). A task timed as a whole records its transaction. The request is
+    /// awaited here, between `prepare` and `record`: each level of async functions
+    /// costs every poll of every request (measured: callgrind, README).
     async fn run_task(
         &mut self,
         w: &Worker,
@@ -192,22 +192,104 @@ impl User {
     ) -> Ended {
         w.recorder.borrow_mut().tasks[task.id] += 1;
         let begin = due.unwrap_or(started);
-        let ended = match self.data_rows(w, task) {
-            Ok(data) => self.run_steps(w, task, &data, started, due).await,
+        let data = match self.data_rows(w, task) {
+            Ok(data) => data,
             Err(f) => {
-                let endpoint = task.steps[0].endpoint;
-                w.log_failure(endpoint, &f);
-                {
-                    let mut rec = w.recorder.borrow_mut();
-                    rec.status(endpoint, 0);
-                    rec.unanswered(endpoint, f.clone());
-                }
+                unsent(w, task.steps[0].endpoint, &f);
                 // Nothing went to the network, so nothing awaited: give the other
                 // users of this thread a turn.
                 tokio::task::yield_now().await;
-                Ended::Failed(f)
+                return self.transaction(w, task, begin, Ended::Failed(f));
             }
         };
+        let mut first = true;
+        let ended = 'steps: {
+            for req in &task.steps {
+                if let Some(when) = &req.when {
+                    match self.holds(w, when, &data) {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(f) => {
+                            let f = w.redact(f);
+                            unsent(w, req.endpoint, &f);
+                            break 'steps Ended::Failed(f);
+                        }
+                    }
+                }
+                let (sends, every) = req
+                    .repeat
+                    .as_ref()
+                    .map_or((1, Duration::ZERO), Repeat::bounds);
+                let mut n = 0;
+                while n < sends {
+                    n += 1;
+                    if !self.stopping && !w.running() {
+                        break 'steps Ended::Stopped;
+                    }
+                    let sent = if first { started } else { Instant::now() };
+                    let start = if first { due.unwrap_or(sent) } else { sent };
+                    first = false;
+                    if let Err(f) = self.prepare(w, req, &data) {
+                        // Nothing awaited: without a turn given back, a user failing
+                        // like this with no think time would keep its thread's other
+                        // users and timers from running.
+                        tokio::task::yield_now().await;
+                        break 'steps Ended::Failed(f);
+                    }
+                    // Requests with nothing to render were serialised once, at plan time.
+                    let bytes = req.fixed.as_deref().unwrap_or(&self.out);
+                    let keep = Keep {
+                        body: req.needs_body(),
+                        headers: &req.capture,
+                    };
+                    self.body.clear();
+                    let in_flight = w.take_off(req.endpoint);
+                    let result = {
+                        let exchange = self.conn.exchange(
+                            &w.connector,
+                            bytes,
+                            req.method == "HEAD",
+                            keep,
+                            &mut self.body,
+                        );
+                        // Pinned where it is: the exchange future is large, and moving
+                        // it into the select copied it several times per request.
+                        tokio::pin!(exchange);
+                        tokio::select! {
+                            biased;
+                            r = &mut exchange => Some(r),
+                            () = self.timeout.expired(sent) => None,
+                        }
+                    };
+                    in_flight.land();
+                    match (
+                        self.record(w, req, &data, start, n == sends, result),
+                        &req.repeat,
+                    ) {
+                        (Err(f), _) => break 'steps Ended::Failed(f),
+                        // `until` holds: no more polling.
+                        (Ok(Sent::Done), Some(Repeat::Until { .. })) => break,
+                        (Ok(_), _) if n < sends && !every.is_zero() => {
+                            tokio::time::sleep(every).await;
+                        }
+                        (Ok(_), _) => {}
+                    }
+                }
+                if !req.think.is_zero() {
+                    tokio::time::sleep(req.think).await;
+                }
+            }
+            Ended::Done
+        };
+        match task.transaction {
+            Some(_) => self.transaction(w, task, begin, ended),
+            None => ended,
+        }
+    }
+
+    /// Records the task timed as a whole, if it is one; hands `ended` back.
+    #[inline]
+    fn transaction(&self, w: &Worker, task: &PlannedTask, begin: Instant, ended: Ended) -> Ended {
         if let Some(t) = task.transaction {
             let us = begin.elapsed().as_micros() as u64;
             let mut rec = w.recorder.borrow_mut();
@@ -220,120 +302,31 @@ impl User {
         ended
     }
 
-    async fn run_steps(
-        &mut self,
-        w: &Worker,
-        task: &PlannedTask,
-        data: &Value,
-        started: Instant,
-        due: Option<Instant>,
-    ) -> Ended {
-        let mut first = true;
-        for req in &task.steps {
-            if let Some(when) = &req.when {
-                match self.holds(w, when, data) {
-                    Ok(true) => {}
-                    Ok(false) => continue,
-                    Err(f) => {
-                        let f = w.redact(f);
-                        w.log_failure(req.endpoint, &f);
-                        let mut rec = w.recorder.borrow_mut();
-                        rec.status(req.endpoint, 0);
-                        rec.unanswered(req.endpoint, f.clone());
-                        return Ended::Failed(f);
-                    }
-                }
-            }
-            let (sends, every) = req
-                .repeat
-                .as_ref()
-                .map_or((1, Duration::ZERO), Repeat::bounds);
-            for n in 1..=sends {
-                if !self.stopping && !w.running() {
-                    return Ended::Stopped;
-                }
-                let sent = if first { started } else { Instant::now() };
-                let start = if first { due.unwrap_or(sent) } else { sent };
-                first = false;
-                match (
-                    self.send(w, req, data, start, sent, n == sends).await,
-                    &req.repeat,
-                ) {
-                    (Err(f), _) => return Ended::Failed(f),
-                    // `until` holds: no more polling.
-                    (Ok(Sent::Done), Some(Repeat::Until { .. })) => break,
-                    (Ok(_), _) if n < sends && !every.is_zero() => {
-                        tokio::time::sleep(every).await;
-                    }
-                    (Ok(_), _) => {}
-                }
-            }
-            if !req.think.is_zero() {
-                tokio::time::sleep(req.think).await;
-            }
+    /// Renders a templated request into `self.out`; a failure is recorded.
+    fn prepare(&mut self, w: &Worker, req: &PlannedRequest, data: &Value) -> Result<(), Failure> {
+        if req.fixed.is_some() {
+            return Ok(());
         }
-        Ended::Done
+        let ctx = self.context(data);
+        write_request(&w.plan, req, &ctx, &mut self.out, &mut self.scratch).map_err(|f| {
+            let f = w.redact(f);
+            unsent(w, req.endpoint, &f);
+            f
+        })
     }
 
-    /// Sends one request and records it. With `repeat = { until }`, says whether to send
-    /// it again; on the `last` send, an `until` still false fails it.
-    async fn send(
+    /// Records a request's outcome: its latency from `start`, its failure if any, soft
+    /// checks and numbers read. With `repeat = { until }`, says whether to send it again;
+    /// on the `last` send, an `until` still false fails it.
+    fn record(
         &mut self,
         w: &Worker,
         req: &PlannedRequest,
         data: &Value,
         start: Instant,
-        sent: Instant,
         last: bool,
+        result: Option<(Option<u64>, Result<Response, Failure>)>,
     ) -> Result<Sent, Failure> {
-        if req.fixed.is_none() {
-            if let Err(f) = write_request(
-                &w.plan,
-                req,
-                &self.context(data),
-                &mut self.out,
-                &mut self.scratch,
-            ) {
-                let f = w.redact(f);
-                w.log_failure(req.endpoint, &f);
-                {
-                    let mut rec = w.recorder.borrow_mut();
-                    rec.status(req.endpoint, 0);
-                    rec.unanswered(req.endpoint, f.clone());
-                }
-                // Nothing went to the network, so nothing awaited: without a turn
-                // given back, a user failing like this with no think time would
-                // keep its thread's other users and timers from running.
-                tokio::task::yield_now().await;
-                return Err(f);
-            }
-        }
-        // Requests with nothing to render were serialised once, at plan time.
-        let bytes = req.fixed.as_deref().unwrap_or(&self.out);
-        let keep = Keep {
-            body: req.needs_body(),
-            headers: &req.capture,
-        };
-        self.body.clear();
-        let in_flight = w.take_off(req.endpoint);
-        let result = {
-            let exchange = self.conn.exchange(
-                &w.connector,
-                bytes,
-                req.method == "HEAD",
-                keep,
-                &mut self.body,
-            );
-            // Pinned where it is: the exchange future is large, and moving it into
-            // the select copied it several times per request.
-            tokio::pin!(exchange);
-            tokio::select! {
-                biased;
-                r = &mut exchange => Some(r),
-                () = self.timeout.expired(sent) => None,
-            }
-        };
-        in_flight.land();
         let latency_us = start.elapsed().as_micros() as u64;
         let mut rec = w.recorder.borrow_mut();
         let retries = self.conn.take_retries();
@@ -395,6 +388,7 @@ impl User {
 
     /// With `repeat = { until }`: whether to send again (the condition is still false);
     /// on the last send, a false condition fails the request.
+    #[inline]
     fn until(
         &self,
         w: &Worker,
@@ -464,6 +458,15 @@ impl User {
     }
 }
 
+/// A request that never went out (a template, a condition or a feeder failed): logged
+/// and counted as failed, without a latency.
+fn unsent(w: &Worker, endpoint: usize, f: &Failure) {
+    w.log_failure(endpoint, f);
+    let mut rec = w.recorder.borrow_mut();
+    rec.status(endpoint, 0);
+    rec.unanswered(endpoint, f.clone());
+}
+
 /// Between iterations, a body kept for checks or extraction gives back memory past
 /// 64 KiB: 10,000 users each holding the largest body they ever read would hold
 /// gigabytes while they think.
@@ -473,6 +476,7 @@ fn let_go_of_big_body(body: &mut Vec<u8>) {
 }
 
 /// Picks a task at random in proportion to the weights.
+#[inline]
 pub fn pick(tasks: &[PlannedTask]) -> &PlannedTask {
     if tasks.len() == 1 {
         return &tasks[0];

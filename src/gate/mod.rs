@@ -10,7 +10,8 @@ use toml::Spanned;
 
 pub use budget::{parse_limit, Objective, Window};
 pub use verdict::{
-    evaluate, live_abort, live_failing, AlertResult, Check, Note, Outcome, Status, Verdict,
+    evaluate, live_abort, live_failing, live_values, AlertResult, Check, Note, Outcome, Status,
+    Verdict,
 };
 
 use crate::config::{Config, ConfigError, EnvLimit, RawBudget, Source};

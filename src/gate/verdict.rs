@@ -46,7 +46,8 @@ pub struct Check {
 pub enum Note {
     /// The result is one segment ("2/4") of the load: throughput is judged on the merge.
     Segment(String),
-    Interrupted,
+    /// Stopped before its end: by a signal, or by what is named ("the dashboard").
+    Interrupted(Option<String>),
     /// An `abort_on_fail` objective stopped the run; in a merge, the segments it stopped.
     Aborted(Vec<String>),
     /// Open-model arrivals dropped for want of a free user, unjudged by any objective.
@@ -188,7 +189,7 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
         notes.push(Note::Segment(seg.clone()));
     }
     match result.stop {
-        StopReason::Interrupted => notes.push(Note::Interrupted),
+        StopReason::Interrupted => notes.push(Note::Interrupted(result.stopped_by.clone())),
         StopReason::Aborted => notes.push(Note::Aborted(
             result
                 .stopped_segments
@@ -304,6 +305,21 @@ pub fn live_failing<'a>(
         .filter(|o| {
             live_value(o, collector, &total, elapsed).is_some_and(|v| !o.op.holds(v, o.limit))
         })
+        .collect()
+}
+
+/// Every objective with its value so far; None where it is judged only at the end (a
+/// window) or has no data yet.
+pub fn live_values<'a>(
+    budget: &'a Budget,
+    collector: &Collector,
+    elapsed: f64,
+) -> Vec<(&'a Objective, Option<f64>)> {
+    let total = collector.total();
+    budget
+        .objectives
+        .iter()
+        .map(|o| (o, live_value(o, collector, &total, elapsed)))
         .collect()
 }
 

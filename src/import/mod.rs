@@ -183,6 +183,7 @@ fn finish(
         duration_s,
         stop: StopReason::Completed,
         stopped_segments: Default::default(),
+        stopped_by: None,
         // Not measured: the other tool's load generator did not report on itself.
         generator: Generator::default(),
         total,

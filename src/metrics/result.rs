@@ -31,6 +31,9 @@ pub struct RunResult {
     /// Wall-clock seconds the load ran (rps is requests / this).
     pub duration_s: f64,
     pub stop: StopReason,
+    /// What stopped an interrupted run, when not a signal: "the dashboard".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
     /// In a merge of segments: the segments ("2/3") that stopped before the end, and why
     /// (each segment's `abort_on_fail` judges its own share of the load).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

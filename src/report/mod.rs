@@ -88,7 +88,10 @@ impl Output {
 pub fn interrupted_text(r: &RunResult) -> Option<String> {
     (r.stop == StopReason::Interrupted).then(|| {
         format!(
-            "after {}: the verdict below judges partial results",
+            "{}after {}: the verdict below judges partial results",
+            r.stopped_by
+                .as_deref()
+                .map_or(String::new(), |by| format!("stopped from {by} ")),
             seconds(r.duration_s)
         )
     })

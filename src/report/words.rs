@@ -84,7 +84,10 @@ pub fn note(n: &Note) -> String {
             "{} of the load: throughput objectives (rps, requests, dropped) are judged when `perfgate check` merges every segment's result",
             segments(seg)
         ),
-        Note::Interrupted => "the run was interrupted: results are partial".into(),
+        Note::Interrupted(None) => "the run was interrupted: results are partial".into(),
+        Note::Interrupted(Some(by)) => {
+            format!("the run was stopped from {by}: results are partial")
+        }
         Note::Aborted(segs) if segs.is_empty() => {
             "the run was stopped early by an abort_on_fail objective".into()
         }

@@ -202,6 +202,7 @@ pub fn fixture_with(scale: f64) -> RunResult {
         duration_s: 10.0,
         stop: StopReason::Completed,
         stopped_segments: Default::default(),
+        stopped_by: None,
         generator: Generator {
             threads: 2,
             cores: 2,
