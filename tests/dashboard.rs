@@ -16,22 +16,30 @@ use perfgate::metrics::{RunResult, StopReason};
 /// Starts `perfgate run` with a dashboard on a free port; returns the child and the
 /// dashboard's address, read from the line perfgate prints.
 fn start(cfg: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> (Child, String) {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("perfgate"))
-        .args([
-            "run",
-            "--env",
-            "ci",
-            "--users",
-            "3",
-            "--duration",
-            "90s",
-            "--quiet",
-        ])
-        .args(["--dashboard", "127.0.0.1:0", "-c"])
-        .arg(cfg)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("perfgate"));
+    cmd.args([
+        "run",
+        "--env",
+        "ci",
+        "--users",
+        "3",
+        "--duration",
+        "90s",
+        "--quiet",
+    ])
+    .args(["--dashboard", "127.0.0.1:0", "-c"])
+    .arg(cfg)
+    .arg("--out")
+    .arg(out)
+    .args(extra);
+    let (child, addr, _) = launch(cmd);
+    (child, addr)
+}
+
+/// Spawns `cmd` (which serves a dashboard on a free port): the child, the dashboard's
+/// address from the line perfgate prints, and the rest of its stdout once it ends.
+fn launch(mut cmd: Command) -> (Child, String, std::thread::JoinHandle<String>) {
+    let mut child = cmd
         .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -48,8 +56,9 @@ fn start(cfg: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> (Child
         }
     };
     // Keep reading stdout so perfgate never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+    let rest =
+        std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    (child, addr, rest)
 }
 
 /// An HTTP/1.1 request to the dashboard: (status, body).
@@ -276,4 +285,27 @@ fn chromium() -> Option<String> {
                 .is_ok_and(|o| o.status.success())
         })
         .map(str::to_string)
+}
+
+/// `perfgate capacity --dashboard`: each step is followed as its own run, named by its
+/// rate; the page's stop ends the search (exit 3, the steps so far reported).
+#[test]
+fn the_dashboard_follows_a_capacity_search() {
+    let mut knobs = Knobs::default();
+    knobs.set_capacity("200/s").unwrap();
+    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+    let dir = temp_dir("dashboard-capacity");
+    let cfg = config(&dir, &demo.url());
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("perfgate"));
+    cmd.args(["capacity", "--env", "ci", "--start", "20/s", "--step", "3s"])
+        .args(["--warmup", "0s", "--dashboard", "127.0.0.1:0", "-c"])
+        .arg(&cfg);
+    let (mut child, addr, reader) = launch(cmd);
+    let (_, live) = frames(&addr, 2);
+    let scenario = live[1]["scenario"].as_str().unwrap();
+    assert!(scenario.ends_with("step at 20/s"), "{scenario}");
+    assert_eq!(http(&addr, "POST", "/stop", "").0, 202);
+    assert_eq!(wait(&mut child, Duration::from_secs(20)), Some(3));
+    let said = reader.join().unwrap();
+    assert!(said.contains("interrupted after"), "{said}");
 }

@@ -10,6 +10,7 @@ use super::pipeline::{self, Loaded};
 use crate::capacity::{self, Capacity, End, Step};
 use crate::cli::{CapacityArgs, SearchArgs};
 use crate::config::{Config, Dur, Env, Overrides, Plan, Rate, Search, Settings};
+use crate::dashboard::{Dashboard, Frames};
 use crate::engine::{self, RunOptions};
 use crate::exit::Exit;
 use crate::gate::{self, Budget, Status};
@@ -69,7 +70,6 @@ pub fn search(settings: &Settings, loaded: &Loaded, flags: &SearchArgs) -> anyho
                 .or(scenario.and_then(|s| s.max_users.or(s.users)))
                 .unwrap_or(((rate * 2.0).ceil() as u64).max(20)),
         ),
-        scenario: Some(name.clone()),
         ..base.clone()
     };
     let first = Plan::build(config, source, &step_overrides(plan.start))?;
@@ -90,6 +90,18 @@ pub fn search(settings: &Settings, loaded: &Loaded, flags: &SearchArgs) -> anyho
         .enable_all()
         .build()?;
     let git = GitInfo::detect(&settings.ci);
+    // The dashboard follows each step as its own run, named by its rate.
+    let dashboard = match &settings.dashboard {
+        Some(addr) => {
+            let setup = Frames::new(&budget, &name, &first.target.url())
+                .setup(settings.dashboard_token.is_some());
+            let d = Dashboard::start(addr, settings.dashboard_token.clone(), setup)
+                .map_err(anyhow::Error::msg)?;
+            outln!("dashboard: http://{}/", d.addr);
+            Some(d)
+        }
+        None => None,
+    };
     let warmup = plan.warmup.as_secs_f64().ceil() as u64;
     let mut failed = None;
     let found = capacity::search(&plan, &name, &budget.name, |rate| {
@@ -100,9 +112,20 @@ pub fn search(settings: &Settings, loaded: &Loaded, flags: &SearchArgs) -> anyho
                 return None;
             }
         };
+        let mut frames = Frames::new(
+            &budget,
+            &format!("{name}, step at {rate}/s"),
+            &plan.target.url(),
+        );
         let opts = RunOptions {
             environment: budget.environment.clone(),
             git: git.clone(),
+            hook: dashboard.as_ref().map(|d| -> engine::Hook<'_> {
+                Box::new(move |c, elapsed| {
+                    d.push(frames.frame(c, elapsed));
+                    d.stop_requested().then_some(StopReason::Interrupted)
+                })
+            }),
             ..RunOptions::default()
         };
         let began = std::time::Instant::now();
@@ -144,7 +167,18 @@ pub fn search(settings: &Settings, loaded: &Loaded, flags: &SearchArgs) -> anyho
     }
     outln!("\n{}", report::capacity::conclusion(&found, plan.require));
     write_outputs(&found, &budget, settings.out.as_deref(), &outputs)?;
-    Ok(exit(&found, plan.require))
+    let exit = exit(&found, plan.require);
+    if let Some(d) = dashboard {
+        let status = match exit {
+            Exit::Passed => "passed",
+            Exit::Failed => "failed",
+            _ => "inconclusive",
+        };
+        let words = report::capacity::conclusion(&found, plan.require);
+        d.finish(status, &words, &report::capacity::html(&found, &budget));
+        d.close();
+    }
+    Ok(exit)
 }
 
 /// The scenario's search with the command line's flags over it.
