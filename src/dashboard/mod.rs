@@ -75,23 +75,7 @@ impl Dashboard {
             .route("/events", get(events))
             .route("/stop", post(stop))
             .with_state(shared.clone());
-        let (done, wait) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("perfgate-dashboard".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("a tokio runtime");
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = wait.await;
-                        })
-                        .await;
-                });
-            })
+        let (done, thread) = crate::demo::serve_on_thread("perfgate-dashboard", 1, listener, app)
             .map_err(|e| e.to_string())?;
         Ok(Dashboard {
             addr: bound,

@@ -53,26 +53,7 @@ impl DemoServer {
             start: Instant::now(),
             free_at: Mutex::new(Instant::now()),
         });
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = router(shared.clone());
-        let thread = std::thread::Builder::new()
-            .name("perfgate-demo".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("a tokio runtime");
-                rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = rx.await;
-                        })
-                        .await;
-                });
-                rt.shutdown_timeout(std::time::Duration::from_millis(100));
-            })?;
+        let (tx, thread) = serve_on_thread("perfgate-demo", 2, listener, router(shared.clone()))?;
         Ok(DemoServer {
             addr,
             shared,
@@ -116,6 +97,44 @@ impl Drop for DemoServer {
             let _ = t.join();
         }
     }
+}
+
+/// Serves `app` on `listener` (non-blocking) from a thread of its own, with a runtime of
+/// `workers` threads (1: the thread itself), until the sender is used or dropped.
+pub(crate) fn serve_on_thread(
+    name: &str,
+    workers: usize,
+    listener: std::net::TcpListener,
+    app: Router,
+) -> std::io::Result<(
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+)> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let rt = match workers {
+                1 => tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build(),
+                n => tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(n)
+                    .enable_all()
+                    .build(),
+            }
+            .expect("a tokio runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+            rt.shutdown_timeout(std::time::Duration::from_millis(100));
+        })?;
+    Ok((tx, thread))
 }
 
 fn router(shared: Arc<Shared>) -> Router {

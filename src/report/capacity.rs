@@ -12,6 +12,20 @@ use crate::metrics::{Metric, Op, Scope};
 pub const HEADER: &str =
     "     offered     achieved       p50       p95       p99    errors   dropped  step";
 
+/// A step's figures as every table shows them: offered, achieved, p50, p95, p99, errors,
+/// dropped.
+fn cells(s: &Step) -> [String; 7] {
+    [
+        format!("{}/s", rate(s.rate)),
+        format!("{:.1} rps", s.achieved_rps),
+        latency_ms(s.p50_ms),
+        latency_ms(s.p95_ms),
+        latency_ms(s.p99_ms),
+        pct2(s.error_rate),
+        thousands(s.dropped),
+    ]
+}
+
 /// One step as a line of the terminal's table.
 pub fn row(s: &Step) -> String {
     let verdict = if s.held {
@@ -19,16 +33,8 @@ pub fn row(s: &Step) -> String {
     } else {
         format!("FAILED: {}", s.broke.first().map_or("", String::as_str))
     };
-    format!(
-        "{:>10}/s {:>8.1} rps {:>9} {:>9} {:>9} {:>9} {:>9}  {verdict}",
-        rate(s.rate),
-        s.achieved_rps,
-        latency_ms(s.p50_ms),
-        latency_ms(s.p95_ms),
-        latency_ms(s.p99_ms),
-        pct2(s.error_rate),
-        thousands(s.dropped),
-    )
+    let [offered, achieved, p50, p95, p99, errors, dropped] = cells(s);
+    format!("{offered:>12} {achieved:>12} {p50:>9} {p95:>9} {p99:>9} {errors:>9} {dropped:>9}  {verdict}")
 }
 
 /// "capacity: 310/s held; the budget broke at 325/s: p99 latency …".
@@ -80,14 +86,8 @@ pub fn markdown(c: &Capacity) -> String {
     for s in &c.steps {
         let _ = writeln!(
             out,
-            "| {}/s | {:.1} rps | {} | {} | {} | {} | {} | {} |",
-            rate(s.rate),
-            s.achieved_rps,
-            latency_ms(s.p50_ms),
-            latency_ms(s.p95_ms),
-            latency_ms(s.p99_ms),
-            pct2(s.error_rate),
-            thousands(s.dropped),
+            "| {} | {} |",
+            cells(s).join(" | "),
             if s.held {
                 "held".to_string()
             } else {
@@ -181,14 +181,8 @@ pub fn html(c: &Capacity, budget: &Budget) -> String {
     for s in &c.steps {
         let _ = write!(
             h,
-            "<tr><td>{}/s</td><td>{:.1} rps</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l {}\">{}</td></tr>",
-            rate(s.rate),
-            s.achieved_rps,
-            latency_ms(s.p50_ms),
-            latency_ms(s.p95_ms),
-            latency_ms(s.p99_ms),
-            pct2(s.error_rate),
-            thousands(s.dropped),
+            "<tr><td>{}</td><td class=\"l {}\">{}</td></tr>",
+            cells(s).join("</td><td>"),
             if s.held { "good" } else { "bad" },
             if s.held {
                 "held".to_string()
