@@ -134,11 +134,12 @@ pub struct OutputArgs {
     #[arg(long, value_name = "DB", num_args = 0..=1, default_missing_value = "")]
     pub history: Option<String>,
     /// Serve a live page of the run on ADDR (e.g. 127.0.0.1:8089): charts, endpoints,
-    /// objectives, and a button that stops the run with its results written
+    /// objectives, fields that change its users or rate while it runs, and a button that
+    /// stops it with its results written
     #[arg(long, value_name = "ADDR")]
     pub dashboard: Option<String>,
-    /// A token the dashboard asks before it stops the run; needed to bind an address
-    /// other than loopback [env: PERFGATE_DASHBOARD_TOKEN]
+    /// A token the dashboard asks before it stops or steers the run; needed to bind an
+    /// address other than loopback [env: PERFGATE_DASHBOARD_TOKEN]
     #[arg(long, value_name = "TOKEN")]
     pub dashboard_token: Option<String>,
 }

@@ -13,25 +13,22 @@ use common::temp_dir;
 use perfgate::demo::{DemoServer, Knobs};
 use perfgate::metrics::{RunResult, StopReason};
 
-/// Starts `perfgate run` with a dashboard on a free port; returns the child and the
-/// dashboard's address, read from the line perfgate prints.
+/// Starts `perfgate run` with a dashboard on a free port (3 users for 90 s unless
+/// `extra` says otherwise); returns the child and the dashboard's address, read from the
+/// line perfgate prints.
 fn start(cfg: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> (Child, String) {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("perfgate"));
-    cmd.args([
-        "run",
-        "--env",
-        "ci",
-        "--users",
-        "3",
-        "--duration",
-        "90s",
-        "--quiet",
-    ])
-    .args(["--dashboard", "127.0.0.1:0", "-c"])
-    .arg(cfg)
-    .arg("--out")
-    .arg(out)
-    .args(extra);
+    cmd.args(["run", "--env", "ci", "--quiet"]);
+    for (flag, value) in [("--users", "3"), ("--duration", "90s")] {
+        if !extra.contains(&flag) {
+            cmd.args([flag, value]);
+        }
+    }
+    cmd.args(["--dashboard", "127.0.0.1:0", "-c"])
+        .arg(cfg)
+        .arg("--out")
+        .arg(out)
+        .args(extra);
     let (child, addr, _) = launch(cmd);
     (child, addr)
 }
@@ -61,10 +58,26 @@ fn launch(mut cmd: Command) -> (Child, String, std::thread::JoinHandle<String>) 
     (child, addr, rest)
 }
 
-/// An HTTP/1.1 request to the dashboard: (status, body).
+/// An HTTP/1.1 request without a body to the dashboard: (status, body).
 fn http(addr: &str, method: &str, path: &str, headers: &str) -> (u16, String) {
+    request(addr, method, path, headers, "")
+}
+
+/// A POST with a JSON body to the dashboard: (status, body).
+fn post(addr: &str, path: &str, body: &str) -> (u16, String) {
+    request(
+        addr,
+        "POST",
+        path,
+        "content-type: application/json\r\n",
+        body,
+    )
+}
+
+fn request(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
-    write!(s, "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: 0\r\n{headers}\r\n").unwrap();
+    let length = body.len();
+    write!(s, "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {length}\r\n{headers}\r\n{body}").unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -155,77 +168,175 @@ fn the_live_page_shows_the_run_and_stops_it() {
     assert_eq!(r.total.requests, demo.served_on("/health"));
 }
 
-/// Real headless Chromium opens the page mid-run: the live figures, the endpoint table,
-/// the objectives and the charts are drawn from the event stream. With
-/// PERFGATE_DASHBOARD_SCREENSHOT=FILE it keeps a screenshot (the README's).
+/// Real headless Chromium, driven as a person would over the DevTools protocol: it opens
+/// the page mid-run and sees live figures, the endpoint table, the objectives and the
+/// charts; types a higher user count and presses Set, and sees the rate follow; presses
+/// Stop, and perfgate exits 3 with results that agree, second by second, with what the
+/// page showed. With PERFGATE_DASHBOARD_SCREENSHOT=FILE it keeps a screenshot (the
+/// README's).
 #[test]
+#[cfg(target_os = "linux")]
 #[ignore = "needs chromium (Debian); run by .ci/run"]
-fn chromium_draws_the_live_page() {
+fn chromium_watches_steers_and_stops_the_run() {
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
     let dir = temp_dir("dashboard-chromium");
     let cfg = config(&dir, &demo.url());
     let out = dir.join("r.json");
-    let (mut child, addr) = start(&cfg, &out, &[]);
-    // Some seconds in, so the charts have closed seconds to draw.
-    frames(&addr, 6);
+    let (mut child, addr) = start(&cfg, &out, &["--users", "2"]);
     let chromium = chromium().expect("chromium installed");
-    let page = dir.join("page.html");
-    let profile = |name: &str| format!("--user-data-dir={}", dir.join(name).display());
-    let dom = Command::new(&chromium)
-        .arg(profile("chromium-dom"))
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .args([
-            "--disable-background-networking",
-            "--virtual-time-budget=10000",
-            "--dump-dom",
-        ])
-        .arg(format!("http://{addr}/?frames=3"))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&dom.stdout);
-    std::fs::write(&page, dom.as_bytes()).unwrap();
+    let mut page =
+        common::cdp::Browser::open(&chromium, &dir.join("profile"), &format!("http://{addr}/"));
+    let long = Duration::from_secs(20);
+    page.wait_for("series.length >= 3", long);
+    assert_eq!(page.eval("$('users').textContent"), "2");
+    let html = page.eval("document.body.innerHTML");
+    let html = html.as_str().unwrap();
+    assert!(html.contains("<td>health</td>"), "the endpoint table");
+    assert!(html.contains("p99 latency"), "the objectives");
+    assert!(html.contains("<polyline"), "the charts");
+    assert_eq!(page.eval("$('steer-unit').textContent"), "users");
+    // Each user waits 20 ms after each answer: two make about 90 requests a second.
+    let rps = |page: &mut common::cdp::Browser, users: u64| {
+        let v = page.eval(&format!(
+            "series.filter(p => p.users == {users}).slice(-2).map(p => p.rps)"
+        ));
+        let v: Vec<f64> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    let before = rps(&mut page, 2);
+
+    page.type_into("steer-value", "6");
+    page.click("steer");
+    page.wait_for("$('status').textContent == 'set to 6 users'", long);
+    // Two whole seconds at 6 users: the rate follows, about three times what it was.
+    page.wait_for("series.filter(p => p.users == 6).length >= 3", long);
+    let after = rps(&mut page, 6);
     assert!(
-        dom.contains("<b id=\"users\">3</b>"),
-        "users on the page: {}",
-        page.display()
+        after > before * 2.4,
+        "6 users made {after} rps, 2 made {before}"
     );
-    assert!(
-        dom.contains("<td>health</td>"),
-        "the endpoint table: {}",
-        page.display()
-    );
-    assert!(
-        dom.contains("p99 latency"),
-        "the objectives: {}",
-        page.display()
-    );
-    assert!(dom.contains("<polyline"), "the charts: {}", page.display());
-    let shot = dir.join("dashboard.png");
-    let done = Command::new(&chromium)
-        .arg(profile("chromium-shot"))
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .args(["--disable-background-networking", "--timeout=4000"])
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg("--window-size=1100,1400")
-        .arg(format!("http://{addr}/"))
-        .output()
-        .unwrap();
-    assert!(shot.is_file(), "{}", String::from_utf8_lossy(&done.stderr));
+    let shot = page.screenshot();
+    std::fs::write(dir.join("dashboard.png"), &shot).unwrap();
     if let Ok(keep) = std::env::var("PERFGATE_DASHBOARD_SCREENSHOT") {
-        std::fs::copy(&shot, keep).unwrap();
+        std::fs::write(keep, &shot).unwrap();
     }
-    assert_eq!(http(&addr, "POST", "/stop", "").0, 202);
-    assert_eq!(wait(&mut child, Duration::from_secs(20)), Some(3));
+
+    let seen = page.eval("series");
+    page.click("stop");
+    assert_eq!(wait(&mut child, long), Some(3), "a stopped run exits 3");
+    let r = RunResult::load(&out).unwrap();
+    assert_eq!(r.stopped_by.as_deref(), Some("the dashboard"));
+    assert_eq!(r.total.requests, demo.served_on("/health"));
+    let [change] = &r.scenario.changes[..] else {
+        panic!("one change: {:?}", r.scenario.changes)
+    };
+    assert_eq!(
+        (change.users, change.by.as_str()),
+        (Some(6), "the dashboard")
+    );
+    // Reached at the spawn rate (as many a second as --users: 2), recorded in the shape.
+    let [at, users] = *r.scenario.shape.last().unwrap();
+    assert!(
+        (at - (change.at_s + 2.0)).abs() < 1e-6 && users == 6.0,
+        "{:?}",
+        r.scenario.shape
+    );
+    // The page's seconds are the result's seconds.
+    for p in seen.as_array().unwrap() {
+        let s = &r.series[p["t"].as_u64().unwrap() as usize];
+        let requests: u64 = s.endpoints.iter().map(|e| e.requests).sum();
+        assert_eq!(
+            (p["rps"].as_u64(), p["users"].as_u64()),
+            (Some(requests), Some(s.users)),
+            "{p}"
+        );
+    }
+}
+
+/// An open-model run steered over `POST /steer`, as the page's Set button does: the
+/// arrivals follow each new rate from the second after it, a rate of 0 pauses them, and
+/// each change is in the result, its shape and its words. Asking for what this run is
+/// not set by, or out of bounds, is refused and changes nothing.
+#[test]
+fn the_rate_follows_the_dashboard() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("dashboard-steer");
+    let cfg = config(&dir, &demo.url());
+    let out = dir.join("r.json");
+    let (mut child, addr) = start(&cfg, &out, &["--rate", "40/s", "--duration", "8s"]);
+    let (setup, _) = frames(&addr, 1);
+    assert_eq!(setup["steer"]["key"], "rate", "{setup}");
+    assert_eq!(setup["steer"]["now"], 40.0);
+    for (body, why) in [
+        ("{\"users\": 5}", "set by rate"),
+        ("{\"rate\": -1}", "from 0 to"),
+        ("{\"rate\": 1e12}", "from 0 to"),
+        ("rate=5", "send JSON"),
+    ] {
+        let (status, said) = post(&addr, "/steer", body);
+        assert_eq!(status, 400, "{body}: {said}");
+        assert!(said.contains(why), "{body}: {said}");
+    }
+    let (status, said) = post(&addr, "/steer", "{\"rate\": 120}");
+    assert_eq!((status, said.as_str()), (202, "120 arrivals/s"));
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(post(&addr, "/steer", "{\"rate\": 0}").0, 202);
+    std::thread::sleep(Duration::from_millis(2000));
+    assert_eq!(post(&addr, "/steer", "{\"rate\": 60}").0, 202);
+    assert_eq!(wait(&mut child, Duration::from_secs(20)), Some(0));
+
+    let r = RunResult::load(&out).unwrap();
+    let rates: Vec<f64> = r.scenario.changes.iter().map(|c| c.rate.unwrap()).collect();
+    assert_eq!(rates, [120.0, 0.0, 60.0]);
+    assert_eq!(r.total.requests, demo.served_on("/health"));
+    assert_eq!(r.total.dropped, 0);
+    // Every whole second between two changes ran at the rate then asked for.
+    let per_second = |t: usize| -> u64 { r.series[t].endpoints.iter().map(|e| e.requests).sum() };
+    let ats: Vec<f64> = r.scenario.changes.iter().map(|c| c.at_s).collect();
+    let rate_at = |t: f64| match ats.iter().rposition(|&a| a <= t) {
+        None => 40.0,
+        Some(i) => rates[i],
+    };
+    let mut judged = 0;
+    for t in 0..r.series.len() - 1 {
+        let (from, to) = (t as f64, t as f64 + 1.0);
+        if rate_at(from) != rate_at(to - 1e-9) || ats.iter().any(|&a| a > from && a < to) {
+            continue; // a change inside this second
+        }
+        let want = rate_at(from);
+        let got = per_second(t) as f64;
+        assert!(
+            (got - want).abs() <= 1.0 + want * 0.02,
+            "second {t}: {got} requests at {want}/s"
+        );
+        judged += 1;
+    }
+    assert!(judged >= 4, "{judged} whole seconds judged");
+    // The report says what was done when.
+    let html = dir.join("report.html");
+    common::perfgate()
+        .args(["report", "-c"])
+        .arg(&cfg)
+        .arg(&out)
+        .arg("-o")
+        .arg(&html)
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(html).unwrap();
+    let said = format!(
+        "40 arrivals/s, up to 3 users, then from the dashboard: 120 arrivals/s at {:.1} s, 0 arrivals/s at {:.1} s, 60 arrivals/s at {:.1} s",
+        ats[0], ats[1], ats[2]
+    );
+    assert!(html.contains(&said), "{said}");
+    assert!(
+        html.contains(">120 arrivals/s</text>"),
+        "marked on the charts"
+    );
 }
 
 /// Off loopback the dashboard needs a token, and stopping then needs it too.
@@ -242,6 +353,11 @@ fn a_token_guards_the_stop() {
     assert_eq!(
         http(&addr, "POST", "/stop", "authorization: Bearer nope\r\n").0,
         401
+    );
+    let (status, said) = post(&addr, "/steer", "{\"users\": 5}");
+    assert_eq!(
+        (status, said.as_str()),
+        (401, "the dashboard's token is needed to steer the run")
     );
     assert_eq!(
         http(&addr, "POST", "/stop", "authorization: Bearer s3cret\r\n").0,

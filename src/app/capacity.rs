@@ -93,9 +93,10 @@ pub fn search(settings: &Settings, loaded: &Loaded, flags: &SearchArgs) -> anyho
     // The dashboard follows each step as its own run, named by its rate.
     let dashboard = match &settings.dashboard {
         Some(addr) => {
+            let off = "the capacity search sets the rate".to_string();
             let setup = Frames::new(&budget, &name, &first.target.url())
-                .setup(settings.dashboard_token.is_some());
-            let d = Dashboard::start(addr, settings.dashboard_token.clone(), setup)
+                .setup(settings.dashboard_token.is_some(), &Err(off.clone()));
+            let d = Dashboard::start(addr, settings.dashboard_token.clone(), setup, Err(off))
                 .map_err(anyhow::Error::msg)?;
             outln!("dashboard: http://{}/", d.addr);
             Some(d)

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 
 use super::progress::Progress;
 use crate::config::{Config, Dur, Plan, Settings, Source};
-use crate::dashboard::{Dashboard, Frames};
+use crate::dashboard::{Dashboard, Frames, Steering};
 use crate::engine::{self, RunOptions};
 use crate::exit::Exit;
 use crate::export::Exporter;
@@ -31,7 +31,9 @@ pub enum Measure<'a> {
     Saved(&'a [PathBuf]),
 }
 
-/// The measure, resolved: a plan to run, or the saved results merged.
+/// The measure, resolved: a plan to run, or the saved results merged. One is made per
+/// command, so both are kept inline whatever their sizes.
+#[allow(clippy::large_enum_variant)]
 enum Input {
     Load { plan: Plan, demo: bool },
     Saved(RunResult),
@@ -343,11 +345,16 @@ fn run_load(
         budget.environment.as_deref(),
         settings.influx_token.clone(),
     )?;
+    let mut steering = None;
     let mut dashboard = match &settings.dashboard {
         Some(addr) => {
             let frames = Frames::new(budget, &plan.scenario, &plan.target.url());
-            let setup = frames.setup(settings.dashboard_token.is_some());
-            let d = Dashboard::start(addr, settings.dashboard_token.clone(), setup)
+            let steerable = engine::steerable(&plan);
+            let setup = frames.setup(settings.dashboard_token.is_some(), &steerable);
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            steering = Some(rx);
+            let to = steerable.map(|(model, _, max)| Steering { model, max, tx });
+            let d = Dashboard::start(addr, settings.dashboard_token.clone(), setup, to)
                 .map_err(anyhow::Error::msg)?;
             outln!("dashboard: http://{}/", d.addr);
             Some((d, frames))
@@ -377,6 +384,7 @@ fn run_load(
             errln!("aborting: {}", words::check(&check));
             Some(StopReason::Aborted)
         })),
+        steering,
     };
     let mut result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
     progress.finish();

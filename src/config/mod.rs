@@ -25,7 +25,7 @@ pub use segment::{Segment, Segments};
 pub use settings::{Ci, Env, EnvLimit, Origin, Setting, Settings, DEFAULT_HISTORY};
 pub use target::{Proxy, Target};
 pub use template::{Templates, Text};
-pub use units::{percent, Dur, Rate, Size};
+pub use units::{percent, Dur, Rate, Size, MAX_RATE};
 
 /// The whole perfgate.toml.
 #[derive(Debug, Default, Deserialize)]

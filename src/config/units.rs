@@ -56,7 +56,7 @@ impl<'de> Deserialize<'de> for Dur {
 }
 
 /// Arrivals a second one process is allowed to schedule.
-const MAX_RATE: f64 = 10_000_000.0;
+pub const MAX_RATE: f64 = 10_000_000.0;
 
 /// An arrival rate in requests per second, written "400/s", "1200/m" or a bare number.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::gate::{self, Budget};
-use crate::metrics::{is_transaction, Collector, Latency, Metric, Op, Scope};
+use crate::metrics::{is_transaction, Collector, Latency, LoadModel, Metric, Op, Scope};
 use crate::report::format::value;
 use crate::report::words;
 
@@ -30,8 +30,9 @@ impl Frames {
         }
     }
 
-    /// Sent first: the limits the charts draw, and whether stopping needs a token.
-    pub fn setup(&self, token: bool) -> String {
+    /// Sent first: the limits the charts draw, whether stopping and steering need a
+    /// token, and what the page may steer (the users or rate now, its highest) or why not.
+    pub fn setup(&self, token: bool, steer: &Result<(LoadModel, f64, f64), String>) -> String {
         let total = |metric: Metric| {
             self.budget.objectives.iter().filter(move |o| {
                 o.metric == metric && o.scope == Scope::Total && o.window.is_none()
@@ -47,7 +48,15 @@ impl Frames {
         let rps: Vec<Value> = total(Metric::Rps)
             .map(|o| json!({"name": "min rps", "value": o.limit}))
             .collect();
-        json!({"token": token, "limits": {"latency": latency, "rps": rps}}).to_string()
+        let steer = match steer {
+            Ok((LoadModel::Open, now, max)) => {
+                json!({"key": "rate", "unit": "arrivals/s", "now": now, "max": max})
+            }
+            Ok((_, now, max)) => json!({"key": "users", "unit": "users", "now": now, "max": max}),
+            Err(why) => json!({"off": why}),
+        };
+        json!({"token": token, "limits": {"latency": latency, "rps": rps}, "steer": steer})
+            .to_string()
     }
 
     /// The run so far, `elapsed` seconds in.

@@ -1,8 +1,9 @@
 //! `--dashboard ADDR`: a live page served by perfgate itself while it runs a load. The
 //! page (embedded: no CDN, works offline) draws what it is sent once a second over
 //! Server-Sent Events; a page opened mid-run gets every second so far first. `POST
-//! /stop` ends the run gracefully (results and reports written). Loopback by default;
-//! any other address needs a token, which stopping then needs too.
+//! /stop` ends the run gracefully (results and reports written); `POST /steer` changes
+//! its users or rate while it runs. Loopback by default; any other address needs a
+//! token, which stopping and steering then need too.
 
 mod frame;
 
@@ -19,7 +20,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::engine::Steer;
+use crate::metrics::LoadModel;
 
 const PAGE: &str = include_str!("page.html");
 
@@ -31,6 +35,15 @@ struct Shared {
     tx: broadcast::Sender<String>,
     token: Option<String>,
     stop: AtomicBool,
+    steering: Result<Steering, String>,
+}
+
+/// What the page may change while the run goes on: the users of a closed model or the
+/// rate of an open one, up to `max`; changes go to the engine through `tx`.
+pub struct Steering {
+    pub model: LoadModel,
+    pub max: f64,
+    pub tx: mpsc::UnboundedSender<Steer>,
 }
 
 /// The running dashboard; stops serving when dropped.
@@ -42,8 +55,14 @@ pub struct Dashboard {
 }
 
 impl Dashboard {
-    /// Serves on `addr`; an address other than loopback needs a `token`.
-    pub fn start(addr: &str, token: Option<String>, setup: String) -> Result<Dashboard, String> {
+    /// Serves on `addr`; an address other than loopback needs a `token`. `steering` says
+    /// what the page may change, or why it may not.
+    pub fn start(
+        addr: &str,
+        token: Option<String>,
+        setup: String,
+        steering: Result<Steering, String>,
+    ) -> Result<Dashboard, String> {
         use std::net::ToSocketAddrs as _;
         let wanted: Vec<SocketAddr> = addr
             .to_socket_addrs()
@@ -69,11 +88,13 @@ impl Dashboard {
             tx,
             token,
             stop: AtomicBool::new(false),
+            steering,
         });
         let app = Router::new()
             .route("/", get(|| async { Html(PAGE) }))
             .route("/events", get(events))
             .route("/stop", post(stop))
+            .route("/steer", post(steer))
             .with_state(shared.clone());
         let (done, thread) = crate::demo::serve_on_thread("perfgate-dashboard", 1, listener, app)
             .map_err(|e| e.to_string())?;
@@ -167,23 +188,90 @@ async fn events(State(s): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
-/// `POST /stop`, with `Authorization: Bearer TOKEN` when the dashboard has a token.
+/// Whether the request carries the dashboard's token (`Authorization: Bearer TOKEN`),
+/// when it has one.
+fn authorized(s: &Shared, headers: &HeaderMap) -> bool {
+    let Some(token) = &s.token else {
+        return true;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    given == Some(token.as_str())
+}
+
+/// `POST /stop`, with the token when the dashboard has one.
 async fn stop(State(s): State<Arc<Shared>>, headers: HeaderMap) -> impl IntoResponse {
-    if let Some(token) = &s.token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                "the dashboard's token is needed to stop the run",
-            );
-        }
+    if !authorized(&s, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "the dashboard's token is needed to stop the run".to_string(),
+        );
     }
     s.stop.store(true, Ordering::Relaxed);
     (
         StatusCode::ACCEPTED,
-        "stopping: results and reports are being written",
+        "stopping: results and reports are being written".to_string(),
     )
+}
+
+/// `POST /steer` with `{"users": N}` (closed model) or `{"rate": R}` (open model, per
+/// second), with the token when the dashboard has one.
+async fn steer(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> impl IntoResponse {
+    if !authorized(&s, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "the dashboard's token is needed to steer the run".to_string(),
+        );
+    }
+    match steering(&s, &body) {
+        Ok(said) => {
+            errln!("\nthe dashboard set {said}");
+            (StatusCode::ACCEPTED, said)
+        }
+        Err((status, why)) => (status, why),
+    }
+}
+
+/// Checks a steering request and hands it to the engine; what was set, in words.
+fn steering(s: &Shared, body: &[u8]) -> Result<String, (StatusCode, String)> {
+    let bad = |why: String| (StatusCode::BAD_REQUEST, why);
+    let to = s.steering.as_ref().map_err(|why| {
+        (
+            StatusCode::CONFLICT,
+            format!("this run cannot be steered: {why}"),
+        )
+    })?;
+    let (key, unit) = match to.model {
+        LoadModel::Open => ("rate", "arrivals/s"),
+        _ => ("users", "users"),
+    };
+    let asked: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| bad(format!("send JSON such as {{\"{key}\": 20}}: {e}")))?;
+    let value = asked
+        .get(key)
+        .and_then(serde_json::Value::as_f64)
+        .ok_or_else(|| {
+            bad(format!(
+                "this run's load is set by {key}: send {{\"{key}\": 20}}"
+            ))
+        })?;
+    let whole = key == "users";
+    if !(0.0..=to.max).contains(&value) || (whole && value.fract() != 0.0) {
+        let kind = if whole { "a whole number" } else { "a number" };
+        return Err(bad(format!("{key} must be {kind} from 0 to {}", to.max)));
+    }
+    to.tx
+        .send(Steer {
+            value,
+            by: "the dashboard".into(),
+        })
+        .map_err(|_| (StatusCode::CONFLICT, "the run is over".to_string()))?;
+    let unit = if value == 1.0 && whole { "user" } else { unit };
+    Ok(format!("{value} {unit}"))
 }

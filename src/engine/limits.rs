@@ -27,6 +27,11 @@ pub fn check(plan: &Plan) -> Result<(), String> {
     Ok(())
 }
 
+/// The most users this process may run at once (one connection each).
+pub fn max_users() -> f64 {
+    raise_fd_limit().map_or(1e6, |limit| limit.saturating_sub(SPARE_FDS) as f64)
+}
+
 /// Raises the soft RLIMIT_NOFILE to the hard limit; the limit in force after.
 #[cfg(unix)]
 fn raise_fd_limit() -> Option<u64> {

@@ -24,7 +24,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{Model, Plan};
 use crate::metrics::{
-    Collector, Generator, GitInfo, Latency, LoadModel, RunResult, ScenarioInfo, StopReason,
+    Collector, Generator, GitInfo, Latency, LoadChange, LoadModel, RunResult, ScenarioInfo,
+    StopReason,
 };
 
 pub use connect::probe;
@@ -47,6 +48,32 @@ pub struct RunOptions<'a> {
     /// Log failed and slow requests to stderr (rate-limited).
     pub log_requests: bool,
     pub hook: Option<Hook<'a>>,
+    /// Changes to the load asked while it runs (the dashboard's users or rate).
+    pub steering: Option<mpsc::UnboundedReceiver<Steer>>,
+}
+
+/// A change to a running load: its users (closed model, reached at its spawn rate) or
+/// its arrivals per second (open model, at once), from now to its end.
+#[derive(Clone, Debug)]
+pub struct Steer {
+    pub value: f64,
+    /// Who asked, for the result ("the dashboard").
+    pub by: String,
+}
+
+/// What a run can be steered to, if anything: a single load not bounded by iterations.
+/// (kind, value now, highest value allowed).
+pub fn steerable(plan: &Plan) -> Result<(LoadModel, f64, f64), String> {
+    let [load] = &plan.loads[..] else {
+        return Err("several loads run together: steer one scenario at a time".into());
+    };
+    if plan.iterations.is_some() {
+        return Err("the run is bounded by iterations".into());
+    }
+    Ok(match load.model {
+        Model::Closed { users, .. } => (LoadModel::Closed, users as f64, limits::max_users()),
+        Model::Open { rate, .. } => (LoadModel::Open, rate, crate::config::MAX_RATE),
+    })
 }
 
 /// How long in-flight requests get to finish after the stop before they are cut.
@@ -61,12 +88,10 @@ pub async fn run(
 ) -> RunResult {
     prepare_fixed_requests(&mut plan);
     let plan = Arc::new(plan);
-    let shapes: Vec<Shape> = plan.loads.iter().map(Shape::of_load).collect();
-    // What the result says of a single staged load's ramp.
-    let shape = match (&plan.loads[..], &shapes[..]) {
-        ([load], [s]) if !load.stages.is_empty() => s.points(),
-        _ => Vec::new(),
-    };
+    let mut shapes: Vec<Shape> = plan.loads.iter().map(Shape::of_load).collect();
+    let steering = opts.steering.take().filter(|_| steerable(&plan).is_ok());
+    let (steer_tx, steer_rx) = watch::channel(shapes.clone());
+    let mut changes: Vec<LoadChange> = Vec::new();
     let duration = plan.duration;
     let (stop_tx, stop_rx) = watch::channel(false);
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -83,8 +108,10 @@ pub async fn run(
         tx,
         iterations: plan.iterations.map(|n| Arc::new(AtomicU64::new(n))),
         log: log.clone(),
-        shapes,
+        shapes: shapes.clone(),
+        steer: steering.is_some().then_some(steer_rx),
     };
+    let mut steering = steering;
     let threads = plan.threads;
     let handles: Vec<_> = (0..threads)
         .map(|i| worker::spawn(i, threads, shared.clone()))
@@ -139,6 +166,20 @@ pub async fn run(
                 stopped_at = Some(Instant::now());
                 let _ = stop_tx.send(true);
             }
+            s = next_steer(&mut steering), if stopped_at.is_none() => {
+                let at = (start.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+                let (change, ramp) = match plan.loads[0].model {
+                    Model::Closed { spawn_rate, .. } => {
+                        (LoadChange { at_s: at, users: Some(s.value as u64), rate: None, by: s.by }, spawn_rate)
+                    }
+                    Model::Open { .. } => {
+                        (LoadChange { at_s: at, users: None, rate: Some(s.value), by: s.by }, 0.0)
+                    }
+                };
+                shapes[0] = shapes[0].steered(at, s.value.floor().max(0.0), ramp);
+                changes.push(change);
+                let _ = steer_tx.send(shapes.clone());
+            }
             _ = ticks.tick() => {
                 if let Some(hook) = opts.hook.as_mut() {
                     if let (Some(reason), None) = (hook(&collector, start.elapsed().as_secs_f64()), stopped_at) {
@@ -190,6 +231,11 @@ pub async fn run(
     judge_generator(&mut generator, wall);
     // A segment reports its share: merged, the segments add up to the whole run.
     let seg = plan.segment;
+    // What the result says of a single load's ramp: its stages, and what steering did.
+    let shape = match (&plan.loads[..], &shapes[..]) {
+        ([load], [s]) if !load.stages.is_empty() || !changes.is_empty() => s.points(),
+        _ => Vec::new(),
+    };
     let (mut model, mut users, mut rate) = (None, 0, None::<f64>);
     for load in &plan.loads {
         let (m, r) = match load.model {
@@ -219,6 +265,7 @@ pub async fn run(
             duration_s: duration.as_secs_f64(),
             segment: (seg.count > 1).then(|| seg.to_string()),
             shape,
+            changes,
         },
         environment: opts.environment.clone(),
         target: plan.target.url(),
@@ -240,6 +287,17 @@ pub async fn run(
     };
     result.refresh();
     result
+}
+
+/// The next change asked for; pending for ever without steering.
+async fn next_steer(rx: &mut Option<mpsc::UnboundedReceiver<Steer>>) -> Steer {
+    if let Some(r) = rx {
+        if let Some(s) = r.recv().await {
+            return s;
+        }
+        *rx = None;
+    }
+    std::future::pending().await
 }
 
 /// Serialises, once, every request that has no template in it.

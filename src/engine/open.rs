@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::time::Instant as TokioInstant;
 
-use super::shape::Shape;
+use super::shape::Live;
 use super::user::pick;
 use super::worker::Worker;
 use crate::config::Arrivals as ArrivalModel;
@@ -94,7 +94,7 @@ pub struct Schedule {
     pub lanes: usize,
     pub arrivals: ArrivalModel,
     pub classes: Vec<usize>,
-    pub shape: Rc<Shape>,
+    pub shape: Rc<Live>,
     /// Seconds into the run at which this load ends.
     pub end: f64,
 }
@@ -126,13 +126,27 @@ async fn fire(w: &Worker, s: &Schedule) -> bool {
         ArrivalModel::Uniform => s.lane as f64,
         ArrivalModel::Poisson => step(),
     };
-    let Some(mut next) = s.shape.time_of(count) else {
-        return false;
-    };
-    while next < s.end {
+    let due = |count: f64| s.shape.get().time_of(count).unwrap_or(f64::INFINITY);
+    let mut next = due(count);
+    loop {
+        if next >= s.end {
+            // No arrival before the load ends; steering may bring some (a rate raised
+            // from 0) until it does.
+            if !s.shape.steerable {
+                return false;
+            }
+            tokio::select! {
+                () = s.shape.changed() => {}
+                () = tokio::time::sleep_until(w.instant_at(s.end)) => return false,
+            }
+            next = due(count);
+            continue;
+        }
         let at = w.instant_at(next);
-        if at > TokioInstant::now() {
-            tokio::time::sleep_until(at).await;
+        if at > TokioInstant::now() && !s.shape.sleep_until(at).await {
+            // Steered: the same arrival, due by the new rate.
+            next = due(count);
+            continue;
         }
         let now = w.elapsed();
         w.schedule_late(Duration::from_secs_f64((now - next).max(0.0)));
@@ -150,11 +164,10 @@ async fn fire(w: &Worker, s: &Schedule) -> bool {
                 w.recorder.borrow_mut().dropped += 1;
             }
             count += step();
-            next = s.shape.time_of(count).unwrap_or(f64::INFINITY);
+            next = s.shape.get().time_of(count).unwrap_or(f64::INFINITY);
         }
         if stopping {
             return false;
         }
     }
-    false
 }

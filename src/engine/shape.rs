@@ -2,6 +2,11 @@
 //! as a piecewise-linear function of elapsed seconds. A plain closed scenario is a ramp
 //! from 0 to `users` at `spawn_rate`, then flat; stages add more points.
 
+use std::cell::{Ref, RefCell};
+
+use tokio::sync::Notify;
+use tokio::time::Instant as TokioInstant;
+
 use crate::config::{Load, Model, Stage};
 
 #[derive(Clone, Debug)]
@@ -68,6 +73,29 @@ impl Shape {
         self.start = start;
         self.end = end;
         self
+    }
+
+    /// The same shape up to `now` seconds into the run, then moving to `target`: at
+    /// `per_second` (a closed model's spawn rate), or at once when that is not positive.
+    /// What was planned after `now` is dropped: steering replaces it.
+    pub fn steered(&self, now: f64, target: f64, per_second: f64) -> Shape {
+        let tau = (now - self.start).max(0.0);
+        let here = self.inner_at(tau);
+        let mut points: Vec<(f64, f64)> =
+            self.points.iter().copied().filter(|p| p.0 < tau).collect();
+        points.push((tau, here));
+        let ramp = if per_second > 0.0 {
+            (target - here).abs() / per_second
+        } else {
+            0.0
+        };
+        points.push((tau + ramp, target));
+        Shape { points, ..*self }
+    }
+
+    /// Whether the load is over at `now` seconds into the run.
+    pub fn ended(&self, now: f64) -> bool {
+        now >= self.end
     }
 
     /// When the stages end (0 without stages).
@@ -165,6 +193,53 @@ impl Shape {
     }
 }
 
+/// A load's shape on a worker thread as it runs: steering (the dashboard) may replace
+/// it meanwhile, and whoever waits on the old one is woken.
+pub struct Live {
+    shape: RefCell<Shape>,
+    changed: Notify,
+    /// Steering is on: users and arrivals wait for a change instead of leaving when the
+    /// shape has nothing more for them before the load ends.
+    pub steerable: bool,
+}
+
+impl Live {
+    pub fn new(shape: Shape, steerable: bool) -> Live {
+        Live {
+            shape: RefCell::new(shape),
+            changed: Notify::new(),
+            steerable,
+        }
+    }
+
+    /// The shape now (do not hold it across an await).
+    pub fn get(&self) -> Ref<'_, Shape> {
+        self.shape.borrow()
+    }
+
+    pub fn set(&self, shape: Shape) {
+        *self.shape.borrow_mut() = shape;
+        self.changed.notify_waiters();
+    }
+
+    /// Sleeps until `at`; false when the shape changed first.
+    pub async fn sleep_until(&self, at: TokioInstant) -> bool {
+        if !self.steerable {
+            tokio::time::sleep_until(at).await;
+            return true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(at) => true,
+            () = self.changed.notified() => false,
+        }
+    }
+
+    /// Waits for the next change (forever when steering is off).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +310,34 @@ mod tests {
         let u = Shape::users(10, 10.0, &[]).within(5.0, 8.0);
         assert!((u.next_above(4.0, 0.0).unwrap() - 5.4).abs() < 1e-3);
         assert_eq!(u.next_above(4.0, 8.0), None, "its users leave at 8 s");
+    }
+
+    #[test]
+    fn steering_keeps_the_past_and_replaces_the_rest() {
+        // 10 users at 5/s, raised to 30 at 12 s: the ramp to 30 takes 4 s.
+        let s = Shape::users(10, 5.0, &[]).steered(12.0, 30.0, 5.0);
+        assert_eq!(
+            s.points(),
+            [[0.0, 0.0], [2.0, 10.0], [12.0, 10.0], [16.0, 30.0]]
+        );
+        assert_eq!(s.at(14.0), 20.0);
+        assert!((s.next_above(25.0, 12.0).unwrap() - 15.0).abs() < 1e-3);
+        // Stages after the change are dropped; lowering parks users above the target.
+        let staged = Shape::users(0, 1.0, &[stage(10, 100.0), stage(10, 0.0)]);
+        let low = staged.steered(5.0, 10.0, 100.0);
+        assert_eq!(low.points(), [[0.0, 0.0], [5.0, 50.0], [5.4, 10.0]]);
+        assert_eq!(low.next_above(20.0, 6.0), None);
+        // A rate changes at once; arrivals already due keep their times.
+        let r = Shape::rate(100.0, &[]).steered(2.0, 400.0, 0.0);
+        assert!((r.time_of(200.0).unwrap() - 2.0).abs() < 1e-9);
+        assert!((r.time_of(600.0).unwrap() - 3.0).abs() < 1e-9);
+        assert_eq!(r.steered(3.0, 0.0, 0.0).time_of(601.0), None, "rate 0");
+        // A late-starting load steered before its start changes from its start.
+        let late = Shape::rate(10.0, &[])
+            .within(10.0, 20.0)
+            .steered(4.0, 50.0, 0.0);
+        assert_eq!(late.at(5.0), 0.0);
+        assert_eq!(late.at(11.0), 50.0);
+        assert!(late.ended(20.0) && !late.ended(19.0));
     }
 }

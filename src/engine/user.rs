@@ -12,7 +12,7 @@ use super::http::{Conn, Keep};
 use super::open::Arrivals;
 use super::request::{check, extract, read_metrics, soft_checks, write_request};
 use super::response::Response;
-use super::shape::Shape;
+use super::shape::Live;
 use super::worker::{Joined, Worker};
 use crate::config::{PlannedRequest, PlannedTask, PlannedUser, Repeat, Wait};
 use crate::metrics::Failure;
@@ -71,24 +71,29 @@ impl User {
     /// failed) and leaves with its `on_stop`: when the shape parks it (a ramp-down; it
     /// joins again if brought back), when its load is over, or at the run's stop (which
     /// waits for it, within the grace for requests in flight).
-    pub async fn run_closed(mut self, w: Rc<Worker>, shape: Rc<Shape>) {
+    pub async fn run_closed(mut self, w: Rc<Worker>, shape: Rc<Live>) {
         let class = &w.plan.users[self.class];
         let level = self.id as f64;
         let mut active = Active::new(&w);
         let mut joined = None;
         loop {
             let started = Instant::now();
-            // Park until the shape wants this user (spawn ramp, stages), or leave.
+            // Park until the shape wants this user (spawn ramp, stages, steering), or
+            // leave: when nothing brings it back before the load ends.
             let now = started.duration_since(w.start).as_secs_f64();
-            match shape.next_above(level, now) {
-                None => break,
-                Some(t) if t > now => {
+            let next = shape.get().next_above(level, now);
+            match next {
+                None if !shape.steerable || shape.get().ended(now) => break,
+                Some(t) if t <= now => active.set(true),
+                _ => {
                     self.leave(&w, class, joined.take()).await;
                     active.set(false);
-                    tokio::time::sleep_until(w.instant_at(t)).await;
+                    match next {
+                        Some(t) => _ = shape.sleep_until(w.instant_at(t)).await,
+                        None => shape.changed().await,
+                    }
                     continue;
                 }
-                Some(_) => active.set(true),
             }
             if !w.running() {
                 break;

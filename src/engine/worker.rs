@@ -14,7 +14,7 @@ use tokio::time::Instant as TokioInstant;
 use super::http::Connector;
 use super::log::Log;
 use super::open::{schedule, Arrivals, Schedule};
-use super::shape::Shape;
+use super::shape::{Live, Shape};
 use super::user::User;
 use super::GRACE;
 use crate::config::{Model, Plan};
@@ -67,6 +67,8 @@ pub struct Shared {
     pub log: Arc<Log>,
     /// One per load of the plan.
     pub shapes: Vec<Shape>,
+    /// Each load's shape again whenever the run is steered (None: steering is off).
+    pub steer: Option<watch::Receiver<Vec<Shape>>>,
 }
 
 pub struct Worker {
@@ -247,22 +249,30 @@ async fn work(index: usize, threads: usize, s: Shared) {
     let lanes = (seg.count * threads as u64) as usize;
     let mut tasks = tokio::task::JoinSet::new();
     let mut queues = Vec::new();
+    let mut lives = Vec::new();
+    // Per closed load, the next user number of this thread not yet spawned.
+    let mut unspawned = Vec::new();
+    let closed_user = |id: u64| User::new(id, classes[id as usize % classes.len()], plan.timeout);
     for (load, shape) in plan.loads.iter().zip(&s.shapes) {
-        let shape = Rc::new(shape.clone());
+        let shape = Rc::new(Live::new(shape.clone(), s.steer.is_some()));
+        lives.push(shape.clone());
         match load.model {
             Model::Closed { .. } => {
                 // User number `id` runs while the shape is above `id`.
-                let total = shape.max().ceil() as u64;
-                for id in (lane as u64..total).step_by(lanes) {
-                    let user = User::new(id, classes[id as usize % classes.len()], plan.timeout);
-                    tasks.spawn_local(user.run_closed(w.clone(), shape.clone()));
+                let total = shape.get().max().ceil() as u64;
+                let mut id = lane as u64;
+                while id < total {
+                    tasks.spawn_local(closed_user(id).run_closed(w.clone(), shape.clone()));
+                    id += lanes as u64;
                 }
+                unspawned.push(id);
             }
             Model::Open {
                 max_users,
                 arrivals,
                 ..
             } => {
+                unspawned.push(u64::MAX);
                 // Idle users by class: arrivals follow the class weights, whichever
                 // class happens to answer fastest.
                 let queue = Rc::new(Arrivals::new(plan.users.len()));
@@ -291,25 +301,40 @@ async fn work(index: usize, threads: usize, s: Shared) {
     let ticker = tokio::task::spawn_local(tick(w.clone(), s.tx.clone()));
     // Users end by themselves (load over, iterations used up) or at the run's stop: then
     // nothing new starts, requests on the wire get GRACE to land, and the rest is cut
-    // (counted as interrupted).
+    // (counted as interrupted). Steering meanwhile replaces the shapes, and users beyond
+    // the planned peak are spawned as they are asked for.
     let mut stop = s.stop.clone();
+    let mut steer = s.steer.clone();
     let crashes = Crashes::default();
-    tokio::select! {
-        () = crashes.join_all(&mut tasks) => {}
-        _ = stop.wait_for(|s| *s) => {
-            w.stopping.set(true);
-            let grace = tokio::time::sleep(GRACE);
-            tokio::pin!(grace);
-            while w.in_flight.get() > 0 || w.leaving.get() > 0 {
-                tokio::select! {
-                    () = w.settled.notified() => {}
-                    () = &mut grace => break,
+    loop {
+        tokio::select! {
+            () = crashes.join_all(&mut tasks) => break,
+            shapes = steered(&mut steer) => {
+                for ((live, shape), next) in lives.iter().zip(shapes).zip(&mut unspawned) {
+                    let total = shape.max().ceil() as u64;
+                    live.set(shape);
+                    while *next < total {
+                        tasks.spawn_local(closed_user(*next).run_closed(w.clone(), live.clone()));
+                        *next += lanes as u64;
+                    }
                 }
             }
-            tasks.abort_all();
-            crashes.join_all(&mut tasks).await;
-            for q in &queues {
-                q.interrupt_left(&w);
+            _ = stop.wait_for(|s| *s) => {
+                w.stopping.set(true);
+                let grace = tokio::time::sleep(GRACE);
+                tokio::pin!(grace);
+                while w.in_flight.get() > 0 || w.leaving.get() > 0 {
+                    tokio::select! {
+                        () = w.settled.notified() => {}
+                        () = &mut grace => break,
+                    }
+                }
+                tasks.abort_all();
+                crashes.join_all(&mut tasks).await;
+                for q in &queues {
+                    q.interrupt_left(&w);
+                }
+                break;
             }
         }
     }
@@ -325,6 +350,19 @@ async fn work(index: usize, threads: usize, s: Shared) {
         crashed: crashes.count.get(),
         crash: crashes.first.take(),
     });
+}
+
+/// The shapes again after the run was steered; pending for ever when steering is off
+/// or over.
+async fn steered(rx: &mut Option<watch::Receiver<Vec<Shape>>>) -> Vec<Shape> {
+    let Some(r) = rx else {
+        return std::future::pending().await;
+    };
+    if r.changed().await.is_err() {
+        *rx = None;
+        return std::future::pending().await;
+    }
+    r.borrow_and_update().clone()
 }
 
 /// User tasks that panicked: counted, so a bug shows in the verdict instead of quietly

@@ -173,6 +173,7 @@ fn finish(
             duration_s,
             segment: None,
             shape: Vec::new(),
+            changes: Vec::new(),
         },
         environment: None,
         target,

@@ -43,6 +43,15 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
         if out.scenario.shape != r.scenario.shape {
             out.scenario.shape.clear();
         }
+        // Each segment's own dashboard may have steered it: every change is kept.
+        for c in &r.scenario.changes {
+            if !out.scenario.changes.contains(c) {
+                out.scenario.changes.push(c.clone());
+            }
+        }
+        out.scenario
+            .changes
+            .sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
         out.scenario.users += r.scenario.users;
         out.scenario.rate = match (out.scenario.rate, r.scenario.rate) {
             (Some(a), Some(b)) => Some(a + b),

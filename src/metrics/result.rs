@@ -79,9 +79,27 @@ pub struct ScenarioInfo {
     pub segment: Option<String>,
     /// A load with stages: (seconds from its start, users or arrivals per second) at its
     /// start and at each stage's end; the whole run's values, in a segment's result too.
-    /// Empty without stages, and for several loads run together.
+    /// Empty without stages or steering, and for several loads run together. Steered
+    /// while it ran (the dashboard), it follows each change: the load actually driven.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shape: Vec<[f64; 2]>,
+    /// Each change to the load asked while it ran, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<LoadChange>,
+}
+
+/// A change to the load while it ran: from `at_s` seconds on, this many users (closed
+/// model, reached at its spawn rate) or arrivals per second (open model).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadChange {
+    pub at_s: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Who changed it: "the dashboard".
+    pub by: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

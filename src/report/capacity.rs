@@ -126,6 +126,7 @@ pub fn html(c: &Capacity, budget: &Budget) -> String {
                 limits,
                 x_labels: x_labels.clone(),
                 log_x: wide,
+                marks: vec![],
             }
             .svg()
         };

@@ -58,6 +58,8 @@ pub struct LineChart {
     pub limits: Vec<(String, f64)>,
     pub x_labels: Vec<(f64, String)>,
     pub log_x: bool,
+    /// Moments marked by a vertical line and their words (a change to the load).
+    pub marks: Vec<(f64, String)>,
 }
 
 const W: f64 = 720.0;
@@ -130,6 +132,21 @@ impl LineChart {
                 py(*v) - 4.0,
                 escape(name),
                 y = py(*v)
+            );
+        }
+        for (x, label) in self
+            .marks
+            .iter()
+            .filter(|m| (x0..=x1).contains(&self.x(m.0)))
+        {
+            let _ = write!(
+                s,
+                r##"<line x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{}" stroke="#7c3aed" stroke-dasharray="3 3"/><text x="{:.1}" y="{}" fill="#7c3aed">{}</text>"##,
+                H - BOTTOM,
+                px(*x) + 4.0,
+                TOP + 10.0,
+                escape(label),
+                x = px(*x)
             );
         }
         for (i, series) in self.series.iter().enumerate() {
@@ -214,9 +231,11 @@ mod tests {
             limits: vec![("budget".into(), 1.5)],
             x_labels: vec![],
             log_x: false,
+            marks: vec![(0.5, "<b>6 users".into()), (7.0, "out of range".into())],
         };
         let svg = c.svg();
-        assert!(!svg.contains("<script>"), "{svg}");
+        assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
+        assert!(svg.contains("&lt;b&gt;6 users") && !svg.contains("out of range"));
         assert!(svg.contains("&lt;script&gt;") && svg.contains("a&amp;b"));
         assert!(svg.contains("<polyline") && svg.contains("stroke-dasharray"));
     }

@@ -314,6 +314,13 @@ fn over_time(r: &Report<'_>) -> Vec<LineChart> {
         color,
         points,
     };
+    // What steering changed, and when (the dashboard's users or rate).
+    let marks: Vec<(f64, String)> = res
+        .scenario
+        .changes
+        .iter()
+        .map(|c| (c.at_s, super::change_text(c)))
+        .collect();
     let chart = |title: &str, series, limits| LineChart {
         title: title.to_string(),
         y_unit: "",
@@ -321,6 +328,7 @@ fn over_time(r: &Report<'_>) -> Vec<LineChart> {
         limits,
         x_labels: seconds_axis(res),
         log_x: false,
+        marks: marks.clone(),
     };
     let mut charts = vec![
         chart(
@@ -401,5 +409,6 @@ fn spectrum(res: &RunResult) -> LineChart {
         .map(|(x, l)| (x, l.to_string()))
         .collect(),
         log_x: true,
+        marks: vec![],
     }
 }

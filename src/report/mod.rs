@@ -19,7 +19,7 @@ pub use github::{annotations, step_summary};
 pub use table::{baseline_block, terminal, verdict_block};
 
 use crate::gate::Verdict;
-use crate::metrics::{LoadModel, RunResult, ScenarioInfo, StopReason};
+use crate::metrics::{LoadChange, LoadModel, RunResult, ScenarioInfo, StopReason};
 use format::seconds;
 
 /// What every renderer reads.
@@ -98,8 +98,46 @@ pub fn interrupted_text(r: &RunResult) -> Option<String> {
 }
 
 /// The load a run put on: "10 users", "400 arrivals/s, up to 1000 users", or with
-/// stages "50 → 100 → 0 arrivals/s over 8 s, up to 20 users".
+/// stages "50 → 100 → 0 arrivals/s over 8 s, up to 20 users"; steered while it ran,
+/// what it was planned as and then each change ("10 users, then from the dashboard: 30
+/// users at 12 s, 5 users at 20 s").
 pub fn load_text(s: &ScenarioInfo) -> String {
+    if s.changes.is_empty() {
+        return planned_load_text(s);
+    }
+    // The shape holds the steering too: the plan is what came before the first change.
+    let first = s.changes[0].at_s;
+    let mut planned = s.clone();
+    planned.changes.clear();
+    planned.shape.retain(|p| p[0] < first);
+    // A flat rate, or a closed model's spawn ramp to its users, is no staged shape.
+    let spawn_ramp = matches!(planned.shape[..], [[0.0, 0.0], [_, u]] if u == s.users as f64);
+    if planned.shape.len() < 2 || spawn_ramp {
+        planned.shape.clear();
+    }
+    let changes: Vec<String> = s
+        .changes
+        .iter()
+        .map(|c| format!("{} at {}", change_text(c), seconds(c.at_s)))
+        .collect();
+    format!(
+        "{}, then from {}: {}",
+        planned_load_text(&planned),
+        s.changes[0].by,
+        changes.join(", ")
+    )
+}
+
+/// What a change set the load to: "6 users", "1 user", "120 arrivals/s".
+pub fn change_text(c: &LoadChange) -> String {
+    match (c.users, c.rate) {
+        (Some(1), _) => "1 user".to_string(),
+        (Some(u), _) => format!("{u} users"),
+        (None, r) => format!("{} arrivals/s", r.unwrap_or(0.0)),
+    }
+}
+
+fn planned_load_text(s: &ScenarioInfo) -> String {
     let number = |v: f64| {
         if v.fract() == 0.0 {
             format!("{v:.0}")
@@ -172,6 +210,22 @@ mod tests {
         assert_eq!(
             load_text(&s),
             "50 → 100 → 0 arrivals/s over 8 s (whole run; this is segment 2/4), up to 20 users"
+        );
+        s.segment = None;
+        s.model = LoadModel::Closed;
+        s.rate = None;
+        s.users = 10;
+        s.shape = vec![[0.0, 0.0], [2.0, 10.0], [12.0, 10.0], [16.0, 30.0]];
+        let change = |at_s, users| LoadChange {
+            at_s,
+            users: Some(users),
+            rate: None,
+            by: "the dashboard".into(),
+        };
+        s.changes = vec![change(12.0, 30), change(20.0, 5)];
+        assert_eq!(
+            load_text(&s),
+            "10 users, then from the dashboard: 30 users at 12 s, 5 users at 20 s"
         );
     }
 }

@@ -77,6 +77,7 @@ pub fn drawing(
             .map(|(i, r)| (i as f64, format!("#{}", r.id)))
             .collect(),
         log_x: false,
+        marks: vec![],
     }
     .svg();
     if html {

@@ -2,6 +2,8 @@
 //! the binary, and a bounded in-process run.
 #![allow(dead_code)]
 
+#[cfg(target_os = "linux")]
+pub mod cdp;
 pub mod faults;
 pub mod flow;
 
@@ -189,6 +191,7 @@ pub fn fixture_with(scale: f64) -> RunResult {
             duration_s: 10.0,
             segment: None,
             shape: Vec::new(),
+            changes: Vec::new(),
         },
         environment: Some("production".into()),
         target: "http://127.0.0.1:8080".into(),
