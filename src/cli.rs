@@ -328,3 +328,31 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE|history:BRANCH")]
     pub baseline: Option<String>,
 }
+
+/// Runs a parsed command line: what `perfgate` does, and a Rust test's `Test::main`.
+pub fn execute(cli: Cli) -> std::process::ExitCode {
+    use crate::{app, config::Env, exit::Exit};
+    use std::io::Write as _;
+    // The environment is read here, once; settings resolve it with the flags.
+    let env = Env::read();
+    let outcome = match cli.command {
+        Command::Demo(args) => app::demo(args, &env),
+        Command::Run(args) => app::run(args, &env),
+        Command::Check(args) => app::check(args, &env),
+        Command::Report(args) => app::report(args, &env),
+        Command::Compare(args) => app::compare(args, &env),
+        Command::History(args) => app::history(args, &env),
+        Command::Init(args) => app::init(args),
+        Command::Import(args) => app::import(args, &env),
+        Command::Capacity(args) => app::capacity(args, &env),
+    };
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            // A closed stderr must not turn exit 2 into a panic.
+            let message = crate::report::format::cut_long_quotes(&format!("{e:#}"));
+            let _ = writeln!(std::io::stderr(), "error: {message}");
+            Exit::Error.into()
+        }
+    }
+}

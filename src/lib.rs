@@ -56,6 +56,7 @@ macro_rules! errln {
 pub mod app;
 pub mod capacity;
 pub mod cli;
+pub mod code;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
@@ -71,6 +72,7 @@ pub mod metrics;
 pub mod regress;
 pub mod report;
 
+pub use code::{prelude, Test};
 pub use config::{Config, Overrides, Plan, Settings};
 pub use demo::{DemoServer, Knobs};
 pub use engine::{run, RunOptions};

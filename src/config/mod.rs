@@ -343,6 +343,8 @@ pub struct RequestConfig {
     /// The requests of a multi-request task, in order (tasks only).
     #[serde(default)]
     pub steps: Vec<Spanned<RequestConfig>>,
+    /// A task written in Rust, by the name its test registered it under (tasks only).
+    pub code: Option<Spanned<String>>,
     /// The endpoint name metrics and SLOs use (default: the path as written).
     pub endpoint: Option<String>,
     pub method: Option<String>,

@@ -2,6 +2,7 @@
 //! users; a coordinator on the caller's runtime collects intervals, watches the clock,
 //! the shutdown signal and the live hook, and builds the `RunResult`.
 
+mod code;
 mod connect;
 mod cookies;
 mod http;
@@ -24,15 +25,17 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{Model, Plan};
 use crate::metrics::{
-    Collector, Generator, GitInfo, Latency, LoadChange, LoadModel, RunResult, ScenarioInfo,
+    Collector, Generator, GitInfo, Latency, LoadChange, LoadModel, Names, RunResult, ScenarioInfo,
     StopReason,
 };
 
+pub use code::{fail, Outcome, Reply, Request};
 pub use connect::probe;
 pub use limits::check as check_limits;
 #[doc(hidden)]
 pub use response::read_for_fuzzing as read_response_for_fuzzing;
 pub use shape::Shape;
+pub use user::User;
 
 /// Called about once a second with what has been collected and the seconds elapsed.
 /// Returning `Some` stops the run with that reason (e.g. an `abort_on_fail` objective).
@@ -101,7 +104,9 @@ pub async fn run(
         opts.slow_request.map_or(0, |d| d.as_micros() as u64),
         opts.log_requests,
     ));
+    let names = Arc::new(Names::new(&plan.endpoints, &plan.checks, &plan.metrics));
     let shared = worker::Shared {
+        names: names.clone(),
         plan: plan.clone(),
         start,
         stop: stop_rx,
@@ -121,7 +126,8 @@ pub async fn run(
     let mut collector = Collector::new(&plan.endpoints, &plan.tasks, threads)
         .with_checks(&plan.checks)
         .with_metrics(&plan.metrics)
-        .with_tags(&plan.endpoint_tags);
+        .with_tags(&plan.endpoint_tags)
+        .with_names(names);
     let mut done = 0;
     let (mut cpu_seconds, mut wait_seconds) = (0.0, 0.0);
     let (mut schedule_lag, mut timer_delays) = (Duration::ZERO, Latency::default());

@@ -60,8 +60,9 @@ impl Arrivals {
         for (class, due) in self.due.iter().enumerate() {
             for _ in due.borrow_mut().drain(..) {
                 let task = pick(&w.plan.users[class].tasks);
-                if let Some(first) = task.steps.first() {
-                    w.recorder.borrow_mut().interrupted(first.endpoint);
+                // A task written in Rust has no steps: its own endpoint counts it.
+                if let Some(e) = task.steps.first().map(|s| s.endpoint).or(task.transaction) {
+                    w.recorder.borrow_mut().interrupted(e);
                 }
             }
         }

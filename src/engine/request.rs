@@ -151,7 +151,7 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The request target a `Location` names, on this target only.
-fn resolve(target: &Target, current: &str, location: &str) -> Result<String, Failure> {
+pub(super) fn resolve(target: &Target, current: &str, location: &str) -> Result<String, Failure> {
     let location = location.trim();
     let location = location.split('#').next().unwrap_or_default();
     let scheme = if target.tls { "https" } else { "http" };

@@ -15,23 +15,35 @@ use super::response::Response;
 use super::shape::Live;
 use super::worker::{Joined, Worker};
 use crate::config::{PlannedRequest, PlannedTask, PlannedUser, Repeat, Wait};
-use crate::metrics::Failure;
+use crate::metrics::{Failure, Recorder};
 
 /// Memory a user keeps for response bodies between iterations.
 const KEPT_BODY_BYTES: usize = 64 * 1024;
 
+/// A virtual user: what a task written in Rust is handed (see `crate::code`). Its
+/// requests go out on its own connection, with its cookies.
 pub struct User {
-    pub id: u64,
+    pub(super) id: u64,
     class: usize,
-    conn: Conn,
-    timeout: Timeout,
-    vars: BTreeMap<String, Value>,
+    pub(super) conn: Conn,
+    pub(super) timeout: Timeout,
+    pub(super) vars: BTreeMap<String, Value>,
     iteration: u64,
-    out: Vec<u8>,
+    pub(super) out: Vec<u8>,
     scratch: String,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
     /// Sending its on_stop after the run stopped (within the grace).
     stopping: bool,
+    /// Its worker thread (Rust tasks send through it).
+    pub(super) w: Rc<Worker>,
+    /// A Rust task's first request counts its latency from here (the open model's
+    /// scheduled arrival).
+    pub(super) due: Option<Instant>,
+    /// The endpoint of the last request a Rust task sent, and the task's own.
+    pub(super) last: Option<usize>,
+    pub(super) task_endpoint: Option<usize>,
+    /// `User::state`.
+    pub(super) state: Option<Box<dyn std::any::Any>>,
 }
 
 /// How a task ended.
@@ -51,18 +63,23 @@ enum Sent {
 }
 
 impl User {
-    pub fn new(id: u64, class: usize, timeout: Duration) -> User {
+    pub(super) fn new(id: u64, class: usize, w: &Rc<Worker>) -> User {
         User {
             id,
             class,
             conn: Conn::default(),
-            timeout: Timeout::new(timeout),
+            timeout: Timeout::new(w.plan.timeout),
             vars: BTreeMap::new(),
             iteration: 0,
             out: Vec::new(),
             scratch: String::new(),
             body: Vec::new(),
             stopping: false,
+            w: w.clone(),
+            due: None,
+            last: None,
+            task_endpoint: None,
+            state: None,
         }
     }
 
@@ -71,7 +88,7 @@ impl User {
     /// failed) and leaves with its `on_stop`: when the shape parks it (a ramp-down; it
     /// joins again if brought back), when its load is over, or at the run's stop (which
     /// waits for it, within the grace for requests in flight).
-    pub async fn run_closed(mut self, w: Rc<Worker>, shape: Rc<Live>) {
+    pub(super) async fn run_closed(mut self, w: Rc<Worker>, shape: Rc<Live>) {
         let class = &w.plan.users[self.class];
         let level = self.id as f64;
         let mut active = Active::new(&w);
@@ -145,7 +162,7 @@ impl User {
 
     /// Open model: serves the arrivals the scheduler hands this user's class, each with
     /// its own `on_start` and `on_stop`.
-    pub async fn run_open(mut self, w: Rc<Worker>, arrivals: Rc<Arrivals>) {
+    pub(super) async fn run_open(mut self, w: Rc<Worker>, arrivals: Rc<Arrivals>) {
         let class = &w.plan.users[self.class];
         while let Some(due) = arrivals.next(&w, self.class).await {
             let mut active = Active::new(&w);
@@ -197,6 +214,9 @@ impl User {
     ) -> Ended {
         w.recorder.borrow_mut().tasks[task.id] += 1;
         let begin = due.unwrap_or(started);
+        if let Some(code) = &task.code {
+            return self.run_code(w, task, code.as_ref(), begin, due).await;
+        }
         let data = match self.data_rows(w, task) {
             Ok(data) => data,
             Err(f) => {
@@ -204,7 +224,7 @@ impl User {
                 // Nothing went to the network, so nothing awaited: give the other
                 // users of this thread a turn.
                 tokio::task::yield_now().await;
-                return self.transaction(w, task, begin, Ended::Failed(f));
+                return self.time_task(w, task, begin, Ended::Failed(f));
             }
         };
         let mut first = true;
@@ -268,7 +288,7 @@ impl User {
                     };
                     in_flight.land();
                     match (
-                        self.record(w, req, &data, start, n == sends, result),
+                        self.record_sent(w, req, &data, start, n == sends, result),
                         &req.repeat,
                     ) {
                         (Err(f), _) => break 'steps Ended::Failed(f),
@@ -287,14 +307,45 @@ impl User {
             Ended::Done
         };
         match task.transaction {
-            Some(_) => self.transaction(w, task, begin, ended),
+            Some(_) => self.time_task(w, task, begin, ended),
             None => ended,
         }
     }
 
+    /// Runs a task written in Rust, timed as a whole. A panic in it is caught: the task
+    /// fails with its message, and the user goes on.
+    async fn run_code(
+        &mut self,
+        w: &Worker,
+        task: &PlannedTask,
+        code: &dyn crate::code::Task,
+        begin: Instant,
+        due: Option<Instant>,
+    ) -> Ended {
+        use futures_util::FutureExt as _;
+        self.due = due;
+        self.last = None;
+        self.task_endpoint = task.transaction;
+        let run = std::panic::AssertUnwindSafe(code.call(self)).catch_unwind();
+        let ended = match run.await {
+            Ok(Ok(())) => Ended::Done,
+            _ if !w.running() && !self.stopping => Ended::Stopped,
+            Ok(Err(f)) => Ended::Failed(f),
+            Err(panic) => Ended::Failed(Failure::Code(format!(
+                "panicked: {}",
+                crate::code::panic_message(&*panic)
+            ))),
+        };
+        self.due = None;
+        if let (Ended::Failed(f @ Failure::Code(_)), Some(t)) = (&ended, task.transaction) {
+            w.log_failure(t, &w.redact(f.clone()));
+        }
+        self.time_task(w, task, begin, ended)
+    }
+
     /// Records the task timed as a whole, if it is one; hands `ended` back.
     #[inline]
-    fn transaction(&self, w: &Worker, task: &PlannedTask, begin: Instant, ended: Ended) -> Ended {
+    fn time_task(&self, w: &Worker, task: &PlannedTask, begin: Instant, ended: Ended) -> Ended {
         if let Some(t) = task.transaction {
             let us = begin.elapsed().as_micros() as u64;
             let mut rec = w.recorder.borrow_mut();
@@ -323,7 +374,7 @@ impl User {
     /// Records a request's outcome: its latency from `start`, its failure if any, soft
     /// checks and numbers read. With `repeat = { until }`, says whether to send it again;
     /// on the `last` send, an `until` still false fails it.
-    fn record(
+    fn record_sent(
         &mut self,
         w: &Worker,
         req: &PlannedRequest,
@@ -334,25 +385,13 @@ impl User {
     ) -> Result<Sent, Failure> {
         let latency_us = start.elapsed().as_micros() as u64;
         let mut rec = w.recorder.borrow_mut();
-        let retries = self.conn.take_retries();
-        if retries > 0 {
-            rec.retried(req.endpoint, retries);
-        }
+        self.observe(&mut rec, req.endpoint, &result);
         let answered = matches!(result, Some((_, Ok(_))));
         let mut again = false;
         let failure = match result {
-            None => {
-                self.conn.close();
-                rec.status(req.endpoint, 0);
-                Some(Failure::Timeout)
-            }
-            Some((connect, r)) => {
-                if let Some(us) = connect {
-                    rec.connected(req.endpoint, us);
-                }
-                rec.status(req.endpoint, r.as_ref().map_or(0, |resp| resp.status));
+            None => Some(Failure::Timeout),
+            Some((_, r)) => {
                 if let Ok(resp) = &r {
-                    rec.received(req.endpoint, resp.body_bytes);
                     if !req.checks.is_empty() {
                         soft_checks(req, resp, &self.body, &mut rec);
                     }
@@ -377,18 +416,76 @@ impl User {
                 }
             }
         };
-        if let Some(f) = failure.map(|f| w.redact(f)) {
-            w.log_failure(req.endpoint, &f);
-            if answered {
-                rec.failure(req.endpoint, latency_us, f.clone());
-            } else {
-                rec.unanswered(req.endpoint, f.clone());
-            }
-            return Err(f);
+        if let Some(f) = failure {
+            return Err(failed(w, &mut rec, req.endpoint, latency_us, answered, f));
         }
         drop(rec);
         w.log_slow(req.endpoint, latency_us);
         Ok(if again { Sent::Again } else { Sent::Done })
+    }
+
+    /// Counts what every exchange has: retries, the connection time, the status class
+    /// and the body size. A timeout closes the connection.
+    #[inline]
+    fn observe(
+        &mut self,
+        rec: &mut Recorder,
+        endpoint: usize,
+        result: &Option<(Option<u64>, Result<Response, Failure>)>,
+    ) {
+        let retries = self.conn.take_retries();
+        if retries > 0 {
+            rec.retried(endpoint, retries);
+        }
+        match result {
+            None => {
+                self.conn.close();
+                rec.status(endpoint, 0);
+            }
+            Some((connect, r)) => {
+                if let Some(us) = connect {
+                    rec.connected(endpoint, *us);
+                }
+                rec.status(endpoint, r.as_ref().map_or(0, |resp| resp.status));
+                if let Ok(resp) = r {
+                    rec.received(endpoint, resp.body_bytes);
+                }
+            }
+        }
+    }
+
+    /// Records a request sent from Rust code: a status of 400 or more fails it, as
+    /// the config's default expectation does.
+    pub(super) fn account(
+        &mut self,
+        w: &Worker,
+        endpoint: usize,
+        start: Instant,
+        result: Option<(Option<u64>, Result<Response, Failure>)>,
+    ) -> Result<Response, Failure> {
+        let latency_us = start.elapsed().as_micros() as u64;
+        let mut rec = w.recorder.borrow_mut();
+        self.observe(&mut rec, endpoint, &result);
+        let (answered, f) = match result {
+            None => (false, Failure::Timeout),
+            Some((_, Err(f))) => (false, f),
+            Some((_, Ok(resp))) if resp.status < 400 => {
+                let ttfb = resp.first_byte.saturating_duration_since(start);
+                rec.success(endpoint, latency_us, ttfb.as_micros() as u64);
+                drop(rec);
+                w.log_slow(endpoint, latency_us);
+                return Ok(resp);
+            }
+            Some((_, Ok(resp))) => (true, Failure::Status(resp.status)),
+        };
+        Err(failed(w, &mut rec, endpoint, latency_us, answered, f))
+    }
+
+    /// A request from Rust code that never went out: counted as failed.
+    pub(super) fn unsent(&mut self, w: &Worker, endpoint: usize, f: Failure) -> Failure {
+        let f = w.redact(f);
+        unsent(w, endpoint, &f);
+        f
     }
 
     /// With `repeat = { until }`: whether to send again (the condition is still false);
@@ -463,6 +560,27 @@ impl User {
     }
 }
 
+/// A failed request, its reason redacted: logged and counted, with its latency when it
+/// was answered.
+#[inline]
+fn failed(
+    w: &Worker,
+    rec: &mut Recorder,
+    endpoint: usize,
+    latency_us: u64,
+    answered: bool,
+    f: Failure,
+) -> Failure {
+    let f = w.redact(f);
+    w.log_failure(endpoint, &f);
+    if answered {
+        rec.failure(endpoint, latency_us, f.clone());
+    } else {
+        rec.unanswered(endpoint, f.clone());
+    }
+    f
+}
+
 /// A request that never went out (a template, a condition or a feeder failed): logged
 /// and counted as failed, without a latency.
 fn unsent(w: &Worker, endpoint: usize, f: &Failure) {
@@ -531,7 +649,7 @@ impl Drop for Active<'_> {
 /// The request timeout. Its timer stays armed across requests and moves only when it
 /// fires before the current request's deadline (about once per timeout length), instead
 /// of a timer inserted and removed per request.
-struct Timeout {
+pub(super) struct Timeout {
     sleep: Pin<Box<Sleep>>,
     length: Duration,
 }
@@ -545,7 +663,7 @@ impl Timeout {
     }
 
     /// Resolves once a request sent at `sent` has run for the timeout length.
-    async fn expired(&mut self, sent: Instant) {
+    pub(super) async fn expired(&mut self, sent: Instant) {
         let due = TokioInstant::from_std(sent) + self.length;
         // The timer is never later than `due`: it was last set for an earlier request.
         loop {

@@ -3,6 +3,7 @@
 //! Nothing on the request path is shared with other threads except atomics.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use super::shape::{Live, Shape};
 use super::user::User;
 use super::GRACE;
 use crate::config::{Model, Plan};
-use crate::metrics::{Failure, Latency, Recorder};
+use crate::metrics::{Failure, Latency, Names, Recorder};
 
 /// What a worker tells the coordinator.
 pub enum Msg {
@@ -69,6 +70,8 @@ pub struct Shared {
     pub shapes: Vec<Shape>,
     /// Each load's shape again whenever the run is steered (None: steering is off).
     pub steer: Option<watch::Receiver<Vec<Shape>>>,
+    /// Endpoints, checks and numbers named by Rust tasks as they run.
+    pub names: Arc<Names>,
 }
 
 pub struct Worker {
@@ -89,6 +92,17 @@ pub struct Worker {
     log: Arc<Log>,
     schedule_lag: Cell<Duration>,
     timer_delays: RefCell<Latency>,
+    names: Arc<Names>,
+    /// This thread's copy of what it has looked up in `names`.
+    known: RefCell<Known>,
+}
+
+/// Names Rust tasks used on this thread, and their indices.
+#[derive(Default)]
+struct Known {
+    endpoints: HashMap<String, usize>,
+    checks: HashMap<(usize, String), usize>,
+    metrics: HashMap<String, usize>,
 }
 
 impl Worker {
@@ -167,6 +181,7 @@ impl Worker {
         match f {
             Failure::Expect(t) => Failure::Expect(hide(t)),
             Failure::Redirect(t) => Failure::Redirect(hide(t)),
+            Failure::Code(t) => Failure::Code(hide(t)),
             Failure::Protocol(t) => Failure::Protocol(hide(t)),
             Failure::Template(t) => Failure::Template(hide(t)),
             Failure::Connect(t) => Failure::Connect(hide(t)),
@@ -187,6 +202,41 @@ impl Worker {
             self.log
                 .line(format_args!("slow request: {name} took {} ms", us / 1000));
         }
+    }
+
+    /// The index of the endpoint a Rust task calls `name`; the recorder has room for it.
+    pub fn endpoint_id(&self, name: &str, method: &str) -> usize {
+        if let Some(&i) = self.known.borrow().endpoints.get(name) {
+            return i;
+        }
+        let i = self.names.endpoint(name, method);
+        self.known
+            .borrow_mut()
+            .endpoints
+            .insert(name.to_string(), i);
+        self.recorder.borrow_mut().grow(i + 1, 0);
+        i
+    }
+
+    /// The index of soft check `check` on `endpoint`.
+    pub fn check_id(&self, endpoint: usize, check: &str) -> usize {
+        let key = (endpoint, check.to_string());
+        if let Some(&i) = self.known.borrow().checks.get(&key) {
+            return i;
+        }
+        let i = self.names.check(endpoint, check);
+        self.known.borrow_mut().checks.insert(key, i);
+        i
+    }
+
+    /// The index of the number `name` a Rust task records.
+    pub fn metric_id(&self, name: &str) -> usize {
+        if let Some(&i) = self.known.borrow().metrics.get(name) {
+            return i;
+        }
+        let i = self.names.metric(name);
+        self.known.borrow_mut().metrics.insert(name.to_string(), i);
+        i
     }
 
     /// Notes that an open-model arrival was handed out `lag` after its due time.
@@ -240,6 +290,8 @@ async fn work(index: usize, threads: usize, s: Shared) {
         log: s.log.clone(),
         schedule_lag: Cell::new(Duration::ZERO),
         timer_delays: RefCell::default(),
+        names: s.names.clone(),
+        known: RefCell::default(),
     });
     let classes = class_sequence(&plan);
     // User number and arrival number k are this thread's when
@@ -252,7 +304,7 @@ async fn work(index: usize, threads: usize, s: Shared) {
     let mut lives = Vec::new();
     // Per closed load, the next user number of this thread not yet spawned.
     let mut unspawned = Vec::new();
-    let closed_user = |id: u64| User::new(id, classes[id as usize % classes.len()], plan.timeout);
+    let closed_user = |id: u64| User::new(id, classes[id as usize % classes.len()], &w);
     for (load, shape) in plan.loads.iter().zip(&s.shapes) {
         let shape = Rc::new(Live::new(shape.clone(), s.steer.is_some()));
         lives.push(shape.clone());
@@ -279,7 +331,7 @@ async fn work(index: usize, threads: usize, s: Shared) {
                 queues.push(queue.clone());
                 for id in (lane as u64..max_users).step_by(lanes) {
                     let class = classes[id as usize % classes.len()];
-                    let user = User::new(id, class, plan.timeout);
+                    let user = User::new(id, class, &w);
                     tasks.spawn_local(user.run_open(w.clone(), queue.clone()));
                 }
                 let end = (load.start + load.duration).as_secs_f64();

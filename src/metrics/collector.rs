@@ -1,10 +1,11 @@
 //! Folds the workers' per-interval recorders into running totals and a time series.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::recorder::{EndpointRecorder, Recorder};
 use super::{
-    is_transaction, CheckCount, Interval, IntervalStats, Latency, Packed, Stats, TaskCount,
+    is_transaction, CheckCount, Interval, IntervalStats, Latency, Names, Packed, Stats, TaskCount,
 };
 
 /// Seconds an interval stays open for late hand-overs before its histograms are packed.
@@ -28,6 +29,8 @@ pub struct Collector {
     pub checks: Vec<CheckCount>,
     /// The names of the numbers read from responses, in the plan's order.
     metrics: Vec<String>,
+    /// Where the names user code brings while running are (None: only the plan's).
+    names: Option<Arc<Names>>,
 }
 
 impl Collector {
@@ -56,6 +59,40 @@ impl Collector {
             whole: None,
             checks: Vec::new(),
             metrics: Vec::new(),
+            names: None,
+        }
+    }
+
+    /// Takes endpoints, checks and numbers user code names while running from `names`.
+    pub fn with_names(mut self, names: Arc<Names>) -> Collector {
+        self.names = Some(names);
+        self
+    }
+
+    /// Takes in the names user code brought since the last recording.
+    fn grow(&mut self, rec: &Recorder) {
+        let Some(names) = &self.names else {
+            return;
+        };
+        if rec.endpoints.len() > self.endpoints.len() {
+            let new = names.endpoints_from(self.endpoints.len());
+            self.endpoints
+                .extend(new.iter().map(|(n, m)| Stats::named(n, m)));
+        }
+        if rec.checks.len() > self.checks.len() {
+            let new = names.checks_from(self.checks.len());
+            self.checks
+                .extend(new.into_iter().map(|(endpoint, check)| CheckCount {
+                    endpoint,
+                    check,
+                    passed: 0,
+                    failed: 0,
+                }));
+        }
+        let metrics = rec.endpoints.iter().map(|e| e.metrics.len()).max();
+        if metrics.unwrap_or(0) > self.metrics.len() {
+            let new = names.metrics_from(self.metrics.len());
+            self.metrics.extend(new);
         }
     }
 
@@ -106,18 +143,19 @@ impl Collector {
 
     /// Adds one worker's recording of interval `t` (seconds since start).
     pub fn add(&mut self, t: u64, rec: Recorder) {
-        let names: Vec<String> = self.endpoints.iter().map(|e| e.name.clone()).collect();
+        self.grow(&rec);
         let interval = self.series.entry(t).or_insert_with(|| Interval {
             t,
-            endpoints: names
-                .iter()
-                .map(|n| IntervalStats {
-                    name: n.clone(),
-                    ..IntervalStats::default()
-                })
-                .collect(),
             ..Interval::default()
         });
+        // Every endpoint has its slot, those user code named after this began included.
+        let have = interval.endpoints.len();
+        interval
+            .endpoints
+            .extend(self.endpoints[have..].iter().map(|e| IntervalStats {
+                name: e.name.clone(),
+                ..IntervalStats::default()
+            }));
         interval.users += rec.users;
         interval.dropped += rec.dropped;
         self.dropped += rec.dropped;
@@ -129,10 +167,8 @@ impl Collector {
             c.failed += not;
         }
         let n = self.endpoints.len();
-        let open = self
-            .open
-            .entry(t)
-            .or_insert_with(|| vec![Latency::default(); n]);
+        let open = self.open.entry(t).or_default();
+        open.resize(n, Latency::default());
         for (i, e) in rec.endpoints.into_iter().enumerate() {
             let slot = &mut interval.endpoints[i];
             slot.requests += e.requests;

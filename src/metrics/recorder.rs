@@ -28,6 +28,15 @@ pub enum Failure {
     Data(String),
     /// A redirect could not be followed.
     Redirect(String),
+    /// A task written in Rust returned an error, or panicked.
+    Code(String),
+}
+
+/// `?` in a task written in Rust: any error fails the task with its words.
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure::Code(e.to_string())
+    }
 }
 
 impl fmt::Display for Failure {
@@ -43,6 +52,7 @@ impl fmt::Display for Failure {
             Failure::Template(e) => write!(f, "template: {e}"),
             Failure::Data(e) => write!(f, "data: {e}"),
             Failure::Redirect(e) => write!(f, "redirect: {e}"),
+            Failure::Code(e) => write!(f, "{e}"),
         }
     }
 }
@@ -109,6 +119,18 @@ impl Recorder {
     pub fn with_checks(mut self, n: usize) -> Recorder {
         self.checks = vec![[0; 2]; n];
         self
+    }
+
+    /// Makes room for endpoints and soft checks that user code named while running
+    /// (`Names`): at least `endpoints` and `checks` of them.
+    pub fn grow(&mut self, endpoints: usize, checks: usize) {
+        if self.endpoints.len() < endpoints {
+            self.endpoints
+                .resize_with(endpoints, EndpointRecorder::default);
+        }
+        if self.checks.len() < checks {
+            self.checks.resize(checks, [0; 2]);
+        }
     }
 
     /// A number read from a response of `endpoint` into metric `id` (kept in thousandths).

@@ -283,3 +283,34 @@ pub fn read_request(s: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> Option<(S
 pub fn health_only(host: &str) -> String {
     config(host, "{ constant = \"0ms\" }", &[("h", "/health", 1)])
 }
+
+/// What the result schema finds wrong with `instance` (empty: it validates).
+pub fn schema_errors(instance: &serde_json::Value) -> Vec<String> {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../schema/run-result.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect()
+}
+
+/// An example program of this crate (`examples/NAME.rs`), built if it is not yet.
+pub fn example(name: &str) -> PathBuf {
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", name])
+        .status()
+        .expect("cargo builds the example");
+    assert!(status.success(), "building example {name}");
+    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        })
+        .join("examples")
+        .join(name);
+    assert!(bin.is_file(), "{}", bin.display());
+    bin
+}

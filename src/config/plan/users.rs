@@ -32,15 +32,26 @@ pub(super) fn plan(
     source: &Source,
     vars: &BTreeMap<String, String>,
 ) -> Result<Users, ConfigError> {
-    if config.users.is_empty() {
+    // Classes written in Rust (a `perfgate::Test`) replace the config's of their name.
+    let code = crate::code::installed().map_or(&[][..], |c| &c.classes[..]);
+    let in_code = |name: &str| code.iter().any(|c| c.name == name);
+    if config.users.is_empty() && code.is_empty() {
         return Err(source.whole("no [[users]] defined: add at least one user class with tasks"));
     }
-    let class_weight: u64 = config.users.iter().map(|u| u.get_ref().weight as u64).sum();
+    let class_weight: u64 = config
+        .users
+        .iter()
+        .map(|u| u.get_ref())
+        .filter(|u| !in_code(&u.name))
+        .map(|u| u.weight as u64)
+        .chain(code.iter().map(|c| c.weight as u64))
+        .sum();
     if class_weight == 0 {
-        return Err(source.error(
-            config.users[0].span(),
-            "user class weights add up to 0: give at least one class a weight above 0",
-        ));
+        let e = "user class weights add up to 0: give at least one class a weight above 0";
+        return Err(match config.users.first() {
+            Some(u) => source.error(u.span(), e),
+            None => source.whole(e),
+        });
     }
     let mut out = Users {
         users: Vec::new(),
@@ -52,11 +63,63 @@ pub(super) fn plan(
         templates: Templates::with_env(vars.clone()),
     };
     let known = KnownNames::of(config);
-    for class in &config.users {
+    for class in config.users.iter().filter(|c| !in_code(&c.get_ref().name)) {
         let user = plan_class(config, class, source, &known, &mut out)?;
         out.users.push(user);
     }
+    for class in code {
+        let user = code_class(class, &mut out).map_err(|e| source.whole(e))?;
+        out.users.push(user);
+    }
     Ok(out)
+}
+
+/// A user class written in Rust: each of its tasks timed whole as `task:NAME`.
+fn code_class(c: &crate::code::Class, out: &mut Users) -> Result<PlannedUser, String> {
+    if c.tasks.iter().all(|t| t.weight == 0) {
+        return Err(format!(
+            "user class {:?} (Rust) has no task of a weight above 0: add .task(weight, function)",
+            c.name
+        ));
+    }
+    if let Wait::Between([lo, hi]) = c.wait {
+        if lo > hi {
+            return Err(format!(
+                "user class {:?}: between({lo}, {hi}) is backwards",
+                c.name
+            ));
+        }
+    }
+    let mut task = |t: &crate::code::NamedTask| code_task(&c.name, t, out);
+    Ok(PlannedUser {
+        name: c.name.clone(),
+        weight: c.weight,
+        wait: c.wait,
+        tasks: c.tasks.iter().map(&mut task).collect(),
+        on_start: c.on_start.as_ref().map(&mut task),
+        on_stop: c.on_stop.as_ref().map(&mut task),
+    })
+}
+
+fn code_task(class: &str, t: &crate::code::NamedTask, out: &mut Users) -> PlannedTask {
+    let name = format!("{TRANSACTION}{}", t.name);
+    let endpoint = tagged_endpoint(
+        &mut out.endpoints,
+        &mut out.endpoint_tags,
+        &name,
+        "TASK",
+        &BTreeMap::new(),
+    )
+    .expect("no tags, no clash");
+    out.tasks.push((class.to_string(), t.name.clone()));
+    PlannedTask {
+        id: out.tasks.len() - 1,
+        weight: t.weight,
+        steps: Vec::new(),
+        feeders: Vec::new(),
+        transaction: Some(endpoint),
+        code: Some(t.task.clone()),
+    }
 }
 
 fn plan_class(
@@ -101,6 +164,10 @@ fn plan_class(
     }
     let mut planned = Vec::new();
     for task in task_list.get_ref() {
+        if let Some(name) = &task.get_ref().code {
+            planned.push(config_code_task(c, task, name, source, out)?);
+            continue;
+        }
         let steps = plan_steps(task, source, known, out)?;
         let t = task.get_ref();
         let task_name = t
@@ -190,6 +257,44 @@ fn plan_class(
     })
 }
 
+/// A config task that calls a Rust function (`code = "NAME"`) its test registered.
+fn config_code_task(
+    class: &UserClass,
+    task: &Spanned<RequestConfig>,
+    name: &Spanned<String>,
+    source: &Source,
+    out: &mut Users,
+) -> Result<PlannedTask, ConfigError> {
+    let code = crate::code::installed();
+    let Some(f) = code.and_then(|c| c.functions.get(name.get_ref())) else {
+        let known: Vec<&String> = code
+            .map(|c| c.functions.keys().collect())
+            .unwrap_or_default();
+        let why = match code {
+            None => "tasks written in Rust run from a test built with perfgate::Test (see docs/code.md), not from the perfgate command".to_string(),
+            Some(_) if known.is_empty() => "the test registers no function (Test::function)".to_string(),
+            Some(_) => format!("the test registers {known:?}"),
+        };
+        return Err(source.error(
+            name.span(),
+            format!("code = {:?}: no such function: {why}", name.get_ref()),
+        ));
+    };
+    let t = task.get_ref();
+    if t.path.is_some() || !t.steps.is_empty() {
+        return Err(source.error(
+            task.span(),
+            "a task with code = \"...\" sends what its function sends: remove its path and steps",
+        ));
+    }
+    let named = crate::code::NamedTask {
+        name: t.name.clone().unwrap_or_else(|| name.get_ref().clone()),
+        weight: t.weight.unwrap_or(1),
+        task: f.clone(),
+    };
+    Ok(code_task(&class.name, &named, out))
+}
+
 /// A task of `steps`, counted under (class, name).
 fn task_of(
     config: &Config,
@@ -207,6 +312,7 @@ fn task_of(
         feeders: feeders_used(config, &out.templates, &steps),
         steps,
         transaction,
+        code: None,
     }
 }
 
@@ -325,6 +431,8 @@ pub struct PlannedTask {
     /// A task of several requests (or a repeated one) is also timed as a whole: its
     /// endpoint "task:NAME" (an index into `Plan::endpoints`).
     pub transaction: Option<usize>,
+    /// A task written in Rust (then `steps` is empty), always timed as a whole.
+    pub code: Option<std::sync::Arc<dyn crate::code::Task>>,
 }
 
 pub struct PlannedRequest {

@@ -1,0 +1,315 @@
+//! Users as code: a load test that is a Rust program whose users are async functions,
+//! on perfgate's engine, gate and reports (load shapes, the open model, budgets,
+//! baselines, history, exports, segments and exit codes unchanged).
+//!
+//! ```no_run
+//! use perfgate::prelude::*;
+//!
+//! async fn verify(u: &mut User) -> Outcome {
+//!     let r = u.post("/api/verify-proof").name("verify").json(&serde_json::json!({"type": "login"})).send().await?;
+//!     u.check("answered 200", r.status() == 200);
+//!     Ok(())
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     Test::from_config("perfgate.toml")
+//!         .user("ProofUser", 1, |c| c.task(3, verify).wait(between(1.s(), 3.s())))
+//!         .main() // the perfgate command line: --scenario, --env, --report, --baseline …
+//! }
+//! ```
+//!
+//! A class named as one of the config's `[[users]]` replaces it; others run beside the
+//! config's. A config task can call a Rust function by name (`code = "verify"`, the
+//! function registered with [`Test::function`]).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use crate::config::{Dur, Wait};
+pub use crate::engine::{fail, Outcome, Reply, Request, User};
+
+/// What a program using the API needs, in one `use perfgate::prelude::*;`.
+pub mod prelude {
+    pub use super::{between, constant, fail, pacing, DurationExt, Outcome, Reply, Test, User};
+}
+
+/// A task written in Rust: any `async fn(&mut User) -> Outcome` (or async closure).
+pub trait Task: Send + Sync + 'static {
+    fn call<'u>(&'u self, user: &'u mut User) -> Pin<Box<dyn Future<Output = Outcome> + 'u>>;
+}
+
+impl<F> Task for F
+where
+    F: AsyncFn(&mut User) -> Outcome + Send + Sync + 'static,
+{
+    fn call<'u>(&'u self, user: &'u mut User) -> Pin<Box<dyn Future<Output = Outcome> + 'u>> {
+        Box::pin(self(user))
+    }
+}
+
+/// A task with its name (counted as `task:NAME`) and weight.
+#[derive(Clone)]
+pub struct NamedTask {
+    pub name: String,
+    pub weight: u32,
+    pub task: Arc<dyn Task>,
+}
+
+/// A user class written in Rust: its tasks by weight, its wait, its `on_start` and
+/// `on_stop`.
+#[derive(Clone)]
+pub struct Class {
+    pub name: String,
+    pub weight: u32,
+    pub wait: Wait,
+    pub tasks: Vec<NamedTask>,
+    pub on_start: Option<NamedTask>,
+    pub on_stop: Option<NamedTask>,
+}
+
+impl Class {
+    fn new(name: &str, weight: u32) -> Class {
+        Class {
+            name: name.to_string(),
+            weight,
+            wait: Wait::Constant(Dur(Duration::ZERO)),
+            tasks: Vec::new(),
+            on_start: None,
+            on_stop: None,
+        }
+    }
+
+    /// A task picked `weight` times in the sum of weights, named after its function.
+    pub fn task<F: Task>(self, weight: u32, f: F) -> Class {
+        let name = name_of::<F>();
+        self.task_named(weight, &name, f)
+    }
+
+    /// A task with a name of its own (for closures, whose type has none worth reading).
+    pub fn task_named<F: Task>(mut self, weight: u32, name: &str, f: F) -> Class {
+        self.tasks.push(NamedTask {
+            name: name.to_string(),
+            weight,
+            task: Arc::new(f),
+        });
+        self
+    }
+
+    /// Run once when a user starts (again before its next task if it failed), and for
+    /// each arrival in the open model.
+    pub fn on_start<F: Task>(mut self, f: F) -> Class {
+        self.on_start = Some(NamedTask {
+            name: name_of::<F>(),
+            weight: 0,
+            task: Arc::new(f),
+        });
+        self
+    }
+
+    /// Run when a user leaves (ramp-down, the load's end, the run's stop).
+    pub fn on_stop<F: Task>(mut self, f: F) -> Class {
+        self.on_stop = Some(NamedTask {
+            name: name_of::<F>(),
+            weight: 0,
+            task: Arc::new(f),
+        });
+        self
+    }
+
+    /// Think time after each task: [`between`], [`constant`] or [`pacing`].
+    pub fn wait(mut self, wait: Wait) -> Class {
+        self.wait = wait;
+        self
+    }
+}
+
+/// A uniformly random wait between `lo` and `hi`.
+pub fn between(lo: Duration, hi: Duration) -> Wait {
+    Wait::Between([Dur(lo), Dur(hi)])
+}
+
+pub fn constant(d: Duration) -> Wait {
+    Wait::Constant(Dur(d))
+}
+
+/// Each task starts `d` after the previous one started (whatever it took).
+pub fn pacing(d: Duration) -> Wait {
+    Wait::Pacing(Dur(d))
+}
+
+/// `2.s()`, `500.ms()`.
+pub trait DurationExt {
+    fn s(self) -> Duration;
+    fn ms(self) -> Duration;
+}
+
+impl DurationExt for u64 {
+    fn s(self) -> Duration {
+        Duration::from_secs(self)
+    }
+
+    fn ms(self) -> Duration {
+        Duration::from_millis(self)
+    }
+}
+
+/// The classes and functions a test brings, read by the planner.
+#[derive(Clone, Default)]
+pub struct Code {
+    pub classes: Vec<Class>,
+    /// Functions config tasks call by name (`code = "NAME"`).
+    pub functions: BTreeMap<String, Arc<dyn Task>>,
+}
+
+static INSTALLED: OnceLock<Code> = OnceLock::new();
+
+/// The code of the test this process runs, if it is one.
+pub fn installed() -> Option<&'static Code> {
+    INSTALLED.get()
+}
+
+/// A load test written in Rust: its user classes, its config, and the perfgate command
+/// line to run it with.
+#[derive(Default)]
+pub struct Test {
+    config: Option<PathBuf>,
+    code: Code,
+}
+
+impl Test {
+    /// With this config (scenarios, budgets, target), unless `-c` names another.
+    pub fn from_config(path: impl Into<PathBuf>) -> Test {
+        Test {
+            config: Some(path.into()),
+            code: Code::default(),
+        }
+    }
+
+    /// Without a config: for `demo` (the bundled config) or `-c FILE` given when run.
+    pub fn new() -> Test {
+        Test::default()
+    }
+
+    /// A user class of `weight`, built by `build` from [`Class`]'s methods.
+    pub fn user(mut self, name: &str, weight: u32, build: impl FnOnce(Class) -> Class) -> Test {
+        self.code.classes.push(build(Class::new(name, weight)));
+        self
+    }
+
+    /// A function config tasks can call: `code = "NAME"` in a `[[users.tasks]]`.
+    pub fn function<F: Task>(mut self, name: &str, f: F) -> Test {
+        self.code.functions.insert(name.to_string(), Arc::new(f));
+        self
+    }
+
+    /// Runs the perfgate command line from this process's arguments, as `perfgate`
+    /// would: `run` (the default when none is named: `-- --scenario smoke --env
+    /// staging`), `demo`, `check`, `report`, … The same output, results and exit codes.
+    pub fn main(self) -> ExitCode {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        self.main_with(&args)
+    }
+
+    /// As [`Test::main`], with these arguments.
+    pub fn main_with(self, args: &[String]) -> ExitCode {
+        use clap::{CommandFactory, Parser};
+        let subcommands: Vec<String> = crate::cli::Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .collect();
+        let mut argv = vec!["perfgate".to_string()];
+        let named = args.first().is_some_and(|a| {
+            subcommands.contains(a) || a.starts_with("--help") || a == "-h" || a == "--version"
+        });
+        if !named {
+            argv.push("run".to_string());
+        }
+        argv.extend(args.iter().cloned());
+        let config_given = args.iter().any(|a| a == "-c" || a.starts_with("--config"));
+        let takes_config = argv
+            .get(1)
+            .is_some_and(|c| c != "demo" && c != "init" && c != "import");
+        if let (Some(path), false, true) = (&self.config, config_given, takes_config) {
+            argv.push("--config".to_string());
+            argv.push(path.display().to_string());
+        }
+        let cli = match crate::cli::Cli::try_parse_from(&argv) {
+            Ok(cli) => cli,
+            Err(e) => {
+                let _ = e.print();
+                return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            }
+        };
+        if INSTALLED.set(self.code).is_err() {
+            eprintln!("error: one Test runs per process");
+            return ExitCode::from(2);
+        }
+        quiet_caught_panics();
+        crate::cli::execute(cli)
+    }
+}
+
+/// A task's name from its function's type: `my_test::verify_proof` → `verify_proof`.
+fn name_of<F>() -> String {
+    let full = std::any::type_name::<F>();
+    let name = full.rsplit("::").next().unwrap_or(full);
+    if name.contains('{') {
+        "task".to_string() // a closure: name it with task_named
+    } else {
+        name.to_string()
+    }
+}
+
+/// The words of a caught panic.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "(no message)".to_string())
+}
+
+/// A panic in a task is caught and counted (with its message, in the log and the
+/// result): the default hook's report of each on stderr is left out for worker threads.
+fn quiet_caught_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let worker = std::thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("perfgate-worker"));
+        if !worker {
+            default(info);
+        }
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn verify_proof(_: &mut User) -> Outcome {
+        Ok(())
+    }
+
+    #[test]
+    fn tasks_are_named_after_their_functions() {
+        let c = Class::new("U", 1).task(3, verify_proof).task_named(
+            1,
+            "poll",
+            async |_u: &mut User| Ok(()),
+        );
+        let names: Vec<(&str, u32)> = c
+            .tasks
+            .iter()
+            .map(|t| (t.name.as_str(), t.weight))
+            .collect();
+        assert_eq!(names, [("verify_proof", 3), ("poll", 1)]);
+        assert_eq!(5.s(), Duration::from_secs(5));
+        assert_eq!(250.ms(), Duration::from_millis(250));
+    }
+}

@@ -1,0 +1,353 @@
+//! What a task written in Rust does with its user: requests on the user's own
+//! connection (keep-alive, cookies, redirects, TLS, timeouts, named for per-endpoint
+//! budgets, timed from the scheduled arrival in the open model), soft checks, numbers
+//! recorded into histograms, feeders, variables and state of its own.
+
+use std::any::Any;
+use std::time::Instant;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::http::Keep;
+use super::request::resolve;
+use super::user::User;
+use crate::metrics::Failure;
+
+/// How a task written in Rust ends: `Err` fails it (the failure is counted against the
+/// task, `task:NAME`, with its reason); `?` works on any error.
+pub type Outcome = Result<(), Failure>;
+
+/// A failure of user code, in its own words: `return Err(fail("no proof id"))`.
+pub fn fail(why: impl std::fmt::Display) -> Failure {
+    Failure::Code(why.to_string())
+}
+
+impl User {
+    /// A GET of `path` (on the target: "/api/x", or a URL of the target's own).
+    pub fn get(&mut self, path: impl Into<String>) -> Request<'_> {
+        Request::new(self, "GET", path.into())
+    }
+
+    pub fn post(&mut self, path: impl Into<String>) -> Request<'_> {
+        Request::new(self, "POST", path.into())
+    }
+
+    pub fn put(&mut self, path: impl Into<String>) -> Request<'_> {
+        Request::new(self, "PUT", path.into())
+    }
+
+    pub fn delete(&mut self, path: impl Into<String>) -> Request<'_> {
+        Request::new(self, "DELETE", path.into())
+    }
+
+    /// A request with any method.
+    pub fn request(&mut self, method: &str, path: impl Into<String>) -> Request<'_> {
+        Request::new(self, method, path.into())
+    }
+
+    /// This user's number (0, 1, 2, … across the run).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Counts a soft check on the last response (or on the task, before any): its pass
+    /// rate is reported and a budget can require it (`checks = "99.9%"`); it never fails
+    /// the request.
+    pub fn check(&mut self, name: &str, held: bool) -> bool {
+        let endpoint = self.measured();
+        let id = self.w.check_id(endpoint, name);
+        let mut rec = self.w.recorder.borrow_mut();
+        rec.grow(0, id + 1);
+        rec.checked(endpoint, id, held);
+        held
+    }
+
+    /// Records `value` into the histogram `name` (on the last response's endpoint, or the
+    /// task's): budgets bound it as `NAME_p95`, `NAME_p99`, … Values below 0 are not
+    /// recorded.
+    pub fn record(&mut self, name: &str, value: f64) {
+        if !(value >= 0.0 && value.is_finite()) {
+            return;
+        }
+        let endpoint = self.measured();
+        let id = self.w.metric_id(name);
+        self.w.recorder.borrow_mut().read(endpoint, id, value);
+    }
+
+    /// The next row of the feeder `name` (`[data.NAME]` in the config), as JSON.
+    pub fn feed(&mut self, name: &str) -> Result<serde_json::Value, Failure> {
+        let f = self
+            .w
+            .plan
+            .feeders
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| fail(format!("no feeder called {name:?} in the config")))?;
+        let row = f.next_row().ok_or_else(|| {
+            Failure::Data(format!(
+                "feeder {name} ran dry: each of its {} rows is used once (unique = true)",
+                f.rows.len()
+            ))
+        })?;
+        serde_json::to_value(&row).map_err(fail)
+    }
+
+    /// A variable this user keeps (as `extract` sets them for the config's templates).
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.vars.get(name).map(|v| v.to_string())
+    }
+
+    /// Sets a variable, seen by this user's config tasks as `{{ vars.NAME }}` too.
+    pub fn set_var(&mut self, name: &str, value: impl Serialize) {
+        self.vars.insert(
+            name.to_string(),
+            minijinja::Value::from(minijinja::value::Serde(value)),
+        );
+    }
+
+    /// State of this user's own, of any type: made with `Default` on first use and kept
+    /// across its tasks (a session, a cart, a counter).
+    pub fn state<T: Default + 'static>(&mut self) -> &mut T {
+        let fresh = !self.state.as_ref().is_some_and(|s| s.is::<T>());
+        if fresh {
+            self.state = Some(Box::new(T::default()));
+        }
+        let state: &mut Box<dyn Any> = self.state.as_mut().expect("set above");
+        state.downcast_mut().expect("checked above")
+    }
+
+    /// Times `block` as one named metric, `task:NAME` (budgetable like any endpoint):
+    /// its failure is the block's error.
+    pub async fn transaction<T>(
+        &mut self,
+        name: &str,
+        block: impl AsyncFnOnce(&mut User) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let endpoint = self
+            .w
+            .endpoint_id(&format!("{}{name}", crate::config::TRANSACTION), "TASK");
+        let began = Instant::now();
+        let r = block(self).await;
+        let us = began.elapsed().as_micros() as u64;
+        let mut rec = self.w.recorder.borrow_mut();
+        match &r {
+            Ok(_) => rec.answered(endpoint, us),
+            Err(f) => rec.failure(endpoint, us, f.clone()),
+        }
+        r
+    }
+
+    /// Where checks and numbers go: the last response's endpoint, else the task's.
+    fn measured(&self) -> usize {
+        self.last.or(self.task_endpoint).unwrap_or(0)
+    }
+}
+
+/// A request being written; `send` it.
+#[must_use = "a request does nothing until it is sent"]
+pub struct Request<'u> {
+    user: &'u mut User,
+    method: String,
+    path: String,
+    name: Option<String>,
+    headers: Vec<(String, String)>,
+    body: Option<(Vec<u8>, Option<&'static str>)>,
+    keep: Vec<String>,
+}
+
+impl<'u> Request<'u> {
+    fn new(user: &'u mut User, method: &str, path: String) -> Request<'u> {
+        Request {
+            user,
+            method: method.to_string(),
+            path,
+            name: None,
+            headers: Vec::new(),
+            body: None,
+            keep: Vec::new(),
+        }
+    }
+
+    /// The endpoint name metrics and budgets use (default: the path as written).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// A JSON body (and `content-type: application/json`).
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
+        // Serialising plain data cannot fail; a map with non-string keys sends `null`.
+        let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"null".to_vec());
+        self.body = Some((bytes, Some("application/json")));
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some((body.into(), None));
+        self
+    }
+
+    /// Keeps the response header `name` for `Reply::header` (headers are read only when
+    /// asked for: it keeps the common case lean).
+    pub fn keep_header(mut self, name: &str) -> Self {
+        self.keep.push(name.to_ascii_lowercase());
+        self
+    }
+
+    /// Sends it and waits for the whole response. Recorded whatever happens: a status
+    /// of 400 or more, a timeout or a refused connection is a failed request, and `Err`.
+    pub async fn send(self) -> Result<Reply, Failure> {
+        let Request {
+            user: u,
+            method,
+            path,
+            name,
+            headers,
+            body,
+            keep,
+        } = self;
+        let w = u.w.clone();
+        if !w.running() {
+            return Err(Failure::Code("the run is stopping".into()));
+        }
+        let endpoint = w.endpoint_id(name.as_deref().unwrap_or(&path), &method);
+        u.last = Some(endpoint);
+        // Latency counts from the scheduled arrival for the task's first request.
+        let start = u.due.take().unwrap_or_else(Instant::now);
+        let target = &w.plan.target;
+        let path = if path.starts_with('/') {
+            format!("{}{path}", target.base_path)
+        } else {
+            match resolve(target, "/", &path) {
+                Ok(p) => p,
+                Err(f) => return Err(u.unsent(&w, endpoint, f)),
+            }
+        };
+        write_head(u, &w.plan, &method, &path, &headers, body.as_ref());
+        let keep_body = Keep {
+            body: true,
+            headers: &keep,
+        };
+        u.body.clear();
+        let in_flight = w.take_off(endpoint);
+        let sent = Instant::now();
+        let result = {
+            let exchange = u.conn.exchange(
+                &w.connector,
+                &u.out,
+                method == "HEAD",
+                keep_body,
+                &mut u.body,
+            );
+            tokio::pin!(exchange);
+            tokio::select! {
+                biased;
+                r = &mut exchange => Some(r),
+                () = u.timeout.expired(sent) => None,
+            }
+        };
+        in_flight.land();
+        let resp = u.account(&w, endpoint, start, result)?;
+        let headers = keep
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| Some((name.clone(), resp.captured(i)?.to_string())))
+            .collect();
+        Ok(Reply {
+            status: resp.status,
+            headers,
+            body: std::mem::take(&mut u.body),
+        })
+    }
+}
+
+/// Writes the request into the user's buffer: the line, host, the config's headers,
+/// the request's own, and its body.
+fn write_head(
+    u: &mut User,
+    plan: &crate::config::Plan,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: Option<&(Vec<u8>, Option<&'static str>)>,
+) {
+    use std::io::Write as _;
+    let out = &mut u.out;
+    out.clear();
+    let t = &plan.target;
+    let scheme = if t.absolute_form { "http://" } else { "" };
+    let authority = if t.absolute_form {
+        &t.authority[..]
+    } else {
+        ""
+    };
+    let _ = write!(
+        out,
+        "{method} {scheme}{authority}{path} HTTP/1.1\r\nhost: {}\r\n",
+        t.authority
+    );
+    for (name, value) in plan.headers.iter().chain(headers) {
+        let _ = write!(out, "{name}: {value}\r\n");
+    }
+    match body {
+        Some((bytes, kind)) => {
+            if let Some(kind) = kind {
+                let _ = write!(out, "content-type: {kind}\r\n");
+            }
+            let _ = write!(out, "content-length: {}\r\n\r\n", bytes.len());
+            out.extend_from_slice(bytes);
+        }
+        None if matches!(method, "POST" | "PUT" | "PATCH") => {
+            out.extend_from_slice(b"content-length: 0\r\n\r\n")
+        }
+        None => out.extend_from_slice(b"\r\n"),
+    }
+}
+
+/// A response: its status, the headers asked for, and its body.
+#[derive(Debug)]
+pub struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// A header the request kept (`keep_header`); a failure when it was not there.
+    pub fn header(&self, name: &str) -> Result<&str, Failure> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| {
+                fail(format!(
+                    "no {name} header in the response (was it kept with .keep_header({name:?})?)"
+                ))
+            })
+    }
+
+    /// The body (at most `[target] max_body` of it).
+    pub fn bytes(&self) -> &[u8] {
+        &self.body
+    }
+
+    pub fn text(&self) -> Result<&str, Failure> {
+        std::str::from_utf8(&self.body).map_err(|e| fail(format!("body is not UTF-8: {e}")))
+    }
+
+    /// The body read as JSON into `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Failure> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| fail(format!("body is not the JSON expected: {e}")))
+    }
+}

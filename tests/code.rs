@@ -1,0 +1,236 @@
+//! Users written in Rust (`perfgate::Test`), run as a user runs them: the example
+//! programs, against the embedded demo and a recording server, through the same command
+//! line, output, results and exit codes as `perfgate`.
+
+mod common;
+
+use std::process::Command;
+
+use common::{example, flow::FlowServer, schema_errors, temp_dir};
+use perfgate::metrics::RunResult;
+
+/// The seed's three classes in Rust replace the bundled config's by name: the demo's
+/// own count equals perfgate's, the result passes the schema and the same budget, and
+/// the endpoints are the TOML version's.
+#[test]
+fn the_seed_users_in_rust_pass_the_seed_budget() {
+    let dir = temp_dir("code-seed");
+    let out = dir.join("r.json");
+    let run = Command::new(example("seed_users"))
+        .args([
+            "demo",
+            "--scenario",
+            "smoke",
+            "--duration",
+            "6s",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{said}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(said.contains("PASSED"), "{said}");
+    let r = RunResult::load(&out).unwrap();
+    let served: u64 = said
+        .lines()
+        .find_map(|l| l.strip_prefix("(the demo service itself counted "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the demo's count");
+    assert_eq!(r.total.requests, served, "perfgate's count is the demo's");
+    assert!(r.total.requests > 20, "{}", r.total.requests);
+    let instance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(schema_errors(&instance), Vec::<String>::new());
+    let requests: Vec<&str> = r
+        .endpoints
+        .iter()
+        .map(|e| e.name.as_str())
+        .filter(|n| !n.starts_with("task:"))
+        .collect();
+    assert_eq!(
+        requests,
+        [
+            "/api/batch-verify-proofs",
+            "/api/verify-biometric-proof",
+            "/api/verify-proof",
+            "/health"
+        ]
+    );
+    let valid = r.checks.iter().find(|c| c.check == "proof valid").unwrap();
+    assert!(valid.passed > 0 && valid.failed == 0, "{valid:?}");
+    // Each Rust task is timed whole, once per iteration.
+    let tasks: u64 = r.tasks.iter().map(|t| t.iterations).sum();
+    let timed: u64 = r
+        .endpoints
+        .iter()
+        .filter(|e| e.name.starts_with("task:"))
+        .map(|e| e.requests)
+        .sum();
+    assert_eq!(tasks, timed);
+}
+
+fn flow_config(dir: &std::path::Path, url: &str, budget: &str) -> std::path::PathBuf {
+    let cfg = dir.join("perfgate.toml");
+    std::fs::write(dir.join("accounts.csv"), "name\nada\nbob\ncyd\n").unwrap();
+    let text = format!(
+        r#"[target]
+host = "{url}"
+
+[data.accounts]
+file = "accounts.csv"
+
+[[users]]
+name = "Plain"
+weight = 1
+wait = {{ constant = "20ms" }}
+  [[users.tasks]]
+  path = "/plain"
+  [[users.tasks]]
+  name = "from_rust"
+  code = "ping"
+
+[budgets.ci]
+{budget}
+"#
+    );
+    std::fs::write(&cfg, text).unwrap();
+    cfg
+}
+
+/// A login per user whose token the later requests carry, a polled job timed as one
+/// transaction, a recorded number and soft checks a budget bounds, a panicking task
+/// caught and counted while the run goes on, and a config task calling a Rust function:
+/// every count cross-checked against what the server saw.
+#[test]
+fn rust_flows_run_beside_config_users_and_are_judged() {
+    let server = FlowServer::start();
+    let dir = temp_dir("code-flows");
+    let budget = "checks = \"100%\"\npolls_p99 = 3.5\n[budgets.ci.endpoints.\"task:job_done\"]\nerror_rate = \"0%\"";
+    let cfg = flow_config(&dir, &server.url, budget);
+    let out = dir.join("r.json");
+    let run = Command::new(example("code_flows"))
+        .args(["-c"])
+        .arg(&cfg)
+        .args([
+            "--env",
+            "ci",
+            "--users",
+            "6",
+            "--duration",
+            "3s",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stdout);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{said}\n{err}");
+    assert!(said.contains("PASSED"), "{said}");
+    let r = RunResult::load(&out).unwrap();
+    let requests = |name: &str| {
+        r.endpoints
+            .iter()
+            .find(|e| e.name == name)
+            .map_or(0, |e| e.requests)
+    };
+    // 6 users, class weights 1 (config) : 2 (Rust): 4 Rust users log in once each.
+    assert_eq!(server.count("/login"), 4);
+    assert_eq!(requests("/login") as usize, 4);
+    // on_stop at the run's end.
+    assert_eq!(server.count("/logout"), 4);
+    for s in server.seen().iter().filter(|s| s.target == "/echo") {
+        let auth = &s.headers["authorization"];
+        assert!(auth.starts_with("Bearer t") && auth.len() > 8, "{auth}");
+    }
+    for path in ["/echo", "/jobs", "/plain", "/ping"] {
+        assert_eq!(requests(path) as usize, server.count(path), "{path}");
+        assert!(requests(path) > 0, "{path}");
+    }
+    assert_eq!(
+        requests("/jobs/ID") as usize,
+        server
+            .seen()
+            .iter()
+            .filter(|s| s.target.starts_with("/jobs/"))
+            .count()
+    );
+    // Each job is polled until done: PENDING_POLLS + 1 polls, one transaction.
+    let jobs = requests("task:job_done");
+    assert_eq!(jobs, requests("/jobs"));
+    let polls = &r.total.metrics["polls"];
+    assert_eq!(polls.count(), jobs, "one number per job");
+    let p50 = polls.percentile_us(50.0);
+    assert!(
+        (3000..=3003).contains(&p50),
+        "3 polls, kept in thousandths: {p50}"
+    );
+    let echoed = r.checks.iter().find(|c| c.check == "token echoed").unwrap();
+    assert!(echoed.passed > 0 && echoed.failed == 0, "{echoed:?}");
+    // The panicking task failed every time, with its message; the users went on.
+    let boom = r.endpoints.iter().find(|e| e.name == "task:boom").unwrap();
+    assert!(
+        boom.requests > 0 && boom.failures == boom.requests,
+        "{boom:?}"
+    );
+    let (reason, _) = boom.failure_reasons.iter().next().unwrap();
+    assert!(
+        reason.starts_with("panicked: user ") && reason.ends_with(" hit a bug"),
+        "{reason}"
+    );
+    assert!(
+        !err.contains("panicked at"),
+        "caught panics are not reported on stderr: {err}"
+    );
+    assert_eq!(
+        r.total.failures, 0,
+        "a task's panic fails the task, not a request"
+    );
+}
+
+/// A config task naming a function the test does not register is refused before any
+/// load, at its place in the file; so is one run by the plain `perfgate` command.
+#[test]
+fn a_missing_rust_function_is_a_config_error() {
+    let server = FlowServer::start();
+    let dir = temp_dir("code-missing");
+    let cfg = flow_config(&dir, &server.url, "p99 = 500");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("code = \"ping\"", "code = \"pong\"");
+    std::fs::write(&cfg, text).unwrap();
+    let run = Command::new(example("code_flows"))
+        .arg("-c")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "perfgate.toml:15:10: code = \"pong\": no such function: the test registers [\"ping\"]"
+        ),
+        "{err}"
+    );
+    assert_eq!(server.seen().len(), 0, "no load");
+    let plain = common::perfgate()
+        .arg("run")
+        .arg("-c")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&plain.stderr);
+    assert_eq!(plain.status.code(), Some(2));
+    assert!(err.contains("built with perfgate::Test"), "{err}");
+}
