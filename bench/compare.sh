@@ -4,7 +4,8 @@
 # CPU-second of the generator, p50/p99, peak RSS, and perfgate's ratio to each.
 #
 #   bench/compare.sh [DURATION_S] [CONNECTIONS...]     (default: 15 s, 10 and 50)
-#   TOOLS="perfgate wrk goose" bench/compare.sh ...    (default: all seven)
+#   TOOLS="perfgate wrk goose" bench/compare.sh ...    (default: all eight; "code" is
+#                                   the GET user written in Rust, examples/bench_get.rs)
 #   ROUNDS=5 bench/compare.sh ...                      (default: each tool twice)
 #   TLS=1 bench/compare.sh ...      over https: nginx with a self-signed certificate made
 #                                   by openssl (RSA 2048), perfgate trusting it through
@@ -34,8 +35,11 @@ if [ -z "${BENCH_NO_INSTALL:-}" ]; then  # BENCH_NO_INSTALL=1: compare only what
 fi
 cargo build --release -q
 if [ -n "${TLS:-}" ]; then TOOLS=${TOOLS:-perfgate wrk oha}; fi
-TOOLS=${TOOLS:-perfgate wrk oha k6 locust goose lean}
+TOOLS=${TOOLS:-perfgate code wrk oha k6 locust goose lean}
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
+# "code": the same GET user written in Rust (examples/bench_get.rs, perfgate::Test).
+CODE=target/release/examples/bench_get
+if want code && [ ! -x "$CODE" ]; then cargo build --release -q --example bench_get || echo "bench_get unavailable: skipped"; fi
 GOOSE=target/goose-bench/release/goose-bench
 if want goose && [ ! -x "$GOOSE" ]; then
   (cd bench/goose && CARGO_TARGET_DIR=../../target/goose-bench cargo build --release -q) || echo "goose unavailable: skipped"
@@ -167,6 +171,7 @@ for c in "${CONNS[@]}"; do
   echo "== $c connections, ${DUR}s, generator on core 1, nginx on core 0 =="
   for round in $(seq "${ROUNDS:-2}"); do
     want perfgate && measure "perfgate GET c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
+    want code && [ -x "$CODE" ] && measure "perfgate code GET c=$c" perfgate "$CODE" run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want perfgate && measure "perfgate JSON c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want wrk && measure "wrk GET c=$c" wrk wrk --latency -t1 -c"$c" -d"${DUR}s" "${WRK_EXTRA[@]}" "$URL"
     want oha && need oha && measure "oha GET c=$c" oha oha --no-tui --output-format json -c "$c" -z "${DUR}s" "${OHA_EXTRA[@]}" "$URL"

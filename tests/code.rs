@@ -205,7 +205,7 @@ fn rust_flows_run_beside_config_users_and_are_judged() {
 fn a_missing_rust_function_is_a_config_error() {
     let server = FlowServer::start();
     let dir = temp_dir("code-missing");
-    let cfg = flow_config(&dir, &server.url, "p99 = 500");
+    let cfg = flow_config(&dir, &server.url, "p99 = \"500ms\"");
     let text = std::fs::read_to_string(&cfg)
         .unwrap()
         .replace("code = \"ping\"", "code = \"pong\"");
@@ -233,4 +233,50 @@ fn a_missing_rust_function_is_a_config_error() {
     let err = String::from_utf8_lossy(&plain.stderr);
     assert_eq!(plain.status.code(), Some(2));
     assert!(err.contains("built with perfgate::Test"), "{err}");
+}
+
+/// In the open model each arrival is a new visitor: a Rust class's on_start and on_stop
+/// run once per arrival, around exactly one task.
+#[test]
+fn rust_users_serve_open_model_arrivals() {
+    let server = FlowServer::start();
+    let dir = temp_dir("code-open");
+    let cfg = flow_config(&dir, &server.url, "p99 = \"500ms\"");
+    let out = dir.join("r.json");
+    let run = Command::new(example("code_flows"))
+        .arg("-c")
+        .arg(&cfg)
+        .args([
+            "--rate",
+            "60/s",
+            "--users",
+            "12",
+            "--duration",
+            "2s",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let r = RunResult::load(&out).unwrap();
+    assert_eq!(r.total.dropped, 0);
+    let iterations = |task: &str| {
+        r.tasks
+            .iter()
+            .filter(|t| t.user == "Account" && t.task == task)
+            .map(|t| t.iterations)
+            .sum::<u64>()
+    };
+    let arrivals = iterations("echo") + iterations("job") + iterations("boom");
+    assert!(arrivals > 40, "{arrivals} of about 80 Account arrivals");
+    assert_eq!(iterations("login"), arrivals);
+    assert_eq!(server.count("/login") as u64, arrivals);
+    assert_eq!(server.count("/logout") as u64, arrivals);
 }

@@ -215,7 +215,31 @@ impl Test {
         self.main_with(&args)
     }
 
-    /// As [`Test::main`], with these arguments.
+    /// As [`Test::main`], with these arguments. Here the bundled demo's ProofMessengerUser
+    /// is replaced by one written in Rust, for one second:
+    ///
+    /// ```
+    /// use perfgate::prelude::*;
+    ///
+    /// async fn health(u: &mut User) -> Outcome {
+    ///     let r = u.get("/health").send().await?;
+    ///     u.check("says ok", r.text()?.contains("ok"));
+    ///     Ok(())
+    /// }
+    ///
+    /// let out = std::env::temp_dir().join(format!("perfgate-doc-{}.json", std::process::id()));
+    /// let args = ["demo", "--scenario", "smoke", "--duration", "1s", "--quiet", "--out"];
+    /// let mut args: Vec<String> = args.map(String::from).to_vec();
+    /// args.push(out.display().to_string());
+    /// Test::new()
+    ///     .user("ProofMessengerUser", 1, |c| c.task(1, health).wait(constant(10.ms())))
+    ///     .main_with(&args);
+    /// let result = perfgate::RunResult::load(&out).unwrap();
+    /// let health = result.endpoints.iter().find(|e| e.name == "/health").unwrap();
+    /// assert!(health.requests > 0 && health.failures == 0);
+    /// assert_eq!(result.checks[0].check, "says ok");
+    /// # std::fs::remove_file(out).ok();
+    /// ```
     pub fn main_with(self, args: &[String]) -> ExitCode {
         use clap::{CommandFactory, Parser};
         let subcommands: Vec<String> = crate::cli::Cli::command()
