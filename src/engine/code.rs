@@ -26,6 +26,20 @@ pub fn fail(why: impl std::fmt::Display) -> Failure {
 
 impl User {
     /// A GET of `path` (on the target: "/api/x", or a URL of the target's own).
+    ///
+    /// ```
+    /// use perfgate::prelude::*;
+    ///
+    /// async fn poll(u: &mut User) -> Outcome {
+    ///     let r = u.post("/api/jobs").json(&serde_json::json!({"n": 1}))
+    ///         .keep_header("location").send().await?;
+    ///     if r.status() == 202 {
+    ///         // A header of the response: a borrowed path is fine.
+    ///         u.get(r.header("location")?).name("job").send().await?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn get<'p>(&mut self, path: impl Into<Cow<'p, str>>) -> Request<'_, 'p> {
         Request::new(self, "GET".into(), path.into())
     }
@@ -113,6 +127,21 @@ impl User {
 
     /// State of this user's own, of any type: made with `Default` on first use and kept
     /// across its tasks (a session, a cart, a counter).
+    ///
+    /// ```
+    /// use perfgate::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Cart { items: u32 }
+    ///
+    /// async fn add(u: &mut User) -> Outcome {
+    ///     u.post("/cart/items").send().await?;
+    ///     u.state::<Cart>().items += 1;
+    ///     let full = u.state::<Cart>().items >= 10;
+    ///     u.check("cart below 10 items", !full);
+    ///     Ok(())
+    /// }
+    /// ```
     pub fn state<T: Default + 'static>(&mut self) -> &mut T {
         let fresh = !self.state.as_ref().is_some_and(|s| s.is::<T>());
         if fresh {
@@ -124,6 +153,22 @@ impl User {
 
     /// Times `block` as one named metric, `task:NAME` (budgetable like any endpoint):
     /// its failure is the block's error.
+    ///
+    /// ```
+    /// use perfgate::prelude::*;
+    ///
+    /// async fn checkout(u: &mut User) -> Outcome {
+    ///     let items = u
+    ///         .transaction("checkout", async |u: &mut User| {
+    ///             u.post("/cart").send().await?;
+    ///             let r = u.post("/pay").send().await?;
+    ///             Ok(r.json::<serde_json::Value>()?["items"].as_u64().unwrap_or(0))
+    ///         })
+    ///         .await?;
+    ///     u.record("items", items as f64); // budget: items_p50 = 3
+    ///     Ok(())
+    /// }
+    /// ```
     pub async fn transaction<T>(
         &mut self,
         name: &str,
