@@ -10,6 +10,11 @@
 #   TLS=1 bench/compare.sh ...      over https: nginx with a self-signed certificate made
 #                                   by openssl (RSA 2048), perfgate trusting it through
 #                                   ca_file; perfgate, wrk and oha unless TOOLS says
+#   H2=1 bench/compare.sh ...       over cleartext HTTP/2 (h2c, prior knowledge): nginx
+#                                   `listen ... http2`, perfgate `http = "2"` (one
+#                                   connection a user, one stream at a time), h2load
+#                                   (Debian's nghttp2-client) at -c C -m 1; perfgate and
+#                                   h2load unless TOOLS says
 #   TLS=1 CLOSE=1 bench/compare.sh  and a new connection (a handshake) per request:
 #                                   keep_alive = false, wrk -H "Connection: close",
 #                                   oha --disable-keepalive
@@ -35,6 +40,7 @@ if [ -z "${BENCH_NO_INSTALL:-}" ]; then  # BENCH_NO_INSTALL=1: compare only what
 fi
 cargo build --release -q
 if [ -n "${TLS:-}" ]; then TOOLS=${TOOLS:-perfgate wrk oha}; fi
+if [ -n "${H2:-}" ]; then TOOLS=${TOOLS:-perfgate h2load}; need h2load || { apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }; fi
 TOOLS=${TOOLS:-perfgate code wrk oha k6 locust goose lean}
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
 # "code": the same GET user written in Rust (examples/bench_get.rs, perfgate::Test).
@@ -56,6 +62,9 @@ if [ -n "${TLS:-}" ]; then
     -addext subjectAltName=DNS:localhost -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
   LISTEN="listen 127.0.0.1:$PORT ssl; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;"
   URL="https://localhost:$PORT/"; TARGET_EXTRA="ca_file = \"$WORK/cert.pem\""
+fi
+if [ -n "${H2:-}" ]; then
+  LISTEN="listen 127.0.0.1:$PORT http2;"; TARGET_EXTRA="http = \"2\""
 fi
 WRK_EXTRA=(); OHA_EXTRA=(--insecure)
 if [ -n "${CLOSE:-}" ]; then
@@ -139,6 +148,10 @@ try:
     elif kind == "k6":
         m = json.load(open(f"{work}/k6.json"))["metrics"]
         reqs, p50, p99 = m["http_reqs"]["count"], m["http_req_duration"]["med"], m["http_req_duration"]["p(99)"]
+    elif kind == "h2load":
+        text = open(f"{work}/out").read()
+        reqs = int(re.search(r"(\d+) succeeded", text).group(1))
+        p50 = p99 = float("nan")  # h2load reports min/max/mean only
     elif kind == "lean":
         m = re.search(r"requests (\d+) p50 (\d+) p99 (\d+)", open(f"{work}/out").read())
         reqs, p50, p99 = int(m.group(1)), int(m.group(2)) / 1000, int(m.group(3)) / 1000
@@ -173,6 +186,7 @@ for c in "${CONNS[@]}"; do
     want perfgate && measure "perfgate GET c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want code && [ -x "$CODE" ] && measure "perfgate code GET c=$c" perfgate "$CODE" run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want perfgate && measure "perfgate JSON c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
+    want h2load && measure "h2load GET c=$c m=1" h2load h2load -c "$c" -m 1 -D "$DUR" "$URL"
     want wrk && measure "wrk GET c=$c" wrk wrk --latency -t1 -c"$c" -d"${DUR}s" "${WRK_EXTRA[@]}" "$URL"
     want oha && need oha && measure "oha GET c=$c" oha oha --no-tui --output-format json -c "$c" -z "${DUR}s" "${OHA_EXTRA[@]}" "$URL"
     want k6 && need k6 && measure "k6 GET c=$c" k6 k6 run --quiet --no-usage-report -u "$c" -d "${DUR}s" --summary-trend-stats "med,p(99)" --summary-export "$WORK/k6.json" "$WORK/k6.js"

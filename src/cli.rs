@@ -95,6 +95,10 @@ pub struct LoadArgs {
     /// said loudly in the terminal and every report. Prefer `[target] ca_file`
     #[arg(long)]
     pub insecure: bool,
+    /// Which HTTP: auto (HTTP/2 when TLS negotiates it), 1.1, or 2 (h2c in cleartext);
+    /// over `[target] http`
+    #[arg(long, value_name = "VERSION")]
+    pub http: Option<crate::config::HttpVersion>,
     /// Start the load at this time (RFC 3339, e.g. 2026-12-01T10:00:00Z), so segments run
     /// from several machines ramp together and their series line up [env: PERFGATE_START_AT]
     #[arg(long, value_name = "TIME")]

@@ -114,6 +114,34 @@ pub struct TargetConfig {
     /// connection per request, `Connection: close`).
     #[serde(default = "default_keep_alive")]
     pub keep_alive: bool,
+    /// "auto" (HTTP/2 when TLS negotiates it, else HTTP/1.1), "1.1", or "2" (by ALPN over
+    /// TLS, by prior knowledge in cleartext: h2c).
+    #[serde(default)]
+    pub http: HttpVersion,
+}
+
+/// Which HTTP a target is spoken to in (`[target] http`, `--http`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum HttpVersion {
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "1.1")]
+    H1,
+    #[serde(rename = "2")]
+    H2,
+}
+
+impl std::str::FromStr for HttpVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<HttpVersion, String> {
+        match s {
+            "auto" => Ok(HttpVersion::Auto),
+            "1.1" => Ok(HttpVersion::H1),
+            "2" => Ok(HttpVersion::H2),
+            other => Err(format!("{other:?}: write auto, 1.1 or 2")),
+        }
+    }
 }
 
 impl Default for TargetConfig {
@@ -132,6 +160,7 @@ impl Default for TargetConfig {
             max_redirects: default_max_redirects(),
             cookies: default_cookies(),
             keep_alive: default_keep_alive(),
+            http: HttpVersion::Auto,
         }
     }
 }

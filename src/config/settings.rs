@@ -139,6 +139,7 @@ pub struct Settings {
     pub budget: Option<String>,
     pub threads: Option<usize>,
     pub insecure: bool,
+    pub http: Option<super::HttpVersion>,
     /// When the load starts (`--start-at`, PERFGATE_START_AT): none, at once.
     pub start_at: Option<Setting<std::time::SystemTime>>,
     /// The budget environment: --env, else PERFGATE_ENV (the file's `[gate]
@@ -281,6 +282,7 @@ impl Settings {
             budget: load.budget.clone(),
             threads: load.threads,
             insecure: load.insecure,
+            http: load.http,
             start_at,
             environment: flag_or_env(&output.environment, "--env", "PERFGATE_ENV"),
             limits: env_limits(env)?,
@@ -321,6 +323,7 @@ impl Settings {
             threads: self.threads,
             segment: self.segment.as_ref().map(|s| s.value),
             insecure: self.insecure,
+            http: self.http,
             vars: self.vars.clone(),
             environment: self.environment.as_ref().map(|e| e.value.clone()),
         }

@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::tls;
-use crate::config::{Plan, Proxy, Target};
+use crate::config::{HttpVersion, Plan, Proxy, Target};
 use crate::metrics::Failure;
 
 /// Opens connections to one target.
@@ -29,6 +29,7 @@ pub struct Dialer {
     /// The address that answered last, tried first (`localhost` may resolve to ::1
     /// and 127.0.0.1 while the service listens on one of them).
     preferred: Cell<usize>,
+    http: HttpVersion,
 }
 
 impl Dialer {
@@ -49,6 +50,16 @@ impl Dialer {
             tls,
             addrs,
             preferred: Cell::new(0),
+            http: plan.http,
+        }
+    }
+
+    /// Whether HTTP/2 goes over this new connection: negotiated by ALPN over TLS, by
+    /// prior knowledge (`http = "2"`) in cleartext.
+    pub fn speaks_h2(&self, stream: &Stream) -> bool {
+        match stream {
+            Stream::Plain(_) => self.http == HttpVersion::H2,
+            Stream::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
         }
     }
 
@@ -257,6 +268,7 @@ mod tests {
                 SocketAddr::from(([127, 0, 0, 1], port)),
             ]),
             preferred: Cell::new(0),
+            http: HttpVersion::H1,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -1,4 +1,5 @@
-//! A lean HTTP/1.1 client connection: one per virtual user, kept alive.
+//! A lean HTTP/1.1 client connection: one per virtual user, kept alive (or HTTP/2 on
+//! it, through `h2.rs`, when the target speaks it).
 //!
 //! Request bytes are written from a buffer the caller reuses; responses are parsed
 //! with httparse out of one read buffer (Content-Length, chunked, or read-to-close
@@ -16,9 +17,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::connect::{io_failure, Dialer, Stream};
 use super::cookies::{path_of, Jar};
+use super::h2;
 use super::request::{write_redirect, REDIRECTS};
 use super::response::{capture, chunk_span, framing, Framing, Response};
-use crate::config::{Plan, Target};
+use crate::config::{HttpVersion, Plan, Target};
 use crate::metrics::Failure;
 
 /// What connecting needs: where, and how (TLS or not); and the read buffers of the
@@ -35,6 +37,8 @@ pub struct Connector {
     keep_alive: bool,
     /// The most of a body kept (`[target] max_body`).
     max_body: usize,
+    /// The target may speak HTTP/2: TLS offering it by ALPN, or `http = "2"`.
+    http2: bool,
     /// Between requests a kept-alive connection holds no bytes, so its read buffer goes
     /// back here: only requests in flight hold one (10,000 thinking users do not need
     /// 10,000 buffers).
@@ -56,6 +60,9 @@ impl Connector {
             cookies: plan.cookies,
             keep_alive: plan.keep_alive,
             max_body: plan.max_body,
+            http2: plan.http != HttpVersion::H1
+                && !plan.target.absolute_form
+                && (plan.target.tls || plan.http == HttpVersion::H2),
             buffers: RefCell::default(),
         }
     }
@@ -105,6 +112,8 @@ pub struct Conn {
     end: usize,
     /// Requests sent a second time since `take_retries` (see `Stats::retries`).
     retries: u64,
+    /// The user's HTTP/2 connection, when it has one (then `stream` is None).
+    h2: Option<h2::Sender>,
 }
 
 const MAX_HEADERS: usize = 64;
@@ -113,6 +122,7 @@ const MAX_HEAD_BYTES: usize = 1 << 20;
 impl Conn {
     pub fn close(&mut self) {
         self.stream = None;
+        self.h2 = None;
         self.start = 0;
         self.end = 0;
     }
@@ -204,11 +214,20 @@ impl Conn {
         body: &mut Vec<u8>,
     ) -> (Option<u64>, Result<Response, Failure>) {
         let mut connect_us = None;
+        let mut fresh = false;
+        // HTTP/2, when the target may speak it: out of line (boxed), so the HTTP/1.1
+        // path's future does not grow by it.
+        if connector.http2 && self.stream.is_none() {
+            match Box::pin(self.exchange_h2(connector, request, keep, body)).await {
+                H2::Done(c, r) => return (c, r),
+                H2::Http1(c) => (connect_us, fresh) = (c, true),
+            }
+        }
         // A kept-alive connection the server already closed fails on first use: retry
         // once on a fresh one, since the server never saw that request.
         for attempt in 0..2 {
-            let reused = self.stream.is_some();
-            if !reused {
+            let reused = self.stream.is_some() && !(fresh && attempt == 0);
+            if self.stream.is_none() {
                 let t0 = Instant::now();
                 match connector.dialer.connect().await {
                     Ok(s) => self.stream = Some(s),
@@ -235,6 +254,73 @@ impl Conn {
                     let stale = reused && !got_bytes && f == Failure::Reset;
                     if !(stale && attempt == 0 && idempotent(request)) {
                         return (connect_us, Err(f));
+                    }
+                    self.retries += 1;
+                    body.clear();
+                }
+            }
+        }
+        unreachable!("the second attempt always returns")
+    }
+
+    /// A request on the user's HTTP/2 connection, made first if need be; or, when the
+    /// new connection did not negotiate HTTP/2, that connection kept for HTTP/1.1.
+    async fn exchange_h2(
+        &mut self,
+        connector: &Connector,
+        request: &[u8],
+        keep: Keep<'_>,
+        body: &mut Vec<u8>,
+    ) -> H2 {
+        let mut connect_us = None;
+        for attempt in 0..2 {
+            let send = match &self.h2 {
+                Some(send) => send.clone(),
+                None => {
+                    let t0 = Instant::now();
+                    let stream = match connector.dialer.connect().await {
+                        Ok(s) => s,
+                        Err(f) => return H2::Done(connect_us, Err(f)),
+                    };
+                    if !connector.dialer.speaks_h2(&stream) {
+                        self.stream = Some(stream);
+                        self.start = 0;
+                        self.end = 0;
+                        return H2::Http1(Some(t0.elapsed().as_micros() as u64));
+                    }
+                    let send = match h2::handshake(stream).await {
+                        Ok(send) => send,
+                        Err(f) => return H2::Done(connect_us, Err(f)),
+                    };
+                    connect_us = Some(t0.elapsed().as_micros() as u64);
+                    self.h2 = Some(send.clone());
+                    send
+                }
+            };
+            let r = h2::exchange(
+                send,
+                &connector.target,
+                request,
+                keep,
+                connector.max_body,
+                body,
+            )
+            .await;
+            match r {
+                Ok(resp) => {
+                    if !connector.keep_alive {
+                        self.close();
+                    }
+                    return H2::Done(connect_us, Ok(resp));
+                }
+                Err(e) => {
+                    if e.reconnect {
+                        self.h2 = None;
+                    }
+                    // After a GOAWAY the server has not seen this request: once more,
+                    // on a new connection.
+                    if !(e.unprocessed && attempt == 0) {
+                        return H2::Done(connect_us, Err(e.failure));
                     }
                     self.retries += 1;
                     body.clear();
@@ -431,6 +517,13 @@ impl Conn {
             }
         }
     }
+}
+
+/// How a request on HTTP/2 went: done (its connect time and outcome), or the new
+/// connection speaks HTTP/1.1 (its connect time), kept in `Conn::stream`.
+enum H2 {
+    Done(Option<u64>, Result<Response, Failure>),
+    Http1(Option<u64>),
 }
 
 /// What of a response the caller keeps besides its status.

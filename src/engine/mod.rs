@@ -5,6 +5,7 @@
 mod code;
 mod connect;
 mod cookies;
+mod h2;
 mod http;
 mod limits;
 mod log;

@@ -12,7 +12,7 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
 
-use crate::config::Plan;
+use crate::config::{HttpVersion, Plan};
 use crate::metrics::Failure;
 
 /// The client configuration for `plan`'s https target.
@@ -35,13 +35,21 @@ pub fn client_config(plan: &Plan) -> rustls::ClientConfig {
         .expect("ring supports the default protocol versions")
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier));
-    match &plan.tls.client {
+    let mut config = match &plan.tls.client {
         // Checked when the plan was built: the key matches a certificate rustls takes.
         Some((certs, key)) => builder
             .with_client_auth_cert(certs.clone(), key.clone_key())
             .expect("the client certificate was checked when planning"),
         None => builder.with_no_client_auth(),
-    }
+    };
+    // HTTP/2 when the server offers it (`http = "auto"`), or only it (`"2"`); through a
+    // proxy's plain-HTTP forwarding nothing is negotiated.
+    config.alpn_protocols = match plan.http {
+        HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        HttpVersion::H2 => vec![b"h2".to_vec()],
+        HttpVersion::H1 => Vec::new(),
+    };
+    config
 }
 
 /// The public roots and `ca_file` as webpki checks them, and two departures: a

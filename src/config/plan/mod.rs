@@ -42,6 +42,8 @@ pub struct Overrides {
     pub environment: Option<String>,
     /// Trust any server certificate (`--insecure`).
     pub insecure: bool,
+    /// Which HTTP, over `[target] http` (`--http`).
+    pub http: Option<crate::config::HttpVersion>,
     /// The environment variables templates may read with `env()`, and where proxies
     /// come from when the config names none (HTTP_PROXY, HTTPS_PROXY, NO_PROXY).
     pub vars: BTreeMap<String, String>,
@@ -74,6 +76,8 @@ pub struct Plan {
     pub cookies: bool,
     /// Whether a user's connection stays open between requests (`[target] keep_alive`).
     pub keep_alive: bool,
+    /// Which HTTP (`[target] http`, `--http`).
+    pub http: crate::config::HttpVersion,
     /// The most of a response body kept for checks and extraction (`[target] max_body`).
     pub max_body: usize,
     pub scenario: String,
@@ -175,6 +179,7 @@ impl Plan {
             max_redirects: config.target.max_redirects,
             cookies: config.target.cookies,
             keep_alive: config.target.keep_alive,
+            http: o.http.unwrap_or(config.target.http),
             max_body: usize::try_from(config.target.max_body.get_ref().0).unwrap_or(usize::MAX),
             secrets: secrets(source, &o.vars, &t.headers),
             headers: t.headers,
