@@ -186,7 +186,7 @@ for c in "${CONNS[@]}"; do
     want perfgate && measure "perfgate GET c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want code && [ -x "$CODE" ] && measure "perfgate code GET c=$c" perfgate "$CODE" run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want perfgate && measure "perfgate JSON c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
-    want h2load && measure "h2load GET c=$c m=1" h2load h2load -c "$c" -m 1 -D "$DUR" "$URL"
+    want h2load && measure "h2load GET m=1 c=$c" h2load h2load -c "$c" -m 1 -D "$DUR" "$URL"
     want wrk && measure "wrk GET c=$c" wrk wrk --latency -t1 -c"$c" -d"${DUR}s" "${WRK_EXTRA[@]}" "$URL"
     want oha && need oha && measure "oha GET c=$c" oha oha --no-tui --output-format json -c "$c" -z "${DUR}s" "${OHA_EXTRA[@]}" "$URL"
     want k6 && need k6 && measure "k6 GET c=$c" k6 k6 run --quiet --no-usage-report -u "$c" -d "${DUR}s" --summary-trend-stats "med,p(99)" --summary-export "$WORK/k6.json" "$WORK/k6.js"

@@ -39,12 +39,7 @@ fn the_seed_users_in_rust_pass_the_seed_budget() {
     );
     assert!(said.contains("PASSED"), "{said}");
     let r = RunResult::load(&out).unwrap();
-    let served: u64 = said
-        .lines()
-        .find_map(|l| l.strip_prefix("(the demo service itself counted "))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .expect("the demo's count");
+    let served = common::demo_count(&said);
     assert_eq!(r.total.requests, served, "perfgate's count is the demo's");
     assert!(r.total.requests > 20, "{}", r.total.requests);
     let instance: serde_json::Value =

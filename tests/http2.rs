@@ -270,11 +270,6 @@ fn the_demo_scenario_runs_over_http2() {
     let said = String::from_utf8_lossy(&done.stdout);
     let r = RunResult::load(&out).unwrap();
     assert_eq!(r.total.failures, 0, "{said}");
-    let served: u64 = said
-        .lines()
-        .find_map(|l| l.strip_prefix("(the demo service itself counted "))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .expect("the demo's count");
+    let served = common::demo_count(&said);
     assert_eq!(r.total.requests, served);
 }

@@ -206,7 +206,10 @@ pub enum Stream {
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
+// Inlined by hand: with HTTP/2's codec a second caller, the compiler stopped inlining
+// them into the HTTP/1.1 exchange (+4% instructions a GET, callgrind).
 impl AsyncRead for Stream {
+    #[inline(always)]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -220,6 +223,7 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
+    #[inline(always)]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -230,6 +234,7 @@ impl AsyncWrite for Stream {
             Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
+    #[inline(always)]
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),

@@ -314,3 +314,13 @@ pub fn example(name: &str) -> PathBuf {
     assert!(bin.is_file(), "{}", bin.display());
     bin
 }
+
+/// What `perfgate demo` says the demo service itself counted, from its output.
+pub fn demo_count(stdout: &str) -> u64 {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("(the demo service itself counted "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the demo's count")
+}
