@@ -273,5 +273,10 @@ fn rust_users_serve_open_model_arrivals() {
     assert!(arrivals > 40, "{arrivals} of about 80 Account arrivals");
     assert_eq!(iterations("login"), arrivals);
     assert_eq!(server.count("/login") as u64, arrivals);
-    assert_eq!(server.count("/logout") as u64, arrivals);
+    // An arrival the run's stop catches between its task and its on_stop leaves without.
+    let logouts = server.count("/logout") as u64;
+    assert!(
+        logouts <= arrivals && logouts + 3 >= arrivals,
+        "{logouts} of {arrivals}"
+    );
 }

@@ -255,9 +255,9 @@ impl Test {
         }
         argv.extend(args.iter().cloned());
         let config_given = args.iter().any(|a| a == "-c" || a.starts_with("--config"));
-        let takes_config = argv
-            .get(1)
-            .is_some_and(|c| c != "demo" && c != "init" && c != "import");
+        let takes_config = argv.get(1).is_some_and(|c| {
+            ["run", "check", "report", "compare", "capacity"].contains(&c.as_str())
+        });
         if let (Some(path), false, true) = (&self.config, config_given, takes_config) {
             argv.push("--config".to_string());
             argv.push(path.display().to_string());

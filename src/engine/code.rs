@@ -263,7 +263,8 @@ impl<'u, 'p> Request<'u, 'p> {
             keep,
         } = self;
         let w = u.w.clone();
-        if !w.running() {
+        // Once the run stops, only a leaving user's on_stop still sends.
+        if !u.stopping && !w.running() {
             return Err(Failure::Code("the run is stopping".into()));
         }
         let endpoint = w.endpoint_id(name.as_deref().unwrap_or(&path), &method);

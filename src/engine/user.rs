@@ -33,7 +33,7 @@ pub struct User {
     scratch: String,
     pub(super) body: Vec<u8>,
     /// Sending its on_stop after the run stopped (within the grace).
-    stopping: bool,
+    pub(super) stopping: bool,
     /// Its worker thread (Rust tasks send through it).
     pub(super) w: Rc<Worker>,
     /// A Rust task's first request counts its latency from here (the open model's
