@@ -14,7 +14,8 @@
 #                                   `listen ... http2`, perfgate `http = "2"` (one
 #                                   connection a user, one stream at a time), h2load
 #                                   (Debian's nghttp2-client) at -c C -m 1; perfgate and
-#                                   h2load unless TOOLS says
+#                                   h2load unless TOOLS says. STREAMS=M: C x M users
+#                                   sharing C connections, against h2load -c C -m M
 #   TLS=1 CLOSE=1 bench/compare.sh  and a new connection (a handshake) per request:
 #                                   keep_alive = false, wrk -H "Connection: close",
 #                                   oha --disable-keepalive
@@ -183,10 +184,17 @@ rm -f /tmp/perfgate-bench.tsv
 for c in "${CONNS[@]}"; do
   echo "== $c connections, ${DUR}s, generator on core 1, nginx on core 0 =="
   for round in $(seq "${ROUNDS:-2}"); do
-    want perfgate && measure "perfgate GET c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
+    # STREAMS=M over HTTP/2: c connections carrying M streams each, as h2load -c c -m M:
+    # c x M users sharing c connections (`connections = c`).
+    PG_CFG="$WORK/perfgate.toml"; PG_USERS=$c
+    if [ -n "${H2:-}" ] && [ "${STREAMS:-1}" -gt 1 ]; then
+      PG_CFG="$WORK/perfgate-c$c.toml"; PG_USERS=$((c * STREAMS))
+      sed "s/^http = \"2\"$/http = \"2\"\nconnections = $c/" "$WORK/perfgate.toml" > "$PG_CFG"
+    fi
+    want perfgate && measure "perfgate GET c=$c" perfgate ./target/release/perfgate run -c "$PG_CFG" --users "$PG_USERS" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want code && [ -x "$CODE" ] && measure "perfgate code GET c=$c" perfgate "$CODE" run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want perfgate && measure "perfgate JSON c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate-json.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
-    want h2load && measure "h2load GET m=1 c=$c" h2load h2load -c "$c" -m 1 -D "$DUR" "$URL"
+    want h2load && measure "h2load GET m=${STREAMS:-1} c=$c" h2load h2load -c "$c" -m "${STREAMS:-1}" -D "$DUR" "$URL"
     want wrk && measure "wrk GET c=$c" wrk wrk --latency -t1 -c"$c" -d"${DUR}s" "${WRK_EXTRA[@]}" "$URL"
     want oha && need oha && measure "oha GET c=$c" oha oha --no-tui --output-format json -c "$c" -z "${DUR}s" "${OHA_EXTRA[@]}" "$URL"
     want k6 && need k6 && measure "k6 GET c=$c" k6 k6 run --quiet --no-usage-report -u "$c" -d "${DUR}s" --summary-trend-stats "med,p(99)" --summary-export "$WORK/k6.json" "$WORK/k6.js"

@@ -74,7 +74,12 @@ async fn serve<S>(io: S, goaway_after: Option<u64>, seen: &Seen)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    let Ok(mut conn) = h2::server::handshake(io).await else {
+    // At most 8 streams at once on a connection: users sharing one wait for a turn.
+    let Ok(mut conn) = h2::server::Builder::new()
+        .max_concurrent_streams(8)
+        .handshake(io)
+        .await
+    else {
         return;
     };
     let mut n = 0;
@@ -159,6 +164,49 @@ fn h2c_sends_every_request_as_a_stream_on_one_connection_a_user() {
         seen.connections.load(Ordering::Relaxed),
         4 + 1,
         "one connection a user"
+    );
+}
+
+/// `[target] connections = 2`: forty users share two connections, their requests
+/// multiplexed as streams within the server's limit of 8 at once; nothing fails and
+/// the counts agree.
+#[test]
+fn users_can_share_a_few_multiplexed_connections() {
+    let (port, seen) = h2_server(None, None);
+    let host = format!("http://127.0.0.1:{port}");
+    let extra = "http = \"2\"\nconnections = 2";
+    let r = run(
+        "h2-pool",
+        &host,
+        extra,
+        &["/ok"],
+        &["--users", "40", "--duration", "2s", "--threads", "2"],
+    );
+    assert!(r.total.requests > 200, "{}", r.total.requests);
+    assert_eq!(r.total.failures, 0, "{:?}", r.endpoints[0].failure_reasons);
+    assert_eq!(r.total.requests, seen.requests.load(Ordering::Relaxed));
+    assert_eq!(
+        seen.connections.load(Ordering::Relaxed),
+        2 + 1,
+        "two, and the probe"
+    );
+    // Sharing needs HTTP/2 said plainly.
+    let dir = temp_dir("h2-pool-bad");
+    let cfg = dir.join("perfgate.toml");
+    std::fs::write(&cfg, format!("[target]\nhost = \"{host}\"\nconnections = 2\n[[users]]\nname = \"U\"\n  [[users.tasks]]\n  path = \"/\"\n")).unwrap();
+    let out = common::perfgate()
+        .arg("run")
+        .arg("-c")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains(
+            "perfgate.toml:3:15: [target] connections shares HTTP/2 connections: set http = \"2\""
+        ),
+        "{err}"
     );
 }
 

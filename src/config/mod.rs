@@ -118,6 +118,9 @@ pub struct TargetConfig {
     /// TLS, by prior knowledge in cleartext: h2c).
     #[serde(default)]
     pub http: HttpVersion,
+    /// HTTP/2 (`http = "2"`): the users of a process share this many connections,
+    /// their requests multiplexed as streams (unset: one connection a user).
+    pub connections: Option<Spanned<u32>>,
 }
 
 /// Which HTTP a target is spoken to in (`[target] http`, `--http`).
@@ -161,6 +164,7 @@ impl Default for TargetConfig {
             cookies: default_cookies(),
             keep_alive: default_keep_alive(),
             http: HttpVersion::Auto,
+            connections: None,
         }
     }
 }

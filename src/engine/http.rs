@@ -39,6 +39,11 @@ pub struct Connector {
     max_body: usize,
     /// The target may speak HTTP/2: TLS offering it by ALPN, or `http = "2"`.
     http2: bool,
+    /// HTTP/2 connections this thread's users share (`[target] connections`), each made
+    /// on first use (a lock each, so one is made once); empty: one a user.
+    pool: Vec<tokio::sync::Mutex<Option<h2::Sender>>>,
+    /// The pool's connection the next request goes to.
+    next: std::cell::Cell<usize>,
     /// Between requests a kept-alive connection holds no bytes, so its read buffer goes
     /// back here: only requests in flight hold one (10,000 thinking users do not need
     /// 10,000 buffers).
@@ -51,9 +56,16 @@ const READ_BUFFER: usize = 8192;
 const KEEP_BUFFER: usize = 64 * 1024;
 
 impl Connector {
-    /// The plan's target, timeouts and HTTP behaviour.
-    pub fn new(plan: &Plan) -> Connector {
+    /// The plan's target, timeouts and HTTP behaviour, for worker `index` of `threads`
+    /// (its share of `[target] connections`).
+    pub fn new(plan: &Plan, index: usize, threads: usize) -> Connector {
+        let pool = plan.connections.map_or(0, |n| {
+            let (n, threads) = (n as usize, threads.max(1));
+            (n / threads + usize::from(index < n % threads)).max(1)
+        });
         Connector {
+            pool: (0..pool).map(|_| Default::default()).collect(),
+            next: Default::default(),
             target: plan.target.clone(),
             dialer: Dialer::new(plan),
             max_redirects: plan.max_redirects,
@@ -65,6 +77,51 @@ impl Connector {
                 && (plan.target.tls || plan.http == HttpVersion::H2),
             buffers: RefCell::default(),
         }
+    }
+
+    /// A request on one of the shared HTTP/2 connections, in turn (streams wait for the
+    /// server's SETTINGS_MAX_CONCURRENT_STREAMS); a connection made when its slot has
+    /// none, and dropped when it fails.
+    async fn exchange_pooled(&self, request: &[u8], keep: Keep<'_>, body: &mut Vec<u8>) -> H2 {
+        let mut connect_us = None;
+        for attempt in 0..2 {
+            let i = self.next.get();
+            self.next.set((i + 1) % self.pool.len());
+            let send = {
+                let mut slot = self.pool[i].lock().await;
+                match slot.as_ref() {
+                    Some(send) => send.clone(),
+                    None => {
+                        let t0 = Instant::now();
+                        let made = match self.dialer.connect().await {
+                            Ok(stream) => h2::handshake(stream).await,
+                            Err(f) => Err(f),
+                        };
+                        match made {
+                            Ok(send) => {
+                                connect_us = Some(t0.elapsed().as_micros() as u64);
+                                *slot = Some(send.clone());
+                                send
+                            }
+                            Err(f) => return H2::Done(connect_us, Err(f)),
+                        }
+                    }
+                }
+            };
+            match h2::exchange(send, &self.target, request, keep, self.max_body, body).await {
+                Ok(resp) => return H2::Done(connect_us, Ok(resp)),
+                Err(e) => {
+                    if e.reconnect {
+                        *self.pool[i].lock().await = None;
+                    }
+                    if !(e.unprocessed && attempt == 0) {
+                        return H2::Done(connect_us, Err(e.failure));
+                    }
+                    body.clear();
+                }
+            }
+        }
+        unreachable!("the second attempt always returns")
     }
 
     fn take_buffer(&self) -> Vec<u8> {
@@ -272,6 +329,9 @@ impl Conn {
         keep: Keep<'_>,
         body: &mut Vec<u8>,
     ) -> H2 {
+        if !connector.pool.is_empty() {
+            return connector.exchange_pooled(request, keep, body).await;
+        }
         let mut connect_us = None;
         for attempt in 0..2 {
             let send = match &self.h2 {

@@ -317,7 +317,7 @@ async fn work(index: usize, threads: usize, s: Shared) {
         Recorder::new(plan.endpoints.len(), plan.tasks.len()).with_checks(plan.checks.len());
     let elapsed_now = s.start.elapsed();
     let w = Rc::new(Worker {
-        connector: Connector::new(&plan),
+        connector: Connector::new(&plan, index, threads),
         plan: plan.clone(),
         recorder: RefCell::new(recorder),
         stopping: Cell::new(false),

@@ -78,6 +78,9 @@ pub struct Plan {
     pub keep_alive: bool,
     /// Which HTTP (`[target] http`, `--http`).
     pub http: crate::config::HttpVersion,
+    /// HTTP/2 connections the users of this process share (`[target] connections`);
+    /// None: one a user.
+    pub connections: Option<u32>,
     /// The most of a response body kept for checks and extraction (`[target] max_body`).
     pub max_body: usize,
     pub scenario: String,
@@ -180,6 +183,7 @@ impl Plan {
             cookies: config.target.cookies,
             keep_alive: config.target.keep_alive,
             http: o.http.unwrap_or(config.target.http),
+            connections: t.connections,
             max_body: usize::try_from(config.target.max_body.get_ref().0).unwrap_or(usize::MAX),
             secrets: secrets(source, &o.vars, &t.headers),
             headers: t.headers,

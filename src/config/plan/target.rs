@@ -18,6 +18,7 @@ pub(super) struct TargetPlan {
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub headers: Vec<(String, String)>,
+    pub connections: Option<u32>,
 }
 
 pub(super) fn plan(
@@ -62,7 +63,27 @@ pub(super) fn plan(
     ) {
         headers.push(("proxy-authorization".into(), auth.clone()));
     }
+    let connections = match &t.connections {
+        None => None,
+        Some(n) => {
+            let http = o.http.unwrap_or(t.http);
+            let why = if *n.get_ref() == 0 {
+                Some("must be 1 or more")
+            } else if http != crate::config::HttpVersion::H2 {
+                Some("shares HTTP/2 connections: set http = \"2\" (or --http 2)")
+            } else if !t.keep_alive {
+                Some("shares kept connections: remove keep_alive = false")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(source.error(n.span(), format!("[target] connections {why}")));
+            }
+            Some(*n.get_ref())
+        }
+    };
     Ok(TargetPlan {
+        connections,
         tls: files::tls(config, source, o.insecure)?,
         target,
         proxy,
