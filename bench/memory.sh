@@ -1,55 +1,66 @@
 #!/usr/bin/env bash
-# Peak memory of many users thinking: USERS (default 10,000) users with 1–2 s think time
-# each, GET / against nginx on 127.0.0.1, for DURATION_S (default 20), once as the
-# config's user and once written in Rust (examples/bench_get.rs). Prints each run's
-# requests and peak RSS (/usr/bin/time).
+# Memory of the load generator: peak RSS of perfgate
+#   1. with 10,000 concurrent closed-model users (think time 1-2 s) for SECONDS, as the
+#      config's users and as users written in Rust (examples/bench_get.rs), and
+#   2. on a short and a ten-times-longer run at full speed (10 users, no think time),
+# against nginx on 127.0.0.1 (pinned to core 0; perfgate to core 1). Every run is
+# bounded by its duration; load goes only to 127.0.0.1.
 #
-#   bench/memory.sh [DURATION_S] [USERS]
-#
-# Installs nginx (Debian) when missing. Load goes only to 127.0.0.1; each run ends by
-# itself after DURATION_S.
+#   bench/memory.sh [SECONDS=20] [SHORT=15]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${1:-20}; USERS=${2:-10000}
-PORT=18090
+DUR=${1:-20}
+SHORT=${2:-15}
+PORT=18089
 WORK=$(mktemp -d)
 trap 'kill $(cat "$WORK/nginx.pid" 2>/dev/null) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
 cargo build --release -q --bin perfgate --example bench_get
-ulimit -n "$(ulimit -Hn)"
-
-mkdir -p "$WORK/www"; printf 'ok\n' > "$WORK/www/index.html"; chmod -R a+rX "$WORK"
+ulimit -n "$(ulimit -Hn)"  # 10,000 connections need more than the usual 1024
+mkdir -p "$WORK/www"; printf 'ok\n' > "$WORK/www/index.html"
+chmod -R a+rX "$WORK"  # nginx workers run as an unprivileged user
 cat > "$WORK/nginx.conf" <<NGINX
-worker_processes 1; worker_rlimit_nofile $((USERS * 2 + 1000)); daemon on;
-pid $WORK/nginx.pid; error_log $WORK/error.log;
-events { worker_connections $((USERS + 1000)); }
-http { access_log off; keepalive_requests 1000000; keepalive_timeout 60s;
+worker_processes 1; daemon on; pid $WORK/nginx.pid; error_log $WORK/error.log;
+worker_rlimit_nofile 20000;
+events { worker_connections 19000; }
+http { access_log off; keepalive_requests 1000000; keepalive_timeout 120s;
   server { listen 127.0.0.1:$PORT backlog=16384; root $WORK/www; location / { try_files /index.html =404; } } }
 NGINX
-nginx -c "$WORK/nginx.conf"
+taskset -c 0 nginx -c "$WORK/nginx.conf"
 sleep 0.5
-cat > "$WORK/perfgate.toml" <<TOML
+config() { # users, wait
+  cat <<TOML
 [target]
 host = "http://127.0.0.1:$PORT"
+timeout = "10s"
+[scenarios.bench]
+users = $1
+spawn_rate = 2000
 [[users]]
 name = "bench"
-wait = { between = ["1s", "2s"] }
+wait = $2
 [[users.tasks]]
 path = "/"
 TOML
-
-run() { # name, command...
-  local name=$1; shift
-  /usr/bin/time -f "%M" -o "$WORK/time" "$@" run -c "$WORK/perfgate.toml" --users "$USERS" \
-    --spawn-rate 2000 --duration "${DUR}s" --quiet --out "$WORK/r.json" >/dev/null 2>&1 || true
-  python3 - "$name" "$WORK" <<'PY'
+}
+BIN=target/release/perfgate
+run() { # label, config, duration
+  echo "$2" > "$WORK/p.toml"
+  /usr/bin/time -f "%M" -o "$WORK/time" taskset -c 1 "$BIN" run \
+    -c "$WORK/p.toml" -s bench -d "$3" --quiet --out "$WORK/r.json" > "$WORK/out" 2>&1 || true
+  python3 - "$1" "$(cat "$WORK/time")" "$WORK/r.json" <<'PY'
 import json, sys
-name, work = sys.argv[1:3]
-rss = int(open(f"{work}/time").read().split()[-1]) / 1024
-r = json.load(open(f"{work}/r.json"))
-print(f"{name:<24} {r['scenario']['users']:>6} users {r['total']['requests']:>8} requests "
-      f"{r['total']['failures']:>5} failed  peak RSS {rss:6.1f} MB")
+label, rss, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+r = json.load(open(path))
+t = r["total"]
+print(f"{label:<34} peak RSS {rss/1024:7.1f} MB  {t['requests']:>9} requests  "
+      f"{t['failures']} failed {dict(t['failure_reasons']) or ''}  "
+      f"max users {max(i['users'] for i in r['series'])}")
 PY
 }
-run "config user" ./target/release/perfgate
-BENCH_WAIT_MS=1000-2000 run "Rust user" ./target/release/examples/bench_get
+run "10,000 users, think 1-2 s, ${DUR}s" "$(config 10000 '{ between = ["1s", "2s"] }')" "${DUR}s"
+# The same users written in Rust: the example's class replaces the config's "bench".
+BIN=target/release/examples/bench_get BENCH_WAIT_MS=1000-2000 \
+  run "10,000 Rust users, think 1-2 s, ${DUR}s" "$(config 10000 '{ between = ["1s", "2s"] }')" "${DUR}s"
+run "10 users, no think, ${SHORT}s" "$(config 10 '{ constant = "0ms" }')" "${SHORT}s"
+run "10 users, no think, $((SHORT * 10))s" "$(config 10 '{ constant = "0ms" }')" "$((SHORT * 10))s"
