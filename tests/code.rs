@@ -9,6 +9,25 @@ use std::process::Command;
 use common::{example, flow::FlowServer, schema_errors, temp_dir};
 use perfgate::metrics::RunResult;
 
+/// Runs example `name` with `-c config` (when given), `args`, and `--quiet --out out`.
+fn run_example(
+    name: &str,
+    config: Option<&std::path::Path>,
+    args: &[&str],
+    out: &std::path::Path,
+) -> std::process::Output {
+    let mut cmd = Command::new(example(name));
+    if let Some(c) = config {
+        cmd.arg("-c").arg(c);
+    }
+    cmd.args(args)
+        .args(["--quiet", "--out"])
+        .arg(out)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
 /// The seed's three classes in Rust replace the bundled config's by name: the demo's
 /// own count equals perfgate's, the result passes the schema and the same budget, and
 /// the endpoints are the TOML version's.
@@ -16,20 +35,8 @@ use perfgate::metrics::RunResult;
 fn the_seed_users_in_rust_pass_the_seed_budget() {
     let dir = temp_dir("code-seed");
     let out = dir.join("r.json");
-    let run = Command::new(example("seed_users"))
-        .args([
-            "demo",
-            "--scenario",
-            "smoke",
-            "--duration",
-            "6s",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let args = ["demo", "--scenario", "smoke", "--duration", "6s"];
+    let run = run_example("seed_users", None, &args, &out);
     let said = String::from_utf8_lossy(&run.stdout);
     assert_eq!(
         run.status.code(),
@@ -112,23 +119,8 @@ fn rust_flows_run_beside_config_users_and_are_judged() {
     let budget = "checks = \"100%\"\npolls_p99 = 3.5\n[budgets.ci.endpoints.\"task:job_done\"]\nerror_rate = \"0%\"";
     let cfg = flow_config(&dir, &server.url, budget);
     let out = dir.join("r.json");
-    let run = Command::new(example("code_flows"))
-        .args(["-c"])
-        .arg(&cfg)
-        .args([
-            "--env",
-            "ci",
-            "--users",
-            "6",
-            "--duration",
-            "3s",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
+    let args = ["--env", "ci", "--users", "6", "--duration", "3s"];
+    let run = run_example("code_flows", Some(&cfg), &args, &out);
     let said = String::from_utf8_lossy(&run.stdout);
     let err = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(0), "{said}\n{err}");
@@ -238,22 +230,8 @@ fn rust_users_serve_open_model_arrivals() {
     let dir = temp_dir("code-open");
     let cfg = flow_config(&dir, &server.url, "p99 = \"500ms\"");
     let out = dir.join("r.json");
-    let run = Command::new(example("code_flows"))
-        .arg("-c")
-        .arg(&cfg)
-        .args([
-            "--rate",
-            "60/s",
-            "--users",
-            "12",
-            "--duration",
-            "2s",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let args = ["--rate", "60/s", "--users", "12", "--duration", "2s"];
+    let run = run_example("code_flows", Some(&cfg), &args, &out);
     assert_eq!(
         run.status.code(),
         Some(0),

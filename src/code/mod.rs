@@ -60,6 +60,16 @@ pub struct NamedTask {
     pub task: Arc<dyn Task>,
 }
 
+impl NamedTask {
+    fn of<F: Task>(name: &str, weight: u32, f: F) -> NamedTask {
+        NamedTask {
+            name: name.to_string(),
+            weight,
+            task: Arc::new(f),
+        }
+    }
+}
+
 /// A user class written in Rust: its tasks by weight, its wait, its `on_start` and
 /// `on_stop`.
 #[derive(Clone)]
@@ -86,38 +96,25 @@ impl Class {
 
     /// A task picked `weight` times in the sum of weights, named after its function.
     pub fn task<F: Task>(self, weight: u32, f: F) -> Class {
-        let name = name_of::<F>();
-        self.task_named(weight, &name, f)
+        self.task_named(weight, &name_of::<F>(), f)
     }
 
     /// A task with a name of its own (for closures, whose type has none worth reading).
     pub fn task_named<F: Task>(mut self, weight: u32, name: &str, f: F) -> Class {
-        self.tasks.push(NamedTask {
-            name: name.to_string(),
-            weight,
-            task: Arc::new(f),
-        });
+        self.tasks.push(NamedTask::of(name, weight, f));
         self
     }
 
     /// Run once when a user starts (again before its next task if it failed), and for
     /// each arrival in the open model.
     pub fn on_start<F: Task>(mut self, f: F) -> Class {
-        self.on_start = Some(NamedTask {
-            name: name_of::<F>(),
-            weight: 0,
-            task: Arc::new(f),
-        });
+        self.on_start = Some(NamedTask::of(&name_of::<F>(), 0, f));
         self
     }
 
     /// Run when a user leaves (ramp-down, the load's end, the run's stop).
     pub fn on_stop<F: Task>(mut self, f: F) -> Class {
-        self.on_stop = Some(NamedTask {
-            name: name_of::<F>(),
-            weight: 0,
-            task: Arc::new(f),
-        });
+        self.on_stop = Some(NamedTask::of(&name_of::<F>(), 0, f));
         self
     }
 

@@ -104,7 +104,8 @@ pub struct Worker {
 #[derive(Default)]
 struct Known {
     endpoints: HashMap<String, usize, Fnv>,
-    checks: HashMap<(usize, String), usize, Fnv>,
+    /// By endpoint, then check: looked up without allocating a key.
+    checks: HashMap<usize, HashMap<String, usize, Fnv>, Fnv>,
     metrics: HashMap<String, usize, Fnv>,
 }
 
@@ -261,12 +262,21 @@ impl Worker {
 
     /// The index of soft check `check` on `endpoint`.
     pub fn check_id(&self, endpoint: usize, check: &str) -> usize {
-        let key = (endpoint, check.to_string());
-        if let Some(&i) = self.known.borrow().checks.get(&key) {
+        let known = self
+            .known
+            .borrow()
+            .checks
+            .get(&endpoint)
+            .and_then(|c| c.get(check).copied());
+        if let Some(i) = known {
             return i;
         }
         let i = self.names.check(endpoint, check);
-        self.known.borrow_mut().checks.insert(key, i);
+        let mut k = self.known.borrow_mut();
+        k.checks
+            .entry(endpoint)
+            .or_default()
+            .insert(check.to_string(), i);
         i
     }
 
