@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use plan::grpc;
 pub use plan::scenario_search;
 pub use plan::{
     Expectation, Extract, Feeder, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask,
@@ -59,6 +60,20 @@ pub struct Config {
     /// flow = "checkout" }` with objectives beside.
     #[serde(default)]
     pub scopes: BTreeMap<String, RawBudget>,
+    /// The `.proto` files gRPC steps call methods of.
+    pub grpc: Option<Spanned<GrpcConfig>>,
+}
+
+/// `[grpc]`: where the services gRPC steps call are defined.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// `.proto` files, beside the config file unless absolute.
+    #[serde(default)]
+    pub protos: Vec<PathBuf>,
+    /// Folders imports are looked up in, besides each file's own.
+    #[serde(default)]
+    pub include: Vec<PathBuf>,
 }
 
 /// `[environments.NAME]`: the target of one environment, chosen by `--env` (or
@@ -382,6 +397,11 @@ pub struct RequestConfig {
     pub endpoint: Option<String>,
     pub method: Option<String>,
     pub path: Option<Spanned<String>>,
+    /// A gRPC call instead of `method` and `path`: "package.Service/Method" of `[grpc]
+    /// protos`, its request written as a JSON template in `message`, metadata in
+    /// `headers`.
+    pub grpc: Option<Spanned<String>>,
+    pub message: Option<Spanned<String>>,
     #[serde(default)]
     pub query: BTreeMap<String, Spanned<String>>,
     #[serde(default)]

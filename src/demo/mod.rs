@@ -5,6 +5,7 @@
 //! Knobs add latency, jitter, errors and periodic stalls per endpoint, so a budget can be
 //! made to fail on purpose. It counts what it served per endpoint and status.
 
+mod grpc;
 mod knobs;
 mod proofs;
 
@@ -145,6 +146,7 @@ fn router(shared: Arc<Shared>) -> Router {
             post(proofs::verify_biometric),
         )
         .route("/api/batch-verify-proofs", post(proofs::verify_batch))
+        .merge(grpc::routes())
         .route(
             "/health",
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
@@ -185,7 +187,9 @@ async fn apply_knobs(State(s): State<Arc<Shared>>, req: Request, next: Next) -> 
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let response = if fail {
+    let response = if fail && grpc::is_grpc(&req) {
+        grpc::unavailable()
+    } else if fail {
         (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "injected failure (demo knob)",

@@ -26,27 +26,43 @@ pub fn sign(message: &str) -> String {
     hmac_hex(DEMO_KEY, message)
 }
 
-#[derive(Deserialize)]
+// Each is a JSON body of the HTTP endpoints and a protobuf message of the gRPC service
+// (examples/grpc/proofs.proto, whose tags these are).
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
 pub struct Proof {
     #[serde(rename = "type")]
-    kind: String,
-    user_id: String,
-    nonce: String,
-    timestamp: i64,
-    signature: String,
+    #[prost(string, tag = "1")]
+    pub kind: String,
+    #[prost(string, tag = "2")]
+    pub user_id: String,
+    #[prost(string, tag = "3")]
+    pub nonce: String,
+    #[prost(int64, tag = "4")]
+    pub timestamp: i64,
+    #[prost(string, tag = "5")]
+    pub signature: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
 pub struct BiometricProof {
-    user_id: String,
-    biometric_hash: String,
-    timestamp: i64,
-    signature: String,
+    #[prost(string, tag = "1")]
+    pub user_id: String,
+    #[prost(string, tag = "2")]
+    pub biometric_hash: String,
+    #[prost(int64, tag = "3")]
+    pub timestamp: i64,
+    #[prost(string, tag = "4")]
+    pub signature: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, PartialEq, Deserialize, prost::Message)]
 pub struct Batch {
-    proofs: Vec<Proof>,
+    #[prost(message, repeated, tag = "1")]
+    pub proofs: Vec<Proof>,
+    /// gRPC only: the pause before each streamed verdict after the first.
+    #[serde(default)]
+    #[prost(uint32, tag = "2")]
+    pub every_ms: u32,
 }
 
 fn now_ms() -> i64 {
@@ -55,7 +71,7 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn check(p: &Proof) -> Result<(), &'static str> {
+pub(super) fn check(p: &Proof) -> Result<(), &'static str> {
     if p.kind != "login" && p.kind != "transaction" {
         return Err("unknown proof type");
     }
@@ -91,26 +107,27 @@ pub async fn verify_proof(Json(p): Json<Proof>) -> (StatusCode, Json<Value>) {
 }
 
 pub async fn verify_biometric(Json(p): Json<BiometricProof>) -> (StatusCode, Json<Value>) {
-    let r = (|| {
-        if (now_ms() - p.timestamp).abs() > FRESH_MS {
-            return Err("stale timestamp");
-        }
-        let message = format!(
-            "biometric|{}|{}|{}",
-            p.user_id, p.biometric_hash, p.timestamp
-        );
-        // The costly part: a derived template key, as a real matcher would spend time.
-        let mut derived = p.biometric_hash.clone();
-        for _ in 0..BIOMETRIC_ROUNDS {
-            derived = hmac_hex(&derived, &p.user_id);
-        }
-        std::hint::black_box(&derived);
-        if !constant_time_eq(sign(&message).as_bytes(), p.signature.as_bytes()) {
-            return Err("bad signature");
-        }
-        Ok(())
-    })();
-    verdict(r)
+    verdict(check_biometric(&p))
+}
+
+pub(super) fn check_biometric(p: &BiometricProof) -> Result<(), &'static str> {
+    if (now_ms() - p.timestamp).abs() > FRESH_MS {
+        return Err("stale timestamp");
+    }
+    let message = format!(
+        "biometric|{}|{}|{}",
+        p.user_id, p.biometric_hash, p.timestamp
+    );
+    // The costly part: a derived template key, as a real matcher would spend time.
+    let mut derived = p.biometric_hash.clone();
+    for _ in 0..BIOMETRIC_ROUNDS {
+        derived = hmac_hex(&derived, &p.user_id);
+    }
+    std::hint::black_box(&derived);
+    if !constant_time_eq(sign(&message).as_bytes(), p.signature.as_bytes()) {
+        return Err("bad signature");
+    }
+    Ok(())
 }
 
 pub async fn verify_batch(Json(b): Json<Batch>) -> (StatusCode, Json<Value>) {

@@ -288,6 +288,8 @@ impl<'u, 'p> Request<'u, 'p> {
         let keep_body = Keep {
             body: true,
             headers: &keep,
+            grpc: false,
+            messages: false,
         };
         u.body.clear();
         let in_flight = w.take_off(endpoint);

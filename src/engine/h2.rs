@@ -78,17 +78,43 @@ pub async fn exchange(
             extra.get_or_insert_default().captured.push((i, value));
         }
     }
+    let grpc_status = |h: &http::HeaderMap| {
+        let v = h.get("grpc-status")?.to_str().ok()?;
+        Some(v.trim().parse::<u32>().unwrap_or(2)) // unreadable: UNKNOWN
+    };
+    if keep.grpc {
+        // An answer of headers only (an error at once) carries its status there.
+        if let Some(code) = grpc_status(headers) {
+            extra.get_or_insert_default().grpc_status = Some(code);
+        }
+    }
     let cap = if keep.body { max_body } else { 0 };
     let mut recv = response.into_body();
     let (mut body_bytes, mut body_cut) = (0u64, false);
+    let mut frames = super::grpc::Frames::default();
     while let Some(chunk) = recv.data().await {
         let chunk = chunk.map_err(failed)?;
+        if keep.messages {
+            let times = &mut extra.get_or_insert_default().messages;
+            frames.feed(&chunk, Instant::now(), times);
+        }
         body_bytes += chunk.len() as u64;
         let room = cap.saturating_sub(body.len());
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
         body_cut |= keep.body && chunk.len() > room;
         // Read: the server may send as much again.
         let _ = recv.flow_control().release_capacity(chunk.len());
+    }
+    if keep.grpc {
+        if let Some(code) = recv
+            .trailers()
+            .await
+            .map_err(failed)?
+            .as_ref()
+            .and_then(grpc_status)
+        {
+            extra.get_or_insert_default().grpc_status = Some(code);
+        }
     }
     Ok(Response {
         status,
@@ -119,10 +145,13 @@ fn to_http2<'r>(
         .method(parsed.method.unwrap_or("GET"))
         .uri(format!("{scheme}://{}{path}", target.authority));
     for h in parsed.headers.iter() {
+        // `te: trailers` is the one TE HTTP/2 carries (gRPC sends it).
+        let te_trailers = h.name.eq_ignore_ascii_case("te") && h.value == b"trailers";
         let connection_specific = ["host", "connection", "keep-alive", "proxy-connection"]
             .into_iter()
             .chain(["transfer-encoding", "upgrade", "te"])
-            .any(|n| h.name.eq_ignore_ascii_case(n));
+            .any(|n| h.name.eq_ignore_ascii_case(n))
+            && !te_trailers;
         if !connection_specific {
             req = req.header(h.name.to_ascii_lowercase(), h.value);
         }

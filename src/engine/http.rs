@@ -593,6 +593,10 @@ pub struct Keep<'a> {
     pub body: bool,
     /// Headers by lowercase name (for extraction).
     pub headers: &'a [String],
+    /// A gRPC call: its `grpc-status` read (from the trailers), and with `messages` the
+    /// time each message of the answer arrived.
+    pub grpc: bool,
+    pub messages: bool,
 }
 
 /// Whether a request may be sent twice without changing what it does (RFC 9110 9.2.2).

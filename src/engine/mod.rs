@@ -5,6 +5,7 @@
 mod code;
 mod connect;
 mod cookies;
+mod grpc;
 mod h2;
 mod http;
 mod limits;
@@ -32,6 +33,7 @@ use crate::metrics::{
 
 pub use code::{fail, Outcome, Reply, Request};
 pub use connect::probe;
+pub use grpc::status_name as grpc_status_name;
 pub use limits::check as check_limits;
 #[doc(hidden)]
 pub use response::read_for_fuzzing as read_response_for_fuzzing;

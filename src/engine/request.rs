@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use minijinja::Value;
 
 use super::response::Response;
-use crate::config::{Expectation, Extract, Plan, PlannedRequest, Reading, Target, Text};
+use crate::config::{grpc, Expectation, Extract, Plan, PlannedRequest, Reading, Target, Text};
 use crate::metrics::{Failure, Recorder};
 
 /// Writes the full HTTP/1.1 request into `out` (cleared first). `ctx` is the template
@@ -61,6 +61,15 @@ pub fn write_request(
     out.clear();
     out.extend_from_slice(scratch.as_bytes());
     match &req.body {
+        Some(body) if req.grpc.is_some() => {
+            scratch.clear();
+            render(body, scratch)?;
+            let method = req.grpc.as_deref().expect("a gRPC step");
+            let message = grpc::message(method, scratch).map_err(Failure::Template)?;
+            let len = 5 + prost::Message::encoded_len(&message);
+            let _ = write!(LenWriter(out), "content-length: {len}\r\n\r\n");
+            grpc::frame(&message, out);
+        }
         Some(body) => {
             scratch.clear();
             render(body, scratch)?;
@@ -245,6 +254,9 @@ fn percent_encode(text: &str, out: &mut String) {
 /// Checks status, body and JSON expectations. `body` is empty unless it was kept.
 #[inline]
 pub fn check(req: &PlannedRequest, resp: &Response, body: &[u8]) -> Result<(), Failure> {
+    if req.grpc.is_some() {
+        grpc_ended(resp)?;
+    }
     let e = &req.expect;
     // The usual expectation, a status below 400, without a call.
     let plain = e.status.is_empty() && e.body_contains.is_none() && e.json.is_empty();
@@ -255,6 +267,29 @@ pub fn check(req: &PlannedRequest, resp: &Response, body: &[u8]) -> Result<(), F
         };
     }
     meets(e, true, req, resp, body)
+}
+
+/// How a gRPC call ended: HTTP 200 and `grpc-status` 0, or its failure.
+fn grpc_ended(resp: &Response) -> Result<(), Failure> {
+    match (resp.status, resp.grpc_status()) {
+        (200, Some(0)) => Ok(()),
+        (200, Some(code)) => Err(Failure::Grpc(code)),
+        (200, None) => Err(Failure::Protocol(
+            "no grpc-status: not a gRPC answer".into(),
+        )),
+        (status, _) => Err(Failure::Status(status)),
+    }
+}
+
+/// Turns a gRPC answer's messages, kept in `body`, into JSON there, for checks,
+/// extraction and numbers read to use as any JSON body.
+pub fn grpc_json(req: &PlannedRequest, body: &mut Vec<u8>) -> Result<(), Failure> {
+    let Some(method) = &req.grpc else {
+        return Ok(());
+    };
+    let json = grpc::to_json(method, body).map_err(Failure::Protocol)?;
+    body.clear();
+    serde_json::to_writer(&mut *body, &json).map_err(|e| Failure::Protocol(e.to_string()))
 }
 
 /// Records each soft check of `req` on this response as held or not.
@@ -279,6 +314,15 @@ pub fn read_metrics(req: &PlannedRequest, resp: &Response, body: &[u8], rec: &mu
             Reading::Header(i) => resp.captured(*i).and_then(first_number),
             Reading::ServerTiming(i, entry) => {
                 resp.captured(*i).and_then(|h| server_timing(h, entry))
+            }
+            Reading::MessageGaps => {
+                let mut before = resp.first_byte;
+                for &at in resp.messages() {
+                    let ms = at.saturating_duration_since(before).as_secs_f64() * 1e3;
+                    rec.read(req.endpoint, *id, ms);
+                    before = at;
+                }
+                None
             }
         };
         if let Some(v) = value.filter(|v| v.is_finite() && *v >= 0.0) {

@@ -28,6 +28,11 @@ pub struct Extra {
     pub set_cookies: Vec<String>,
     /// The headers the request asked for (see `Conn::exchange`), by their index there.
     pub captured: Vec<(usize, String)>,
+    /// A gRPC call's `grpc-status`, from the trailers (or the headers of an answer
+    /// without a body).
+    pub grpc_status: Option<u32>,
+    /// When each message of a gRPC answer arrived (asked for server streams).
+    pub messages: Vec<Instant>,
 }
 
 impl Response {
@@ -37,6 +42,14 @@ impl Response {
 
     pub fn set_cookies(&self) -> &[String] {
         self.extra.as_ref().map_or(&[], |e| &e.set_cookies)
+    }
+
+    pub fn grpc_status(&self) -> Option<u32> {
+        self.extra.as_ref()?.grpc_status
+    }
+
+    pub fn messages(&self) -> &[Instant] {
+        self.extra.as_ref().map_or(&[], |e| &e.messages)
     }
 
     /// The value of the `i`-th header the request asked to capture.

@@ -10,7 +10,7 @@ use tokio::time::{Instant as TokioInstant, Sleep};
 
 use super::http::{Conn, Keep};
 use super::open::Arrivals;
-use super::request::{check, extract, read_metrics, soft_checks, write_request};
+use super::request::{check, extract, grpc_json, read_metrics, soft_checks, write_request};
 use super::response::Response;
 use super::shape::Live;
 use super::worker::{Joined, Worker};
@@ -266,6 +266,8 @@ impl User {
                     let keep = Keep {
                         body: req.needs_body(),
                         headers: &req.capture,
+                        grpc: req.grpc.is_some(),
+                        messages: req.grpc.as_ref().is_some_and(|m| m.server_streaming),
                     };
                     self.body.clear();
                     let in_flight = w.take_off(req.endpoint);
@@ -390,7 +392,14 @@ impl User {
         let mut again = false;
         let failure = match result {
             None => Some(Failure::Timeout),
-            Some((_, r)) => {
+            Some((_, mut r)) => {
+                let grpc_ok =
+                    |r: &Result<Response, _>| r.as_ref().is_ok_and(|a| a.grpc_status() == Some(0));
+                if req.grpc.is_some() && req.needs_body() && grpc_ok(&r) {
+                    if let Err(f) = grpc_json(req, &mut self.body) {
+                        r = Err(f);
+                    }
+                }
                 if let Ok(resp) = &r {
                     if !req.checks.is_empty() {
                         soft_checks(req, resp, &self.body, &mut rec);

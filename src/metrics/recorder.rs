@@ -30,6 +30,8 @@ pub enum Failure {
     Redirect(String),
     /// A task written in Rust returned an error, or panicked.
     Code(String),
+    /// A gRPC call ended with this `grpc-status` (not 0).
+    Grpc(u32),
 }
 
 /// `?` in a task written in Rust: any error fails the task with its words.
@@ -48,6 +50,7 @@ impl fmt::Display for Failure {
             Failure::Connect(e) => write!(f, "connect: {e}"),
             Failure::Protocol(e) => write!(f, "bad response: {e}"),
             Failure::Status(s) => write!(f, "HTTP {s}"),
+            Failure::Grpc(code) => write!(f, "gRPC {}", crate::engine::grpc_status_name(*code)),
             Failure::Expect(e) => write!(f, "expectation: {e}"),
             Failure::Template(e) => write!(f, "template: {e}"),
             Failure::Data(e) => write!(f, "data: {e}"),

@@ -4,6 +4,7 @@
 //! loads), `users` (classes, tasks, requests), `files` (data and certificates).
 
 mod files;
+pub mod grpc;
 mod shape;
 mod target;
 mod users;
@@ -14,7 +15,8 @@ use std::time::Duration;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::{
-    Arrivals, Config, ConfigError, Proxy, Scenario, Segment, Source, Stage, Target, Templates,
+    Arrivals, Config, ConfigError, HttpVersion, Proxy, Scenario, Segment, Source, Stage, Target,
+    Templates,
 };
 pub use files::Feeder;
 pub use users::{
@@ -182,7 +184,7 @@ impl Plan {
             max_redirects: config.target.max_redirects,
             cookies: config.target.cookies,
             keep_alive: config.target.keep_alive,
-            http: o.http.unwrap_or(config.target.http),
+            http: http_version(config, source, o, u.grpc)?,
             connections: t.connections,
             max_body: usize::try_from(config.target.max_body.get_ref().0).unwrap_or(usize::MAX),
             secrets: secrets(source, &o.vars, &t.headers),
@@ -204,6 +206,25 @@ impl Plan {
             feeders: files::feeders(config, source)?,
             budget: o.budget.clone().or_else(|| s.budget.clone()),
         })
+    }
+}
+
+/// Which HTTP: the flag's, else `[target] http`; gRPC steps need HTTP/2, so "auto"
+/// means "2" for a config with any (h2c in cleartext, ALPN over TLS).
+fn http_version(
+    config: &Config,
+    source: &Source,
+    o: &Overrides,
+    grpc: bool,
+) -> Result<HttpVersion, ConfigError> {
+    let http = o.http.unwrap_or(config.target.http);
+    match (http, grpc) {
+        (HttpVersion::H1, true) => {
+            Err(source
+                .whole("gRPC steps need HTTP/2: remove [target] http = \"1.1\" (or --http 1.1)"))
+        }
+        (HttpVersion::Auto, true) => Ok(HttpVersion::H2),
+        (http, _) => Ok(http),
     }
 }
 

@@ -24,6 +24,8 @@ pub(super) struct Users {
     pub endpoints: Vec<(String, String)>,
     pub tasks: Vec<(String, String)>,
     pub templates: Templates,
+    /// Some step calls a gRPC method.
+    pub grpc: bool,
 }
 
 /// Plans every user class; templates' `env()` reads `vars`.
@@ -61,8 +63,10 @@ pub(super) fn plan(
         endpoints: Vec::new(),
         tasks: Vec::new(),
         templates: Templates::with_env(vars.clone()),
+        grpc: false,
     };
-    let known = KnownNames::of(config);
+    let mut known = KnownNames::of(config);
+    known.grpc = super::grpc::pool(config, source)?;
     for class in config.users.iter().filter(|c| !in_code(&c.get_ref().name)) {
         let user = plan_class(config, class, source, &known, &mut out)?;
         out.users.push(user);
@@ -460,6 +464,9 @@ pub struct PlannedRequest {
     pub checks: Vec<(usize, Expectation)>,
     /// Numbers read from the response: (index into `Plan::metrics`, where from).
     pub metrics: Vec<(usize, Reading)>,
+    /// The gRPC method this step calls (`grpc = "..."`): POSTed over HTTP/2, its
+    /// `body` the request message as JSON, its response judged by `grpc-status`.
+    pub grpc: Option<std::sync::Arc<super::grpc::GrpcMethod>>,
 }
 
 /// Where a number of a response is read (`metrics = { NAME = "..." }`).
@@ -471,6 +478,9 @@ pub enum Reading {
     Header(usize),
     /// The `dur` of one entry of the Server-Timing header (its capture index, the entry).
     ServerTiming(usize, String),
+    /// Each message of a gRPC server stream: the time since the one before (the first:
+    /// since the response's headers).
+    MessageGaps,
 }
 
 /// How a step is sent again.
@@ -605,6 +615,8 @@ impl Expectation {
 struct KnownNames<'a> {
     feeders: Vec<&'a str>,
     extracted: Vec<&'a str>,
+    /// `[grpc] protos`, compiled.
+    grpc: Option<prost_reflect::DescriptorPool>,
 }
 
 impl<'a> KnownNames<'a> {
@@ -628,6 +640,7 @@ impl<'a> KnownNames<'a> {
         KnownNames {
             feeders: config.data.keys().map(String::as_str).collect(),
             extracted,
+            grpc: None,
         }
     }
 }
@@ -648,9 +661,24 @@ fn plan_request(
         &mut out.metrics,
     );
     let r = spanned.get_ref();
+    let grpc = match &r.grpc {
+        Some(name) => Some(plan_grpc(spanned, name, source, known)?),
+        None if r.message.is_some() => {
+            return Err(source.error(
+                spanned.span(),
+                "`message` is a gRPC request's: add grpc = \"package.Service/Method\"",
+            ))
+        }
+        None => None,
+    };
+    out.grpc |= grpc.is_some();
+    let grpc_path = grpc
+        .as_ref()
+        .map(|m| Spanned::new(spanned.span(), m.path.clone()));
     let path = r
         .path
         .as_ref()
+        .or(grpc_path.as_ref())
         .ok_or_else(|| source.error(spanned.span(), "request has no `path`"))?;
     if !path.get_ref().starts_with('/') {
         return Err(source.error(
@@ -661,7 +689,7 @@ fn plan_request(
     let method = r
         .method
         .clone()
-        .unwrap_or_else(|| "GET".into())
+        .unwrap_or_else(|| if grpc.is_some() { "POST" } else { "GET" }.into())
         .to_ascii_uppercase();
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
         return Err(source.error(spanned.span(), format!("invalid HTTP method {method:?}")));
@@ -686,15 +714,23 @@ fn plan_request(
         .iter()
         .map(|(k, v)| Ok((k.clone(), compile(v)?)))
         .collect::<Result<Vec<_>, ConfigError>>()?;
-    let headers = r
+    let mut headers = r
         .headers
         .iter()
         .map(|(k, v)| Ok((k.clone(), compile(v)?)))
         .collect::<Result<Vec<_>, ConfigError>>()?;
-    let body = match r.json.as_ref().or(r.body.as_ref()) {
+    let body = match r.json.as_ref().or(r.body.as_ref()).or(r.message.as_ref()) {
         Some(b) => Some(compile(b)?),
         None => None,
     };
+    if let Some(m) = &grpc {
+        for (name, value) in [("content-type", "application/grpc"), ("te", "trailers")] {
+            headers.push((name.into(), Text::Static(value.into())));
+        }
+        if let (Some(Text::Static(_)), Some(text)) = (&body, &r.message) {
+            super::grpc::check_message(m, text, source)?;
+        }
+    }
     if let (Some(Text::Static(s)), Some(_)) = (&body, &r.json) {
         serde_json::from_str::<serde_json::Value>(s).map_err(|e| {
             source.error(
@@ -717,12 +753,16 @@ fn plan_request(
     }
     let mut tags = inherited.clone();
     tags.extend(r.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let endpoint = tagged_endpoint(endpoints, endpoint_tags, &name, &method, &tags)
+    let shown = if grpc.is_some() { "GRPC" } else { &method };
+    let endpoint = tagged_endpoint(endpoints, endpoint_tags, &name, shown, &tags)
         .map_err(|e| source.error(spanned.span(), e))?;
     let mut capture = Vec::new();
     let extract = plan_extract(spanned, source, &mut capture)?;
     let expect = plan_expect(&r.expect, "expect", spanned, source, &mut capture)?;
-    let metrics = plan_metrics(spanned, source, &mut capture, out_metrics)?;
+    let mut metrics = plan_metrics(spanned, source, &mut capture, out_metrics)?;
+    if grpc.as_ref().is_some_and(|m| m.server_streaming) {
+        metrics.push((metric_id(out_metrics, MESSAGE_MS), Reading::MessageGaps));
+    }
     let checks = match &r.check {
         Some(c) => {
             let all = plan_expect(c.get_ref(), "check", spanned, source, &mut capture)?;
@@ -752,7 +792,51 @@ fn plan_request(
         think: r.think.map_or(std::time::Duration::ZERO, |d| d.0),
         checks,
         metrics,
+        grpc,
     })
+}
+
+/// The metric a server-streaming gRPC step records each message's time in.
+const MESSAGE_MS: &str = "message_ms";
+
+/// The index of metric `name`, added to `names` if new.
+fn metric_id(names: &mut Vec<String>, name: &str) -> usize {
+    match names.iter().position(|n| n == name) {
+        Some(i) => i,
+        None => {
+            names.push(name.to_string());
+            names.len() - 1
+        }
+    }
+}
+
+/// A gRPC step's method, checked against what else the step says.
+fn plan_grpc(
+    spanned: &Spanned<RequestConfig>,
+    name: &Spanned<String>,
+    source: &Source,
+    known: &KnownNames<'_>,
+) -> Result<std::sync::Arc<super::grpc::GrpcMethod>, ConfigError> {
+    let r = spanned.get_ref();
+    let at = |msg: String| source.error(name.span(), msg);
+    let http_keys = [
+        ("path", r.path.is_some()),
+        ("method", r.method.is_some()),
+        ("body", r.body.is_some()),
+        ("json", r.json.is_some()),
+    ];
+    if let Some((key, _)) = http_keys.iter().find(|(_, set)| *set) {
+        return Err(at(format!(
+            "a gRPC step has no `{key}`: the method is its path, `message` its body"
+        )));
+    }
+    let pool = known.grpc.as_ref().ok_or_else(|| {
+        at(
+            "grpc steps need the services' definitions: add [grpc] protos = [\"service.proto\"]"
+                .into(),
+        )
+    })?;
+    super::grpc::method(pool, name.get_ref()).map_err(at)
 }
 
 /// `metrics = { NAME = "/pointer" | "header:NAME" | "server-timing:NAME" }`, each name
@@ -789,14 +873,7 @@ fn plan_metrics(
                 "metrics {name:?}: {from:?} is neither a JSON pointer (\"/timing/total\"), header:NAME nor server-timing:NAME"
             )));
         };
-        let id = match names.iter().position(|n| n == name) {
-            Some(i) => i,
-            None => {
-                names.push(name.clone());
-                names.len() - 1
-            }
-        };
-        out.push((id, reading));
+        out.push((metric_id(names, name), reading));
     }
     Ok(out)
 }

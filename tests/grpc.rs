@@ -1,0 +1,299 @@
+//! gRPC against real gRPC servers: the demo's `perfgate.demo.Proofs` (served by
+//! tonic) over h2c, with its knobs failing calls on purpose; a gRPC answer over TLS from
+//! a server made here with the `h2` crate; and the config's mistakes, each refused with
+//! its position before any load.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject as _;
+
+use common::temp_dir;
+use perfgate::demo::{DemoServer, Knob, Knobs};
+use perfgate::metrics::RunResult;
+
+const VERIFY: &str = "/perfgate.demo.Proofs/Verify";
+const BATCH: &str = "/perfgate.demo.Proofs/VerifyBatch";
+
+fn proto() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/grpc/proofs.proto")
+}
+
+/// Runs `config` (its `[grpc] protos` pointing at the demo's .proto) with `args`; the
+/// result, and what perfgate printed.
+fn run(name: &str, config: &str, args: &[&str]) -> (RunResult, String) {
+    let dir = temp_dir(name);
+    let path = common::write(&dir, "perfgate.toml", config);
+    let out = dir.join("r.json");
+    let done = common::perfgate()
+        .arg("run")
+        .arg("-c")
+        .arg(&path)
+        .args(args)
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&done.stdout),
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(out.is_file(), "{said}");
+    (RunResult::load(&out).unwrap(), said)
+}
+
+/// The bundled example (unary calls with templated, signed proofs, metadata, a
+/// server-streaming batch) against the demo: every call succeeds, the demo's count per
+/// method equals perfgate's, each streamed message is timed, and the budget on it holds.
+#[test]
+fn the_example_calls_the_demo_and_counts_match() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let config = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/grpc/perfgate.toml"),
+    )
+    .unwrap()
+    .replace(
+        "\"proofs.proto\"",
+        &format!("{:?}", proto().display().to_string()),
+    );
+    let (r, said) = run(
+        "grpc-example",
+        &config,
+        &["--host", &demo.url(), "--users", "4", "--duration", "3s"],
+    );
+    assert_eq!(r.total.failures, 0, "{said}");
+    assert!(r.total.requests > 30, "{said}");
+    for e in &r.endpoints {
+        assert_eq!(e.method, "GRPC");
+        assert_eq!(
+            e.requests,
+            demo.served_on(&e.name),
+            "{} as the demo counted",
+            e.name
+        );
+    }
+    let served = demo.served();
+    assert!(
+        served.values().flat_map(|m| m.keys()).all(|s| *s == 200),
+        "{served:?}"
+    );
+    let batch = r.endpoints.iter().find(|e| e.name == BATCH).unwrap();
+    let gaps = &batch.metrics["message_ms"];
+    assert_eq!(
+        gaps.count(),
+        5 * batch.requests,
+        "five messages a batch, each timed"
+    );
+    // The demo sends them 5 ms apart: the median gap is about that, not the whole call.
+    let p50_ms = gaps.percentile_us(50.0) as f64 / 1000.0;
+    assert!((4.0..15.0).contains(&p50_ms), "median gap {p50_ms} ms");
+    assert!(said.contains("PASSED"), "{said}");
+}
+
+fn verify_config(host: &str, message: &str) -> String {
+    format!(
+        "[target]\nhost = \"{host}\"\n[grpc]\nprotos = [{:?}]\n[[users]]\nname = \"U\"\nwait = {{ constant = \"2ms\" }}\n  [[users.tasks]]\n  grpc = \"perfgate.demo.Proofs/Verify\"\n  message = '''{message}'''\n",
+        proto().display().to_string()
+    )
+}
+
+const SIGNED: &str = r#"{%- set ts = now_ms() -%}{"type":"login","user_id":"u","nonce":"n","timestamp":{{ ts }},"signature":"{{ hmac_sha256("perfgate-demo-key", "login|u|n|" ~ ts) }}"}"#;
+
+/// A call fails with its status's name: the demo's injected errors are UNAVAILABLE (as
+/// many as it injected), a proof that does not verify is UNAUTHENTICATED.
+#[test]
+fn calls_fail_with_their_grpc_status() {
+    let mut knobs = Knobs::default();
+    knobs.endpoints.insert(
+        VERIFY.into(),
+        Knob {
+            error_rate: 0.3,
+            ..Knob::default()
+        },
+    );
+    let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
+    let (r, said) = run(
+        "grpc-unavailable",
+        &verify_config(&demo.url(), SIGNED),
+        &["--users", "2", "--duration", "2s"],
+    );
+    let e = &r.endpoints[0];
+    let unavailable = e
+        .failure_reasons
+        .get("gRPC UNAVAILABLE")
+        .copied()
+        .unwrap_or(0);
+    assert!(unavailable > 10, "{said}\n{:?}", e.failure_reasons);
+    assert_eq!(e.failures, unavailable, "{:?}", e.failure_reasons);
+    assert_eq!(e.requests, demo.served_on(VERIFY));
+    let injected = demo.served()[VERIFY][&200];
+    assert_eq!(injected, e.requests, "gRPC answers HTTP 200 either way");
+
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let unsigned = r#"{"type":"login","user_id":"u","nonce":"n","timestamp":1,"signature":"x"}"#;
+    let (r, _) = run(
+        "grpc-unauthenticated",
+        &verify_config(&demo.url(), unsigned),
+        &["--users", "1", "--duration", "1s"],
+    );
+    let e = &r.endpoints[0];
+    assert!(e.requests > 10);
+    assert_eq!(
+        e.failure_reasons.get("gRPC UNAUTHENTICATED"),
+        Some(&e.requests)
+    );
+}
+
+/// Mistakes in a gRPC step are refused before any load, with where they are and what
+/// to write instead (exit 2).
+#[test]
+fn grpc_mistakes_are_refused_with_their_position() {
+    let cases: [(&str, String, &str); 5] = [
+        (
+            "unknown method",
+            verify_config("http://127.0.0.1:9", "{}").replace("/Verify", "/Verfy"),
+            "has no method \"Verfy\" (it has: Verify, VerifyBiometric, VerifyBatch)",
+        ),
+        (
+            "a field the message has not",
+            verify_config("http://127.0.0.1:9", r#"{"amount": 3}"#),
+            "message is not a perfgate.demo.Proof",
+        ),
+        (
+            "HTTP/1.1 forced",
+            verify_config("http://127.0.0.1:9", "{}").replace("[grpc]", "http = \"1.1\"\n[grpc]"),
+            "gRPC steps need HTTP/2",
+        ),
+        (
+            "no protos",
+            verify_config("http://127.0.0.1:9", "{}")
+                .lines()
+                .filter(|l| !l.starts_with("[grpc]") && !l.starts_with("protos"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            "add [grpc] protos",
+        ),
+        (
+            "a path besides",
+            verify_config("http://127.0.0.1:9", "{}")
+                .replace("  message", "  path = \"/x\"\n  message"),
+            "a gRPC step has no `path`",
+        ),
+    ];
+    for (what, config, says) in cases {
+        let dir = temp_dir("grpc-mistake");
+        let path = common::write(&dir, "perfgate.toml", &config);
+        let done = common::perfgate()
+            .args(["run", "--quiet", "-c"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&done.stderr);
+        assert_eq!(done.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(says), "{what}: {err}");
+        assert!(
+            err.contains("perfgate.toml:"),
+            "{what}: a position in {err}"
+        );
+    }
+}
+
+/// A gRPC server over TLS, made here with the `h2` crate: every call answers one
+/// `Verdict { valid: true }` and `grpc-status: 0` in the trailers; counts calls.
+fn tls_grpc_server(cert: String, key: String) -> (u16, Arc<AtomicU64>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let calls = Arc::new(AtomicU64::new(0));
+    let counted = calls.clone();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+    let cert = rustls::pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, counted) = (acceptor.clone(), counted.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(mut conn) = h2::server::handshake(tls).await else {
+                        return;
+                    };
+                    while let Some(Ok((req, mut respond))) = conn.accept().await {
+                        let grpc = req.headers()["content-type"] == "application/grpc"
+                            && req.headers()["te"] == "trailers";
+                        counted.fetch_add(1, Ordering::Relaxed);
+                        let resp = http::Response::builder()
+                            .header("content-type", "application/grpc")
+                            .body(())
+                            .unwrap();
+                        let Ok(mut body) = respond.send_response(resp, false) else {
+                            continue;
+                        };
+                        let verdict: &[u8] = if grpc {
+                            &[0, 0, 0, 0, 2, 0x08, 0x01]
+                        } else {
+                            &[]
+                        };
+                        let _ = body.send_data(bytes::Bytes::copy_from_slice(verdict), false);
+                        let mut trailers = http::HeaderMap::new();
+                        let status = if grpc { "0" } else { "3" };
+                        trailers.insert("grpc-status", status.parse().unwrap());
+                        let _ = body.send_trailers(trailers);
+                    }
+                });
+            }
+        });
+    });
+    (port, calls)
+}
+
+/// Over TLS, the call goes by ALPN's h2; the answer's message is read back as JSON for
+/// `expect`, and the status from the trailers. Counts equal the server's.
+#[test]
+fn grpc_over_tls() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (port, calls) = tls_grpc_server(cert.pem(), key.serialize_pem());
+    let dir = temp_dir("grpc-tls");
+    let ca = common::write(&dir, "cert.pem", &cert.pem());
+    let config = verify_config(&format!("https://localhost:{port}"), SIGNED)
+        .replace(
+            "[grpc]",
+            &format!("ca_file = {:?}\n[grpc]", ca.display().to_string()),
+        )
+        .replace(
+            "  message",
+            "  expect = { json = { \"/valid\" = true } }\n  message",
+        );
+    let (r, said) = run(
+        "grpc-tls-run",
+        &config,
+        &["--users", "2", "--duration", "1s"],
+    );
+    assert!(r.total.requests > 20, "{said}");
+    assert_eq!(r.total.failures, 0, "{said}");
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(r.total.requests, calls.load(Ordering::Relaxed));
+}
