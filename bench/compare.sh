@@ -16,6 +16,11 @@
 #                                   (Debian's nghttp2-client) at -c C -m 1; perfgate and
 #                                   h2load unless TOOLS says. STREAMS=M: C x M users
 #                                   sharing C connections, against h2load -c C -m M
+#   GRPC=1 bench/compare.sh ...     gRPC unary calls (perfgate.demo.Proofs/Verify of one
+#                                   signed proof, fresh each round) to `perfgate demo
+#                                   --serve` (tonic) on core 0 instead of nginx: perfgate
+#                                   (one HTTP/2 connection a user) against k6's
+#                                   k6/net/grpc (one a VU); ghz cannot be installed here
 #   TLS=1 CLOSE=1 bench/compare.sh  and a new connection (a handshake) per request:
 #                                   keep_alive = false, wrk -H "Connection: close",
 #                                   oha --disable-keepalive
@@ -41,6 +46,7 @@ if [ -z "${BENCH_NO_INSTALL:-}" ]; then  # BENCH_NO_INSTALL=1: compare only what
 fi
 cargo build --release -q
 if [ -n "${TLS:-}" ]; then TOOLS=${TOOLS:-perfgate wrk oha}; fi
+if [ -n "${GRPC:-}" ]; then TOOLS=${TOOLS:-perfgate k6}; fi
 if [ -n "${H2:-}" ]; then TOOLS=${TOOLS:-perfgate h2load}; need h2load || { apt-get update -qq && apt-get install -y -qq nghttp2-client >/dev/null; }; fi
 TOOLS=${TOOLS:-perfgate code wrk oha k6 locust goose lean}
 want() { [[ " $TOOLS " == *" $1 "* ]]; }
@@ -79,8 +85,15 @@ events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
   server { $LISTEN root $WORK/www; location / { try_files /index.html =404; } } }
 NGINX
-taskset -c 0 nginx -c "$WORK/nginx.conf"
+if [ -n "${GRPC:-}" ]; then
+  taskset -c 0 ./target/release/perfgate demo --serve "127.0.0.1:$PORT" > "$WORK/demo.log" 2>&1 &
+  echo $! > "$WORK/nginx.pid"; TARGET_PID=$!   # stopped by the same trap
+else
+  taskset -c 0 nginx -c "$WORK/nginx.conf"
+fi
 sleep 0.5
+# The target's process whose CPU is read: nginx's worker, or the demo.
+TARGET_PID=${TARGET_PID:-$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -n 1)}
 
 cat > "$WORK/perfgate.toml" <<TOML
 [target]
@@ -119,7 +132,7 @@ PY
 # requests, p50 and p99 (ms), and CPU and peak RSS from /usr/bin/time.
 # Also reads nginx's own CPU over the run: near 100% of its core, the target set the pace
 # and the generator waited on it (see the README's Performance section).
-nginx_ticks() { awk '{print $14 + $15}' "/proc/$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -n 1)/stat"; }
+nginx_ticks() { awk '{print $14 + $15}' "/proc/$TARGET_PID/stat"; }
 measure() { # name, kind, command...
   local name=$1 kind=$2; shift 2
   local t0; t0=$(nginx_ticks)
@@ -149,6 +162,9 @@ try:
     elif kind == "k6":
         m = json.load(open(f"{work}/k6.json"))["metrics"]
         reqs, p50, p99 = m["http_reqs"]["count"], m["http_req_duration"]["med"], m["http_req_duration"]["p(99)"]
+    elif kind == "k6grpc":
+        m = json.load(open(f"{work}/k6.json"))["metrics"]
+        reqs, p50, p99 = m["iterations"]["count"], m["grpc_req_duration"]["med"], m["grpc_req_duration"]["p(99)"]
     elif kind == "h2load":
         text = open(f"{work}/out").read()
         reqs = int(re.search(r"(\d+) succeeded", text).group(1))
@@ -180,6 +196,36 @@ with open("/tmp/perfgate-bench.tsv", "a") as f: f.write(f"{name}\t{reqs/cpu if c
 PY
 }
 
+# gRPC: one proof signed now (the demo wants it within five minutes), the same message
+# for both tools each round.
+grpc_round() {
+  local ts sig msg
+  ts=$(date +%s%3N)
+  sig=$(printf 'login|u1|n1|%s' "$ts" | openssl dgst -sha256 -hmac perfgate-demo-key | awk '{print $NF}')
+  msg="{\"type\":\"login\",\"user_id\":\"u1\",\"nonce\":\"n1\",\"timestamp\":$ts,\"signature\":\"$sig\"}"
+  cat > "$WORK/perfgate-grpc.toml" <<TOML
+[target]
+host = "http://127.0.0.1:$PORT"
+[grpc]
+protos = ["$PWD/examples/grpc/proofs.proto"]
+[[users]]
+name = "bench"
+[[users.tasks]]
+grpc = "perfgate.demo.Proofs/Verify"
+message = '$msg'
+TOML
+  cat > "$WORK/k6-grpc.js" <<JS
+import grpc from 'k6/net/grpc';
+const client = new grpc.Client();
+client.load(['$PWD/examples/grpc'], 'proofs.proto');
+export default function () {
+  if (__ITER == 0) client.connect('127.0.0.1:$PORT', { plaintext: true });
+  const r = client.invoke('perfgate.demo.Proofs/Verify', $msg);
+  if (r.status !== grpc.StatusOK) throw new Error('status ' + r.status);
+}
+JS
+}
+
 rm -f /tmp/perfgate-bench.tsv
 for c in "${CONNS[@]}"; do
   echo "== $c connections, ${DUR}s, generator on core 1, nginx on core 0 =="
@@ -187,6 +233,12 @@ for c in "${CONNS[@]}"; do
     # STREAMS=M over HTTP/2: c connections carrying M streams each, as h2load -c c -m M:
     # c x M users sharing c connections (`connections = c`).
     PG_CFG="$WORK/perfgate.toml"; PG_USERS=$c
+    if [ -n "${GRPC:-}" ]; then
+      grpc_round "$c"
+      want perfgate && measure "perfgate gRPC c=$c" perfgate ./target/release/perfgate run -c "$WORK/perfgate-grpc.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
+      want k6 && need k6 && measure "k6 gRPC c=$c" k6grpc k6 run --quiet --no-usage-report -u "$c" -d "${DUR}s" --summary-trend-stats "med,p(99)" --summary-export "$WORK/k6.json" "$WORK/k6-grpc.js"
+      continue
+    fi
     if [ -n "${H2:-}" ] && [ "${STREAMS:-1}" -gt 1 ]; then
       PG_CFG="$WORK/perfgate-c$c.toml"; PG_USERS=$((c * STREAMS))
       sed "s/^http = \"2\"$/http = \"2\"\nconnections = $c/" "$WORK/perfgate.toml" > "$PG_CFG"
@@ -214,7 +266,7 @@ for line in open("/tmp/perfgate-bench.tsv"):
     name, v = line.rstrip("\n").split("\t"); rows[name].append(float(v))
 med = {k: statistics.median(v) for k, v in rows.items()}
 for k, v in med.items():
-    c = k.split("c=")[1]; pg = rows.get(f"perfgate GET c={c}", [])
+    c = k.split("c=")[1]; pg = rows.get(f"perfgate GET c={c}", []) or rows.get(f"perfgate gRPC c={c}", [])
     per_round = [a / b for a, b in zip(pg, rows[k]) if b]
     print(f"{k:<26} {v:>10.0f} req/cpu-s   perfgate/this = {statistics.median(pg) / v if v and pg else 0:.2f}"
           f"   per round {statistics.median(per_round) if per_round else 0:.2f}")

@@ -9,41 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject as _;
-
 use common::temp_dir;
 use perfgate::demo::{DemoServer, Knob, Knobs};
-use perfgate::metrics::RunResult;
 
 const VERIFY: &str = "/perfgate.demo.Proofs/Verify";
 const BATCH: &str = "/perfgate.demo.Proofs/VerifyBatch";
 
 fn proto() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/grpc/proofs.proto")
-}
-
-/// Runs `config` (its `[grpc] protos` pointing at the demo's .proto) with `args`; the
-/// result, and what perfgate printed.
-fn run(name: &str, config: &str, args: &[&str]) -> (RunResult, String) {
-    let dir = temp_dir(name);
-    let path = common::write(&dir, "perfgate.toml", config);
-    let out = dir.join("r.json");
-    let done = common::perfgate()
-        .arg("run")
-        .arg("-c")
-        .arg(&path)
-        .args(args)
-        .args(["--quiet", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&done.stdout),
-        String::from_utf8_lossy(&done.stderr)
-    );
-    assert!(out.is_file(), "{said}");
-    (RunResult::load(&out).unwrap(), said)
 }
 
 /// The bundled example (unary calls with templated, signed proofs, metadata, a
@@ -60,7 +33,7 @@ fn the_example_calls_the_demo_and_counts_match() {
         "\"proofs.proto\"",
         &format!("{:?}", proto().display().to_string()),
     );
-    let (r, said) = run(
+    let (r, said) = common::run_config(
         "grpc-example",
         &config,
         &["--host", &demo.url(), "--users", "4", "--duration", "3s"],
@@ -116,7 +89,7 @@ fn calls_fail_with_their_grpc_status() {
         },
     );
     let demo = DemoServer::start("127.0.0.1:0", knobs).unwrap();
-    let (r, said) = run(
+    let (r, said) = common::run_config(
         "grpc-unavailable",
         &verify_config(&demo.url(), SIGNED),
         &["--users", "2", "--duration", "2s"],
@@ -135,7 +108,7 @@ fn calls_fail_with_their_grpc_status() {
 
     let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
     let unsigned = r#"{"type":"login","user_id":"u","nonce":"n","timestamp":1,"signature":"x"}"#;
-    let (r, _) = run(
+    let (r, _) = common::run_config(
         "grpc-unauthenticated",
         &verify_config(&demo.url(), unsigned),
         &["--users", "1", "--duration", "1s"],
@@ -185,83 +158,45 @@ fn grpc_mistakes_are_refused_with_their_position() {
         ),
     ];
     for (what, config, says) in cases {
-        let dir = temp_dir("grpc-mistake");
-        let path = common::write(&dir, "perfgate.toml", &config);
-        let done = common::perfgate()
-            .args(["run", "--quiet", "-c"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&done.stderr);
-        assert_eq!(done.status.code(), Some(2), "{what}: {err}");
+        let err = common::refused(&config);
         assert!(err.contains(says), "{what}: {err}");
-        assert!(
-            err.contains("perfgate.toml:"),
-            "{what}: a position in {err}"
-        );
     }
 }
 
 /// A gRPC server over TLS, made here with the `h2` crate: every call answers one
 /// `Verdict { valid: true }` and `grpc-status: 0` in the trailers; counts calls.
-fn tls_grpc_server(cert: String, key: String) -> (u16, Arc<AtomicU64>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
+fn tls_grpc_server(cert: &str, key: &str) -> (u16, Arc<AtomicU64>) {
     let calls = Arc::new(AtomicU64::new(0));
     let counted = calls.clone();
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
-    let cert = rustls::pki_types::CertificateDer::from_pem_slice(cert.as_bytes()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            while let Ok((tcp, _)) = listener.accept().await {
-                let (acceptor, counted) = (acceptor.clone(), counted.clone());
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let Ok(mut conn) = h2::server::handshake(tls).await else {
-                        return;
-                    };
-                    while let Some(Ok((req, mut respond))) = conn.accept().await {
-                        let grpc = req.headers()["content-type"] == "application/grpc"
-                            && req.headers()["te"] == "trailers";
-                        counted.fetch_add(1, Ordering::Relaxed);
-                        let resp = http::Response::builder()
-                            .header("content-type", "application/grpc")
-                            .body(())
-                            .unwrap();
-                        let Ok(mut body) = respond.send_response(resp, false) else {
-                            continue;
-                        };
-                        let verdict: &[u8] = if grpc {
-                            &[0, 0, 0, 0, 2, 0x08, 0x01]
-                        } else {
-                            &[]
-                        };
-                        let _ = body.send_data(bytes::Bytes::copy_from_slice(verdict), false);
-                        let mut trailers = http::HeaderMap::new();
-                        let status = if grpc { "0" } else { "3" };
-                        trailers.insert("grpc-status", status.parse().unwrap());
-                        let _ = body.send_trailers(trailers);
-                    }
-                });
+    let port = common::tls::serve(cert, key, b"h2", move |tls| {
+        let counted = counted.clone();
+        async move {
+            let Ok(mut conn) = h2::server::handshake(tls).await else {
+                return;
+            };
+            while let Some(Ok((req, mut respond))) = conn.accept().await {
+                let grpc = req.headers()["content-type"] == "application/grpc"
+                    && req.headers()["te"] == "trailers";
+                counted.fetch_add(1, Ordering::Relaxed);
+                let resp = http::Response::builder()
+                    .header("content-type", "application/grpc")
+                    .body(())
+                    .unwrap();
+                let Ok(mut body) = respond.send_response(resp, false) else {
+                    continue;
+                };
+                let verdict: &[u8] = if grpc {
+                    &[0, 0, 0, 0, 2, 0x08, 0x01]
+                } else {
+                    &[]
+                };
+                let _ = body.send_data(bytes::Bytes::copy_from_slice(verdict), false);
+                let mut trailers = http::HeaderMap::new();
+                let status = if grpc { "0" } else { "3" };
+                trailers.insert("grpc-status", status.parse().unwrap());
+                let _ = body.send_trailers(trailers);
             }
-        });
+        }
     });
     (port, calls)
 }
@@ -270,14 +205,10 @@ fn tls_grpc_server(cert: String, key: String) -> (u16, Arc<AtomicU64>) {
 /// `expect`, and the status from the trailers. Counts equal the server's.
 #[test]
 fn grpc_over_tls() {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    let (port, calls) = tls_grpc_server(cert.pem(), key.serialize_pem());
+    let (cert, key) = common::tls::localhost_cert();
+    let (port, calls) = tls_grpc_server(&cert, &key);
     let dir = temp_dir("grpc-tls");
-    let ca = common::write(&dir, "cert.pem", &cert.pem());
+    let ca = common::write(&dir, "cert.pem", &cert);
     let config = verify_config(&format!("https://localhost:{port}"), SIGNED)
         .replace(
             "[grpc]",
@@ -287,7 +218,7 @@ fn grpc_over_tls() {
             "  message",
             "  expect = { json = { \"/valid\" = true } }\n  message",
         );
-    let (r, said) = run(
+    let (r, said) = common::run_config(
         "grpc-tls-run",
         &config,
         &["--users", "2", "--duration", "1s"],

@@ -20,7 +20,7 @@ pub use plan::grpc;
 pub use plan::scenario_search;
 pub use plan::{
     Expectation, Extract, Feeder, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask,
-    PlannedUser, Reading, Repeat, Tls, SECRET_HEADERS, TRANSACTION,
+    PlannedUser, Reading, Repeat, Tls, WsStep, SECRET_HEADERS, TRANSACTION,
 };
 pub use segment::{Segment, Segments};
 pub use settings::{Ci, Env, EnvLimit, Origin, Setting, Settings, DEFAULT_HISTORY};
@@ -402,6 +402,16 @@ pub struct RequestConfig {
     /// `headers`.
     pub grpc: Option<Spanned<String>>,
     pub message: Option<Spanned<String>>,
+    /// Opens a WebSocket session on this path (a template), `headers` sent with the
+    /// upgrade; later steps of the task `send` and `receive` on it.
+    pub ws: Option<Spanned<String>>,
+    /// A text message to send on the task's WebSocket session (a template).
+    pub send: Option<Spanned<String>>,
+    /// Wait on the session for a message that meets this.
+    pub receive: Option<Spanned<Receive>>,
+    /// Close the task's WebSocket session (it also closes when the task ends).
+    #[serde(default)]
+    pub close: bool,
     #[serde(default)]
     pub query: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
@@ -460,6 +470,17 @@ pub struct Expect {
     /// Response header -> text its value must contain.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+}
+
+/// `receive = { ... }`: the message a WebSocket step waits for (any, when empty).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Receive {
+    /// Text the message contains.
+    pub contains: Option<String>,
+    /// JSON pointer -> the value there.
+    #[serde(default)]
+    pub json: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -8,6 +8,7 @@
 mod grpc;
 mod knobs;
 mod proofs;
+mod ws;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -32,6 +33,9 @@ struct Shared {
     start: Instant,
     /// With a capacity knob: when the one server is free to start the next request.
     free_at: Mutex<Instant>,
+    /// WebSocket messages received and sent on `/ws`.
+    ws_received: std::sync::atomic::AtomicU64,
+    ws_sent: std::sync::atomic::AtomicU64,
 }
 
 /// A running demo service; stops when dropped.
@@ -53,6 +57,8 @@ impl DemoServer {
             served: Mutex::new(Served::new()),
             start: Instant::now(),
             free_at: Mutex::new(Instant::now()),
+            ws_received: Default::default(),
+            ws_sent: Default::default(),
         });
         let (tx, thread) = serve_on_thread("perfgate-demo", 2, listener, router(shared.clone()))?;
         Ok(DemoServer {
@@ -75,6 +81,13 @@ impl DemoServer {
     /// Requests served on `path`, any status.
     pub fn served_on(&self, path: &str) -> u64 {
         self.served().get(path).map_or(0, |m| m.values().sum())
+    }
+
+    /// WebSocket messages `/ws` received and sent.
+    pub fn ws_messages(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &self.shared;
+        (s.ws_received.load(Relaxed), s.ws_sent.load(Relaxed))
     }
 
     pub fn set_knobs(&self, knobs: Knobs) {
@@ -126,7 +139,13 @@ pub(crate) fn serve_on_thread(
             }
             .expect("a tokio runtime");
             rt.block_on(async move {
+                use axum::serve::ListenerExt as _;
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                // As servers in production do: an answer written in parts (HTTP/2's
+                // headers, data and trailers) is not held back by Nagle's algorithm.
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async {
                         let _ = rx.await;
@@ -147,6 +166,10 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/batch-verify-proofs", post(proofs::verify_batch))
         .merge(grpc::routes())
+        .route(ws::PATH, {
+            let s = shared.clone();
+            get(move |up| ws::upgrade(s.clone(), up))
+        })
         .route(
             "/health",
             get(|| async { Json(serde_json::json!({ "status": "ok" })) }),

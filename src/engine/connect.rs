@@ -24,6 +24,8 @@ pub struct Dialer {
     proxy: Option<Proxy>,
     connect_timeout: Duration,
     tls: Option<tokio_rustls::TlsConnector>,
+    /// TLS offering only HTTP/1.1, for WebSocket's upgrade.
+    tls_http1: Option<tokio_rustls::TlsConnector>,
     /// Where TCP goes (the target, or the proxy), resolved once; or why it could not be.
     addrs: Result<Vec<SocketAddr>, String>,
     /// The address that answered last, tried first (`localhost` may resolve to ::1
@@ -34,10 +36,15 @@ pub struct Dialer {
 
 impl Dialer {
     pub fn new(plan: &Plan) -> Dialer {
-        let tls = plan
-            .target
-            .tls
-            .then(|| tokio_rustls::TlsConnector::from(Arc::new(tls::client_config(plan))));
+        let connector = |http1: bool| {
+            let mut config = tls::client_config(plan);
+            if http1 {
+                config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            }
+            tokio_rustls::TlsConnector::from(Arc::new(config))
+        };
+        let tls = plan.target.tls.then(|| connector(false));
+        let tls_http1 = plan.target.tls.then(|| connector(true));
         let (host, port) = first_hop(plan);
         let addrs = (host, port)
             .to_socket_addrs()
@@ -48,6 +55,7 @@ impl Dialer {
             proxy: plan.proxy.clone(),
             connect_timeout: plan.connect_timeout,
             tls,
+            tls_http1,
             addrs,
             preferred: Cell::new(0),
             http: plan.http,
@@ -64,12 +72,26 @@ impl Dialer {
     }
 
     pub async fn connect(&self) -> Result<Stream, Failure> {
+        self.connect_with(&self.tls, self.target.tls).await
+    }
+
+    /// A connection for HTTP/1.1 alone (WebSocket's upgrade): over TLS, ALPN offers
+    /// only `http/1.1`; through a proxy, always its tunnel.
+    pub async fn connect_http1(&self) -> Result<Stream, Failure> {
+        self.connect_with(&self.tls_http1, true).await
+    }
+
+    async fn connect_with(
+        &self,
+        tls: &Option<tokio_rustls::TlsConnector>,
+        tunnelled: bool,
+    ) -> Result<Stream, Failure> {
         let connect = async {
             let mut tcp = self.tcp().await?;
-            if let (Some(proxy), true) = (&self.proxy, self.target.tls) {
+            if let (Some(proxy), true) = (&self.proxy, tunnelled) {
                 tunnel(&mut tcp, &self.target, proxy).await?;
             }
-            match &self.tls {
+            match tls {
                 None => Ok(Stream::Plain(tcp)),
                 Some(tls) => {
                     let name = rustls::pki_types::ServerName::try_from(self.target.host.clone())
@@ -268,6 +290,7 @@ mod tests {
             proxy: None,
             connect_timeout: Duration::from_secs(2),
             tls: None,
+            tls_http1: None,
             addrs: Ok(vec![
                 SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], closed_port)),
                 SocketAddr::from(([127, 0, 0, 1], port)),

@@ -28,7 +28,7 @@ use crate::metrics::Failure;
 pub struct Connector {
     pub target: Target,
     /// Opens connections: TCP, then TLS when the target is https.
-    dialer: Dialer,
+    pub dialer: Dialer,
     /// Redirects followed per request (`[target] max_redirects`).
     max_redirects: u32,
     /// Whether each user keeps a cookie jar (`[target] cookies`).

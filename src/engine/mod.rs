@@ -17,6 +17,7 @@ mod shape;
 mod tls;
 mod user;
 mod worker;
+mod ws;
 
 use std::future::Future;
 use std::sync::atomic::AtomicU64;

@@ -393,6 +393,12 @@ fn meets(
             None => return Err(Failure::Expect(format!("no {name} header"))),
         }
     }
+    body_meets(e, body)
+}
+
+/// Whether `body` meets `e`'s conditions on a body: the text it contains, the values at
+/// its JSON pointers (a response's, or a WebSocket message's).
+pub fn body_meets(e: &Expectation, body: &[u8]) -> Result<(), Failure> {
     if let Some(needle) = &e.body_contains {
         if !body
             .windows(needle.len().max(1))

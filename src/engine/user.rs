@@ -44,6 +44,8 @@ pub struct User {
     pub(super) task_endpoint: Option<usize>,
     /// `User::state`.
     pub(super) state: Option<Box<dyn std::any::Any>>,
+    /// The task's WebSocket session, while one is open.
+    pub(super) ws: Option<Box<super::ws::Session>>,
 }
 
 /// How a task ended.
@@ -56,7 +58,7 @@ pub enum Ended {
 }
 
 /// What a sent request asks next.
-enum Sent {
+pub(super) enum Sent {
     Done,
     /// `repeat = { until }` does not hold yet.
     Again,
@@ -80,6 +82,7 @@ impl User {
             last: None,
             task_endpoint: None,
             state: None,
+            ws: None,
         }
     }
 
@@ -254,6 +257,18 @@ impl User {
                     let sent = if first { started } else { Instant::now() };
                     let start = if first { due.unwrap_or(sent) } else { sent };
                     first = false;
+                    if let Some(step) = &req.ws {
+                        let r = Box::pin(self.ws_step(w, req, step, &data, start, n == sends));
+                        match (r.await, &req.repeat) {
+                            (Err(f), _) => break 'steps Ended::Failed(f),
+                            (Ok(Sent::Done), Some(Repeat::Until { .. })) => break,
+                            (Ok(_), _) if n < sends && !every.is_zero() => {
+                                tokio::time::sleep(every).await;
+                            }
+                            (Ok(_), _) => {}
+                        }
+                        continue;
+                    }
                     if let Err(f) = self.prepare(w, req, &data) {
                         // Nothing awaited: without a turn given back, a user failing
                         // like this with no think time would keep its thread's other
@@ -308,10 +323,14 @@ impl User {
             }
             Ended::Done
         };
-        match task.transaction {
+        let ended = match task.transaction {
             Some(_) => self.time_task(w, task, begin, ended),
             None => ended,
+        };
+        if let Some(session) = self.ws.take() {
+            Box::pin(super::ws::close(session)).await;
         }
+        ended
     }
 
     /// Runs a task written in Rust, timed as a whole. A panic in it is caught: the task
@@ -500,7 +519,7 @@ impl User {
     /// With `repeat = { until }`: whether to send again (the condition is still false);
     /// on the last send, a false condition fails the request.
     #[inline]
-    fn until(
+    pub(super) fn until(
         &self,
         w: &Worker,
         req: &PlannedRequest,
@@ -559,7 +578,7 @@ impl User {
 
     /// The template context: built per templated step, so it sees values extracted by
     /// the steps before it.
-    fn context(&self, data: &Value) -> Value {
+    pub(super) fn context(&self, data: &Value) -> Value {
         minijinja::context! {
             vars => Value::from(self.vars.clone()),
             data => data.clone(),
@@ -572,7 +591,7 @@ impl User {
 /// A failed request, its reason redacted: logged and counted, with its latency when it
 /// was answered.
 #[inline]
-fn failed(
+pub(super) fn failed(
     w: &Worker,
     rec: &mut Recorder,
     endpoint: usize,
@@ -592,7 +611,7 @@ fn failed(
 
 /// A request that never went out (a template, a condition or a feeder failed): logged
 /// and counted as failed, without a latency.
-fn unsent(w: &Worker, endpoint: usize, f: &Failure) {
+pub(super) fn unsent(w: &Worker, endpoint: usize, f: &Failure) {
     w.log_failure(endpoint, f);
     let mut rec = w.recorder.borrow_mut();
     rec.status(endpoint, 0);

@@ -249,6 +249,8 @@ fn fold(into: &mut Stats, e: EndpointRecorder, metrics: &[String]) {
     into.retries += e.retries;
     into.checks_passed += e.checks_passed;
     into.checks_failed += e.checks_failed;
+    into.messages_sent += e.messages_sent;
+    into.messages_received += e.messages_received;
     into.latency.add(&e.latency);
     into.ttfb.add(&e.ttfb);
     into.connect.add(&e.connect);

@@ -32,6 +32,9 @@ pub enum Failure {
     Code(String),
     /// A gRPC call ended with this `grpc-status` (not 0).
     Grpc(u32),
+    /// A WebSocket session failed: closed (by the server, with its code and reason), or
+    /// a protocol error.
+    WebSocket(String),
 }
 
 /// `?` in a task written in Rust: any error fails the task with its words.
@@ -50,6 +53,7 @@ impl fmt::Display for Failure {
             Failure::Connect(e) => write!(f, "connect: {e}"),
             Failure::Protocol(e) => write!(f, "bad response: {e}"),
             Failure::Status(s) => write!(f, "HTTP {s}"),
+            Failure::WebSocket(e) => write!(f, "WebSocket: {e}"),
             Failure::Grpc(code) => write!(f, "gRPC {}", crate::engine::grpc_status_name(*code)),
             Failure::Expect(e) => write!(f, "expectation: {e}"),
             Failure::Template(e) => write!(f, "template: {e}"),
@@ -75,6 +79,9 @@ pub struct EndpointRecorder {
     /// Soft checks that held, and that did not.
     pub checks_passed: u64,
     pub checks_failed: u64,
+    /// WebSocket messages sent and received.
+    pub messages_sent: u64,
+    pub messages_received: u64,
     pub latency: Latency,
     pub ttfb: Latency,
     pub connect: Latency,
@@ -143,6 +150,13 @@ impl Recorder {
             m.resize(id + 1, Latency::default());
         }
         m[id].record_us((value * 1000.0).round() as u64);
+    }
+
+    /// WebSocket messages a step of `endpoint` sent and received.
+    pub fn messages(&mut self, endpoint: usize, sent: u64, received: u64) {
+        let e = &mut self.endpoints[endpoint];
+        e.messages_sent += sent;
+        e.messages_received += received;
     }
 
     /// Soft check `id` on a response of `endpoint` held, or not.

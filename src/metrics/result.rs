@@ -182,6 +182,11 @@ pub struct Stats {
     pub checks_passed: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub checks_failed: u64,
+    /// WebSocket messages this endpoint's steps sent and received.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub messages_sent: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub messages_received: u64,
     /// From due time to the last body byte, µs.
     pub latency: Latency,
     /// From due time to the first response byte, µs.
@@ -289,6 +294,8 @@ impl Stats {
         self.retries += other.retries;
         self.checks_passed += other.checks_passed;
         self.checks_failed += other.checks_failed;
+        self.messages_sent += other.messages_sent;
+        self.messages_received += other.messages_received;
         self.latency.add(&other.latency);
         self.ttfb.add(&other.ttfb);
         self.connect.add(&other.connect);

@@ -118,6 +118,13 @@ fn table(r: &Report<'_>) -> String {
             thousands(t.retries)
         ));
     }
+    if t.messages_sent + t.messages_received > 0 {
+        extra.push(format!(
+            "WebSocket messages: {} sent, {} received",
+            thousands(t.messages_sent),
+            thousands(t.messages_received)
+        ));
+    }
     if t.dropped > 0 {
         extra.push(format!(
             "{} arrivals dropped (no free user)",

@@ -6,6 +6,7 @@
 pub mod cdp;
 pub mod faults;
 pub mod flow;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -323,4 +324,44 @@ pub fn demo_count(stdout: &str) -> u64 {
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .expect("the demo's count")
+}
+
+/// Runs `perfgate run` on `config` (written to a file of its own) with `args`: the
+/// result, and what perfgate printed.
+pub fn run_config(name: &str, config: &str, args: &[&str]) -> (RunResult, String) {
+    let dir = temp_dir(name);
+    let path = write(&dir, "perfgate.toml", config);
+    let out = dir.join("r.json");
+    let done = perfgate()
+        .arg("run")
+        .arg("-c")
+        .arg(&path)
+        .args(args)
+        .args(["--quiet", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&done.stdout),
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(out.is_file(), "{said}");
+    (RunResult::load(&out).unwrap(), said)
+}
+
+/// What `perfgate run` says refusing `config` before any load: exit 2, and the error
+/// pointing into the file.
+pub fn refused(config: &str) -> String {
+    let dir = temp_dir("refused");
+    let path = write(&dir, "perfgate.toml", config);
+    let done = perfgate()
+        .args(["run", "--quiet", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&done.stderr).into_owned();
+    assert_eq!(done.status.code(), Some(2), "{config}: {err}");
+    assert!(err.contains("perfgate.toml:"), "a position in {err}");
+    err
 }

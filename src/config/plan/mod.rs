@@ -8,6 +8,7 @@ pub mod grpc;
 mod shape;
 mod target;
 mod users;
+mod ws;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,7 +21,8 @@ use super::{
 };
 pub use files::Feeder;
 pub use users::{
-    Expectation, Extract, PlannedRequest, PlannedTask, PlannedUser, Reading, Repeat, TRANSACTION,
+    Expectation, Extract, PlannedRequest, PlannedTask, PlannedUser, Reading, Repeat, WsStep,
+    TRANSACTION,
 };
 
 /// Values given on the command line or through the Locust setup's environment variables,

@@ -322,7 +322,7 @@ fn task_of(
 
 /// The index of endpoint `name`, added if new, with `tags` added to its own; a tag
 /// with two values on one endpoint is an error (its requests are one row).
-fn tagged_endpoint(
+pub(super) fn tagged_endpoint(
     endpoints: &mut Vec<(String, String)>,
     tags_of: &mut Vec<BTreeMap<String, String>>,
     name: &str,
@@ -390,7 +390,18 @@ fn plan_steps(
     out: &mut Users,
 ) -> Result<Vec<PlannedRequest>, ConfigError> {
     let t = task.get_ref();
+    let mut session = None;
     if t.steps.is_empty() {
+        if super::ws::is_ws(t) {
+            return Ok(vec![super::ws::plan_step(
+                task,
+                &BTreeMap::new(),
+                &mut session,
+                source,
+                known,
+                out,
+            )?]);
+        }
         return Ok(vec![plan_request(
             task,
             &BTreeMap::new(),
@@ -408,7 +419,10 @@ fn plan_steps(
     let mut steps = Vec::new();
     for step in &t.steps {
         no_nested(step, source)?;
-        steps.push(plan_request(step, &t.tags, source, known, out)?);
+        steps.push(match super::ws::is_ws(step.get_ref()) {
+            true => super::ws::plan_step(step, &t.tags, &mut session, source, known, out)?,
+            false => plan_request(step, &t.tags, source, known, out)?,
+        });
     }
     Ok(steps)
 }
@@ -467,6 +481,20 @@ pub struct PlannedRequest {
     /// The gRPC method this step calls (`grpc = "..."`): POSTed over HTTP/2, its
     /// `body` the request message as JSON, its response judged by `grpc-status`.
     pub grpc: Option<std::sync::Arc<super::grpc::GrpcMethod>>,
+    /// A WebSocket step instead of a request.
+    pub ws: Option<WsStep>,
+}
+
+/// What a WebSocket step does on its task's session.
+pub enum WsStep {
+    /// Opens it on `path` (a new connection, then the upgrade; `headers` sent with it);
+    /// an open session is closed first.
+    Open,
+    /// Sends `body` (when there is one), then waits for a message meeting `receive`
+    /// (when there is one): the round trip is this endpoint's latency.
+    Exchange { receive: Option<Expectation> },
+    /// Closes it.
+    Close,
 }
 
 /// Where a number of a response is read (`metrics = { NAME = "..." }`).
@@ -612,7 +640,7 @@ impl Expectation {
 
 /// What templates may look up besides functions: the `[data.*]` feeders, and the
 /// names some step extracts (`vars.NAME`).
-struct KnownNames<'a> {
+pub(super) struct KnownNames<'a> {
     feeders: Vec<&'a str>,
     extracted: Vec<&'a str>,
     /// `[grpc] protos`, compiled.
@@ -642,6 +670,24 @@ impl<'a> KnownNames<'a> {
             extracted,
             grpc: None,
         }
+    }
+}
+
+/// A template of the config, compiled, and checked for names no render could find.
+pub(super) fn compile(
+    templates: &mut Templates,
+    known: &KnownNames<'_>,
+    source: &Source,
+    t: &Spanned<String>,
+) -> Result<Text, ConfigError> {
+    let text = templates.compile(t.get_ref()).map_err(|(msg, line)| {
+        let mut e = source.error(t.span(), format!("template does not compile: {msg}"));
+        e.line += line.saturating_sub(1);
+        e
+    })?;
+    match templates.unknown_name(&text, &known.feeders, &known.extracted) {
+        Some(msg) => Err(source.error(t.span(), format!("template: {msg}"))),
+        None => Ok(text),
     }
 }
 
@@ -697,17 +743,7 @@ fn plan_request(
     if r.body.is_some() && r.json.is_some() {
         return Err(source.error(spanned.span(), "a request has `body` or `json`, not both"));
     }
-    let mut compile = |t: &Spanned<String>| {
-        let text = templates.compile(t.get_ref()).map_err(|(msg, line)| {
-            let mut e = source.error(t.span(), format!("template does not compile: {msg}"));
-            e.line += line.saturating_sub(1);
-            e
-        })?;
-        match templates.unknown_name(&text, &known.feeders, &known.extracted) {
-            Some(msg) => Err(source.error(t.span(), format!("template: {msg}"))),
-            None => Ok(text),
-        }
-    };
+    let mut compile = |t: &Spanned<String>| compile(templates, known, source, t);
     let path_text = compile(path)?;
     let query = r
         .query
@@ -793,6 +829,7 @@ fn plan_request(
         checks,
         metrics,
         grpc,
+        ws: None,
     })
 }
 
@@ -879,7 +916,7 @@ fn plan_metrics(
 }
 
 /// `repeat = { times }` or `{ until, max, every }`, checked.
-fn plan_repeat(
+pub(super) fn plan_repeat(
     rep: &Spanned<crate::config::RepeatConfig>,
     source: &Source,
     compile: &mut impl FnMut(&Spanned<String>) -> Result<Text, ConfigError>,
@@ -917,7 +954,7 @@ fn plan_repeat(
 
 /// Each extracted name and where its value comes from; the response headers those read
 /// are added to `capture`.
-fn plan_extract(
+pub(super) fn plan_extract(
     spanned: &Spanned<RequestConfig>,
     source: &Source,
     capture: &mut Vec<String>,
