@@ -16,6 +16,8 @@
 #                                   (Debian's nghttp2-client) at -c C -m 1; perfgate and
 #                                   h2load unless TOOLS says. STREAMS=M: C x M users
 #                                   sharing C connections, against h2load -c C -m M
+#   TLS=1 H2=1 bench/compare.sh ... HTTP/2 over TLS (ALPN), the only HTTP/2 k6 speaks:
+#                                   TOOLS="perfgate k6" for that pair
 #   GRPC=1 bench/compare.sh ...     gRPC unary calls (perfgate.demo.Proofs/Verify of one
 #                                   signed proof, fresh each round) to `perfgate demo
 #                                   --serve` (tonic) on core 0 instead of nginx: perfgate
@@ -70,7 +72,10 @@ if [ -n "${TLS:-}" ]; then
   LISTEN="listen 127.0.0.1:$PORT ssl; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;"
   URL="https://localhost:$PORT/"; TARGET_EXTRA="ca_file = \"$WORK/cert.pem\""
 fi
-if [ -n "${H2:-}" ]; then
+if [ -n "${H2:-}" ] && [ -n "${TLS:-}" ]; then
+  # HTTP/2 over TLS, as k6 speaks it: perfgate's "auto" takes h2 by ALPN.
+  LISTEN="listen 127.0.0.1:$PORT ssl http2; ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;"
+elif [ -n "${H2:-}" ]; then
   LISTEN="listen 127.0.0.1:$PORT http2;"; TARGET_EXTRA="http = \"2\""
 fi
 WRK_EXTRA=(); OHA_EXTRA=(--insecure)
@@ -151,6 +156,7 @@ try:
     if kind == "perfgate":
         t = json.load(open(f"{work}/pg.json"))["total"]
         reqs, p50, p99 = t["requests"], t["summary"]["p50_ms"], t["summary"]["p99_ms"]
+        if t["failures"]: print(f"{name}: {t['failures']} of {reqs} requests FAILED: {t['failure_reasons']}")
     elif kind == "wrk":
         text = open(f"{work}/out").read()
         reqs = int(re.search(r"(\d+) requests in", text).group(1))
@@ -191,7 +197,7 @@ except Exception as e:
 cpu = u + s
 ms = lambda v: "     -" if v != v else f"{v:>6.2f}"
 print(f"{name:<22} {reqs/dur:>8.0f} rps {cpu:>6.2f} cpu-s {reqs/cpu if cpu else 0:>9.0f} req/cpu-s "
-      f"p50 {ms(p50)} ms p99 {ms(p99)} ms {rss/1024:>6.1f} MB  nginx {target_share:>4.0%}")
+      f"p50 {ms(p50)} ms p99 {ms(p99)} ms {rss/1024:>6.1f} MB  target {target_share:>4.0%}")
 with open("/tmp/perfgate-bench.tsv", "a") as f: f.write(f"{name}\t{reqs/cpu if cpu else 0}\n")
 PY
 }
@@ -228,7 +234,7 @@ JS
 
 rm -f /tmp/perfgate-bench.tsv
 for c in "${CONNS[@]}"; do
-  echo "== $c connections, ${DUR}s, generator on core 1, nginx on core 0 =="
+  echo "== $c connections, ${DUR}s, generator on core 1, the target (nginx, or the demo for gRPC) on core 0 =="
   for round in $(seq "${ROUNDS:-2}"); do
     # STREAMS=M over HTTP/2: c connections carrying M streams each, as h2load -c c -m M:
     # c x M users sharing c connections (`connections = c`).
@@ -249,7 +255,7 @@ for c in "${CONNS[@]}"; do
     want h2load && measure "h2load GET m=${STREAMS:-1} c=$c" h2load h2load -c "$c" -m "${STREAMS:-1}" -D "$DUR" "$URL"
     want wrk && measure "wrk GET c=$c" wrk wrk --latency -t1 -c"$c" -d"${DUR}s" "${WRK_EXTRA[@]}" "$URL"
     want oha && need oha && measure "oha GET c=$c" oha oha --no-tui --output-format json -c "$c" -z "${DUR}s" "${OHA_EXTRA[@]}" "$URL"
-    want k6 && need k6 && measure "k6 GET c=$c" k6 k6 run --quiet --no-usage-report -u "$c" -d "${DUR}s" --summary-trend-stats "med,p(99)" --summary-export "$WORK/k6.json" "$WORK/k6.js"
+    want k6 && need k6 && measure "k6 GET c=$c" k6 k6 run --quiet --no-usage-report --insecure-skip-tls-verify -u "$c" -d "${DUR}s" --summary-trend-stats "med,p(99)" --summary-export "$WORK/k6.json" "$WORK/k6.js"
     want locust && need locust && measure "locust FastHttp c=$c" locust locust -f "$WORK/locustfile.py" --headless -u "$c" -r "$c" -t "${DUR}s" -H "${URL%/}" --csv "$WORK/locust" --only-summary
     want lean && [ -x "$LEAN" ] && measure "lean-loop GET c=$c" lean "$LEAN" "127.0.0.1:$PORT" "$c" "$DUR"
     want goose && [ -x "$GOOSE" ] && measure "goose GET c=$c" goose "$GOOSE" -H "${URL%/}" -u "$c" -r 1000 -t "${DUR}s" --report-file "$WORK/goose.json" -q

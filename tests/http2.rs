@@ -165,6 +165,8 @@ fn h2c_sends_every_request_as_a_stream_on_one_connection_a_user() {
         4 + 1,
         "one connection a user"
     );
+    assert_eq!(r.total.connect.count(), 4);
+    assert_eq!(r.total.http2_connections, 4, "each spoke HTTP/2");
 }
 
 /// `[target] connections = 2`: forty users share two connections, their requests
@@ -190,6 +192,7 @@ fn users_can_share_a_few_multiplexed_connections() {
         2 + 1,
         "two, and the probe"
     );
+    assert_eq!(r.total.http2_connections, 2);
     // Sharing needs HTTP/2 said plainly.
     let dir = temp_dir("h2-pool-bad");
     let cfg = dir.join("perfgate.toml");
@@ -254,6 +257,34 @@ fn resets_are_failures_with_their_reason_and_goaway_reconnects() {
         "{connections} connections for {} requests",
         r.total.requests
     );
+    assert_eq!(
+        r.total.http2_connections,
+        connections - 1,
+        "all but the probe"
+    );
+
+    // Shared connections: a request the GOAWAY turned back is sent again on a new one,
+    // and counted as a retry.
+    let (port, seen) = h2_server(Some(5), None);
+    let host = format!("http://127.0.0.1:{port}");
+    let r = run(
+        "h2-goaway-pool",
+        &host,
+        "http = \"2\"\nconnections = 1",
+        &["/ok"],
+        &["--users", "10", "--duration", "2s", "--threads", "1"],
+    );
+    assert_eq!(r.total.failures, 0, "{:?}", r.endpoints[0].failure_reasons);
+    assert_eq!(r.total.requests, seen.requests.load(Ordering::Relaxed));
+    assert!(
+        r.total.retries > 0,
+        "{} requests, no retry",
+        r.total.requests
+    );
+    assert_eq!(
+        r.total.http2_connections,
+        seen.connections.load(Ordering::Relaxed) - 1
+    );
 }
 
 /// Over TLS, `http = "auto"` (the default) speaks HTTP/2 when the server offers it by
@@ -281,6 +312,11 @@ fn tls_negotiates_h2_by_alpn() {
     assert!(r.total.requests > 20);
     assert_eq!(r.total.failures, 0, "{:?}", r.endpoints[0].failure_reasons);
     assert_eq!(r.total.requests, seen.requests.load(Ordering::Relaxed));
+    assert_eq!(
+        r.total.http2_connections,
+        r.total.connect.count(),
+        "ALPN chose h2"
+    );
     let r = run(
         "h2-tls-11",
         &host,

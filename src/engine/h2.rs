@@ -34,7 +34,8 @@ pub struct Failed {
     pub failure: Failure,
     /// Not a single stream's reset: open a new connection for the next request.
     pub reconnect: bool,
-    /// The server said (GOAWAY) it did not process this request: safe to send again.
+    /// The server said (GOAWAY, REFUSED_STREAM) it did not process this request: safe
+    /// to send again.
     pub unprocessed: bool,
 }
 
@@ -161,7 +162,10 @@ fn to_http2<'r>(
 }
 
 fn failed(e: h2::Error) -> Failed {
-    let unprocessed = e.is_go_away() && e.is_remote();
+    // A GOAWAY, or REFUSED_STREAM, from the server: the request was not processed
+    // (RFC 9113, 8.7), so it may be sent again.
+    let refused = e.reason() == Some(h2::Reason::REFUSED_STREAM);
+    let unprocessed = e.is_remote() && (e.is_go_away() || refused);
     Failed {
         reconnect: !e.is_reset() || e.is_go_away(),
         unprocessed,

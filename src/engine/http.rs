@@ -82,9 +82,17 @@ impl Connector {
     /// A request on one of the shared HTTP/2 connections, in turn (streams wait for the
     /// server's SETTINGS_MAX_CONCURRENT_STREAMS); a connection made when its slot has
     /// none, and dropped when it fails.
-    async fn exchange_pooled(&self, request: &[u8], keep: Keep<'_>, body: &mut Vec<u8>) -> H2 {
+    /// `counts`: the requesting user's retries and HTTP/2 connections made, counted on.
+    async fn exchange_pooled(
+        &self,
+        request: &[u8],
+        keep: Keep<'_>,
+        body: &mut Vec<u8>,
+        counts: (&mut u64, &mut u64),
+    ) -> H2 {
+        let (retries, http2_connects) = counts;
         let mut connect_us = None;
-        for attempt in 0..2 {
+        for attempt in 0..H2_ATTEMPTS {
             let i = self.next.get();
             self.next.set((i + 1) % self.pool.len());
             let send = {
@@ -100,6 +108,7 @@ impl Connector {
                         match made {
                             Ok(send) => {
                                 connect_us = Some(t0.elapsed().as_micros() as u64);
+                                *http2_connects += 1;
                                 *slot = Some(send.clone());
                                 send
                             }
@@ -114,14 +123,15 @@ impl Connector {
                     if e.reconnect {
                         *self.pool[i].lock().await = None;
                     }
-                    if !(e.unprocessed && attempt == 0) {
+                    if !(e.unprocessed && attempt + 1 < H2_ATTEMPTS) {
                         return H2::Done(connect_us, Err(e.failure));
                     }
+                    *retries += 1;
                     body.clear();
                 }
             }
         }
-        unreachable!("the second attempt always returns")
+        unreachable!("the last attempt always returns")
     }
 
     fn take_buffer(&self) -> Vec<u8> {
@@ -167,13 +177,19 @@ pub struct Conn {
     /// Unconsumed bytes are buf[start..end].
     start: usize,
     end: usize,
-    /// Requests sent a second time since `take_retries` (see `Stats::retries`).
+    /// Requests sent a second time since `take_counts` (see `Stats::retries`).
     retries: u64,
+    /// HTTP/2 connections made since `take_counts` (see `Stats::http2_connections`).
+    http2_connects: u64,
     /// The user's HTTP/2 connection, when it has one (then `stream` is None).
     h2: Option<h2::Sender>,
 }
 
 const MAX_HEADERS: usize = 64;
+/// Sends of one request over HTTP/2 while the server says it did not process it (a
+/// GOAWAY, a REFUSED_STREAM): the second may meet the connection the GOAWAY ended,
+/// the third goes on a new one.
+const H2_ATTEMPTS: usize = 3;
 const MAX_HEAD_BYTES: usize = 1 << 20;
 
 impl Conn {
@@ -184,9 +200,13 @@ impl Conn {
         self.end = 0;
     }
 
-    /// The requests sent a second time since the last call.
-    pub fn take_retries(&mut self) -> u64 {
-        std::mem::take(&mut self.retries)
+    /// The requests sent a second time, and the HTTP/2 connections made, since the
+    /// last call.
+    pub fn take_counts(&mut self) -> (u64, u64) {
+        (
+            std::mem::take(&mut self.retries),
+            std::mem::take(&mut self.http2_connects),
+        )
     }
 
     /// Forgets the user's cookies: a new visitor on the same connection.
@@ -330,10 +350,11 @@ impl Conn {
         body: &mut Vec<u8>,
     ) -> H2 {
         if !connector.pool.is_empty() {
-            return connector.exchange_pooled(request, keep, body).await;
+            let counts = (&mut self.retries, &mut self.http2_connects);
+            return connector.exchange_pooled(request, keep, body, counts).await;
         }
         let mut connect_us = None;
-        for attempt in 0..2 {
+        for attempt in 0..H2_ATTEMPTS {
             let send = match &self.h2 {
                 Some(send) => send.clone(),
                 None => {
@@ -353,6 +374,7 @@ impl Conn {
                         Err(f) => return H2::Done(connect_us, Err(f)),
                     };
                     connect_us = Some(t0.elapsed().as_micros() as u64);
+                    self.http2_connects += 1;
                     self.h2 = Some(send.clone());
                     send
                 }
@@ -379,7 +401,7 @@ impl Conn {
                     }
                     // After a GOAWAY the server has not seen this request: once more,
                     // on a new connection.
-                    if !(e.unprocessed && attempt == 0) {
+                    if !(e.unprocessed && attempt + 1 < H2_ATTEMPTS) {
                         return H2::Done(connect_us, Err(e.failure));
                     }
                     self.retries += 1;
@@ -387,7 +409,7 @@ impl Conn {
                 }
             }
         }
-        unreachable!("the second attempt always returns")
+        unreachable!("the last attempt always returns")
     }
 
     async fn fill(&mut self) -> io::Result<usize> {

@@ -461,9 +461,10 @@ impl User {
         endpoint: usize,
         result: &Option<(Option<u64>, Result<Response, Failure>)>,
     ) {
-        let retries = self.conn.take_retries();
-        if retries > 0 {
+        let (retries, http2_connects) = self.conn.take_counts();
+        if retries + http2_connects > 0 {
             rec.retried(endpoint, retries);
+            rec.http2_connected(endpoint, http2_connects);
         }
         match result {
             None => {

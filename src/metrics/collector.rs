@@ -247,6 +247,7 @@ fn fold(into: &mut Stats, e: EndpointRecorder, metrics: &[String]) {
     }
     into.body_bytes += e.body_bytes;
     into.retries += e.retries;
+    into.http2_connections += e.http2_connections;
     into.checks_passed += e.checks_passed;
     into.checks_failed += e.checks_failed;
     into.messages_sent += e.messages_sent;

@@ -76,6 +76,8 @@ pub struct EndpointRecorder {
     pub body_bytes: u64,
     /// Requests sent again after a kept-alive connection turned out closed.
     pub retries: u64,
+    /// Of the connections made (`connect`), those speaking HTTP/2.
+    pub http2_connections: u64,
     /// Soft checks that held, and that did not.
     pub checks_passed: u64,
     pub checks_failed: u64,
@@ -203,6 +205,11 @@ impl Recorder {
     /// Requests sent a second time on a new connection (see `Stats::retries`).
     pub fn retried(&mut self, endpoint: usize, n: u64) {
         self.endpoints[endpoint].retries += n;
+    }
+
+    /// New connections for `endpoint`'s requests that speak HTTP/2.
+    pub fn http2_connected(&mut self, endpoint: usize, n: u64) {
+        self.endpoints[endpoint].http2_connections += n;
     }
 
     /// The body bytes of a response.

@@ -176,6 +176,10 @@ pub struct Stats {
     /// `requests + retries`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries: u64,
+    /// Of the connections made (`connect`'s samples), those that spoke HTTP/2 (by ALPN
+    /// over TLS, by prior knowledge in cleartext); the others spoke HTTP/1.1.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub http2_connections: u64,
     /// Soft checks (`check = { ... }`) that held and that did not, on this endpoint's
     /// responses.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -292,6 +296,7 @@ impl Stats {
         }
         self.body_bytes += other.body_bytes;
         self.retries += other.retries;
+        self.http2_connections += other.http2_connections;
         self.checks_passed += other.checks_passed;
         self.checks_failed += other.checks_failed;
         self.messages_sent += other.messages_sent;

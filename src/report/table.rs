@@ -118,6 +118,13 @@ fn table(r: &Report<'_>) -> String {
             thousands(t.retries)
         ));
     }
+    if t.http2_connections > 0 {
+        extra.push(format!(
+            "HTTP/2 on {} of {} connections",
+            thousands(t.http2_connections),
+            thousands(t.connect.count())
+        ));
+    }
     if t.messages_sent + t.messages_received > 0 {
         extra.push(format!(
             "WebSocket messages: {} sent, {} received",
