@@ -167,6 +167,10 @@ pub struct DemoArgs {
     /// Make the service slow and flaky so the budget fails (exit 1)
     #[arg(long)]
     pub degrade: bool,
+    /// Serve over TLS (HTTP/2 and HTTP/1.1 by ALPN), with a certificate made at start
+    /// for localhost and 127.0.0.1 (written beside --serve's output; the run trusts it)
+    #[arg(long)]
+    pub tls: bool,
     /// Added latency on an endpoint: PATH=DURATION, e.g. /api/verify-proof=50ms (repeatable)
     #[arg(long, value_name = "PATH=DURATION")]
     pub latency: Vec<String>,

@@ -227,4 +227,21 @@ fn grpc_over_tls() {
     assert_eq!(r.total.failures, 0, "{said}");
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(r.total.requests, calls.load(Ordering::Relaxed));
+
+    // The demo's tonic service over TLS, its certificate trusted through ca_file.
+    let demo = DemoServer::start_tls("127.0.0.1:0", Knobs::default()).unwrap();
+    let ca = common::write(&dir, "demo.pem", demo.certificate().unwrap());
+    let config = verify_config(&demo.url(), SIGNED).replace(
+        "[grpc]",
+        &format!("ca_file = {:?}\n[grpc]", ca.display().to_string()),
+    );
+    let (r, said) = common::run_config(
+        "grpc-tls-demo",
+        &config,
+        &["--users", "2", "--duration", "1s"],
+    );
+    assert!(r.total.requests > 20, "{said}");
+    assert_eq!(r.total.failures, 0, "{said}");
+    assert_eq!(r.total.requests, demo.served_on(VERIFY));
+    assert_eq!(r.total.http2_connections, r.total.connect.count());
 }

@@ -331,29 +331,33 @@ fn tls_negotiates_h2_by_alpn() {
 }
 
 /// The embedded demo serves HTTP/2 too: its whole scenario runs over h2c (by prior
-/// knowledge: a server speaking only HTTP/1.1 would fail every request), and its own
-/// count equals perfgate's.
+/// knowledge: a server speaking only HTTP/1.1 would fail every request), and with
+/// `--tls` over TLS with a certificate of its own, which the run trusts, ALPN picking
+/// HTTP/2 (HTTP/1.1 when asked). Nothing fails, and the demo's count equals perfgate's.
 #[test]
-fn the_demo_scenario_runs_over_http2() {
-    let out = temp_dir("h2-demo").join("r.json");
-    let done = common::perfgate()
-        .args([
-            "demo",
-            "--scenario",
-            "smoke",
-            "--duration",
-            "3s",
-            "--http",
-            "2",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&done.stdout);
-    let r = RunResult::load(&out).unwrap();
-    assert_eq!(r.total.failures, 0, "{said}");
-    let served = common::demo_count(&said);
-    assert_eq!(r.total.requests, served);
+fn the_demo_serves_http2_in_cleartext_and_over_tls() {
+    let cases: [(&[&str], &str, bool); 3] = [
+        (&["--http", "2"], "http://", true),
+        (&["--tls"], "https://", true),
+        (&["--tls", "--http", "1.1"], "https://", false),
+    ];
+    for (args, scheme, h2) in cases {
+        let out = temp_dir("h2-demo").join("r.json");
+        let done = common::perfgate()
+            .args(["demo", "--scenario", "smoke", "--duration", "2s"])
+            .args(args)
+            .args(["--quiet", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&done.stdout);
+        let r = RunResult::load(&out).unwrap();
+        assert_eq!(r.total.failures, 0, "{args:?}: {said}");
+        assert!(r.target.starts_with(scheme), "{}", r.target);
+        assert_eq!(r.total.requests, common::demo_count(&said));
+        let connections = r.total.connect.count();
+        assert!(connections >= 10, "{connections}");
+        let expected = if h2 { connections } else { 0 };
+        assert_eq!(r.total.http2_connections, expected, "{args:?}");
+    }
 }

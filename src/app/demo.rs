@@ -31,25 +31,40 @@ pub fn demo(args: DemoArgs, env: &Env) -> anyhow::Result<Exit> {
     if let Some(c) = &args.capacity {
         knobs.set_capacity(c).map_err(anyhow::Error::msg)?;
     }
+    let start = |addr: &str, knobs| match args.tls {
+        true => DemoServer::start_tls(addr, knobs),
+        false => DemoServer::start(addr, knobs),
+    };
     if let Some(addr) = &args.serve {
-        let server =
-            DemoServer::start(addr, knobs).with_context(|| format!("cannot listen on {addr}"))?;
+        let server = start(addr, knobs).with_context(|| format!("cannot listen on {addr}"))?;
         outln!(
             "Proof Messenger demo listening on {} (stats at {}/stats); Ctrl-C stops it",
             server.url(),
             server.url()
         );
+        if let Some(pem) = server.certificate() {
+            let file =
+                std::env::temp_dir().join(format!("perfgate-demo-{}.pem", server.addr.port()));
+            std::fs::write(&file, pem)
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            outln!(
+                "its certificate: {} ([target] ca_file = that file)",
+                file.display()
+            );
+        }
         server.wait();
         return Ok(Exit::Passed);
     }
     let mut settings =
         Settings::resolve(&args.load, &args.output, env).map_err(anyhow::Error::msg)?;
-    let server =
-        DemoServer::start("127.0.0.1:0", knobs).context("cannot start the demo service")?;
+    let server = start("127.0.0.1:0", knobs).context("cannot start the demo service")?;
     settings.host = Some(Setting {
         value: server.url(),
         from: Origin::Flag("demo"),
     });
+    settings
+        .trust
+        .extend(server.certificate().map(str::to_string));
     let loaded = Config::parse("perfgate.toml (bundled)", crate::EXAMPLE_CONFIG)
         .expect("the bundled config parses");
     outln!(

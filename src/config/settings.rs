@@ -139,6 +139,8 @@ pub struct Settings {
     pub budget: Option<String>,
     pub threads: Option<usize>,
     pub insecure: bool,
+    /// Certificates (PEM) to trust besides `[target] ca_file` (the TLS demo's own).
+    pub trust: Vec<String>,
     pub http: Option<super::HttpVersion>,
     /// When the load starts (`--start-at`, PERFGATE_START_AT): none, at once.
     pub start_at: Option<Setting<std::time::SystemTime>>,
@@ -282,6 +284,7 @@ impl Settings {
             budget: load.budget.clone(),
             threads: load.threads,
             insecure: load.insecure,
+            trust: Vec::new(),
             http: load.http,
             start_at,
             environment: flag_or_env(&output.environment, "--env", "PERFGATE_ENV"),
@@ -323,6 +326,7 @@ impl Settings {
             threads: self.threads,
             segment: self.segment.as_ref().map(|s| s.value),
             insecure: self.insecure,
+            trust: self.trust.clone(),
             http: self.http,
             vars: self.vars.clone(),
             environment: self.environment.as_ref().map(|e| e.value.clone()),

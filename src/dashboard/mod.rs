@@ -96,8 +96,9 @@ impl Dashboard {
             .route("/stop", post(stop))
             .route("/steer", post(steer))
             .with_state(shared.clone());
-        let (done, thread) = crate::demo::serve_on_thread("perfgate-dashboard", 1, listener, app)
-            .map_err(|e| e.to_string())?;
+        let (done, thread) =
+            crate::demo::serve_on_thread("perfgate-dashboard", 1, listener, app, None)
+                .map_err(|e| e.to_string())?;
         Ok(Dashboard {
             addr: bound,
             shared,

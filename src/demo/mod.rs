@@ -8,6 +8,7 @@
 mod grpc;
 mod knobs;
 mod proofs;
+mod tls;
 mod ws;
 
 use std::collections::BTreeMap;
@@ -41,6 +42,8 @@ struct Shared {
 /// A running demo service; stops when dropped.
 pub struct DemoServer {
     pub addr: SocketAddr,
+    /// Its self-signed certificate (PEM), when it serves TLS.
+    certificate: Option<String>,
     shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -49,6 +52,16 @@ pub struct DemoServer {
 impl DemoServer {
     /// Binds `addr` (use "127.0.0.1:0" for an ephemeral port) and serves on its own thread.
     pub fn start(addr: &str, knobs: Knobs) -> std::io::Result<DemoServer> {
+        Self::serve(addr, knobs, None)
+    }
+
+    /// As `start`, over TLS with a certificate made now for localhost and 127.0.0.1
+    /// (`certificate()`), offering HTTP/2 and HTTP/1.1 by ALPN.
+    pub fn start_tls(addr: &str, knobs: Knobs) -> std::io::Result<DemoServer> {
+        Self::serve(addr, knobs, Some(tls::Identity::new()?))
+    }
+
+    fn serve(addr: &str, knobs: Knobs, tls: Option<tls::Identity>) -> std::io::Result<DemoServer> {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -60,17 +73,36 @@ impl DemoServer {
             ws_received: Default::default(),
             ws_sent: Default::default(),
         });
-        let (tx, thread) = serve_on_thread("perfgate-demo", 2, listener, router(shared.clone()))?;
+        let certificate = tls.as_ref().map(|t| t.certificate.clone());
+        let acceptor = tls.map(|t| t.acceptor);
+        let (tx, thread) = serve_on_thread(
+            "perfgate-demo",
+            2,
+            listener,
+            router(shared.clone()),
+            acceptor,
+        )?;
         Ok(DemoServer {
             addr,
+            certificate,
             shared,
             shutdown: Some(tx),
             thread: Some(thread),
         })
     }
 
+    /// The certificate it serves TLS with (PEM), to trust as `[target] ca_file`.
+    pub fn certificate(&self) -> Option<&str> {
+        self.certificate.as_deref()
+    }
+
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.certificate.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// What the service has served so far, per endpoint and status.
@@ -114,12 +146,14 @@ impl Drop for DemoServer {
 }
 
 /// Serves `app` on `listener` (non-blocking) from a thread of its own, with a runtime of
-/// `workers` threads (1: the thread itself), until the sender is used or dropped.
+/// `workers` threads (1: the thread itself), until the sender is used or dropped; over
+/// TLS with `tls`.
 pub(crate) fn serve_on_thread(
     name: &str,
     workers: usize,
     listener: std::net::TcpListener,
     app: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<(
     tokio::sync::oneshot::Sender<()>,
     std::thread::JoinHandle<()>,
@@ -143,14 +177,28 @@ pub(crate) fn serve_on_thread(
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 // As servers in production do: an answer written in parts (HTTP/2's
                 // headers, data and trailers) is not held back by Nagle's algorithm.
-                let listener = listener.tap_io(|tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await;
+                let stop = async {
+                    let _ = rx.await;
+                };
+                let _ = match tls {
+                    Some(acceptor) => {
+                        let listener = tls::Listener {
+                            tcp: listener,
+                            acceptor,
+                        };
+                        axum::serve(listener, app)
+                            .with_graceful_shutdown(stop)
+                            .await
+                    }
+                    None => {
+                        let listener = listener.tap_io(|tcp| {
+                            let _ = tcp.set_nodelay(true);
+                        });
+                        axum::serve(listener, app)
+                            .with_graceful_shutdown(stop)
+                            .await
+                    }
+                };
             });
             rt.shutdown_timeout(std::time::Duration::from_millis(100));
         })?;

@@ -10,13 +10,24 @@ use super::Tls;
 use crate::config::{Config, ConfigError, DataOrder, Source};
 
 /// `[target]`'s TLS settings, their files read and checked.
-pub(super) fn tls(config: &Config, source: &Source, insecure: bool) -> Result<Tls, ConfigError> {
+pub(super) fn tls(
+    config: &Config,
+    source: &Source,
+    o: &super::Overrides,
+) -> Result<Tls, ConfigError> {
     let t = &config.target;
     let whole = |e: String| source.whole(e);
-    let ca_certs = match &t.ca_file {
+    let mut ca_certs = match &t.ca_file {
         Some(f) => read_certs(&beside_config(source, f)).map_err(whole)?,
         None => Vec::new(),
     };
+    for pem in &o.trust {
+        let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| whole(format!("a certificate to trust: {e}")))?;
+        ca_certs.extend(certs);
+    }
+    let insecure = o.insecure;
     let client = match (&t.client_cert, &t.client_key) {
         (None, None) => None,
         (Some(cert), Some(key)) => Some(

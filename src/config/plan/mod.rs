@@ -46,6 +46,8 @@ pub struct Overrides {
     pub environment: Option<String>,
     /// Trust any server certificate (`--insecure`).
     pub insecure: bool,
+    /// Certificates (PEM) to trust besides `[target] ca_file`: the TLS demo's own.
+    pub trust: Vec<String>,
     /// Which HTTP, over `[target] http` (`--http`).
     pub http: Option<crate::config::HttpVersion>,
     /// The environment variables templates may read with `env()`, and where proxies

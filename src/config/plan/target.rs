@@ -84,7 +84,7 @@ pub(super) fn plan(
     };
     Ok(TargetPlan {
         connections,
-        tls: files::tls(config, source, o.insecure)?,
+        tls: files::tls(config, source, o)?,
         target,
         proxy,
         connect_timeout: positive(&t.connect_timeout, "connect_timeout")?,
