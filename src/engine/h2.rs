@@ -43,13 +43,18 @@ pub struct Failed {
 /// whole response, keeping what `keep` asks (the body into `body`, up to `max_body`).
 pub async fn exchange(
     send: Sender,
-    target: &Target,
+    origin: &Result<Origin, String>,
     request: &[u8],
     keep: Keep<'_>,
     max_body: usize,
     body: &mut Vec<u8>,
 ) -> Result<Response, Failed> {
-    let (req, payload) = to_http2(target, request).map_err(|f| Failed {
+    let origin = origin.as_ref().map_err(|e| Failed {
+        failure: Failure::Protocol(format!("cannot send as HTTP/2: bad authority: {e}")),
+        reconnect: false,
+        unprocessed: false,
+    })?;
+    let (req, payload) = to_http2(origin, request).map_err(|f| Failed {
         failure: f,
         reconnect: false,
         unprocessed: false,
@@ -126,10 +131,30 @@ pub async fn exchange(
     })
 }
 
+/// The scheme and authority of a target's HTTP/2 requests, parsed once.
+#[derive(Clone)]
+pub struct Origin {
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+}
+
+impl Origin {
+    pub fn of(target: &Target) -> Result<Origin, String> {
+        let scheme = match target.tls {
+            true => http::uri::Scheme::HTTPS,
+            false => http::uri::Scheme::HTTP,
+        };
+        let authority = target.authority.parse().map_err(|e| format!("{e}"))?;
+        Ok(Origin { scheme, authority })
+    }
+}
+
 /// The HTTP/2 request for an HTTP/1.1-encoded one, and its body. Headers HTTP/2 does
 /// not carry (Host, which becomes :authority, and the connection's own) are left out.
+/// Built part by part: a request's own cost here showed in profiles (a formatted URI,
+/// a lowercased copy of each header name).
 fn to_http2<'r>(
-    target: &Target,
+    origin: &Origin,
     request: &'r [u8],
 ) -> Result<(http::Request<()>, &'r [u8]), Failure> {
     let bad = |why: String| Failure::Protocol(format!("cannot send as HTTP/2: {why}"));
@@ -140,11 +165,17 @@ fn to_http2<'r>(
         Ok(httparse::Status::Partial) => return Err(bad("incomplete request".into())),
         Err(e) => return Err(bad(e.to_string())),
     };
-    let scheme = if target.tls { "https" } else { "http" };
+    let method = parsed.method.unwrap_or("GET").as_bytes();
     let path = parsed.path.unwrap_or("/");
-    let mut req = http::Request::builder()
-        .method(parsed.method.unwrap_or("GET"))
-        .uri(format!("{scheme}://{}{path}", target.authority));
+    let mut uri = http::uri::Parts::default();
+    uri.scheme = Some(origin.scheme.clone());
+    uri.authority = Some(origin.authority.clone());
+    uri.path_and_query = Some(path.parse().map_err(|e| bad(format!("{e}")))?);
+    let mut req = http::Request::new(());
+    *req.method_mut() = http::Method::from_bytes(method).map_err(|e| bad(e.to_string()))?;
+    *req.uri_mut() = http::Uri::from_parts(uri).map_err(|e| bad(e.to_string()))?;
+    let into = req.headers_mut();
+    into.reserve(parsed.headers.len());
     for h in parsed.headers.iter() {
         // `te: trailers` is the one TE HTTP/2 carries (gRPC sends it).
         let te_trailers = h.name.eq_ignore_ascii_case("te") && h.value == b"trailers";
@@ -154,10 +185,15 @@ fn to_http2<'r>(
             .any(|n| h.name.eq_ignore_ascii_case(n))
             && !te_trailers;
         if !connection_specific {
-            req = req.header(h.name.to_ascii_lowercase(), h.value);
+            // Names are lowercased as they are parsed (HTTP/2 wants them so).
+            let name = http::HeaderName::from_bytes(h.name.as_bytes());
+            let value = http::HeaderValue::from_bytes(h.value);
+            match (name, value) {
+                (Ok(name), Ok(value)) => into.append(name, value),
+                _ => return Err(bad(format!("header {:?}", h.name))),
+            };
         }
     }
-    let req = req.body(()).map_err(|e| bad(e.to_string()))?;
     Ok((req, &request[head..]))
 }
 

@@ -27,6 +27,8 @@ use crate::metrics::Failure;
 /// worker's connections.
 pub struct Connector {
     pub target: Target,
+    /// The target's scheme and authority, parsed once for HTTP/2 requests.
+    origin: Result<h2::Origin, String>,
     /// Opens connections: TCP, then TLS when the target is https.
     pub dialer: Dialer,
     /// Redirects followed per request (`[target] max_redirects`).
@@ -67,6 +69,7 @@ impl Connector {
             pool: (0..pool).map(|_| Default::default()).collect(),
             next: Default::default(),
             target: plan.target.clone(),
+            origin: h2::Origin::of(&plan.target),
             dialer: Dialer::new(plan),
             max_redirects: plan.max_redirects,
             cookies: plan.cookies,
@@ -117,7 +120,7 @@ impl Connector {
                     }
                 }
             };
-            match h2::exchange(send, &self.target, request, keep, self.max_body, body).await {
+            match h2::exchange(send, &self.origin, request, keep, self.max_body, body).await {
                 Ok(resp) => return H2::Done(connect_us, Ok(resp)),
                 Err(e) => {
                     if e.reconnect {
@@ -381,7 +384,7 @@ impl Conn {
             };
             let r = h2::exchange(
                 send,
-                &connector.target,
+                &connector.origin,
                 request,
                 keep,
                 connector.max_body,
