@@ -121,6 +121,47 @@ fn calls_fail_with_their_grpc_status() {
     );
 }
 
+/// In the open model, calls go out at the rate asked (each from its scheduled time),
+/// every one answered and counted as the demo counted it.
+#[test]
+fn grpc_in_the_open_model() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let (r, said) = common::run_config(
+        "grpc-open",
+        &verify_config(&demo.url(), SIGNED),
+        &["--rate", "100/s", "--users", "20", "--duration", "2s"],
+    );
+    assert_eq!(r.total.failures, 0, "{said}");
+    assert!((190..=202).contains(&r.total.requests), "{said}");
+    assert_eq!(r.total.requests, demo.served_on(VERIFY));
+    assert_eq!(r.total.dropped, 0);
+}
+
+/// REST and gRPC in one task under `http = "auto"` in cleartext: the REST request stays
+/// HTTP/1.1 (a server without h2c would still answer it), the call goes over HTTP/2 on
+/// a connection of its own — one of each a user.
+#[test]
+fn rest_and_grpc_share_a_task_each_on_its_protocol() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let config = verify_config(&demo.url(), SIGNED).replace(
+        "  [[users.tasks]]\n  grpc",
+        "  [[users.tasks]]\n    [[users.tasks.steps]]\n    path = \"/health\"\n    [[users.tasks.steps]]\n  grpc",
+    );
+    let (r, said) = common::run_config(
+        "grpc-rest",
+        &config,
+        &["--users", "2", "--spawn-rate", "100", "--duration", "1s"],
+    );
+    assert_eq!(r.total.failures, 0, "{said}");
+    let e = |name: &str| r.endpoints.iter().find(|e| e.name == name).unwrap();
+    let (health, verify) = (e("/health"), e(VERIFY));
+    assert!(health.requests > 20, "{said}");
+    assert_eq!(health.requests, demo.served_on("/health"));
+    assert_eq!(verify.requests, demo.served_on(VERIFY));
+    assert_eq!((health.connect.count(), health.http2_connections), (2, 0));
+    assert_eq!((verify.connect.count(), verify.http2_connections), (2, 2));
+}
+
 /// Mistakes in a gRPC step are refused before any load, with where they are and what
 /// to write instead (exit 2).
 #[test]

@@ -63,10 +63,10 @@ impl Dialer {
     }
 
     /// Whether HTTP/2 goes over this new connection: negotiated by ALPN over TLS, by
-    /// prior knowledge (`http = "2"`) in cleartext.
-    pub fn speaks_h2(&self, stream: &Stream) -> bool {
+    /// prior knowledge in cleartext (`http = "2"`, or `prior_knowledge`: a gRPC call).
+    pub fn speaks_h2(&self, stream: &Stream, prior_knowledge: bool) -> bool {
         match stream {
-            Stream::Plain(_) => self.http == HttpVersion::H2,
+            Stream::Plain(_) => self.http == HttpVersion::H2 || prior_knowledge,
             Stream::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
         }
     }

@@ -297,7 +297,9 @@ impl Conn {
         let mut fresh = false;
         // HTTP/2, when the target may speak it: out of line (boxed), so the HTTP/1.1
         // path's future does not grow by it.
-        if connector.http2 && self.stream.is_none() {
+        // A gRPC call goes over HTTP/2 whatever the rest does (on a connection of its
+        // own beside the user's HTTP/1.1 one, under `http = "auto"` in cleartext).
+        if (connector.http2 && self.stream.is_none()) || keep.grpc {
             match Box::pin(self.exchange_h2(connector, request, keep, body)).await {
                 H2::Done(c, r) => return (c, r),
                 H2::Http1(c) => (connect_us, fresh) = (c, true),
@@ -366,7 +368,7 @@ impl Conn {
                         Ok(s) => s,
                         Err(f) => return H2::Done(connect_us, Err(f)),
                     };
-                    if !connector.dialer.speaks_h2(&stream) {
+                    if !connector.dialer.speaks_h2(&stream, keep.grpc) {
                         self.stream = Some(stream);
                         self.start = 0;
                         self.end = 0;

@@ -213,8 +213,8 @@ impl Plan {
     }
 }
 
-/// Which HTTP: the flag's, else `[target] http`; gRPC steps need HTTP/2, so "auto"
-/// means "2" for a config with any (h2c in cleartext, ALPN over TLS).
+/// Which HTTP: the flag's, else `[target] http`. gRPC steps need HTTP/2: refused with
+/// "1.1" (under "auto" they speak it whatever the other requests do).
 fn http_version(
     config: &Config,
     source: &Source,
@@ -227,7 +227,6 @@ fn http_version(
             Err(source
                 .whole("gRPC steps need HTTP/2: remove [target] http = \"1.1\" (or --http 1.1)"))
         }
-        (HttpVersion::Auto, true) => Ok(HttpVersion::H2),
         (http, _) => Ok(http),
     }
 }
