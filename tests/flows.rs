@@ -619,12 +619,17 @@ fn the_scaffolds_commented_flows_plan_as_written() {
     assert!(text.contains("\n[[users.on_start]]") || text.contains("  [[users.on_start]]"));
     let dir = common::temp_dir("scaffold-flows");
     std::fs::write(dir.join("accounts.json"), r#"[{"name": "ann"}]"#).unwrap();
+    let proto = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/grpc/proofs.proto");
+    std::fs::copy(proto, dir.join("proofs.proto")).unwrap();
     let path = dir.join("perfgate.toml");
     std::fs::write(&path, &text).unwrap();
     let (c, source) = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let plan = Plan::build(&c, &source, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = plan.endpoints.iter().map(|(n, _)| n.as_str()).collect();
     assert!(names.contains(&"task:checkout"), "{names:?}");
+    for name in ["/ws", "echo", "/perfgate.demo.Proofs/Verify"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
     assert_eq!(plan.metrics, ["server_ms"]);
     assert_eq!(c.environments.len(), 1);
     assert_eq!(c.scopes.len(), 1);
