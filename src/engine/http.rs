@@ -184,7 +184,8 @@ pub struct Conn {
     retries: u64,
     /// HTTP/2 connections made since `take_counts` (see `Stats::http2_connections`).
     http2_connects: u64,
-    /// The user's HTTP/2 connection, when it has one (then `stream` is None).
+    /// The user's HTTP/2 connection, when it has one (then `stream` is None, but for a
+    /// user whose gRPC calls speak HTTP/2 beside its HTTP/1.1 requests).
     h2: Option<h2::Sender>,
 }
 
