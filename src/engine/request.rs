@@ -427,7 +427,9 @@ pub fn body_meets(e: &Expectation, body: &[u8]) -> Result<(), Failure> {
 }
 
 /// Pulls each extracted value into `vars`: a JSON pointer out of the body, or a header
-/// the client kept.
+/// the client kept. (Inlined into both its callers, requests' and WebSocket messages':
+/// called out of line it cost the HTTP/1.1 path 25 instructions a request.)
+#[inline(always)]
 pub fn extract(
     req: &PlannedRequest,
     resp: &Response,

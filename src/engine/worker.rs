@@ -224,6 +224,7 @@ impl Worker {
         ));
     }
 
+    #[inline]
     pub fn log_slow(&self, endpoint: usize, us: u64) {
         if self.log.slow_us > 0 && us > self.log.slow_us {
             let name = &self.plan.endpoints[endpoint].0;
