@@ -162,3 +162,57 @@ pub fn to_json(method: &GrpcMethod, frames: &[u8]) -> Result<serde_json::Value, 
         false => Err(format!("a unary call answered {} messages", messages.len())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verify() -> Arc<GrpcMethod> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/grpc");
+        let mut compiler = protox::Compiler::new([&dir]).unwrap();
+        compiler.open_files([dir.join("proofs.proto")]).unwrap();
+        method(&compiler.descriptor_pool(), "perfgate.demo.Proofs/Verify").unwrap()
+    }
+
+    #[test]
+    fn a_message_goes_and_comes_back_as_json() {
+        let m = verify();
+        let mut out = Vec::new();
+        frame(
+            &message(&m, r#"{"type": "login", "timestamp": "12"}"#).unwrap(),
+            &mut out,
+        );
+        assert_eq!(&out[..5], &[0, 0, 0, 0, (out.len() - 5) as u8]);
+        // A Verdict { valid: true } as a server frames it: defaults are shown too.
+        let json = to_json(&m, &[0, 0, 0, 0, 2, 0x08, 0x01]).unwrap();
+        assert_eq!(json, serde_json::json!({"valid": true, "error": ""}));
+        let err = message(&m, r#"{"amount": 3}"#).unwrap_err();
+        assert!(
+            err.contains("message is not a perfgate.demo.Proof"),
+            "{err}"
+        );
+    }
+
+    /// What a hostile or broken server sends is a failure with words, never a panic.
+    #[test]
+    fn broken_answers_are_errors() {
+        let m = verify();
+        let cases: [(&[u8], &str); 5] = [
+            (&[0, 0, 0], "cut short"),
+            (&[0, 0, 0, 0, 9, 1], "cut short"),
+            (&[1, 0, 0, 0, 0], "compressed"),
+            (
+                &[0, 0, 0, 0, 2, 0xff, 0xff],
+                "is not a perfgate.demo.Verdict",
+            ),
+            (&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "answered 2 messages"),
+        ];
+        for (bytes, says) in cases {
+            let err = to_json(&m, bytes).unwrap_err();
+            assert!(err.contains(says), "{bytes:?}: {err}");
+        }
+        assert!(to_json(&m, &[])
+            .unwrap_err()
+            .contains("answered 0 messages"));
+    }
+}
