@@ -247,7 +247,8 @@ for c in "${CONNS[@]}"; do
     fi
     if [ -n "${H2:-}" ] && [ "${STREAMS:-1}" -gt 1 ]; then
       PG_CFG="$WORK/perfgate-c$c.toml"; PG_USERS=$((c * STREAMS))
-      sed "s/^http = \"2\"$/http = \"2\"\nconnections = $c/" "$WORK/perfgate.toml" > "$PG_CFG"
+      grep -v '^http = ' "$WORK/perfgate.toml" |
+        sed "s/^\[target\]$/[target]\nhttp = \"2\"\nconnections = $c/" > "$PG_CFG"
     fi
     want perfgate && measure "perfgate GET c=$c" perfgate ./target/release/perfgate run -c "$PG_CFG" --users "$PG_USERS" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
     want code && [ -x "$CODE" ] && measure "perfgate code GET c=$c" perfgate "$CODE" run -c "$WORK/perfgate.toml" --users "$c" --duration "${DUR}s" --threads 1 --quiet --out "$WORK/pg.json"
