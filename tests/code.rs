@@ -258,3 +258,43 @@ fn rust_users_serve_open_model_arrivals() {
         "{logouts} of {arrivals}"
     );
 }
+
+/// A user written in Rust calling the demo's gRPC service through the config's
+/// `[grpc] protos` (examples/grpc_user.rs): every call counted as the demo counted it,
+/// the answers read as JSON, each streamed message timed, the budget held.
+#[test]
+fn a_rust_user_calls_grpc_methods_of_the_configs_protos() {
+    let demo = perfgate::demo::DemoServer::start("127.0.0.1:0", Default::default()).unwrap();
+    let out = temp_dir("code-grpc").join("r.json");
+    let config =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/grpc/perfgate.toml");
+    let run = run_example(
+        "grpc_user",
+        Some(&config),
+        &["--host", &demo.url(), "--duration", "2s"],
+        &out,
+    );
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{said}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let r = RunResult::load(&out).unwrap();
+    let calls: Vec<_> = r.endpoints.iter().filter(|e| e.method == "GRPC").collect();
+    assert_eq!(calls.len(), 2, "{said}");
+    for e in &calls {
+        assert!(e.requests > 20, "{said}");
+        assert_eq!(e.failures, 0, "{:?}", e.failure_reasons);
+        assert_eq!(e.requests, demo.served_on(&e.name), "{}", e.name);
+    }
+    let batch = calls
+        .iter()
+        .find(|e| e.name.ends_with("/VerifyBatch"))
+        .unwrap();
+    assert_eq!(batch.metrics["message_ms"].count(), 3 * batch.requests);
+    assert_eq!(r.total.http2_connections, r.total.connect.count());
+    let checks = r.checks.iter().map(|c| c.failed).sum::<u64>();
+    assert_eq!(checks, 0, "every verdict as expected");
+}

@@ -5,14 +5,16 @@
 
 use std::any::Any;
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::http::Keep;
-use super::request::resolve;
+use super::request::{message_gaps, resolve};
 use super::user::User;
+use crate::config::grpc::GrpcMethod;
 use crate::metrics::Failure;
 
 /// How a task written in Rust ends: `Err` fails it (the failure is counted against the
@@ -42,6 +44,36 @@ impl User {
     /// ```
     pub fn get<'p>(&mut self, path: impl Into<Cow<'p, str>>) -> Request<'_, 'p> {
         Request::new(self, "GET".into(), path.into())
+    }
+
+    /// A gRPC call of `method` ("package.Service/Method" of the config's `[grpc]
+    /// protos`), `message` its request: anything that serialises to the method's input
+    /// message in protobuf's JSON mapping. It goes over HTTP/2 and is judged by its
+    /// `grpc-status` (`Err(Failure::Grpc(code))` otherwise); the reply's body is the
+    /// answer as JSON (`Reply::json`), a server stream's messages as an array. Its
+    /// endpoint is the method's path (`/package.Service/Method`, method `GRPC`).
+    pub fn grpc<T: Serialize + ?Sized>(&mut self, method: &str, message: &T) -> Request<'_, '_> {
+        let call = self.w.grpc_method(method).and_then(|m| {
+            let json = serde_json::to_string(message).map_err(|e| Failure::Code(e.to_string()))?;
+            let message = crate::config::grpc::message(&m, &json).map_err(Failure::Code)?;
+            let mut body = Vec::new();
+            crate::config::grpc::frame(&message, &mut body);
+            Ok((m, body))
+        });
+        let path = match &call {
+            Ok((m, _)) => m.path.clone(),
+            Err(_) => format!("/{}", method.trim_start_matches('/')),
+        };
+        let mut r = Request::new(self, "POST".into(), Cow::Owned(path));
+        match call {
+            Ok((m, body)) => {
+                r.body = Some((body, Some("application/grpc")));
+                r.headers.push(("te".into(), "trailers".into()));
+                r.grpc = Some(Ok(m));
+            }
+            Err(f) => r.grpc = Some(Err(f)),
+        }
+        r
     }
 
     pub fn post<'p>(&mut self, path: impl Into<Cow<'p, str>>) -> Request<'_, 'p> {
@@ -204,6 +236,8 @@ pub struct Request<'u, 'p> {
     headers: Vec<(String, String)>,
     body: Option<(Vec<u8>, Option<&'static str>)>,
     keep: Vec<String>,
+    /// A gRPC call: its method, or why it cannot be made.
+    grpc: Option<Result<Arc<GrpcMethod>, Failure>>,
 }
 
 impl<'u, 'p> Request<'u, 'p> {
@@ -216,6 +250,7 @@ impl<'u, 'p> Request<'u, 'p> {
             headers: Vec::new(),
             body: None,
             keep: Vec::new(),
+            grpc: None,
         }
     }
 
@@ -261,13 +296,20 @@ impl<'u, 'p> Request<'u, 'p> {
             headers,
             body,
             keep,
+            grpc,
         } = self;
         let w = u.w.clone();
         // Once the run stops, only a leaving user's on_stop still sends.
         if !u.stopping && !w.running() {
             return Err(Failure::Code("the run is stopping".into()));
         }
-        let endpoint = w.endpoint_id(name.as_deref().unwrap_or(&path), &method);
+        let shown = if grpc.is_some() { "GRPC" } else { &method };
+        let endpoint = w.endpoint_id(name.as_deref().unwrap_or(&path), shown);
+        let grpc = match grpc {
+            Some(Err(f)) => return Err(u.unsent(&w, endpoint, f)),
+            Some(Ok(m)) => Some(m),
+            None => None,
+        };
         u.last = Some(endpoint);
         let target = &w.plan.target;
         let resolved;
@@ -288,8 +330,8 @@ impl<'u, 'p> Request<'u, 'p> {
         let keep_body = Keep {
             body: true,
             headers: &keep,
-            grpc: false,
-            messages: false,
+            grpc: grpc.is_some(),
+            messages: grpc.as_ref().is_some_and(|m| m.server_streaming),
         };
         u.body.clear();
         let in_flight = w.take_off(endpoint);
@@ -312,7 +354,15 @@ impl<'u, 'p> Request<'u, 'p> {
             }
         };
         in_flight.land();
-        let resp = u.account(&w, endpoint, start, result)?;
+        let resp = u.account(&w, endpoint, start, result, grpc.as_deref())?;
+        if !resp.messages().is_empty() {
+            // A gRPC server stream: each message timed, as for the config's calls.
+            let id = w.metric_id(crate::config::grpc::MESSAGE_MS);
+            let mut rec = w.recorder.borrow_mut();
+            for ms in message_gaps(&resp) {
+                rec.read(endpoint, id, ms);
+            }
+        }
         let headers = keep
             .iter()
             .enumerate()

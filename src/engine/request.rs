@@ -270,7 +270,7 @@ pub fn check(req: &PlannedRequest, resp: &Response, body: &[u8]) -> Result<(), F
 }
 
 /// How a gRPC call ended: HTTP 200 and `grpc-status` 0, or its failure.
-fn grpc_ended(resp: &Response) -> Result<(), Failure> {
+pub(super) fn grpc_ended(resp: &Response) -> Result<(), Failure> {
     match (resp.status, resp.grpc_status()) {
         (200, Some(0)) => Ok(()),
         (200, Some(code)) => Err(Failure::Grpc(code)),
@@ -283,10 +283,7 @@ fn grpc_ended(resp: &Response) -> Result<(), Failure> {
 
 /// Turns a gRPC answer's messages, kept in `body`, into JSON there, for checks,
 /// extraction and numbers read to use as any JSON body.
-pub fn grpc_json(req: &PlannedRequest, body: &mut Vec<u8>) -> Result<(), Failure> {
-    let Some(method) = &req.grpc else {
-        return Ok(());
-    };
+pub fn grpc_json(method: &grpc::GrpcMethod, body: &mut Vec<u8>) -> Result<(), Failure> {
     let json = grpc::to_json(method, body).map_err(Failure::Protocol)?;
     body.clear();
     serde_json::to_writer(&mut *body, &json).map_err(|e| Failure::Protocol(e.to_string()))
@@ -316,11 +313,8 @@ pub fn read_metrics(req: &PlannedRequest, resp: &Response, body: &[u8], rec: &mu
                 resp.captured(*i).and_then(|h| server_timing(h, entry))
             }
             Reading::MessageGaps => {
-                let mut before = resp.first_byte;
-                for &at in resp.messages() {
-                    let ms = at.saturating_duration_since(before).as_secs_f64() * 1e3;
+                for ms in message_gaps(resp) {
                     rec.read(req.endpoint, *id, ms);
-                    before = at;
                 }
                 None
             }
@@ -329,6 +323,17 @@ pub fn read_metrics(req: &PlannedRequest, resp: &Response, body: &[u8], rec: &mu
             rec.read(req.endpoint, *id, v);
         }
     }
+}
+
+/// The milliseconds each message of a gRPC stream took to come after the one before
+/// (the first: after the answer's headers).
+pub fn message_gaps(resp: &Response) -> impl Iterator<Item = f64> + '_ {
+    let mut before = resp.first_byte;
+    resp.messages().iter().map(move |&at| {
+        let ms = at.saturating_duration_since(before).as_secs_f64() * 1e3;
+        before = at;
+        ms
+    })
 }
 
 /// The first number in a header value: "12.5ms" → 12.5.

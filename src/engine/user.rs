@@ -10,7 +10,9 @@ use tokio::time::{Instant as TokioInstant, Sleep};
 
 use super::http::{Conn, Keep};
 use super::open::Arrivals;
-use super::request::{check, extract, grpc_json, read_metrics, soft_checks, write_request};
+use super::request::{
+    check, extract, grpc_ended, grpc_json, read_metrics, soft_checks, write_request,
+};
 use super::response::Response;
 use super::shape::Live;
 use super::worker::{Joined, Worker};
@@ -480,13 +482,15 @@ impl User {
     }
 
     /// Records a request sent from Rust code: a status of 400 or more fails it, as
-    /// the config's default expectation does.
+    /// the config's default expectation does; a gRPC call (`grpc`) is judged by its
+    /// `grpc-status`, its messages turned into JSON in the body.
     pub(super) fn account(
         &mut self,
         w: &Worker,
         endpoint: usize,
         start: Instant,
         result: Option<(Option<u64>, Result<Response, Failure>)>,
+        grpc: Option<&crate::config::grpc::GrpcMethod>,
     ) -> Result<Response, Failure> {
         let latency_us = start.elapsed().as_micros() as u64;
         let mut rec = w.recorder.borrow_mut();
@@ -494,14 +498,23 @@ impl User {
         let (answered, f) = match result {
             None => (false, Failure::Timeout),
             Some((_, Err(f))) => (false, f),
-            Some((_, Ok(resp))) if resp.status < 400 => {
-                let ttfb = resp.first_byte.saturating_duration_since(start);
-                rec.success(endpoint, latency_us, ttfb.as_micros() as u64);
-                drop(rec);
-                w.log_slow(endpoint, latency_us);
-                return Ok(resp);
+            Some((_, Ok(resp))) => {
+                let judged = match grpc {
+                    Some(m) => grpc_ended(&resp).and_then(|()| grpc_json(m, &mut self.body)),
+                    None if resp.status < 400 => Ok(()),
+                    None => Err(Failure::Status(resp.status)),
+                };
+                match judged {
+                    Ok(()) => {
+                        let ttfb = resp.first_byte.saturating_duration_since(start);
+                        rec.success(endpoint, latency_us, ttfb.as_micros() as u64);
+                        drop(rec);
+                        w.log_slow(endpoint, latency_us);
+                        return Ok(resp);
+                    }
+                    Err(f) => (true, f),
+                }
             }
-            Some((_, Ok(resp))) => (true, Failure::Status(resp.status)),
         };
         Err(failed(w, &mut rec, endpoint, latency_us, answered, f))
     }
@@ -593,11 +606,11 @@ fn grpc_answer(
     r: Result<Response, Failure>,
     body: &mut Vec<u8>,
 ) -> Result<Response, Failure> {
-    match r {
-        Ok(resp) if req.needs_body() && resp.grpc_status() == Some(0) => {
-            grpc_json(req, body).map(|()| resp)
+    match (r, &req.grpc) {
+        (Ok(resp), Some(m)) if req.needs_body() && resp.grpc_status() == Some(0) => {
+            grpc_json(m, body).map(|()| resp)
         }
-        r => r,
+        (r, _) => r,
     }
 }
 

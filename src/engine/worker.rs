@@ -107,6 +107,8 @@ struct Known {
     /// By endpoint, then check: looked up without allocating a key.
     checks: HashMap<usize, HashMap<String, usize, Fnv>, Fnv>,
     metrics: HashMap<String, usize, Fnv>,
+    /// gRPC methods Rust tasks called, by the name they gave.
+    grpc: HashMap<String, Arc<crate::config::grpc::GrpcMethod>, Fnv>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -218,22 +220,47 @@ impl Worker {
     }
 
     pub fn log_failure(&self, endpoint: usize, f: &Failure) {
-        self.log.line(format_args!(
-            "request failed: {} - {f}",
-            self.plan.endpoints[endpoint].0
-        ));
+        let name = self.endpoint_name(endpoint);
+        self.log.line(format_args!("request failed: {name} - {f}"));
     }
 
     #[inline]
     pub fn log_slow(&self, endpoint: usize, us: u64) {
         if self.log.slow_us > 0 && us > self.log.slow_us {
-            let name = &self.plan.endpoints[endpoint].0;
+            let name = self.endpoint_name(endpoint);
             self.log
                 .line(format_args!("slow request: {name} took {} ms", us / 1000));
         }
     }
 
+    /// The plan's endpoints, then those Rust tasks named as the run went on.
+    fn endpoint_name(&self, endpoint: usize) -> std::borrow::Cow<'_, str> {
+        match self.plan.endpoints.get(endpoint) {
+            Some((name, _)) => name.into(),
+            None => self.names.endpoint_name(endpoint).into(),
+        }
+    }
+
     /// The index of the endpoint a Rust task calls `name`; the recorder has room for it.
+    /// The gRPC method a Rust task calls by `name`, from `[grpc] protos`.
+    pub fn grpc_method(&self, name: &str) -> Result<Arc<crate::config::grpc::GrpcMethod>, Failure> {
+        if let Some(m) = self.known.borrow().grpc.get(name) {
+            return Ok(m.clone());
+        }
+        let pool = self.plan.protos.as_ref().ok_or_else(|| {
+            Failure::Code(
+                "User::grpc calls methods of [grpc] protos: name the .proto files in the config"
+                    .into(),
+            )
+        })?;
+        let m = crate::config::grpc::method(pool, name).map_err(Failure::Code)?;
+        self.known
+            .borrow_mut()
+            .grpc
+            .insert(name.to_string(), m.clone());
+        Ok(m)
+    }
+
     pub fn endpoint_id(&self, name: &str, method: &str) -> usize {
         if let Some(&i) = self.known.borrow().endpoints.get(name) {
             return i;

@@ -50,6 +50,14 @@ impl Names {
         )
     }
 
+    /// The name of endpoint number `endpoint`.
+    pub fn endpoint_name(&self, endpoint: usize) -> String {
+        self.inner()
+            .endpoints
+            .get(endpoint)
+            .map_or_else(String::new, |e| e.0.clone())
+    }
+
     /// The index of soft check `check` on endpoint number `endpoint`.
     pub fn check(&self, endpoint: usize, check: &str) -> usize {
         let mut i = self.inner();

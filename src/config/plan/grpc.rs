@@ -10,6 +10,9 @@ use toml::Spanned;
 use super::files::beside_config;
 use crate::config::{Config, ConfigError, Source};
 
+/// The metric a server-streaming call records each message's time in.
+pub const MESSAGE_MS: &str = "message_ms";
+
 /// A method a step calls: where it is posted, and the messages it takes and gives.
 #[derive(Debug)]
 pub struct GrpcMethod {
@@ -61,7 +64,7 @@ pub(super) fn pool(
 }
 
 /// The method `name` ("package.Service/Method", a leading '/' allowed) names.
-pub(super) fn method(pool: &DescriptorPool, name: &str) -> Result<Arc<GrpcMethod>, String> {
+pub fn method(pool: &DescriptorPool, name: &str) -> Result<Arc<GrpcMethod>, String> {
     let trimmed = name.trim_start_matches('/');
     let (service, method) = trimmed
         .split_once('/')

@@ -112,6 +112,8 @@ pub struct Plan {
     /// Each endpoint's tags, in `endpoints`' order.
     pub endpoint_tags: Vec<BTreeMap<String, String>>,
     pub templates: Templates,
+    /// `[grpc] protos`, compiled: the services Rust tasks' `User::grpc` calls.
+    pub protos: Option<prost_reflect::DescriptorPool>,
     /// Headers sent with every request, besides host (the engine writes them).
     pub headers: Vec<(String, String)>,
     /// Values that must not appear in a failure reason, a log line or a report: those of
@@ -207,6 +209,7 @@ impl Plan {
             metrics: u.metrics,
             endpoint_tags: u.endpoint_tags,
             templates: u.templates,
+            protos: u.protos,
             feeders: files::feeders(config, source)?,
             budget: o.budget.clone().or_else(|| s.budget.clone()),
         })

@@ -26,6 +26,8 @@ pub(super) struct Users {
     pub templates: Templates,
     /// Some step calls a gRPC method.
     pub grpc: bool,
+    /// `[grpc] protos`, compiled (Rust tasks call their methods by name).
+    pub protos: Option<prost_reflect::DescriptorPool>,
 }
 
 /// Plans every user class; templates' `env()` reads `vars`.
@@ -64,6 +66,7 @@ pub(super) fn plan(
         tasks: Vec::new(),
         templates: Templates::with_env(vars.clone()),
         grpc: false,
+        protos: None,
     };
     let mut known = KnownNames::of(config);
     known.grpc = super::grpc::pool(config, source)?;
@@ -75,6 +78,7 @@ pub(super) fn plan(
         let user = code_class(class, &mut out).map_err(|e| source.whole(e))?;
         out.users.push(user);
     }
+    out.protos = known.grpc;
     Ok(out)
 }
 
@@ -797,7 +801,10 @@ fn plan_request(
     let expect = plan_expect(&r.expect, "expect", spanned, source, &mut capture)?;
     let mut metrics = plan_metrics(spanned, source, &mut capture, out_metrics)?;
     if grpc.as_ref().is_some_and(|m| m.server_streaming) {
-        metrics.push((metric_id(out_metrics, MESSAGE_MS), Reading::MessageGaps));
+        metrics.push((
+            metric_id(out_metrics, super::grpc::MESSAGE_MS),
+            Reading::MessageGaps,
+        ));
     }
     let checks = match &r.check {
         Some(c) => {
@@ -832,9 +839,6 @@ fn plan_request(
         ws: None,
     })
 }
-
-/// The metric a server-streaming gRPC step records each message's time in.
-const MESSAGE_MS: &str = "message_ms";
 
 /// The index of metric `name`, added to `names` if new.
 fn metric_id(names: &mut Vec<String>, name: &str) -> usize {
