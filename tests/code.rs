@@ -260,16 +260,17 @@ fn rust_users_serve_open_model_arrivals() {
 }
 
 /// A user written in Rust calling the demo's gRPC service through the config's
-/// `[grpc] protos` (examples/grpc_user.rs): every call counted as the demo counted it,
-/// the answers read as JSON, each streamed message timed, the budget held.
+/// `[grpc] protos` and holding WebSocket sessions on its /ws (examples/protocols.rs):
+/// every call counted as the demo counted it, the answers read as JSON, each streamed
+/// message timed, each echo ours, the budget held.
 #[test]
-fn a_rust_user_calls_grpc_methods_of_the_configs_protos() {
+fn a_rust_user_speaks_grpc_and_websocket() {
     let demo = perfgate::demo::DemoServer::start("127.0.0.1:0", Default::default()).unwrap();
     let out = temp_dir("code-grpc").join("r.json");
     let config =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/grpc/perfgate.toml");
     let run = run_example(
-        "grpc_user",
+        "protocols",
         Some(&config),
         &["--host", &demo.url(), "--duration", "2s"],
         &out,
@@ -294,7 +295,24 @@ fn a_rust_user_calls_grpc_methods_of_the_configs_protos() {
         .find(|e| e.name.ends_with("/VerifyBatch"))
         .unwrap();
     assert_eq!(batch.metrics["message_ms"].count(), 3 * batch.requests);
-    assert_eq!(r.total.http2_connections, r.total.connect.count());
+    let grpc_connections: u64 = calls.iter().map(|e| e.connect.count()).sum();
+    assert_eq!(
+        r.total.http2_connections, grpc_connections,
+        "gRPC's, not the sessions'"
+    );
     let checks = r.checks.iter().map(|c| c.failed).sum::<u64>();
-    assert_eq!(checks, 0, "every verdict as expected");
+    assert_eq!(checks, 0, "every verdict and echo as expected");
+    // The WebSocket sessions: each upgrade the demo answered, each message it saw. A
+    // session the run's end cut short is counted as interrupted, and its last message
+    // may have reached the demo without its round trip completing (one a user at most).
+    let e = |name: &str| r.endpoints.iter().find(|e| e.name == name).unwrap();
+    let (open, echo) = (e("/ws"), e("echo"));
+    assert!(open.requests > 10 && echo.requests > 10, "{said}");
+    assert_eq!(open.requests + open.interrupted, demo.served_on("/ws"));
+    let sent: u64 = r.endpoints.iter().map(|e| e.messages_sent).sum();
+    let (demo_got, _) = demo.ws_messages();
+    assert!(
+        (sent..=sent + 10).contains(&demo_got),
+        "{sent} sent, the demo got {demo_got}"
+    );
 }

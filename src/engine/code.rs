@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::http::Keep;
 use super::request::{message_gaps, resolve};
 use super::user::User;
+use super::worker::Worker;
 use crate::config::grpc::GrpcMethod;
 use crate::metrics::Failure;
 
@@ -74,6 +75,48 @@ impl User {
             Err(f) => r.grpc = Some(Err(f)),
         }
         r
+    }
+
+    /// Opens a WebSocket session on `path` of the target (closing one this user had
+    /// open): a connection of its own, then the upgrade with `[target] headers`. Timed
+    /// on the endpoint `path` (method `WS`); a refused upgrade is `Err(Failure::Status)`.
+    /// The session closes when the task ends, or with `ws_close`.
+    pub async fn ws_open(&mut self, path: &str) -> Result<(), Failure> {
+        let w = self.w.clone();
+        let endpoint = self.ws_endpoint(&w, path)?;
+        let start = self.due.take().unwrap_or_else(Instant::now);
+        let full = format!("{}{path}", w.plan.target.base_path);
+        self.ws_connect(&w, endpoint, &full, &w.plan.headers, start)
+            .await
+    }
+
+    /// Sends `text` (when given) on the open session, then reads messages until one
+    /// `wanted` says yes to, and returns it: the round trip timed on the endpoint
+    /// `name` (method `WS`), the messages each way counted. A session closed by the
+    /// server, or a timeout (`[target] timeout`), is `Err`, and the session is gone.
+    pub async fn ws_exchange(
+        &mut self,
+        name: &str,
+        text: Option<&str>,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<String, Failure> {
+        let w = self.w.clone();
+        let endpoint = self.ws_endpoint(&w, name)?;
+        let start = self.due.take().unwrap_or_else(Instant::now);
+        let wanted = |message: &[u8]| std::str::from_utf8(message).is_ok_and(&wanted);
+        self.ws_converse(&w, endpoint, text, Some(&wanted), start, |_| Ok(false))
+            .await?;
+        Ok(String::from_utf8_lossy(&self.body).into_owned())
+    }
+
+    /// The endpoint a WebSocket call records on, while the run goes on.
+    fn ws_endpoint(&mut self, w: &Worker, name: &str) -> Result<usize, Failure> {
+        if !self.stopping && !w.running() {
+            return Err(Failure::Code("the run is stopping".into()));
+        }
+        let endpoint = w.endpoint_id(name, "WS");
+        self.last = Some(endpoint);
+        Ok(endpoint)
     }
 
     pub fn post<'p>(&mut self, path: impl Into<Cow<'p, str>>) -> Request<'_, 'p> {

@@ -220,7 +220,12 @@ impl User {
         w.recorder.borrow_mut().tasks[task.id] += 1;
         let begin = due.unwrap_or(started);
         if let Some(code) = &task.code {
-            return self.run_code(w, task, code.as_ref(), begin, due).await;
+            let ended = self.run_code(w, task, code.as_ref(), begin, due).await;
+            if self.ws.is_some() {
+                // Boxed, as below: a future held here would grow every task's.
+                Box::pin(self.ws_close()).await;
+            }
+            return ended;
         }
         let data = match self.data_rows(w, task) {
             Ok(data) => data,
@@ -329,8 +334,8 @@ impl User {
             Some(_) => self.time_task(w, task, begin, ended),
             None => ended,
         };
-        if let Some(session) = self.ws.take() {
-            Box::pin(super::ws::close(session)).await;
+        if self.ws.is_some() {
+            Box::pin(self.ws_close()).await;
         }
         ended
     }

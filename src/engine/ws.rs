@@ -17,11 +17,14 @@ use super::request::{body_meets, extract};
 use super::response::Response;
 use super::user::{failed, unsent, Sent};
 use super::worker::Worker;
-use crate::config::{Expectation, PlannedRequest, Target, Text, WsStep};
+use crate::config::{PlannedRequest, Target, Text, WsStep};
 use crate::metrics::Failure;
 
 /// An open session (boxed where it is kept: it is large, and most users have none).
 pub type Session = WebSocketStream<Stream>;
+
+/// Says whether a message is the one waited for.
+pub type Wanted<'a> = dyn Fn(&[u8]) -> bool + 'a;
 
 /// Messages a step sent and received.
 #[derive(Default)]
@@ -58,12 +61,12 @@ pub async fn open(
     Ok((Box::new(session), connect_us))
 }
 
-/// Sends `text`, if any; then, with `receive`, reads messages until one meets it (kept
+/// Sends `text`, if any; then, with `receive`, reads messages until one it wants (kept
 /// in `got`). Pings are answered as they come.
 pub async fn exchange(
     session: &mut Session,
     text: Option<&str>,
-    receive: Option<&Expectation>,
+    receive: Option<&Wanted<'_>>,
     got: &mut Vec<u8>,
     counts: &mut Counts,
 ) -> Result<(), Failure> {
@@ -89,7 +92,7 @@ pub async fn exchange(
             Some(Ok(_)) => continue, // ping, pong
         };
         counts.received += 1;
-        if body_meets(want, &bytes).is_ok() {
+        if want(&bytes) {
             got.clear();
             got.extend_from_slice(&bytes);
             return Ok(());
@@ -136,9 +139,6 @@ impl super::User {
             w.plan.templates.render(t, &ctx, &mut out).map(|()| out)
         };
         let endpoint = req.endpoint;
-        // Its own timer: sharing the user's (`Timeout`) made the compiler stop inlining
-        // it on the HTTP/1.1 path (callgrind).
-        let due = tokio::time::Instant::from_std(start) + w.plan.timeout;
         let unsent_here = |f: Failure| {
             let f = w.redact(f);
             unsent(w, endpoint, &f);
@@ -146,15 +146,10 @@ impl super::User {
         };
         match step {
             WsStep::Close => {
-                if let Some(session) = self.ws.take() {
-                    close(session).await;
-                }
+                self.ws_close().await;
                 Ok(Sent::Done)
             }
             WsStep::Open => {
-                if let Some(session) = self.ws.take() {
-                    close(session).await;
-                }
                 let mut headers = w.plan.headers.clone();
                 let mut path = w.plan.target.base_path.clone();
                 let rendered = render(&req.path).map(|p| path.push_str(&p)).and_then(|()| {
@@ -164,80 +159,123 @@ impl super::User {
                     Ok(())
                 });
                 rendered.map_err(|e| unsent_here(Failure::Template(e)))?;
-                let in_flight = w.take_off(endpoint);
-                let result = tokio::select! {
-                    biased;
-                    r = open(&w.connector.dialer, &w.plan.target, &path, &headers) => Some(r),
-                    () = tokio::time::sleep_until(due) => None,
-                };
-                in_flight.land();
-                let latency_us = start.elapsed().as_micros() as u64;
-                let mut rec = w.recorder.borrow_mut();
-                match result {
-                    Some(Ok((session, connect_us))) => {
-                        rec.connected(endpoint, connect_us);
-                        rec.status(endpoint, 101);
-                        rec.success(endpoint, latency_us, latency_us);
-                        self.ws = Some(session);
-                        Ok(Sent::Done)
-                    }
-                    Some(Err(f)) => {
-                        let status = if let Failure::Status(s) = f { s } else { 0 };
-                        rec.status(endpoint, status);
-                        Err(failed(w, &mut rec, endpoint, latency_us, status > 0, f))
-                    }
-                    None => {
-                        rec.status(endpoint, 0);
-                        Err(failed(
-                            w,
-                            &mut rec,
-                            endpoint,
-                            latency_us,
-                            false,
-                            Failure::Timeout,
-                        ))
-                    }
-                }
+                self.ws_connect(w, endpoint, &path, &headers, start).await?;
+                Ok(Sent::Done)
             }
             WsStep::Exchange { receive } => {
                 let text = match &req.body {
                     Some(t) => Some(render(t).map_err(|e| unsent_here(Failure::Template(e)))?),
                     None => None,
                 };
-                let Some(session) = self.ws.as_mut() else {
-                    let why = "no session open (the step that opens it was skipped or failed)";
-                    return Err(unsent_here(Failure::WebSocket(why.into())));
+                let meets = |message: &[u8]| {
+                    receive
+                        .as_ref()
+                        .is_some_and(|e| body_meets(e, message).is_ok())
                 };
-                let mut counts = Counts::default();
-                let in_flight = w.take_off(endpoint);
-                let result = tokio::select! {
-                    biased;
-                    r = exchange(session, text.as_deref(), receive.as_ref(), &mut self.body, &mut counts) => Some(r),
-                    () = tokio::time::sleep_until(due) => None,
-                };
-                in_flight.land();
-                let latency_us = start.elapsed().as_micros() as u64;
-                w.recorder
-                    .borrow_mut()
-                    .messages(endpoint, counts.sent, counts.received);
-                let outcome = match result {
-                    Some(Ok(())) => self.received(w, req, data, last),
-                    Some(Err(f)) => Err(f),
-                    None => Err(Failure::Timeout),
-                };
-                let mut rec = w.recorder.borrow_mut();
-                match outcome {
-                    Ok(again) => {
-                        rec.success(endpoint, latency_us, latency_us);
-                        Ok(if again { Sent::Again } else { Sent::Done })
-                    }
-                    Err(f) => {
-                        // A session that failed (or timed out mid-message) is not used again.
-                        self.ws = None;
-                        Err(failed(w, &mut rec, endpoint, latency_us, true, f))
-                    }
-                }
+                let wanted: Option<&Wanted<'_>> = receive.as_ref().map(|_| &meets as _);
+                let again = self
+                    .ws_converse(w, endpoint, text.as_deref(), wanted, start, |u| {
+                        u.received(w, req, data, last)
+                    })
+                    .await?;
+                Ok(if again { Sent::Again } else { Sent::Done })
             }
+        }
+    }
+
+    /// Opens the user's session on `path` (closing one open before), recorded on
+    /// `endpoint` from `start`: connect and upgrade time, or the failure.
+    pub(super) async fn ws_connect(
+        &mut self,
+        w: &Worker,
+        endpoint: usize,
+        path: &str,
+        headers: &[(String, String)],
+        start: Instant,
+    ) -> Result<(), Failure> {
+        self.ws_close().await;
+        // Its own timer: sharing the user's (`Timeout`) made the compiler stop inlining
+        // it on the HTTP/1.1 path (callgrind).
+        let due = tokio::time::Instant::from_std(start) + w.plan.timeout;
+        let in_flight = w.take_off(endpoint);
+        let result = tokio::select! {
+            biased;
+            r = open(&w.connector.dialer, &w.plan.target, path, headers) => Some(r),
+            () = tokio::time::sleep_until(due) => None,
+        };
+        in_flight.land();
+        let latency_us = start.elapsed().as_micros() as u64;
+        let mut rec = w.recorder.borrow_mut();
+        let f = match result {
+            Some(Ok((session, connect_us))) => {
+                rec.connected(endpoint, connect_us);
+                rec.status(endpoint, 101);
+                rec.success(endpoint, latency_us, latency_us);
+                self.ws = Some(session);
+                return Ok(());
+            }
+            Some(Err(f)) => f,
+            None => Failure::Timeout,
+        };
+        let status = if let Failure::Status(s) = f { s } else { 0 };
+        rec.status(endpoint, status);
+        Err(failed(w, &mut rec, endpoint, latency_us, status > 0, f))
+    }
+
+    /// Sends `text` (if any) on the open session, then waits for a message `wanted`
+    /// (if any; left in `self.body`), recorded on `endpoint` from `start` with the
+    /// messages each way; `then` reads the message (what `repeat` says next). A session
+    /// that failed is not used again.
+    pub(super) async fn ws_converse(
+        &mut self,
+        w: &Worker,
+        endpoint: usize,
+        text: Option<&str>,
+        wanted: Option<&Wanted<'_>>,
+        start: Instant,
+        then: impl FnOnce(&mut Self) -> Result<bool, Failure>,
+    ) -> Result<bool, Failure> {
+        let Some(session) = self.ws.as_mut() else {
+            let f = Failure::WebSocket("no session open (opening it was skipped or failed)".into());
+            unsent(w, endpoint, &f);
+            return Err(f);
+        };
+        let due = tokio::time::Instant::from_std(start) + w.plan.timeout;
+        let mut counts = Counts::default();
+        let in_flight = w.take_off(endpoint);
+        let result = tokio::select! {
+            biased;
+            r = exchange(session, text, wanted, &mut self.body, &mut counts) => Some(r),
+            () = tokio::time::sleep_until(due) => None,
+        };
+        in_flight.land();
+        let latency_us = start.elapsed().as_micros() as u64;
+        w.recorder
+            .borrow_mut()
+            .messages(endpoint, counts.sent, counts.received);
+        let outcome = match result {
+            Some(Ok(())) => then(self),
+            Some(Err(f)) => Err(f),
+            None => Err(Failure::Timeout),
+        };
+        let mut rec = w.recorder.borrow_mut();
+        match outcome {
+            Ok(again) => {
+                rec.success(endpoint, latency_us, latency_us);
+                Ok(again)
+            }
+            Err(f) => {
+                self.ws = None;
+                Err(failed(w, &mut rec, endpoint, latency_us, true, f))
+            }
+        }
+    }
+
+    /// Closes this user's WebSocket session, if one is open (a Close frame, then what
+    /// the server still sends until its own, for at most a second).
+    pub async fn ws_close(&mut self) {
+        if let Some(session) = self.ws.take() {
+            close(session).await;
         }
     }
 

@@ -1,11 +1,12 @@
-//! A user written in Rust calling the demo's gRPC service: the methods come from the
-//! config's `[grpc] protos` (examples/grpc/perfgate.toml, whose class this replaces).
+//! A user written in Rust speaking the demo's gRPC and WebSocket: the methods come from
+//! the config's `[grpc] protos` (examples/grpc/perfgate.toml, whose class this
+//! replaces); the session is the demo's `/ws` (an echo, then notifications).
 //! A signed proof verifies (a refused one would fail with `Failure::Grpc(16)`,
 //! UNAUTHENTICATED); the batch streams its verdicts, each timed in `message_ms`.
 //!
 //! ```text
 //! perfgate demo --serve 127.0.0.1:8000 &
-//! cargo run --example grpc_user -- -c examples/grpc/perfgate.toml --duration 5s
+//! cargo run --example protocols -- -c examples/grpc/perfgate.toml --duration 5s
 //! ```
 
 use perfgate::prelude::*;
@@ -50,10 +51,38 @@ async fn batch(u: &mut User) -> Outcome {
     Ok(())
 }
 
+async fn live(u: &mut User) -> Outcome {
+    u.ws_open("/ws").await?;
+    let id = format!("{}-{}", u.id(), fastrand_id());
+    let echo = u
+        .ws_exchange("echo", Some(&json!({ "id": id }).to_string()), |m| {
+            m.contains(&id)
+        })
+        .await?;
+    u.check("the echo is ours", echo.contains(&id));
+    let notify = json!({ "notify": { "count": 3, "every_ms": 5 } }).to_string();
+    u.ws_exchange("third notification", Some(&notify), |m| {
+        m.contains(r#""n":2"#)
+    })
+    .await?;
+    u.ws_close().await;
+    Ok(())
+}
+
+/// A number to tell this user's messages apart.
+fn fastrand_id() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
 fn main() -> std::process::ExitCode {
     Test::from_config("examples/grpc/perfgate.toml")
         .user("ProofClient", 1, |c| {
-            c.task(3, verify).task(1, batch).wait(constant(10.ms()))
+            c.task(3, verify)
+                .task(1, batch)
+                .task(1, live)
+                .wait(constant(10.ms()))
         })
         .main()
 }
