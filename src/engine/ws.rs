@@ -48,7 +48,11 @@ pub async fn open(
     let mut request = format!("{scheme}://{}{path}", target.authority)
         .into_client_request()
         .map_err(failure)?;
-    for (name, value) in headers {
+    // The proxy's credentials went in the tunnel's CONNECT: never to the target.
+    let to_target = headers
+        .iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case("proxy-authorization"));
+    for (name, value) in to_target {
         let name = http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|e| Failure::Template(format!("header {name:?}: {e}")))?;
         let value = http::HeaderValue::from_str(value)
