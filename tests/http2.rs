@@ -28,19 +28,7 @@ fn h2_server(goaway_after: Option<u64>, tls: Option<(String, String)>) -> (u16, 
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Seen::default());
     let counts = seen.clone();
-    let acceptor = tls.map(|(cert, key)| {
-        let certs = rustls_pemfile_certs(&cert);
-        let key = rustls::pki_types::PrivateKeyDer::try_from(pem_der(&key, "PRIVATE KEY")).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap();
-        config.alpn_protocols = vec![b"h2".to_vec()];
-        tokio_rustls::TlsAcceptor::from(Arc::new(config))
-    });
+    let acceptor = tls.map(|(cert, key)| common::tls::acceptor(&cert, &key, b"h2"));
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -98,27 +86,6 @@ where
             conn.graceful_shutdown();
         }
     }
-}
-
-fn pem_der(pem: &str, label: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let inner = pem
-        .split(&begin)
-        .nth(1)
-        .unwrap()
-        .split(&end)
-        .next()
-        .unwrap();
-    let text: String = inner.split_whitespace().collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .unwrap()
-}
-
-fn rustls_pemfile_certs(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
-    vec![pem_der(pem, "CERTIFICATE").into()]
 }
 
 /// Runs perfgate against `host` with `paths`, `users` users for `duration`; the result.

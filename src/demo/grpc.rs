@@ -54,12 +54,14 @@ pub fn is_grpc(req: &Request) -> bool {
 
 async fn verify(req: Request) -> Response {
     let mut grpc = Grpc::new(ProstCodec::<Verdict, Proof>::default());
-    grpc.unary(Verify, req).await.map(axum::body::Body::new)
+    grpc.unary(Unary(check), req)
+        .await
+        .map(axum::body::Body::new)
 }
 
 async fn verify_biometric(req: Request) -> Response {
     let mut grpc = Grpc::new(ProstCodec::<Verdict, BiometricProof>::default());
-    grpc.unary(VerifyBiometric, req)
+    grpc.unary(Unary(check_biometric), req)
         .await
         .map(axum::body::Body::new)
 }
@@ -83,23 +85,14 @@ fn answer(r: Result<(), &'static str>) -> Answer<Verdict> {
     })
 }
 
-struct Verify;
+/// A unary method: the proof checked by its function.
+struct Unary<T>(fn(&T) -> Result<(), &'static str>);
 
-impl UnaryService<Proof> for Verify {
+impl<T> UnaryService<T> for Unary<T> {
     type Response = Verdict;
     type Future = Answer<Verdict>;
-    fn call(&mut self, r: tonic::Request<Proof>) -> Self::Future {
-        answer(check(r.get_ref()))
-    }
-}
-
-struct VerifyBiometric;
-
-impl UnaryService<BiometricProof> for VerifyBiometric {
-    type Response = Verdict;
-    type Future = Answer<Verdict>;
-    fn call(&mut self, r: tonic::Request<BiometricProof>) -> Self::Future {
-        answer(check_biometric(r.get_ref()))
+    fn call(&mut self, r: tonic::Request<T>) -> Self::Future {
+        answer((self.0)(r.get_ref()))
     }
 }
 

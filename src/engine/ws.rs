@@ -171,12 +171,10 @@ impl super::User {
                     Some(t) => Some(render(t).map_err(|e| unsent_here(Failure::Template(e)))?),
                     None => None,
                 };
-                let meets = |message: &[u8]| {
-                    receive
-                        .as_ref()
-                        .is_some_and(|e| body_meets(e, message).is_ok())
-                };
-                let wanted: Option<&Wanted<'_>> = receive.as_ref().map(|_| &meets as _);
+                let meets = receive
+                    .as_ref()
+                    .map(|e| move |message: &[u8]| body_meets(e, message).is_ok());
+                let wanted = meets.as_ref().map(|f| f as &Wanted<'_>);
                 let again = self
                     .ws_converse(w, endpoint, text.as_deref(), wanted, start, |u| {
                         u.received(w, req, data, last)

@@ -17,13 +17,8 @@ pub fn localhost_cert() -> (String, String) {
     (cert.pem(), key.serialize_pem())
 }
 
-/// Serves TLS with (`cert`, `key`), offering `alpn`, on a new port of 127.0.0.1 from a
-/// thread of its own: each connection's handshake done, `serve` gets the stream.
-pub fn serve<F, Fut>(cert: &str, key: &str, alpn: &[u8], serve: F) -> u16
-where
-    F: Fn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
+/// A TLS acceptor for (`cert`, `key`), in PEM, offering `alpn`.
+pub fn acceptor(cert: &str, key: &str, alpn: &[u8]) -> tokio_rustls::TlsAcceptor {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -35,7 +30,17 @@ where
         )
         .unwrap();
     config.alpn_protocols = vec![alpn.to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// Serves TLS with (`cert`, `key`), offering `alpn`, on a new port of 127.0.0.1 from a
+/// thread of its own: each connection's handshake done, `serve` gets the stream.
+pub fn serve<F, Fut>(cert: &str, key: &str, alpn: &[u8], serve: F) -> u16
+where
+    F: Fn(tokio_rustls::server::TlsStream<tokio::net::TcpStream>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let acceptor = acceptor(cert, key, alpn);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();

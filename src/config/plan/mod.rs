@@ -190,7 +190,7 @@ impl Plan {
             max_redirects: config.target.max_redirects,
             cookies: config.target.cookies,
             keep_alive: config.target.keep_alive,
-            http: http_version(config, source, o, u.grpc)?,
+            http: http_version(config, source, o, grpc_steps(&u.users))?,
             connections: t.connections,
             max_body: usize::try_from(config.target.max_body.get_ref().0).unwrap_or(usize::MAX),
             secrets: secrets(source, &o.vars, &t.headers),
@@ -232,6 +232,14 @@ fn http_version(
         }
         (http, _) => Ok(http),
     }
+}
+
+/// Whether some step calls a gRPC method.
+fn grpc_steps(users: &[PlannedUser]) -> bool {
+    users
+        .iter()
+        .flat_map(PlannedUser::steps)
+        .any(|s| s.grpc.is_some())
 }
 
 /// Worker threads one process may run.

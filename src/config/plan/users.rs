@@ -24,8 +24,6 @@ pub(super) struct Users {
     pub endpoints: Vec<(String, String)>,
     pub tasks: Vec<(String, String)>,
     pub templates: Templates,
-    /// Some step calls a gRPC method.
-    pub grpc: bool,
     /// `[grpc] protos`, compiled (Rust tasks call their methods by name).
     pub protos: Option<prost_reflect::DescriptorPool>,
 }
@@ -65,7 +63,6 @@ pub(super) fn plan(
         endpoints: Vec::new(),
         tasks: Vec::new(),
         templates: Templates::with_env(vars.clone()),
-        grpc: false,
         protos: None,
     };
     let mut known = KnownNames::of(config);
@@ -551,6 +548,14 @@ pub enum Extract {
     Header(usize),
 }
 
+impl PlannedUser {
+    /// Every step of its tasks, on_start and on_stop included.
+    pub fn steps(&self) -> impl Iterator<Item = &PlannedRequest> {
+        let tasks = self.tasks.iter().chain(&self.on_start).chain(&self.on_stop);
+        tasks.flat_map(|t| &t.steps)
+    }
+}
+
 impl PlannedRequest {
     /// Whether the response body must be kept to check or extract from it.
     pub fn needs_body(&self) -> bool {
@@ -721,7 +726,6 @@ fn plan_request(
         }
         None => None,
     };
-    out.grpc |= grpc.is_some();
     let grpc_path = grpc
         .as_ref()
         .map(|m| Spanned::new(spanned.span(), m.path.clone()));
