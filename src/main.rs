@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use perfgate::cli::{self, Cli};
+use perfgate::cli::Cli;
 
 fn main() -> ExitCode {
-    cli::execute(Cli::parse())
+    perfgate::app::execute(Cli::parse().command, None)
 }

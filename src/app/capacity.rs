@@ -11,20 +11,26 @@ use crate::capacity::{self, Capacity, End, Step};
 use crate::cli::{CapacityArgs, SearchArgs};
 use crate::config::{Config, Dur, Env, Overrides, Plan, Rate, Search, Settings};
 use crate::dashboard::{Dashboard, Frames};
-use crate::engine::{self, RunOptions};
+use crate::engine::{self, Code, RunOptions};
 use crate::exit::Exit;
 use crate::gate::{self, Budget, Status};
 use crate::metrics::{GitInfo, StopReason};
 use crate::report::{self, words, Format};
 
-pub fn capacity(args: CapacityArgs, env: &Env) -> anyhow::Result<Exit> {
+pub fn capacity(args: CapacityArgs, env: &Env, code: Option<&Code>) -> anyhow::Result<Exit> {
     let loaded = Config::load(&args.config)?;
     let settings = Settings::resolve(&args.load, &args.output, env).map_err(anyhow::Error::msg)?;
-    search(&settings, &loaded, &args.search)
+    search(&settings, &loaded, &args.search, code)
 }
 
 /// Runs the capacity search of the scenario the settings choose.
-pub fn search(settings: &Settings, loaded: &Loaded, flags: &SearchArgs) -> anyhow::Result<Exit> {
+pub fn search(
+    settings: &Settings,
+    loaded: &Loaded,
+    flags: &SearchArgs,
+    code: Option<&Code>,
+) -> anyhow::Result<Exit> {
+    let users = code.map(|c| &c.users);
     let (config, source) = loaded;
     let base = settings.overrides();
     let (name, in_config) = crate::config::scenario_search(config, base.scenario.as_deref())
@@ -72,7 +78,7 @@ pub fn search(settings: &Settings, loaded: &Loaded, flags: &SearchArgs) -> anyho
         ),
         ..base.clone()
     };
-    let first = Plan::build(config, source, &step_overrides(plan.start))?;
+    let first = Plan::with_code(config, source, &step_overrides(plan.start), users)?;
     engine::check_limits(&first).map_err(anyhow::Error::msg)?;
     engine::probe(&first).map_err(anyhow::Error::msg)?;
     outln!(
@@ -106,7 +112,7 @@ pub fn search(settings: &Settings, loaded: &Loaded, flags: &SearchArgs) -> anyho
     let warmup = plan.warmup.as_secs_f64().ceil() as u64;
     let mut failed = None;
     let found = capacity::search(&plan, &name, &budget.name, |rate| {
-        let plan = match Plan::build(config, source, &step_overrides(rate)) {
+        let plan = match Plan::with_code(config, source, &step_overrides(rate), users) {
             Ok(p) => p,
             Err(e) => {
                 failed = Some(e);
@@ -127,6 +133,7 @@ pub fn search(settings: &Settings, loaded: &Loaded, flags: &SearchArgs) -> anyho
                     d.stop_requested().then_some(StopReason::Interrupted)
                 })
             }),
+            code: code.map(|c| c.tasks.clone()).unwrap_or_default(),
             ..RunOptions::default()
         };
         let began = std::time::Instant::now();

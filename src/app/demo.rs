@@ -7,9 +7,10 @@ use super::pipeline::{self, Measure, Mode};
 use crate::cli::DemoArgs;
 use crate::config::{Config, Env, Origin, Setting, Settings};
 use crate::demo::{DemoServer, Knobs};
+use crate::engine::Code;
 use crate::exit::Exit;
 
-pub fn demo(args: DemoArgs, env: &Env) -> anyhow::Result<Exit> {
+pub fn demo(args: DemoArgs, env: &Env, code: Option<&Code>) -> anyhow::Result<Exit> {
     let mut knobs = if args.degrade {
         Knobs::degraded()
     } else {
@@ -76,7 +77,7 @@ pub fn demo(args: DemoArgs, env: &Env) -> anyhow::Result<Exit> {
             ""
         }
     );
-    let measure = Measure::Run { demo: true };
+    let measure = Measure::Run { demo: true, code };
     let judged = pipeline::execute(&settings, Some(&loaded), measure, Mode::GATE)?;
     let served: u64 = server.served().values().flat_map(|m| m.values()).sum();
     outln!("(the demo service itself counted {served} responses)");

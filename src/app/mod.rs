@@ -24,9 +24,41 @@ pub use init::{init, WORKFLOW};
 pub use report::report;
 pub use run::run;
 
+use std::io::Write as _;
 use std::path::Path;
+use std::process::ExitCode;
 
-use crate::config::{Config, Source};
+use crate::cli::Command;
+use crate::config::{Config, Env, Source};
+use crate::engine::Code;
+use crate::exit::Exit;
+
+/// Runs a parsed command line: what `perfgate` does, and a Rust test's `Test::main`
+/// (with its users written in Rust as `code`).
+pub fn execute(command: Command, code: Option<&Code>) -> ExitCode {
+    // The environment is read here, once; settings resolve it with the flags.
+    let env = Env::read();
+    let outcome = match command {
+        Command::Demo(args) => demo(args, &env, code),
+        Command::Run(args) => run(args, &env, code),
+        Command::Check(args) => check(args, &env),
+        Command::Report(args) => report(args, &env),
+        Command::Compare(args) => compare(args, &env),
+        Command::History(args) => history(args, &env),
+        Command::Init(args) => init(args),
+        Command::Import(args) => import(args, &env),
+        Command::Capacity(args) => capacity(args, &env, code),
+    };
+    match outcome {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            // A closed stderr must not turn exit 2 into a panic.
+            let message = crate::report::format::cut_long_quotes(&format!("{e:#}"));
+            let _ = writeln!(std::io::stderr(), "error: {message}");
+            Exit::Error.into()
+        }
+    }
+}
 
 /// The config at `path`, else ./perfgate.toml when there is one (for commands that also
 /// work without a config: `report`, `compare`).

@@ -4,13 +4,14 @@
 //! before any load.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 
 use super::progress::Progress;
 use crate::config::{Config, Dur, Plan, Settings, Source};
 use crate::dashboard::{Dashboard, Frames, Steering};
-use crate::engine::{self, RunOptions};
+use crate::engine::{self, Code, RunOptions, Task};
 use crate::exit::Exit;
 use crate::export::Exporter;
 use crate::gate::{self, Budget, Note, Status, Verdict};
@@ -26,7 +27,7 @@ pub type Loaded = (Config, Source);
 pub enum Measure<'a> {
     /// Plan the config's scenario and run its load; `demo` says it goes to the embedded
     /// demo service.
-    Run { demo: bool },
+    Run { demo: bool, code: Option<&'a Code> },
     /// Saved results, merged exactly.
     Saved(&'a [PathBuf]),
 }
@@ -35,7 +36,11 @@ pub enum Measure<'a> {
 /// command, so both are kept inline whatever their sizes.
 #[allow(clippy::large_enum_variant)]
 enum Input {
-    Load { plan: Plan, demo: bool },
+    Load {
+        plan: Plan,
+        demo: bool,
+        code: Vec<Arc<dyn Task>>,
+    },
     Saved(RunResult),
 }
 
@@ -91,9 +96,10 @@ pub fn execute(
 ) -> anyhow::Result<Judged> {
     // What is judged: the plan's scenario, or the saved results' own.
     let input = match (measure, config) {
-        (Measure::Run { demo }, Some((c, s))) => Input::Load {
-            plan: Plan::build(c, s, &settings.overrides())?,
+        (Measure::Run { demo, code }, Some((c, s))) => Input::Load {
+            plan: Plan::with_code(c, s, &settings.overrides(), code.map(|c| &c.users))?,
             demo,
+            code: code.map(|c| c.tasks.clone()).unwrap_or_default(),
         },
         (Measure::Run { .. }, None) => anyhow::bail!("a load needs a config"),
         (Measure::Saved(paths), _) => Input::Saved(load_results(paths)?),
@@ -116,7 +122,7 @@ pub fn execute(
         ),
     };
     if let (Input::Load { plan, .. }, Some((c, s))) = (&input, config) {
-        gate::check_endpoint_names(c, s, &plan.endpoints)?;
+        gate::check_endpoint_names(c, s, plan)?;
     }
     let budget = match config {
         Some((c, s)) if mode.budget => Budget::resolve(
@@ -151,7 +157,7 @@ pub fn execute(
         _ => None,
     };
     let (result, dashboard) = match input {
-        Input::Load { plan, demo } => run_load(plan, demo, settings, config, &budget)?,
+        Input::Load { plan, demo, code } => run_load(plan, demo, code, settings, config, &budget)?,
         Input::Saved(result) => (result, None),
     };
     let verdict = judge(&budget, &result, mode, &rules, settings, baseline);
@@ -195,10 +201,9 @@ fn unjudgeable(budget: &Budget, plan: &Plan) -> anyhow::Result<()> {
             );
         }
         // Tasks written in Rust record numbers of any name as they run.
-        let code = crate::code::installed().is_some();
         if let crate::metrics::Metric::Custom(name, _) = o.metric {
             anyhow::ensure!(
-                code || read.iter().any(|r| r == name),
+                plan.names_at_run_time || read.iter().any(|r| r == name),
                 "budget {} ({}): no request reads a number called {name}: add metrics = {{ {name} = \"/json/pointer\" }} (or \"header:NAME\", \"server-timing:NAME\") to the request{}",
                 budget.name,
                 o.origin,
@@ -300,6 +305,7 @@ fn judge(
 fn run_load(
     plan: Plan,
     demo: bool,
+    code: Vec<Arc<dyn Task>>,
     settings: &Settings,
     config: Option<&Loaded>,
     budget: &Budget,
@@ -387,6 +393,7 @@ fn run_load(
             Some(StopReason::Aborted)
         })),
         steering,
+        code,
     };
     let mut result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
     progress.finish();

@@ -22,42 +22,26 @@
 //! config's. A config task can call a Rust function by name (`code = "verify"`, the
 //! function registered with [`Test::function`]).
 
-use std::collections::BTreeMap;
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
 use std::process::ExitCode;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Dur, Wait};
-pub use crate::engine::{fail, Outcome, Reply, Request, User};
+use crate::config::{CodeClass, CodeTask, Dur, Wait};
+use crate::engine::Code;
+pub use crate::engine::{fail, Outcome, Reply, Request, Task, User};
 
 /// What a program using the API needs, in one `use perfgate::prelude::*;`.
 pub mod prelude {
     pub use super::{between, constant, fail, pacing, DurationExt, Outcome, Reply, Test, User};
 }
 
-/// A task written in Rust: any `async fn(&mut User) -> Outcome` (or async closure).
-pub trait Task: Send + Sync + 'static {
-    fn call<'u>(&'u self, user: &'u mut User) -> Pin<Box<dyn Future<Output = Outcome> + 'u>>;
-}
-
-impl<F> Task for F
-where
-    F: AsyncFn(&mut User) -> Outcome + Send + Sync + 'static,
-{
-    fn call<'u>(&'u self, user: &'u mut User) -> Pin<Box<dyn Future<Output = Outcome> + 'u>> {
-        Box::pin(self(user))
-    }
-}
-
 /// A task with its name (counted as `task:NAME`) and weight.
 #[derive(Clone)]
-pub struct NamedTask {
-    pub name: String,
-    pub weight: u32,
-    pub task: Arc<dyn Task>,
+struct NamedTask {
+    name: String,
+    weight: u32,
+    task: Arc<dyn Task>,
 }
 
 impl NamedTask {
@@ -74,12 +58,12 @@ impl NamedTask {
 /// `on_stop`.
 #[derive(Clone)]
 pub struct Class {
-    pub name: String,
-    pub weight: u32,
-    pub wait: Wait,
-    pub tasks: Vec<NamedTask>,
-    pub on_start: Option<NamedTask>,
-    pub on_stop: Option<NamedTask>,
+    name: String,
+    weight: u32,
+    wait: Wait,
+    tasks: Vec<NamedTask>,
+    on_start: Option<NamedTask>,
+    on_stop: Option<NamedTask>,
 }
 
 impl Class {
@@ -155,21 +139,6 @@ impl DurationExt for u64 {
     }
 }
 
-/// The classes and functions a test brings, read by the planner.
-#[derive(Clone, Default)]
-pub struct Code {
-    pub classes: Vec<Class>,
-    /// Functions config tasks call by name (`code = "NAME"`).
-    pub functions: BTreeMap<String, Arc<dyn Task>>,
-}
-
-static INSTALLED: OnceLock<Code> = OnceLock::new();
-
-/// The code of the test this process runs, if it is one.
-pub fn installed() -> Option<&'static Code> {
-    INSTALLED.get()
-}
-
 /// A load test written in Rust: its user classes, its config, and the perfgate command
 /// line to run it with.
 #[derive(Default)]
@@ -194,13 +163,24 @@ impl Test {
 
     /// A user class of `weight`, built by `build` from [`Class`]'s methods.
     pub fn user(mut self, name: &str, weight: u32, build: impl FnOnce(Class) -> Class) -> Test {
-        self.code.classes.push(build(Class::new(name, weight)));
+        let c = build(Class::new(name, weight));
+        let mut describe = |t: NamedTask| self.code.callable(t);
+        let class = CodeClass {
+            name: c.name,
+            weight: c.weight,
+            wait: c.wait,
+            tasks: c.tasks.into_iter().map(&mut describe).collect(),
+            on_start: c.on_start.map(&mut describe),
+            on_stop: c.on_stop.map(&mut describe),
+        };
+        self.code.users.classes.push(class);
         self
     }
 
     /// A function config tasks can call: `code = "NAME"` in a `[[users.tasks]]`.
     pub fn function<F: Task>(mut self, name: &str, f: F) -> Test {
-        self.code.functions.insert(name.to_string(), Arc::new(f));
+        let callable = self.code.callable(NamedTask::of(name, 1, f)).callable;
+        self.code.users.functions.insert(name.to_string(), callable);
         self
     }
 
@@ -238,40 +218,52 @@ impl Test {
     /// # std::fs::remove_file(out).ok();
     /// ```
     pub fn main_with(self, args: &[String]) -> ExitCode {
-        use clap::{CommandFactory, Parser};
-        let subcommands: Vec<String> = crate::cli::Cli::command()
-            .get_subcommands()
-            .map(|c| c.get_name().to_string())
-            .collect();
-        let mut argv = vec!["perfgate".to_string()];
-        let named = args.first().is_some_and(|a| {
-            subcommands.contains(a) || a.starts_with("--help") || a == "-h" || a == "--version"
-        });
-        if !named {
-            argv.push("run".to_string());
+        use clap::{CommandFactory, FromArgMatches};
+        let mut cmd = crate::cli::TestCli::command();
+        if let Some(path) = &self.config {
+            // The test's config is the default of every `--config` there is.
+            let path = path.display().to_string();
+            let with_config: Vec<String> = cmd
+                .get_subcommands()
+                .filter(|c| c.get_arguments().any(|a| a.get_id() == "config"))
+                .map(|c| c.get_name().to_string())
+                .collect();
+            let default = |a: clap::Arg| a.default_value(path.clone());
+            cmd = cmd.mut_arg("config", default);
+            for name in with_config {
+                cmd = cmd.mut_subcommand(name, |c| c.mut_arg("config", default));
+            }
         }
-        argv.extend(args.iter().cloned());
-        let config_given = args.iter().any(|a| a == "-c" || a.starts_with("--config"));
-        let takes_config = argv.get(1).is_some_and(|c| {
-            ["run", "check", "report", "compare", "capacity"].contains(&c.as_str())
-        });
-        if let (Some(path), false, true) = (&self.config, config_given, takes_config) {
-            argv.push("--config".to_string());
-            argv.push(path.display().to_string());
-        }
-        let cli = match crate::cli::Cli::try_parse_from(&argv) {
+        let argv = std::iter::once("perfgate".to_string()).chain(args.iter().cloned());
+        let parsed = cmd
+            .try_get_matches_from(argv)
+            .and_then(|m| crate::cli::TestCli::from_arg_matches(&m));
+        let cli = match parsed {
             Ok(cli) => cli,
             Err(e) => {
                 let _ = e.print();
                 return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
             }
         };
-        if INSTALLED.set(self.code).is_err() {
-            eprintln!("error: one Test runs per process");
-            return ExitCode::from(2);
-        }
         quiet_caught_panics();
-        crate::cli::execute(cli)
+        let command = cli.command.unwrap_or(crate::cli::Command::Run(cli.run));
+        crate::app::execute(command, Some(&self.code))
+    }
+}
+
+trait Callables {
+    /// Keeps `t`'s function among the callables; its description for the planner.
+    fn callable(&mut self, t: NamedTask) -> CodeTask;
+}
+
+impl Callables for Code {
+    fn callable(&mut self, t: NamedTask) -> CodeTask {
+        self.tasks.push(t.task);
+        CodeTask {
+            name: t.name,
+            weight: t.weight,
+            callable: self.tasks.len() - 1,
+        }
     }
 }
 
@@ -284,15 +276,6 @@ fn name_of<F>() -> String {
     } else {
         name.to_string()
     }
-}
-
-/// The words of a caught panic.
-pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "(no message)".to_string())
 }
 
 /// A panic in a task is caught and counted (with its message, in the log and the

@@ -3,12 +3,14 @@
 //!
 //! The reference for every key is `docs/config.md`.
 
+mod args;
 mod plan;
 mod segment;
 mod settings;
 mod target;
 pub(crate) mod template;
 mod units;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,11 +18,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use args::{LoadArgs, OutputArgs};
 pub use plan::grpc;
 pub use plan::scenario_search;
 pub use plan::{
-    Expectation, Extract, Feeder, Load, Model, Overrides, Plan, PlannedRequest, PlannedTask,
-    PlannedUser, Reading, Repeat, Tls, WsStep, SECRET_HEADERS, TRANSACTION,
+    CodeClass, CodeTask, CodeUsers, Expectation, Extract, Feeder, Load, Model, Overrides, Plan,
+    PlannedStep, PlannedTask, PlannedUser, Reading, Repeat, StepKind, Tls, WsStep, SECRET_HEADERS,
+    TRANSACTION,
 };
 pub use segment::{Segment, Segments};
 pub use settings::{Ci, Env, EnvLimit, Origin, Setting, Settings, DEFAULT_HISTORY};

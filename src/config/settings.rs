@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use super::{Arrivals, Dur, Overrides, Rate, Segment, Stage, Target};
-use crate::cli::{LoadArgs, OutputArgs};
+use super::{LoadArgs, OutputArgs};
 
 /// Where a setting came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

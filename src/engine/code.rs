@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::http::Keep;
-use super::request::{message_gaps, resolve};
+use super::request::{framing_safe, message_gaps, resolve};
 use super::user::User;
 use super::worker::Worker;
 use crate::config::grpc::GrpcMethod;
@@ -56,9 +56,9 @@ impl User {
     pub fn grpc<T: Serialize + ?Sized>(&mut self, method: &str, message: &T) -> Request<'_, '_> {
         let call = self.w.grpc_method(method).and_then(|m| {
             let json = serde_json::to_string(message).map_err(|e| Failure::Code(e.to_string()))?;
-            let message = crate::config::grpc::message(&m, &json).map_err(Failure::Code)?;
+            let message = super::grpc::message(&m, &json).map_err(Failure::Code)?;
             let mut body = Vec::new();
-            crate::config::grpc::frame(&message, &mut body);
+            super::grpc::frame(&message, &mut body);
             Ok((m, body))
         });
         let path = match &call {
@@ -354,6 +354,9 @@ impl<'u, 'p> Request<'u, 'p> {
             None => None,
         };
         u.last = Some(endpoint);
+        if let Err(f) = head_safe(&method, &path, &headers) {
+            return Err(u.unsent(&w, endpoint, f));
+        }
         let target = &w.plan.target;
         let resolved;
         let path = if path.starts_with('/') {
@@ -421,6 +424,27 @@ impl<'u, 'p> Request<'u, 'p> {
             w,
         })
     }
+}
+
+/// Refuses a method, path or header that would change the request on the wire (see
+/// `request::framing_safe`), and a method or header name that is not a token.
+fn head_safe(method: &str, path: &str, headers: &[(String, String)]) -> Result<(), Failure> {
+    use crate::config::wire::is_token as token;
+    if !token(method) {
+        return Err(fail(format!(
+            "method {method:?} is not an HTTP token: not sent"
+        )));
+    }
+    framing_safe(path, true, || "the path".into())?;
+    for (name, value) in headers {
+        if !token(name) {
+            return Err(fail(format!(
+                "header name {name:?} is not an HTTP token: not sent"
+            )));
+        }
+        framing_safe(value, false, || format!("header {name:?}"))?;
+    }
+    Ok(())
 }
 
 /// Writes the request into the user's buffer: the line, host, the config's headers,

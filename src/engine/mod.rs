@@ -14,6 +14,7 @@ mod open;
 mod request;
 mod response;
 mod shape;
+mod task;
 mod tls;
 mod user;
 mod worker;
@@ -34,11 +35,11 @@ use crate::metrics::{
 
 pub use code::{fail, Outcome, Reply, Request};
 pub use connect::probe;
-pub use grpc::status_name as grpc_status_name;
 pub use limits::check as check_limits;
 #[doc(hidden)]
 pub use response::read_for_fuzzing as read_response_for_fuzzing;
 pub use shape::Shape;
+pub use task::{Code, Task};
 pub use user::User;
 
 /// Called about once a second with what has been collected and the seconds elapsed.
@@ -57,6 +58,8 @@ pub struct RunOptions<'a> {
     pub hook: Option<Hook<'a>>,
     /// Changes to the load asked while it runs (the dashboard's users or rate).
     pub steering: Option<mpsc::UnboundedReceiver<Steer>>,
+    /// The functions the plan's tasks written in Rust call (`PlannedTask::code`).
+    pub code: Vec<Arc<dyn Task>>,
 }
 
 /// A change to a running load: its users (closed model, reached at its spawn rate) or
@@ -119,6 +122,7 @@ pub async fn run(
         log: log.clone(),
         shapes: shapes.clone(),
         steer: steering.is_some().then_some(steer_rx),
+        code: std::mem::take(&mut opts.code).into(),
     };
     let mut steering = steering;
     let threads = plan.threads;

@@ -4,15 +4,16 @@ use std::fmt::Write as _;
 
 use minijinja::Value;
 
+use super::grpc;
 use super::response::Response;
-use crate::config::{grpc, Expectation, Extract, Plan, PlannedRequest, Reading, Target, Text};
+use crate::config::{Expectation, Extract, Plan, PlannedStep, Reading, Target, Text};
 use crate::metrics::{Failure, Recorder};
 
 /// Writes the full HTTP/1.1 request into `out` (cleared first). `ctx` is the template
 /// context; `scratch` is a reused string for rendering.
 pub fn write_request(
     plan: &Plan,
-    req: &PlannedRequest,
+    req: &PlannedStep,
     ctx: &Value,
     out: &mut Vec<u8>,
     scratch: &mut String,
@@ -30,7 +31,12 @@ pub fn write_request(
         scratch.push_str(&plan.target.authority);
     }
     scratch.push_str(&plan.target.base_path);
+    let at = scratch.len();
     render(&req.path, scratch)?;
+    if !req.path.is_static() {
+        let path = &scratch[at..];
+        framing_safe(path, true, || "the path".into()).map_err(|f| from(plan, &req.path, f))?;
+    }
     for (i, (key, value)) in req.query.iter().enumerate() {
         scratch.push(if i == 0 && !scratch.contains('?') {
             '?'
@@ -55,16 +61,21 @@ pub fn write_request(
     for (name, value) in &req.headers {
         scratch.push_str(name);
         scratch.push_str(": ");
+        let at = scratch.len();
         render(value, scratch)?;
+        if !value.is_static() {
+            framing_safe(&scratch[at..], false, || format!("header {name:?}"))
+                .map_err(|f| from(plan, value, f))?;
+        }
         scratch.push_str("\r\n");
     }
     out.clear();
     out.extend_from_slice(scratch.as_bytes());
     match &req.body {
-        Some(body) if req.grpc.is_some() => {
+        Some(body) if req.grpc().is_some() => {
             scratch.clear();
             render(body, scratch)?;
-            let method = req.grpc.as_deref().expect("a gRPC step");
+            let method = req.grpc().expect("a gRPC step");
             let message = grpc::message(method, scratch).map_err(Failure::Template)?;
             let len = 5 + prost::Message::encoded_len(&message);
             let _ = write!(LenWriter(out), "content-length: {len}\r\n\r\n");
@@ -251,10 +262,42 @@ fn percent_encode(text: &str, out: &mut String) {
     }
 }
 
+/// Refuses a value that would change the request's framing on the wire (header
+/// injection, request splitting): CR, LF, NUL or another control byte (a tab is fine in a
+/// header value), and in a path also a space. Such a request is never sent: it fails
+/// with a reason naming `what`.
+#[inline]
+pub(super) fn framing_safe(
+    value: &str,
+    path: bool,
+    what: impl FnOnce() -> String,
+) -> Result<(), Failure> {
+    match crate::config::wire::unsafe_byte(value, path) {
+        None => Ok(()),
+        Some(b) => Err(Failure::Template(format!(
+            "{} would hold {} (it would change the request on the wire): not sent",
+            what(),
+            crate::config::wire::byte_name(b)
+        ))),
+    }
+}
+
+/// `f`, saying which template made the value.
+#[cold]
+fn from(plan: &Plan, text: &Text, f: Failure) -> Failure {
+    match f {
+        Failure::Template(why) => Failure::Template(format!(
+            "{why}; rendered from {:?}",
+            plan.templates.source(text)
+        )),
+        f => f,
+    }
+}
+
 /// Checks status, body and JSON expectations. `body` is empty unless it was kept.
 #[inline]
-pub fn check(req: &PlannedRequest, resp: &Response, body: &[u8]) -> Result<(), Failure> {
-    if req.grpc.is_some() {
+pub fn check(req: &PlannedStep, resp: &Response, body: &[u8]) -> Result<(), Failure> {
+    if req.grpc().is_some() {
         grpc_ended(resp)?;
     }
     let e = &req.expect;
@@ -283,14 +326,17 @@ pub(super) fn grpc_ended(resp: &Response) -> Result<(), Failure> {
 
 /// Turns a gRPC answer's messages, kept in `body`, into JSON there, for checks,
 /// extraction and numbers read to use as any JSON body.
-pub fn grpc_json(method: &grpc::GrpcMethod, body: &mut Vec<u8>) -> Result<(), Failure> {
+pub fn grpc_json(
+    method: &crate::config::grpc::GrpcMethod,
+    body: &mut Vec<u8>,
+) -> Result<(), Failure> {
     let json = grpc::to_json(method, body).map_err(Failure::Protocol)?;
     body.clear();
     serde_json::to_writer(&mut *body, &json).map_err(|e| Failure::Protocol(e.to_string()))
 }
 
 /// Records each soft check of `req` on this response as held or not.
-pub fn soft_checks(req: &PlannedRequest, resp: &Response, body: &[u8], rec: &mut Recorder) {
+pub fn soft_checks(req: &PlannedStep, resp: &Response, body: &[u8], rec: &mut Recorder) {
     for (id, c) in &req.checks {
         let held = meets(c, false, req, resp, body).is_ok();
         rec.checked(req.endpoint, *id, held);
@@ -299,7 +345,7 @@ pub fn soft_checks(req: &PlannedRequest, resp: &Response, body: &[u8], rec: &mut
 
 /// Reads each of `req`'s metrics from this response; a value that is missing or not a
 /// number of 0 or more is not recorded.
-pub fn read_metrics(req: &PlannedRequest, resp: &Response, body: &[u8], rec: &mut Recorder) {
+pub fn read_metrics(req: &PlannedStep, resp: &Response, body: &[u8], rec: &mut Recorder) {
     let mut doc: Option<Option<serde_json::Value>> = None;
     for (id, from) in &req.metrics {
         let value = match from {
@@ -362,7 +408,7 @@ fn server_timing(header: &str, name: &str) -> Option<f64> {
 fn meets(
     e: &Expectation,
     default_status: bool,
-    req: &PlannedRequest,
+    req: &PlannedStep,
     resp: &Response,
     body: &[u8],
 ) -> Result<(), Failure> {
@@ -436,7 +482,7 @@ pub fn body_meets(e: &Expectation, body: &[u8]) -> Result<(), Failure> {
 /// called out of line it cost the HTTP/1.1 path 25 instructions a request.)
 #[inline(always)]
 pub fn extract(
-    req: &PlannedRequest,
+    req: &PlannedStep,
     resp: &Response,
     body: &[u8],
     vars: &mut std::collections::BTreeMap<String, Value>,

@@ -16,13 +16,14 @@ use super::request::{
 use super::response::Response;
 use super::shape::Live;
 use super::worker::{Joined, Worker};
-use crate::config::{PlannedRequest, PlannedTask, PlannedUser, Repeat, Wait};
+use crate::config::grpc::GrpcMethod;
+use crate::config::{PlannedStep, PlannedTask, PlannedUser, Repeat, StepKind, Wait};
 use crate::metrics::{Failure, Recorder};
 
 /// Memory a user keeps for response bodies between iterations.
 const KEPT_BODY_BYTES: usize = 64 * 1024;
 
-/// A virtual user: what a task written in Rust is handed (see `crate::code`). Its
+/// A virtual user: what a task written in Rust is handed (see [`super::Task`]). Its
 /// requests go out on its own connection, with its cookies.
 pub struct User {
     pub(super) id: u64,
@@ -219,7 +220,8 @@ impl User {
     ) -> Ended {
         w.recorder.borrow_mut().tasks[task.id] += 1;
         let begin = due.unwrap_or(started);
-        if let Some(code) = &task.code {
+        if let Some(code) = task.code {
+            let code = w.code[code].clone();
             let ended = self.run_code(w, task, code.as_ref(), begin, due).await;
             if self.ws.is_some() {
                 // Boxed, as below: a future held here would grow every task's.
@@ -264,7 +266,7 @@ impl User {
                     let sent = if first { started } else { Instant::now() };
                     let start = if first { due.unwrap_or(sent) } else { sent };
                     first = false;
-                    if let Some(step) = &req.ws {
+                    if let StepKind::Ws(step) = &req.kind {
                         let r = Box::pin(self.ws_step(w, req, step, &data, start, n == sends));
                         match (r.await, &req.repeat) {
                             (Err(f), _) => break 'steps Ended::Failed(f),
@@ -288,8 +290,8 @@ impl User {
                     let keep = Keep {
                         body: req.needs_body(),
                         headers: &req.capture,
-                        grpc: req.grpc.is_some(),
-                        messages: req.grpc.as_ref().is_some_and(|m| m.server_streaming),
+                        grpc: req.grpc().is_some(),
+                        messages: req.grpc().is_some_and(|m| m.server_streaming),
                     };
                     self.body.clear();
                     let in_flight = w.take_off(req.endpoint);
@@ -346,7 +348,7 @@ impl User {
         &mut self,
         w: &Worker,
         task: &PlannedTask,
-        code: &dyn crate::code::Task,
+        code: &dyn super::Task,
         begin: Instant,
         due: Option<Instant>,
     ) -> Ended {
@@ -361,7 +363,7 @@ impl User {
             Ok(Err(f)) => Ended::Failed(f),
             Err(panic) => Ended::Failed(Failure::Code(format!(
                 "panicked: {}",
-                crate::code::panic_message(&*panic)
+                super::task::panic_message(&*panic)
             ))),
         };
         self.due = None;
@@ -387,7 +389,7 @@ impl User {
     }
 
     /// Renders a templated request into `self.out`; a failure is recorded.
-    fn prepare(&mut self, w: &Worker, req: &PlannedRequest, data: &Value) -> Result<(), Failure> {
+    fn prepare(&mut self, w: &Worker, req: &PlannedStep, data: &Value) -> Result<(), Failure> {
         if req.fixed.is_some() {
             return Ok(());
         }
@@ -405,7 +407,7 @@ impl User {
     fn record_sent(
         &mut self,
         w: &Worker,
-        req: &PlannedRequest,
+        req: &PlannedStep,
         data: &Value,
         start: Instant,
         last: bool,
@@ -419,8 +421,8 @@ impl User {
         let failure = match result {
             None => Some(Failure::Timeout),
             Some((_, mut r)) => {
-                if req.grpc.is_some() {
-                    r = grpc_answer(req, r, &mut self.body);
+                if let Some(m) = req.grpc() {
+                    r = grpc_answer(req, m, r, &mut self.body);
                 }
                 if let Ok(resp) = &r {
                     if !req.checks.is_empty() {
@@ -537,7 +539,7 @@ impl User {
     pub(super) fn until(
         &self,
         w: &Worker,
-        req: &PlannedRequest,
+        req: &PlannedStep,
         data: &Value,
         last: bool,
     ) -> Result<bool, Failure> {
@@ -607,15 +609,16 @@ impl User {
 /// Out of line: the HTTP/1.1 path's record stays small enough to inline what it calls.
 #[inline(never)]
 fn grpc_answer(
-    req: &PlannedRequest,
+    req: &PlannedStep,
+    m: &GrpcMethod,
     r: Result<Response, Failure>,
     body: &mut Vec<u8>,
 ) -> Result<Response, Failure> {
-    match (r, &req.grpc) {
-        (Ok(resp), Some(m)) if req.needs_body() && resp.grpc_status() == Some(0) => {
+    match r {
+        Ok(resp) if req.needs_body() && resp.grpc_status() == Some(0) => {
             grpc_json(m, body).map(|()| resp)
         }
-        (r, _) => r,
+        r => r,
     }
 }
 

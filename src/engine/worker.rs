@@ -72,10 +72,14 @@ pub struct Shared {
     pub steer: Option<watch::Receiver<Vec<Shape>>>,
     /// Endpoints, checks and numbers named by Rust tasks as they run.
     pub names: Arc<Names>,
+    /// The functions of tasks written in Rust, by `PlannedTask::code`.
+    pub code: Arc<[Arc<dyn super::Task>]>,
 }
 
 pub struct Worker {
     pub plan: Arc<Plan>,
+    /// The functions of tasks written in Rust, by `PlannedTask::code`.
+    pub code: Arc<[Arc<dyn super::Task>]>,
     pub connector: Connector,
     pub recorder: RefCell<Recorder>,
     pub start: Instant,
@@ -357,6 +361,7 @@ async fn work(index: usize, threads: usize, s: Shared) {
     let w = Rc::new(Worker {
         connector: Connector::new(&plan, index, threads),
         plan: plan.clone(),
+        code: s.code.clone(),
         recorder: RefCell::new(recorder),
         stopping: Cell::new(false),
         in_flight: Cell::new(0),

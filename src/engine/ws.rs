@@ -17,7 +17,7 @@ use super::request::{body_meets, extract};
 use super::response::Response;
 use super::user::{failed, unsent, Sent};
 use super::worker::Worker;
-use crate::config::{PlannedRequest, Target, Text, WsStep};
+use crate::config::{PlannedStep, Target, Text, WsStep};
 use crate::metrics::Failure;
 
 /// An open session (boxed where it is kept: it is large, and most users have none).
@@ -131,7 +131,7 @@ impl super::User {
     pub(super) async fn ws_step(
         &mut self,
         w: &Worker,
-        req: &PlannedRequest,
+        req: &PlannedStep,
         step: &WsStep,
         data: &Value,
         start: Instant,
@@ -286,7 +286,7 @@ impl super::User {
     fn received(
         &mut self,
         w: &Worker,
-        req: &PlannedRequest,
+        req: &PlannedStep,
         data: &Value,
         last: bool,
     ) -> Result<bool, Failure> {

@@ -14,7 +14,7 @@ pub use verdict::{
     Verdict,
 };
 
-use crate::config::{Config, ConfigError, EnvLimit, RawBudget, Source};
+use crate::config::{Config, ConfigError, EnvLimit, Plan, RawBudget, Source};
 use crate::metrics::{Metric, Scope};
 
 /// Everything a run is judged by.
@@ -155,12 +155,13 @@ impl Budget {
 
 /// An endpoint SLO naming an endpoint no task calls (a typo, or a task renamed) would fail
 /// every run with "no data": it is an error before any load, pointing at the table.
-/// `known` are the plan's (endpoint, method) pairs.
+/// The plan gives the endpoints its tasks call, and whether Rust tasks may name others.
 pub fn check_endpoint_names(
     config: &Config,
     source: &Source,
-    known: &[(String, String)],
+    plan: &Plan,
 ) -> Result<(), ConfigError> {
+    let known = &plan.endpoints;
     let mut named: Vec<(String, std::ops::Range<usize>, String)> = Vec::new();
     for (name, table) in &config.endpoints {
         if let Some(v) = table.values().next() {
@@ -176,9 +177,8 @@ pub fn check_endpoint_names(
         }
     }
     // Tasks written in Rust name their endpoints as they run: any name may come.
-    let code = crate::code::installed().is_some();
     for (name, span, table) in named {
-        if !code && !known.iter().any(|(k, _)| *k == name) {
+        if !plan.names_at_run_time && !known.iter().any(|(k, _)| *k == name) {
             let calls: Vec<&str> = known.iter().map(|(k, _)| k.as_str()).collect();
             return Err(source.error(
                 span,

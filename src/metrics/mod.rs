@@ -16,5 +16,5 @@ pub use histogram::{Latency, Packed};
 pub use merge::merge;
 pub use metric::{is_transaction, measure, LoadModel, Metric, Op, Scope};
 pub use names::Names;
-pub use recorder::{Failure, Recorder};
+pub use recorder::{grpc_status_name, Failure, Recorder};
 pub use result::*;

@@ -54,7 +54,7 @@ impl fmt::Display for Failure {
             Failure::Protocol(e) => write!(f, "bad response: {e}"),
             Failure::Status(s) => write!(f, "HTTP {s}"),
             Failure::WebSocket(e) => write!(f, "WebSocket: {e}"),
-            Failure::Grpc(code) => write!(f, "gRPC {}", crate::engine::grpc_status_name(*code)),
+            Failure::Grpc(code) => write!(f, "gRPC {}", grpc_status_name(*code)),
             Failure::Expect(e) => write!(f, "expectation: {e}"),
             Failure::Template(e) => write!(f, "template: {e}"),
             Failure::Data(e) => write!(f, "data: {e}"),
@@ -239,4 +239,28 @@ impl Recorder {
         };
         std::mem::replace(self, fresh)
     }
+}
+
+/// The name of a gRPC status code, as failure reasons show it.
+pub fn grpc_status_name(code: u32) -> &'static str {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    NAMES.get(code as usize).copied().unwrap_or("UNKNOWN_CODE")
 }

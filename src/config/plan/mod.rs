@@ -3,6 +3,7 @@
 //! the defaults. Each part has its helper: `target` (`[target]`), `shape` (the scenario's
 //! loads), `users` (classes, tasks, requests), `files` (data and certificates).
 
+mod code;
 mod files;
 pub mod grpc;
 mod shape;
@@ -19,9 +20,10 @@ use super::{
     Arrivals, Config, ConfigError, HttpVersion, Proxy, Scenario, Segment, Source, Stage, Target,
     Templates,
 };
+pub use code::{CodeClass, CodeTask, CodeUsers};
 pub use files::Feeder;
 pub use users::{
-    Expectation, Extract, PlannedRequest, PlannedTask, PlannedUser, Reading, Repeat, WsStep,
+    Expectation, Extract, PlannedStep, PlannedTask, PlannedUser, Reading, Repeat, StepKind, WsStep,
     TRANSACTION,
 };
 
@@ -123,6 +125,9 @@ pub struct Plan {
     pub feeders: Vec<Feeder>,
     /// The scenario's own budget set, if it names one.
     pub budget: Option<String>,
+    /// Tasks written in Rust may name endpoints, checks and numbers as they run: a
+    /// budget may name one no planned request has.
+    pub names_at_run_time: bool,
 }
 
 /// TLS for an https target.
@@ -164,6 +169,17 @@ impl Load {
 impl Plan {
     /// Validates `config` and resolves the scenario to run.
     pub fn build(config: &Config, source: &Source, o: &Overrides) -> Result<Plan, ConfigError> {
+        Plan::with_code(config, source, o, None)
+    }
+
+    /// As [`Plan::build`], with users written in Rust (a `perfgate::Test`'s): its classes
+    /// replace the config's of their name, and config tasks may call its functions.
+    pub fn with_code(
+        config: &Config,
+        source: &Source,
+        o: &Overrides,
+        code: Option<&CodeUsers>,
+    ) -> Result<Plan, ConfigError> {
         let whole = |msg: String| source.whole(msg);
         let t = target::plan(config, source, o)?;
         let (name, scenario) = pick_scenario(config, o.scenario.as_deref()).map_err(whole)?;
@@ -180,7 +196,7 @@ impl Plan {
                 asked.unwrap_or_default()
             )));
         }
-        let u = users::plan(config, source, &o.vars)?;
+        let u = users::plan(config, source, &o.vars, code)?;
         Ok(Plan {
             target: t.target,
             tls: t.tls,
@@ -212,6 +228,7 @@ impl Plan {
             protos: u.protos,
             feeders: files::feeders(config, source)?,
             budget: o.budget.clone().or_else(|| s.budget.clone()),
+            names_at_run_time: code.is_some(),
         })
     }
 }
@@ -239,7 +256,7 @@ fn grpc_steps(users: &[PlannedUser]) -> bool {
     users
         .iter()
         .flat_map(PlannedUser::steps)
-        .any(|s| s.grpc.is_some())
+        .any(|s| s.grpc().is_some())
 }
 
 /// Worker threads one process may run.

@@ -57,6 +57,20 @@ pub(super) fn plan(
         }
     };
     let mut headers = headers(config, env);
+    for (name, value) in &headers {
+        use crate::config::wire::{byte_name, is_token, unsafe_byte};
+        if !is_token(name) {
+            return Err(source.whole(format!(
+                "[target] headers: {name:?} is not an HTTP token (letters, digits, !#$%&'*+-.^_`|~)"
+            )));
+        }
+        if let Some(b) = unsafe_byte(value, false) {
+            return Err(source.whole(format!(
+                "[target] headers: {name:?} holds {}, which would change every request on the wire: remove it",
+                byte_name(b)
+            )));
+        }
+    }
     if let (true, Some(auth)) = (
         target.absolute_form,
         proxy.as_ref().and_then(|p| p.authorization.as_ref()),

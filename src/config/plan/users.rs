@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use toml::Spanned;
 
+use super::code::CodeUsers;
 use crate::config::{
     Config, ConfigError, RequestConfig, Source, StatusList, Templates, Text, UserClass, Wait,
 };
@@ -33,9 +34,10 @@ pub(super) fn plan(
     config: &Config,
     source: &Source,
     vars: &BTreeMap<String, String>,
+    code_users: Option<&CodeUsers>,
 ) -> Result<Users, ConfigError> {
     // Classes written in Rust (a `perfgate::Test`) replace the config's of their name.
-    let code = crate::code::installed().map_or(&[][..], |c| &c.classes[..]);
+    let code = code_users.map_or(&[][..], |c| &c.classes[..]);
     let in_code = |name: &str| code.iter().any(|c| c.name == name);
     if config.users.is_empty() && code.is_empty() {
         return Err(source.whole("no [[users]] defined: add at least one user class with tasks"));
@@ -68,63 +70,15 @@ pub(super) fn plan(
     let mut known = KnownNames::of(config);
     known.grpc = super::grpc::pool(config, source)?;
     for class in config.users.iter().filter(|c| !in_code(&c.get_ref().name)) {
-        let user = plan_class(config, class, source, &known, &mut out)?;
+        let user = plan_class(config, class, source, &known, code_users, &mut out)?;
         out.users.push(user);
     }
     for class in code {
-        let user = code_class(class, &mut out).map_err(|e| source.whole(e))?;
+        let user = super::code::plan_class(class, &mut out).map_err(|e| source.whole(e))?;
         out.users.push(user);
     }
     out.protos = known.grpc;
     Ok(out)
-}
-
-/// A user class written in Rust: each of its tasks timed whole as `task:NAME`.
-fn code_class(c: &crate::code::Class, out: &mut Users) -> Result<PlannedUser, String> {
-    if c.tasks.iter().all(|t| t.weight == 0) {
-        return Err(format!(
-            "user class {:?} (Rust) has no task of a weight above 0: add .task(weight, function)",
-            c.name
-        ));
-    }
-    if let Wait::Between([lo, hi]) = c.wait {
-        if lo > hi {
-            return Err(format!(
-                "user class {:?}: between({lo}, {hi}) is backwards",
-                c.name
-            ));
-        }
-    }
-    let mut task = |t: &crate::code::NamedTask| code_task(&c.name, t, out);
-    Ok(PlannedUser {
-        name: c.name.clone(),
-        weight: c.weight,
-        wait: c.wait,
-        tasks: c.tasks.iter().map(&mut task).collect(),
-        on_start: c.on_start.as_ref().map(&mut task),
-        on_stop: c.on_stop.as_ref().map(&mut task),
-    })
-}
-
-fn code_task(class: &str, t: &crate::code::NamedTask, out: &mut Users) -> PlannedTask {
-    let name = format!("{TRANSACTION}{}", t.name);
-    let endpoint = tagged_endpoint(
-        &mut out.endpoints,
-        &mut out.endpoint_tags,
-        &name,
-        "TASK",
-        &BTreeMap::new(),
-    )
-    .expect("no tags, no clash");
-    out.tasks.push((class.to_string(), t.name.clone()));
-    PlannedTask {
-        id: out.tasks.len() - 1,
-        weight: t.weight,
-        steps: Vec::new(),
-        feeders: Vec::new(),
-        transaction: Some(endpoint),
-        code: Some(t.task.clone()),
-    }
 }
 
 fn plan_class(
@@ -132,6 +86,7 @@ fn plan_class(
     class: &Spanned<UserClass>,
     source: &Source,
     known: &KnownNames<'_>,
+    code: Option<&CodeUsers>,
     out: &mut Users,
 ) -> Result<PlannedUser, ConfigError> {
     let c = class.get_ref();
@@ -170,7 +125,7 @@ fn plan_class(
     let mut planned = Vec::new();
     for task in task_list.get_ref() {
         if let Some(name) = &task.get_ref().code {
-            planned.push(config_code_task(c, task, name, source, out)?);
+            planned.push(super::code::config_task(c, task, name, code, source, out)?);
             continue;
         }
         let steps = plan_steps(task, source, known, out)?;
@@ -262,44 +217,6 @@ fn plan_class(
     })
 }
 
-/// A config task that calls a Rust function (`code = "NAME"`) its test registered.
-fn config_code_task(
-    class: &UserClass,
-    task: &Spanned<RequestConfig>,
-    name: &Spanned<String>,
-    source: &Source,
-    out: &mut Users,
-) -> Result<PlannedTask, ConfigError> {
-    let code = crate::code::installed();
-    let Some(f) = code.and_then(|c| c.functions.get(name.get_ref())) else {
-        let known: Vec<&String> = code
-            .map(|c| c.functions.keys().collect())
-            .unwrap_or_default();
-        let why = match code {
-            None => "tasks written in Rust run from a test built with perfgate::Test (see docs/code.md), not from the perfgate command".to_string(),
-            Some(_) if known.is_empty() => "the test registers no function (Test::function)".to_string(),
-            Some(_) => format!("the test registers {known:?}"),
-        };
-        return Err(source.error(
-            name.span(),
-            format!("code = {:?}: no such function: {why}", name.get_ref()),
-        ));
-    };
-    let t = task.get_ref();
-    if t.path.is_some() || !t.steps.is_empty() {
-        return Err(source.error(
-            task.span(),
-            "a task with code = \"...\" sends what its function sends: remove its path and steps",
-        ));
-    }
-    let named = crate::code::NamedTask {
-        name: t.name.clone().unwrap_or_else(|| name.get_ref().clone()),
-        weight: t.weight.unwrap_or(1),
-        task: f.clone(),
-    };
-    Ok(code_task(&class.name, &named, out))
-}
-
 /// A task of `steps`, counted under (class, name).
 fn task_of(
     config: &Config,
@@ -307,7 +224,7 @@ fn task_of(
     class: &str,
     name: String,
     weight: u32,
-    steps: Vec<PlannedRequest>,
+    steps: Vec<PlannedStep>,
     transaction: Option<usize>,
 ) -> PlannedTask {
     out.tasks.push((class.to_string(), name));
@@ -363,7 +280,7 @@ fn no_nested(step: &Spanned<RequestConfig>, source: &Source) -> Result<(), Confi
 }
 
 /// The feeders a task's templates read, as indices in `[data.*]` order (the plan's).
-fn feeders_used(config: &Config, templates: &Templates, steps: &[PlannedRequest]) -> Vec<usize> {
+fn feeders_used(config: &Config, templates: &Templates, steps: &[PlannedStep]) -> Vec<usize> {
     let all: Vec<String> = config.data.keys().cloned().collect();
     let mut used: Vec<usize> = steps
         .iter()
@@ -389,7 +306,7 @@ fn plan_steps(
     source: &Source,
     known: &KnownNames<'_>,
     out: &mut Users,
-) -> Result<Vec<PlannedRequest>, ConfigError> {
+) -> Result<Vec<PlannedStep>, ConfigError> {
     let t = task.get_ref();
     let mut session = None;
     if t.steps.is_empty() {
@@ -443,7 +360,7 @@ pub struct PlannedTask {
     /// Index into `Plan::tasks`.
     pub id: usize,
     pub weight: u32,
-    pub steps: Vec<PlannedRequest>,
+    pub steps: Vec<PlannedStep>,
     /// The feeders its templates read (indices into `Plan::feeders`): an iteration takes
     /// one row of each, shared by its steps.
     pub feeders: Vec<usize>,
@@ -451,10 +368,10 @@ pub struct PlannedTask {
     /// endpoint "task:NAME" (an index into `Plan::endpoints`).
     pub transaction: Option<usize>,
     /// A task written in Rust (then `steps` is empty), always timed as a whole.
-    pub code: Option<std::sync::Arc<dyn crate::code::Task>>,
+    pub code: Option<usize>,
 }
 
-pub struct PlannedRequest {
+pub struct PlannedStep {
     /// Index into `Plan::endpoints`.
     pub endpoint: usize,
     pub method: String,
@@ -479,11 +396,30 @@ pub struct PlannedRequest {
     pub checks: Vec<(usize, Expectation)>,
     /// Numbers read from the response: (index into `Plan::metrics`, where from).
     pub metrics: Vec<(usize, Reading)>,
-    /// The gRPC method this step calls (`grpc = "..."`): POSTed over HTTP/2, its
-    /// `body` the request message as JSON, its response judged by `grpc-status`.
-    pub grpc: Option<std::sync::Arc<super::grpc::GrpcMethod>>,
-    /// A WebSocket step instead of a request.
-    pub ws: Option<WsStep>,
+    /// What kind of exchange it is.
+    pub kind: StepKind,
+}
+
+/// The kinds of step: each has its plan file (`config/plan/`) and engine file
+/// (`engine/`); the user loop matches the kind once.
+pub enum StepKind {
+    /// An HTTP request (`path`, `method`, ...).
+    Http,
+    /// A gRPC call of this method (`grpc = "..."`): POSTed over HTTP/2, its `body` the
+    /// request message as JSON, its response judged by `grpc-status`.
+    Grpc(std::sync::Arc<super::grpc::GrpcMethod>),
+    /// A WebSocket step on its task's session.
+    Ws(WsStep),
+}
+
+impl PlannedStep {
+    /// The gRPC method it calls, if it is a gRPC call.
+    pub fn grpc(&self) -> Option<&super::grpc::GrpcMethod> {
+        match &self.kind {
+            StepKind::Grpc(m) => Some(m),
+            _ => None,
+        }
+    }
 }
 
 /// What a WebSocket step does on its task's session.
@@ -503,7 +439,7 @@ pub enum WsStep {
 pub enum Reading {
     /// A JSON pointer into the body.
     Json(String),
-    /// The first number in a header (an index into `PlannedRequest::capture`).
+    /// The first number in a header (an index into `PlannedStep::capture`).
     Header(usize),
     /// The `dur` of one entry of the Server-Timing header (its capture index, the entry).
     ServerTiming(usize, String),
@@ -544,19 +480,19 @@ pub const TRANSACTION: &str = "task:";
 pub enum Extract {
     /// A JSON pointer into the body: "/auth/token".
     Json(String),
-    /// A response header: "header:Location"; an index into `PlannedRequest::capture`.
+    /// A response header: "header:Location"; an index into `PlannedStep::capture`.
     Header(usize),
 }
 
 impl PlannedUser {
     /// Every step of its tasks, on_start and on_stop included.
-    pub fn steps(&self) -> impl Iterator<Item = &PlannedRequest> {
+    pub fn steps(&self) -> impl Iterator<Item = &PlannedStep> {
         let tasks = self.tasks.iter().chain(&self.on_start).chain(&self.on_stop);
         tasks.flat_map(|t| &t.steps)
     }
 }
 
-impl PlannedRequest {
+impl PlannedStep {
     /// Whether the response body must be kept to check or extract from it.
     pub fn needs_body(&self) -> bool {
         self.expect.needs_body()
@@ -586,7 +522,7 @@ pub struct Expectation {
     pub status: Vec<u16>,
     pub body_contains: Option<String>,
     pub json: Vec<(String, serde_json::Value)>,
-    /// (index into `PlannedRequest::capture`, text the header's value must contain).
+    /// (index into `PlannedStep::capture`, text the header's value must contain).
     pub headers: Vec<(usize, String)>,
 }
 
@@ -707,7 +643,7 @@ fn plan_request(
     source: &Source,
     known: &KnownNames<'_>,
     out: &mut Users,
-) -> Result<PlannedRequest, ConfigError> {
+) -> Result<PlannedStep, ConfigError> {
     let (templates, endpoints, endpoint_tags, out_checks, out_metrics) = (
         &mut out.templates,
         &mut out.endpoints,
@@ -751,6 +687,7 @@ fn plan_request(
     if r.body.is_some() && r.json.is_some() {
         return Err(source.error(spanned.span(), "a request has `body` or `json`, not both"));
     }
+    check_wire(r, path, source)?;
     let mut compile = |t: &Spanned<String>| compile(templates, known, source, t);
     let path_text = compile(path)?;
     let query = r
@@ -822,7 +759,7 @@ fn plan_request(
         }
         None => Vec::new(),
     };
-    Ok(PlannedRequest {
+    Ok(PlannedStep {
         endpoint,
         method,
         path: path_text,
@@ -839,9 +776,48 @@ fn plan_request(
         think: r.think.map_or(std::time::Duration::ZERO, |d| d.0),
         checks,
         metrics,
-        grpc,
-        ws: None,
+        kind: match grpc {
+            Some(m) => StepKind::Grpc(m),
+            None => StepKind::Http,
+        },
     })
+}
+
+/// Header names that are not tokens, and written values that would change the request
+/// on the wire (CR, LF, NUL; a space in the path), refused where they are written.
+/// What templates render is checked as each request is written.
+pub(super) fn check_wire(
+    r: &RequestConfig,
+    path: &Spanned<String>,
+    source: &Source,
+) -> Result<(), ConfigError> {
+    use crate::config::wire::{byte_name, is_token, unsafe_byte};
+    let written = |t: &Spanned<String>, is_path: bool| {
+        let literal = !t.get_ref().contains("{{") && !t.get_ref().contains("{%");
+        match unsafe_byte(t.get_ref(), is_path).filter(|_| literal) {
+            Some(b) => Err(source.error(
+                t.span(),
+                format!(
+                    "{} would change the request on the wire: remove it",
+                    byte_name(b)
+                ),
+            )),
+            None => Ok(()),
+        }
+    };
+    written(path, true)?;
+    for (name, value) in &r.headers {
+        if !is_token(name) {
+            return Err(source.error(
+                value.span(),
+                format!(
+                    "header name {name:?} is not an HTTP token (letters, digits, !#$%&'*+-.^_`|~)"
+                ),
+            ));
+        }
+        written(value, false)?;
+    }
+    Ok(())
 }
 
 /// The index of metric `name`, added to `names` if new.

@@ -1,5 +1,5 @@
 //! WebSocket steps: `ws = "/path"` opens the task's session, `send` and `receive` use it,
-//! `close = true` ends it. Each is planned as a `PlannedRequest` whose `ws` says which,
+//! `close = true` ends it. Each is planned as a `PlannedStep` whose `ws` says which,
 //! so templates, feeders, extraction, `when`, `repeat` and `think` work as for requests.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::users::{compile, plan_extract, tagged_endpoint, KnownNames, Users};
 use crate::config::{
-    ConfigError, Expectation, PlannedRequest, RequestConfig, Source, Text, WsStep,
+    ConfigError, Expectation, PlannedStep, RequestConfig, Source, StepKind, Text, WsStep,
 };
 
 /// Whether a task or step is a WebSocket one.
@@ -25,7 +25,7 @@ pub(super) fn plan_step(
     source: &Source,
     known: &KnownNames<'_>,
     out: &mut Users,
-) -> Result<PlannedRequest, ConfigError> {
+) -> Result<PlannedStep, ConfigError> {
     let r = spanned.get_ref();
     let at = |msg: String| source.error(spanned.span(), msg);
     let http_keys = [
@@ -172,8 +172,8 @@ fn request(
     headers: Vec<(String, Text)>,
     r: &RequestConfig,
     extract: Vec<(String, crate::config::Extract)>,
-) -> PlannedRequest {
-    PlannedRequest {
+) -> PlannedStep {
+    PlannedStep {
         endpoint,
         method: "WS".into(),
         path,
@@ -195,7 +195,6 @@ fn request(
         think: r.think.map_or(std::time::Duration::ZERO, |d| d.0),
         checks: Vec::new(),
         metrics: Vec::new(),
-        grpc: None,
-        ws: Some(step),
+        kind: StepKind::Ws(step),
     }
 }
