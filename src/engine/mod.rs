@@ -37,6 +37,7 @@ pub use code::{fail, Outcome, Reply, Request};
 pub use connect::probe;
 pub use limits::check as check_limits;
 #[doc(hidden)]
+pub use request::write_for_fuzzing as write_request_for_fuzzing;
 pub use response::read_for_fuzzing as read_response_for_fuzzing;
 pub use shape::Shape;
 pub use task::{Code, Task};

@@ -520,6 +520,25 @@ pub fn extract(
     Ok(())
 }
 
+/// For the fuzzer (`crate::fuzz`): writes every step of `plan`'s first class's first task
+/// with `vars.v` set to `value`; the heads written (those refused are left out).
+pub fn write_for_fuzzing(plan: &Plan, value: &str) -> Vec<Vec<u8>> {
+    let vars = std::collections::BTreeMap::from([("v".to_string(), value.to_string())]);
+    let ctx = minijinja::context! { vars => Value::from(vars), user => 0, iteration => 1 };
+    let (mut out, mut scratch) = (Vec::new(), String::new());
+    let mut heads = Vec::new();
+    for req in &plan.users[0].tasks[0].steps {
+        if write_request(plan, req, &ctx, &mut out, &mut scratch).is_ok() {
+            let end = out
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .unwrap_or(out.len());
+            heads.push(out[..end].to_vec());
+        }
+    }
+    heads
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

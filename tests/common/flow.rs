@@ -93,6 +93,12 @@ fn serve(mut s: TcpStream, state: &Mutex<State>) {
                     (String::new(), format!("{{\"token\":\"t{}\"}}", st.logins))
                 }
                 "/echo" => (String::new(), format!("{{\"auth\":\"{auth}\"}}")),
+                // A hostile answer: a token that would be a header of its own if sent raw.
+                "/login-evil" => (
+                    String::new(),
+                    "{\"token\":\"abc\\r\\nX-Evil: yes\",\"id\":\"1 HTTP/1.1\\r\\nX-Split: 1\"}"
+                        .into(),
+                ),
                 "/jobs" => {
                     st.jobs += 1;
                     (
