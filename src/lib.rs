@@ -54,7 +54,6 @@ macro_rules! errln {
 }
 
 pub mod app;
-pub mod capacity;
 pub mod cli;
 pub mod code;
 pub mod config;

@@ -1,6 +1,7 @@
 //! `perfgate capacity` against the demo with a capacity knob (one server taking 1/300 s a
 //! request: beyond 300/s requests queue): the search finds it within ±10%, its counts are
-//! what the service served, and a scenario with `search` runs as a search from `run`.
+//! what the service served, every report format and the history take a search as they
+//! take a run, and a scenario with `search` runs as a search from `run`.
 
 mod common;
 
@@ -9,7 +10,7 @@ use perfgate::demo::{DemoServer, Knobs};
 
 fn config(host: &str, search: &str) -> String {
     format!(
-        "[target]\nhost = \"{host}\"\ntimeout = \"5s\"\n\n[scenarios.capacity]\n{search}\n\n\
+        "[target]\nhost = \"{host}\"\ntimeout = \"5s\"\n\n[scenarios.smoke]\nusers = 1\n\n[scenarios.capacity]\n{search}\n\n\
          [[users]]\nname = \"U\"\nwait = {{ constant = \"0ms\" }}\n\n  [[users.tasks]]\n  name = \"h\"\n  path = \"/health\"\n\n\
          [budgets.ci]\np99 = \"100ms\"\nerror_rate = \"1%\"\nmin_rps = 1000\n"
     )
@@ -25,21 +26,31 @@ fn the_search_finds_the_demo_capacity_within_ten_percent() {
     let search =
         "search = { start = \"50/s\", step = \"2s\", warmup = \"1s\", require = \"250/s\" }";
     std::fs::write(&cfg, config(&demo.url(), search)).unwrap();
-    let (out, html) = (dir.join("capacity.json"), dir.join("capacity.html"));
+    let file = |name: &str| dir.join(name);
+    let report = |f: &str, name: &str| format!("{f}={}", file(name).display());
+    // With no --scenario, the config's only scenario with `search` (smoke has none).
     let done = perfgate()
         .args(["capacity", "--env", "ci", "-c"])
         .arg(&cfg)
         .arg("--out")
-        .arg(&out)
-        .arg("--report")
-        .arg(format!("html={}", html.display()))
+        .arg(file("result.json"))
+        .args(["--report", &report("html", "capacity.html")])
+        .args(["--report", &report("json", "verdict.json")])
+        .args(["--report", &report("junit", "capacity.xml")])
+        .args(["--report", &report("csv", "steps.csv")])
+        .args(["--report", &report("markdown", "capacity.md")])
+        .arg("--history")
+        .arg(file("history.db"))
         .timeout(std::time::Duration::from_secs(120))
         .assert()
         .code(0)
         .get_output()
         .clone();
     let said = String::from_utf8_lossy(&done.stdout);
-    let c: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let read = |name: &str| std::fs::read_to_string(file(name)).unwrap();
+    let verdict: serde_json::Value = serde_json::from_str(&read("verdict.json")).unwrap();
+    assert_eq!(verdict["verdict"]["status"], "passed", "{verdict}");
+    let c = &verdict["verdict"]["capacity"];
     let (held, failed) = (c["held"].as_f64().unwrap(), c["failed"].as_f64().unwrap());
     assert_eq!(c["end"], "found", "{said}");
     assert!((270.0..=330.0).contains(&held), "held {held}/s: {said}");
@@ -69,7 +80,45 @@ fn the_search_finds_the_demo_capacity_within_ten_percent() {
     // Every request of every step is one the service served.
     let requests: u64 = steps.iter().map(|s| s["requests"].as_u64().unwrap()).sum();
     assert_eq!(requests, demo.served_on("/health"));
-    let page = std::fs::read_to_string(&html).unwrap();
+    // The result judged is the highest step that held, after its warm-up.
+    let result = perfgate::metrics::RunResult::load(&file("result.json")).unwrap();
+    assert_eq!(result.scenario.rate, Some(held), "{said}");
+    assert!(result.total.requests > 0);
+    let junit = read("capacity.xml");
+    assert_eq!(
+        junit.matches("classname=\"capacity.step\"").count(),
+        steps.len()
+    );
+    let failures = steps.iter().filter(|s| s["held"] == false).count();
+    assert_eq!(junit.matches("<failure").count(), failures, "{junit}");
+    assert!(
+        junit.contains("step at 400/s") && junit.contains("p99 latency"),
+        "{junit}"
+    );
+    let csv = read("steps.csv");
+    assert_eq!(csv.lines().count(), steps.len() + 1, "{csv}");
+    assert!(
+        csv.starts_with("Offered/s,Achieved/s") && csv.contains("\n400,"),
+        "{csv}"
+    );
+    assert!(read("capacity.md").contains(&format!("Capacity of capacity (budget ci)")));
+    assert!(c["steps"][3]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("p99 latency"));
+    let history = perfgate()
+        .args(["history", "--history"])
+        .arg(file("history.db"))
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let listed = String::from_utf8_lossy(&history.stdout);
+    assert!(
+        listed.contains("capacity") && listed.contains("passed"),
+        "{listed}"
+    );
+    let page = read("capacity.html");
     assert!(page.contains("Latency against offered rate") && page.contains("p99 budget"));
     assert_eq!(page.matches("<svg").count(), 3);
 }
@@ -110,7 +159,7 @@ fn a_search_scenario_runs_from_run_and_exits_by_what_it_found() {
     );
     let said = run("search = { start = \"10/s\", factor = 1 }", 2);
     assert!(
-        said.contains("perfgate.toml:6:") && said.contains("factor"),
+        said.contains("perfgate.toml:9:") && said.contains("factor"),
         "{said}"
     );
     let said = run("search = { start = \"10/s\", stepp = \"1s\" }", 2);
@@ -118,4 +167,44 @@ fn a_search_scenario_runs_from_run_and_exits_by_what_it_found() {
         said.contains("unknown field") && said.contains("stepp"),
         "{said}"
     );
+}
+
+/// Flags that would change a search's rate, length or share are refused before any
+/// load, with the reason (issue 26: they were ignored, or halved every step).
+#[test]
+fn a_search_refuses_what_does_not_apply() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("capacity-refused");
+    let cfg = dir.join("perfgate.toml");
+    let search = "search = { start = \"50/s\", step = \"2s\", warmup = \"1s\" }";
+    std::fs::write(&cfg, config(&demo.url(), search)).unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["capacity", "--segment", "1/2"],
+            "--segment does not apply",
+        ),
+        (
+            &["capacity", "--iterations", "10"],
+            "--iterations does not apply",
+        ),
+        (&["capacity", "--stage", "10s:5"], "--stage does not apply"),
+        (
+            &["run", "--scenario", "capacity", "--duration", "2s"],
+            "--duration does not apply",
+        ),
+        (&["capacity", "--rate", "20/s"], "--rate does not apply"),
+    ];
+    for (args, says) in cases {
+        let done = perfgate()
+            .args(args)
+            .args(["--env", "ci", "-c"])
+            .arg(&cfg)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let err = String::from_utf8_lossy(&done.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    assert_eq!(demo.served_on("/health"), 0, "nothing was sent");
 }

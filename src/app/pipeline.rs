@@ -9,6 +9,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use super::progress::Progress;
+use super::search::Search;
+use crate::cli::SearchArgs;
 use crate::config::{Config, Dur, Plan, Settings, Source};
 use crate::dashboard::{Dashboard, Frames, Steering};
 use crate::engine::{self, Code, RunOptions, Task};
@@ -28,20 +30,38 @@ pub enum Measure<'a> {
     /// Plan the config's scenario and run its load; `demo` says it goes to the embedded
     /// demo service.
     Run { demo: bool, code: Option<&'a Code> },
+    /// Search for the highest rate at which the budget holds (capacity), the search's
+    /// flags over the scenario's `search`.
+    Search {
+        flags: &'a SearchArgs,
+        code: Option<&'a Code>,
+    },
     /// Saved results, merged exactly.
     Saved(&'a [PathBuf]),
 }
 
-/// The measure, resolved: a plan to run, or the saved results merged. One is made per
-/// command, so both are kept inline whatever their sizes.
+/// The measure, resolved: a plan to run, a search, or the saved results merged. One is
+/// made per command, so each is kept inline whatever its size.
 #[allow(clippy::large_enum_variant)]
-enum Input {
+enum Input<'a> {
     Load {
         plan: Plan,
         demo: bool,
         code: Vec<Arc<dyn Task>>,
     },
+    Search(Search<'a>),
     Saved(RunResult),
+}
+
+impl Input<'_> {
+    /// The plan checked before any load: the run's, or the search's first step's.
+    fn plan(&self) -> Option<&Plan> {
+        match self {
+            Input::Load { plan, .. } => Some(plan),
+            Input::Search(s) => Some(&s.first),
+            Input::Saved(_) => None,
+        }
+    }
 }
 
 /// What a subcommand asks of the pipeline.
@@ -101,11 +121,16 @@ pub fn execute(
             demo,
             code: code.map(|c| c.tasks.clone()).unwrap_or_default(),
         },
-        (Measure::Run { .. }, None) => anyhow::bail!("a load needs a config"),
+        (Measure::Search { flags, code }, Some(loaded)) => {
+            Input::Search(Search::resolve(settings, loaded, flags, code)?)
+        }
+        (Measure::Run { .. } | Measure::Search { .. }, None) => {
+            anyhow::bail!("a load needs a config")
+        }
         (Measure::Saved(paths), _) => Input::Saved(load_results(paths)?),
     };
     let (scenario, scenario_budget, environment) = match &input {
-        Input::Load { plan, .. } => (
+        Input::Load { plan, .. } | Input::Search(Search { first: plan, .. }) => (
             plan.scenario.clone(),
             plan.budget.clone(),
             settings.environment.as_ref().map(|e| e.value.clone()),
@@ -121,10 +146,10 @@ pub fn execute(
             settings.environment_or(r.environment.as_deref()),
         ),
     };
-    if let (Input::Load { plan, .. }, Some((c, s))) = (&input, config) {
+    if let (Some(plan), Some((c, s))) = (input.plan(), config) {
         gate::check_endpoint_names(c, s, plan)?;
     }
-    let budget = match config {
+    let mut budget = match config {
         Some((c, s)) if mode.budget => Budget::resolve(
             c,
             s,
@@ -138,7 +163,16 @@ pub fn execute(
             ..Budget::default()
         },
     };
-    if let Input::Load { plan, .. } = &input {
+    if let Input::Search(_) = &input {
+        // The offered rate is what the search sets: throughput objectives judge nothing.
+        budget.objectives.retain(|o| !o.metric.scales_with_load());
+        anyhow::ensure!(
+            !budget.objectives.is_empty(),
+            "budget {}: a capacity search needs latency or error-rate objectives to judge each step by",
+            budget.name
+        );
+    }
+    if let Some(plan) = input.plan() {
         unjudgeable(&budget, plan)?;
     }
     let rules = match config {
@@ -156,11 +190,21 @@ pub fn execute(
         Some(h) if mode.record => Some(Store::open(&h.value)?),
         _ => None,
     };
-    let (result, dashboard) = match input {
-        Input::Load { plan, demo, code } => run_load(plan, demo, code, settings, config, &budget)?,
-        Input::Saved(result) => (result, None),
+    let (result, dashboard, capacity) = match input {
+        Input::Load { plan, demo, code } => {
+            let (result, dashboard) = run_load(plan, demo, code, settings, config, &budget)?;
+            (result, dashboard, None)
+        }
+        Input::Search(s) => {
+            let s = super::search::run(s, settings, &budget)?;
+            (s.result, s.dashboard, Some(s.capacity))
+        }
+        Input::Saved(result) => (result, None, None),
     };
-    let verdict = judge(&budget, &result, mode, &rules, settings, baseline);
+    let mut verdict = judge(&budget, &result, mode, &rules, settings, baseline);
+    if let Some(c) = capacity {
+        verdict = verdict.with_capacity(c);
+    }
     let mut exit = present(&result, &verdict, settings, &outputs, mode);
     if let Some(d) = dashboard {
         let r = Report {
@@ -168,7 +212,10 @@ pub fn execute(
             verdict: &verdict,
         };
         let status = format!("{:?}", verdict.status).to_lowercase();
-        let words = report::table::verdict_block(&r, &Paint(false));
+        let words = match &verdict.capacity {
+            Some(c) => report::capacity::conclusion(c),
+            None => report::table::verdict_block(&r, &Paint(false)),
+        };
         d.finish(&status, &words, &report::Format::Html.render(&r));
         d.close();
     }

@@ -12,10 +12,14 @@ pub fn run(args: RunArgs, env: &Env, code: Option<&Code>) -> anyhow::Result<Exit
     let settings = Settings::resolve(&args.load, &args.output, env).map_err(anyhow::Error::msg)?;
     // A scenario that searches for capacity runs its steps (the seed's `capacity`).
     let wanted = settings.scenario.as_ref().map(|s| s.value.as_str());
-    if let Ok((_, Some(_))) = crate::config::scenario_search(&loaded.0, wanted) {
-        return super::capacity::search(&settings, &loaded, &Default::default(), code);
-    }
-    let measure = Measure::Run { demo: false, code };
+    let search = crate::cli::SearchArgs::default();
+    let measure = match crate::config::scenario_search(&loaded.0, wanted) {
+        Ok((_, Some(_))) => Measure::Search {
+            flags: &search,
+            code,
+        },
+        _ => Measure::Run { demo: false, code },
+    };
     let segmented = settings.segment.as_ref().is_some_and(|s| s.value.count > 1);
     let exit = pipeline::execute(&settings, Some(&loaded), measure, Mode::GATE)?.exit;
     // A segment's share can neither pass nor fail a budget: its job has done its work

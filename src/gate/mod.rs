@@ -2,6 +2,7 @@
 //! environment variables) resolved into objectives, and a `RunResult` judged against them.
 
 mod budget;
+pub mod capacity;
 mod verdict;
 
 use std::collections::BTreeMap;

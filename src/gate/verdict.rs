@@ -107,6 +107,9 @@ pub struct Verdict {
     pub notes: Vec<Note>,
     /// The comparison with a baseline run, when one was given.
     pub baseline: Option<Baseline>,
+    /// What a capacity search found (its steps), when the measure was a search.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<super::capacity::Capacity>,
 }
 
 impl Verdict {
@@ -143,7 +146,19 @@ impl Verdict {
             alerts: vec![],
             notes: vec![],
             baseline: None,
+            capacity: None,
         }
+    }
+
+    /// Adds what a capacity search found: the verdict fails unless a capacity was
+    /// found (or every step held) that meets its `require`.
+    pub fn with_capacity(mut self, c: super::capacity::Capacity) -> Verdict {
+        use super::capacity::End;
+        if !(matches!(c.end, End::Found | End::HeldAtMax) && c.meets()) {
+            self.status = Status::Failed;
+        }
+        self.capacity = Some(c);
+        self
     }
 
     /// Adds the baseline comparison; a regression fails the verdict.
@@ -236,6 +251,7 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
         alerts,
         notes,
         baseline: None,
+        capacity: None,
     }
 }
 

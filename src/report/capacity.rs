@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 
 use super::chart::{escape, LineChart, Series};
 use super::format::{latency_ms, pct2, thousands};
-use crate::capacity::{Capacity, End, Step};
-use crate::gate::Budget;
+use super::words;
+use crate::gate::capacity::{Capacity, End, Step, MAX_DROPPED};
+use crate::gate::Check;
 use crate::metrics::{Metric, Op, Scope};
 
 pub const HEADER: &str =
@@ -26,20 +27,34 @@ fn cells(s: &Step) -> [String; 7] {
     ]
 }
 
+/// Why a step failed, in words: its objectives that failed, then its dropped arrivals.
+pub fn broke(checks: &[Check], dropped_share: f64) -> Vec<String> {
+    let mut out: Vec<String> = checks.iter().map(words::check).collect();
+    if dropped_share > MAX_DROPPED {
+        out.push(format!(
+            "{:.1}% of arrivals found no free user (the service is not keeping up, or raise --users)",
+            dropped_share * 100.0
+        ));
+    }
+    out
+}
+
 /// One step as a line of the terminal's table.
 pub fn row(s: &Step) -> String {
     let verdict = if s.held {
         "held".to_string()
     } else {
-        format!("FAILED: {}", s.broke.first().map_or("", String::as_str))
+        let why = broke(&s.broke, s.dropped_share);
+        format!("FAILED: {}", why.first().map_or("", String::as_str))
     };
     let [offered, achieved, p50, p95, p99, errors, dropped] = cells(s);
     format!("{offered:>12} {achieved:>12} {p50:>9} {p95:>9} {p99:>9} {errors:>9} {dropped:>9}  {verdict}")
 }
 
 /// "capacity: 310/s held; the budget broke at 325/s: p99 latency …".
-pub fn conclusion(c: &Capacity, require: Option<f64>) -> String {
-    let broke = c.broke.first().map_or(String::new(), |b| format!(": {b}"));
+pub fn conclusion(c: &Capacity) -> String {
+    let why = broke(&c.broke, c.failed_dropped_share);
+    let broke = why.first().map_or(String::new(), |b| format!(": {b}"));
     let mut out = match (c.end, c.held, c.failed) {
         (End::Found, Some(h), Some(f)) => format!(
             "capacity: {}/s held; the budget broke at {}/s{broke}",
@@ -60,15 +75,11 @@ pub fn conclusion(c: &Capacity, require: Option<f64>) -> String {
             held.map_or(String::new(), |h| format!("; {}/s held so far", rate(h)))
         ),
     };
-    if let Some(r) = require {
+    if let Some(r) = c.require {
         let _ = write!(
             out,
             "\n{} the required {}/s",
-            if c.meets(Some(r)) {
-                "meets"
-            } else {
-                "FAILED: below"
-            },
+            if c.meets() { "meets" } else { "FAILED: below" },
             rate(r)
         );
     }
@@ -81,7 +92,7 @@ pub fn markdown(c: &Capacity) -> String {
         "## Capacity of {} (budget {})\n\n**{}**\n\n| offered | achieved | p50 | p95 | p99 | errors | dropped | step |\n|---:|---:|---:|---:|---:|---:|---:|:---|\n",
         c.scenario,
         c.budget,
-        conclusion(c, None)
+        conclusion(c)
     );
     for s in &c.steps {
         let _ = writeln!(
@@ -91,7 +102,8 @@ pub fn markdown(c: &Capacity) -> String {
             if s.held {
                 "held".to_string()
             } else {
-                format!("failed: {}", s.broke.join("; ").replace('|', "\\|"))
+                let why = broke(&s.broke, s.dropped_share).join("; ");
+                format!("failed: {}", why.replace('|', "\\|"))
             }
         );
     }
@@ -100,7 +112,7 @@ pub fn markdown(c: &Capacity) -> String {
 
 /// A self-contained page: the conclusion, the knee (three charts against the offered
 /// rate, the budget's whole-run limits drawn in) and the table of steps.
-pub fn html(c: &Capacity, budget: &Budget) -> String {
+pub fn html(c: &Capacity, judged: &[Check]) -> String {
     let mut steps: Vec<&Step> = c.steps.iter().collect();
     steps.sort_by(|a, b| a.rate.total_cmp(&b.rate));
     let line = |name: &str, color: &'static str, y: fn(&Step) -> f64| Series {
@@ -109,9 +121,9 @@ pub fn html(c: &Capacity, budget: &Budget) -> String {
         points: steps.iter().map(|s| (s.rate, y(s))).collect(),
     };
     let limit = |m: Metric| {
-        budget
-            .objectives
+        judged
             .iter()
+            .map(|c| &c.objective)
             .find(|o| o.metric == m && o.op == Op::AtMost && o.scope == Scope::Total)
             .map(|o| o.limit)
     };
@@ -177,7 +189,7 @@ pub fn html(c: &Capacity, budget: &Budget) -> String {
         s = escape(&c.scenario),
         b = escape(&c.budget),
         style = super::html::STYLE,
-        conclusion = escape(&conclusion(c, None)),
+        conclusion = escape(&conclusion(c)),
     );
     for s in &c.steps {
         let _ = write!(
@@ -188,7 +200,8 @@ pub fn html(c: &Capacity, budget: &Budget) -> String {
             if s.held {
                 "held".to_string()
             } else {
-                escape(&format!("failed: {}", s.broke.join("; ")))
+                let why = broke(&s.broke, s.dropped_share).join("; ");
+                escape(&format!("failed: {why}"))
             }
         );
     }
@@ -199,10 +212,44 @@ pub fn html(c: &Capacity, budget: &Budget) -> String {
 }
 
 /// "300" or "12.5": a rate as the search chose it.
-fn rate(r: f64) -> String {
+pub fn rate(r: f64) -> String {
     if r.fract() == 0.0 {
         thousands(r as u64)
     } else {
         format!("{r:.1}")
     }
+}
+
+/// The steps as CSV: one row a step, in the order run.
+pub fn csv(c: &Capacity) -> String {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "Offered/s",
+        "Achieved/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "Error rate",
+        "Requests",
+        "Dropped",
+        "Held",
+        "Broke",
+    ];
+    out.write_record(header).expect("writing to memory");
+    for s in &c.steps {
+        let row = [
+            s.rate.to_string(),
+            format!("{:.1}", s.achieved_rps),
+            format!("{:.3}", s.p50_ms),
+            format!("{:.3}", s.p95_ms),
+            format!("{:.3}", s.p99_ms),
+            format!("{:.6}", s.error_rate),
+            s.requests.to_string(),
+            s.dropped.to_string(),
+            s.held.to_string(),
+            broke(&s.broke, s.dropped_share).join("; "),
+        ];
+        out.write_record(row).expect("writing to memory");
+    }
+    String::from_utf8(out.into_inner().expect("in memory")).expect("CSV of UTF-8 text")
 }

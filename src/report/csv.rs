@@ -2,7 +2,7 @@
 //! spreadsheets, dashboards and scripts that read Locust's file read perfgate's too: one
 //! row an endpoint and an `Aggregated` row, times in milliseconds (to the microsecond).
 //! `Average Content Size` is the body bytes a request, left empty when no bytes were
-//! counted (results imported from k6 or JMeter).
+//! counted (results imported from k6 or JMeter). A capacity search writes its steps.
 
 use super::Report;
 use crate::metrics::Stats;
@@ -37,6 +37,9 @@ const PERCENTILES: [(&str, f64); 11] = [
 ];
 
 pub fn render(r: &Report<'_>) -> String {
+    if let Some(c) = &r.verdict.capacity {
+        return super::capacity::csv(c);
+    }
     let res = r.result;
     let mut out = csv::Writer::from_writer(Vec::new());
     let header = COLUMNS.iter().copied().chain(PERCENTILES.map(|(c, _)| c));

@@ -32,6 +32,9 @@ footer{color:#6b7280;font-size:12px;text-align:center;padding:8px}";
 
 pub fn render(r: &Report<'_>) -> String {
     let (res, v) = (r.result, r.verdict);
+    if let Some(c) = &v.capacity {
+        return super::capacity::html(c, &v.checks);
+    }
     let (word, class) = match v.status {
         Status::Passed => ("PASSED", "passed"),
         Status::Failed => ("FAILED", "failed"),

@@ -18,6 +18,13 @@ pub fn render(r: &Report<'_>) -> String {
         }
     }
     verdict["notes"] = v.notes.iter().map(words::note).collect::<Vec<_>>().into();
+    if let Some(c) = &v.capacity {
+        verdict["capacity"]["conclusion"] = super::capacity::conclusion(c).into();
+        for (i, s) in c.steps.iter().enumerate() {
+            let why = super::capacity::broke(&s.broke, s.dropped_share);
+            verdict["capacity"]["steps"][i]["reasons"] = why.into();
+        }
+    }
     if let Some(b) = &v.baseline {
         for (i, c) in b.comparisons.iter().enumerate() {
             verdict["baseline"]["comparisons"][i]["message"] = words::comparison(c).into();

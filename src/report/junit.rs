@@ -5,6 +5,7 @@ use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use super::format::{seconds, value};
 use super::{words, Report};
+use crate::gate::capacity::{Capacity, End};
 use crate::gate::{Check, Outcome, Status};
 use crate::metrics::StopReason;
 use crate::regress::{Change, Comparison};
@@ -25,6 +26,9 @@ pub fn render(r: &Report<'_>) -> String {
     }
     if let Some(t) = run_case(r) {
         suite.add_test_case(t);
+    }
+    if let Some(c) = &v.capacity {
+        capacity_cases(c, &mut suite);
     }
     for c in &v.checks {
         suite.add_test_case(case(c, "budget"));
@@ -49,6 +53,37 @@ pub fn render(r: &Report<'_>) -> String {
     }
     report.add_test_suite(suite);
     report.to_string().expect("JUnit serialises")
+}
+
+/// A capacity search: a testcase per step (failed with why it broke) and one for the
+/// search's answer, failed when it found none or one below `require`.
+fn capacity_cases(c: &Capacity, suite: &mut TestSuite) {
+    for s in &c.steps {
+        let name = format!("step at {}/s", super::capacity::rate(s.rate));
+        let status = if s.held {
+            TestCaseStatus::success()
+        } else {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(super::capacity::broke(&s.broke, s.dropped_share).join("; "));
+            status
+        };
+        let mut t = TestCase::new(name, status);
+        t.set_classname("capacity.step");
+        suite.add_test_case(t);
+    }
+    let answer = super::capacity::conclusion(c);
+    let status = match (c.end, c.meets()) {
+        (End::Found | End::HeldAtMax, true) => TestCaseStatus::success(),
+        _ => {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status.set_message(answer.clone());
+            status
+        }
+    };
+    let mut t = TestCase::new("capacity", status);
+    t.set_classname("capacity");
+    t.set_system_out(answer);
+    suite.add_test_case(t);
 }
 
 /// A run that could not be judged (inconclusive) or was cut short (interrupted) is an

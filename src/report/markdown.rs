@@ -9,6 +9,9 @@ use crate::regress::{Baseline, Change};
 
 pub fn render(r: &Report<'_>) -> String {
     let (res, v) = (r.result, r.verdict);
+    if let Some(c) = &v.capacity {
+        return super::capacity::markdown(c);
+    }
     let mut md = String::new();
     let _ = writeln!(md, "## 📊 Performance Budget Test Results\n");
     if res.tls_insecure {

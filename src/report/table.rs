@@ -42,6 +42,10 @@ impl Paint {
 
 /// The summary table and the verdict, as printed at the end of a run.
 pub fn terminal(r: &Report<'_>, paint: &Paint) -> String {
+    // A search printed its steps as they ran: its answer is what is left to say.
+    if let Some(c) = &r.verdict.capacity {
+        return super::capacity::conclusion(c) + "\n";
+    }
     let mut out = table(r);
     out.push('\n');
     if r.result.tls_insecure {

@@ -1,15 +1,16 @@
 //! Capacity search: the highest open-model rate at which the budget holds. Steps of
 //! offered rate rise geometrically until one fails, then bisect between the highest that
 //! held and the lowest that failed until they are within the precision asked. Each step
-//! is a whole load judged after its warm-up (`app::capacity` runs them).
+//! is a whole load judged after its warm-up (the pipeline's search measure runs them).
 
 use serde::Serialize;
 
+use super::Check;
 use crate::config::{percent, Search};
 
 /// The search, its settings resolved.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Plan {
+pub struct SearchPlan {
     pub start: f64,
     pub max: f64,
     pub factor: f64,
@@ -20,8 +21,9 @@ pub struct Plan {
     pub require: Option<f64>,
 }
 
-impl Plan {
-    pub fn from_config(s: &Search) -> Result<Plan, String> {
+impl SearchPlan {
+    /// The scenario's `search = { ... }`, checked.
+    pub fn from_config(s: &Search) -> Result<SearchPlan, String> {
         let precision = match &s.precision {
             Some(v) => percent(v).map_err(|e| format!("search precision: {e}"))?,
             None => 0.05,
@@ -50,7 +52,7 @@ impl Plan {
                 "search step must be at least 1s (each step is judged after its warm-up)".into(),
             );
         }
-        Ok(Plan {
+        Ok(SearchPlan {
             start: s.start.0,
             max,
             factor: s.factor,
@@ -80,9 +82,15 @@ pub struct Step {
     pub requests: u64,
     /// Arrivals that found no free virtual user, after the warm-up.
     pub dropped: u64,
-    /// Why the step failed, in words: the objectives that broke first.
-    pub broke: Vec<String>,
+    /// Arrivals with no free user as a fraction of those scheduled: above
+    /// [`MAX_DROPPED`] the step fails (the service is not keeping up).
+    pub dropped_share: f64,
+    /// The budget's objectives that failed on the step.
+    pub broke: Vec<Check>,
 }
+
+/// The share of dropped arrivals a step that holds may have.
+pub const MAX_DROPPED: f64 = 0.01;
 
 /// Why the search ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -106,23 +114,28 @@ pub struct Capacity {
     pub end: End,
     /// The highest rate that held.
     pub held: Option<f64>,
-    /// The lowest rate that failed, and why.
+    /// The lowest rate that failed, and why (its objectives that failed).
     pub failed: Option<f64>,
-    pub broke: Vec<String>,
+    pub broke: Vec<Check>,
+    /// Its share of dropped arrivals.
+    pub failed_dropped_share: f64,
+    /// The rate the search must find held (`require`), if any.
+    pub require: Option<f64>,
     /// In the order run.
     pub steps: Vec<Step>,
 }
 
 impl Capacity {
     /// Whether the capacity found meets `require` (true when none is asked).
-    pub fn meets(&self, require: Option<f64>) -> bool {
-        require.is_none_or(|r| self.held.is_some_and(|h| h >= r))
+    pub fn meets(&self) -> bool {
+        self.require
+            .is_none_or(|r| self.held.is_some_and(|h| h >= r))
     }
 }
 
 /// Runs the search; `run` runs one step at a rate, and returns None when interrupted.
 pub fn search(
-    plan: &Plan,
+    plan: &SearchPlan,
     scenario: &str,
     budget: &str,
     mut run: impl FnMut(f64) -> Option<Step>,
@@ -134,6 +147,8 @@ pub fn search(
         held: None,
         failed: None,
         broke: Vec::new(),
+        failed_dropped_share: 0.0,
+        require: plan.require,
         steps: Vec::new(),
     };
     let mut rate = plan.start;
@@ -185,6 +200,7 @@ impl Capacity {
         } else if self.failed.is_none_or(|f| step.rate < f) {
             self.failed = Some(step.rate);
             self.broke = step.broke.clone();
+            self.failed_dropped_share = step.dropped_share;
         }
         self.steps.push(step);
     }
@@ -203,8 +219,8 @@ fn round(rate: f64) -> f64 {
 mod tests {
     use super::*;
 
-    fn plan() -> Plan {
-        Plan {
+    fn plan() -> SearchPlan {
+        SearchPlan {
             start: 50.0,
             max: 5000.0,
             factor: 2.0,
@@ -228,11 +244,8 @@ mod tests {
                 error_rate: 0.0,
                 requests: 0,
                 dropped: 0,
-                broke: if rate <= knee {
-                    vec![]
-                } else {
-                    vec!["p99".into()]
-                },
+                dropped_share: if rate <= knee { 0.0 } else { 0.5 },
+                broke: vec![],
             })
         }
     }
@@ -246,8 +259,15 @@ mod tests {
         let (held, failed) = (c.held.unwrap(), c.failed.unwrap());
         assert!(held <= 300.0 && failed > 300.0, "{held} {failed}");
         assert!((failed - held) / held <= 0.05, "{held} {failed}");
-        assert_eq!(c.broke, ["p99"]);
-        assert!(c.meets(Some(280.0)) && !c.meets(Some(320.0)));
+        assert_eq!(c.failed_dropped_share, 0.5);
+        let meets = |r| {
+            Capacity {
+                require: Some(r),
+                ..c.clone()
+            }
+            .meets()
+        };
+        assert!(meets(280.0) && !meets(320.0));
     }
 
     #[test]
@@ -261,7 +281,14 @@ mod tests {
             (c.end, c.held, c.failed),
             (End::FailedAtStart, None, Some(50.0))
         );
-        assert!(!c.meets(Some(1.0)) && c.meets(None));
+        assert!(
+            c.meets()
+                && !Capacity {
+                    require: Some(1.0),
+                    ..c
+                }
+                .meets()
+        );
     }
 
     #[test]
@@ -284,10 +311,10 @@ mod tests {
 
     #[test]
     fn settings_are_checked() {
-        let s = |extra: &str| -> Result<Plan, String> {
+        let s = |extra: &str| -> Result<SearchPlan, String> {
             let t: toml::Table = toml::from_str(&format!("start = \"50/s\"\n{extra}")).unwrap();
             let s: Search = t.try_into().map_err(|e: toml::de::Error| e.to_string())?;
-            Plan::from_config(&s)
+            SearchPlan::from_config(&s)
         };
         assert_eq!(s("").unwrap().max, 50_000.0);
         assert_eq!(s("precision = \"10%\"").unwrap().precision, 0.1);
