@@ -101,7 +101,7 @@ fn the_search_finds_the_demo_capacity_within_ten_percent() {
         csv.starts_with("Offered/s,Achieved/s") && csv.contains("\n400,"),
         "{csv}"
     );
-    assert!(read("capacity.md").contains(&format!("Capacity of capacity (budget ci)")));
+    assert!(read("capacity.md").contains("Capacity of capacity (budget ci)"));
     assert!(c["steps"][3]["reasons"][0]
         .as_str()
         .unwrap()

@@ -13,6 +13,7 @@ mod pipeline;
 mod progress;
 mod report;
 mod run;
+mod saved;
 mod search;
 
 pub use capacity::capacity;

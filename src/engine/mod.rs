@@ -4,13 +4,16 @@
 
 mod code;
 mod connect;
+mod connector;
 mod cookies;
 mod grpc;
 mod h2;
 mod http;
+mod known;
 mod limits;
 mod log;
 mod open;
+mod record;
 mod request;
 mod response;
 mod shape;

@@ -3,7 +3,6 @@
 //! Nothing on the request path is shared with other threads except atomics.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::Instant as TokioInstant;
 
-use super::http::Connector;
+use super::connector::Connector;
 use super::log::Log;
 use super::open::{schedule, Arrivals, Schedule};
 use super::shape::{Live, Shape};
@@ -96,47 +95,11 @@ pub struct Worker {
     log: Arc<Log>,
     schedule_lag: Cell<Duration>,
     timer_delays: RefCell<Latency>,
-    names: Arc<Names>,
+    pub(super) names: Arc<Names>,
     /// This thread's copy of what it has looked up in `names`.
-    known: RefCell<Known>,
+    pub(super) known: RefCell<super::known::Known>,
     /// Body buffers dropped replies gave back (see `code::Reply`).
     bodies: RefCell<Vec<Vec<u8>>>,
-}
-
-/// Names Rust tasks used on this thread, and their indices: looked up once a request,
-/// with FNV-1a (SipHash cost 2% of a request here; nothing here needs its defence).
-#[derive(Default)]
-struct Known {
-    endpoints: HashMap<String, usize, Fnv>,
-    /// By endpoint, then check: looked up without allocating a key.
-    checks: HashMap<usize, HashMap<String, usize, Fnv>, Fnv>,
-    metrics: HashMap<String, usize, Fnv>,
-    /// gRPC methods Rust tasks called, by the name they gave.
-    grpc: HashMap<String, Arc<crate::config::grpc::GrpcMethod>, Fnv>,
-}
-
-#[derive(Default, Clone, Copy)]
-struct Fnv;
-
-impl std::hash::BuildHasher for Fnv {
-    type Hasher = FnvHasher;
-    fn build_hasher(&self) -> FnvHasher {
-        FnvHasher(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-struct FnvHasher(u64);
-
-impl std::hash::Hasher for FnvHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 impl Worker {
@@ -245,39 +208,6 @@ impl Worker {
         }
     }
 
-    /// The index of the endpoint a Rust task calls `name`; the recorder has room for it.
-    /// The gRPC method a Rust task calls by `name`, from `[grpc] protos`.
-    pub fn grpc_method(&self, name: &str) -> Result<Arc<crate::config::grpc::GrpcMethod>, Failure> {
-        if let Some(m) = self.known.borrow().grpc.get(name) {
-            return Ok(m.clone());
-        }
-        let pool = self.plan.protos.as_ref().ok_or_else(|| {
-            Failure::Code(
-                "User::grpc calls methods of [grpc] protos: name the .proto files in the config"
-                    .into(),
-            )
-        })?;
-        let m = crate::config::grpc::method(pool, name).map_err(Failure::Code)?;
-        self.known
-            .borrow_mut()
-            .grpc
-            .insert(name.to_string(), m.clone());
-        Ok(m)
-    }
-
-    pub fn endpoint_id(&self, name: &str, method: &str) -> usize {
-        if let Some(&i) = self.known.borrow().endpoints.get(name) {
-            return i;
-        }
-        let i = self.names.endpoint(name, method);
-        self.known
-            .borrow_mut()
-            .endpoints
-            .insert(name.to_string(), i);
-        self.recorder.borrow_mut().grow(i + 1, 0);
-        i
-    }
-
     /// A body buffer a reply gave back, or a new one.
     pub fn spare_body(&self) -> Vec<u8> {
         self.bodies.borrow_mut().pop().unwrap_or_default()
@@ -290,36 +220,6 @@ impl Worker {
             body.clear();
             spare.push(body);
         }
-    }
-
-    /// The index of soft check `check` on `endpoint`.
-    pub fn check_id(&self, endpoint: usize, check: &str) -> usize {
-        let known = self
-            .known
-            .borrow()
-            .checks
-            .get(&endpoint)
-            .and_then(|c| c.get(check).copied());
-        if let Some(i) = known {
-            return i;
-        }
-        let i = self.names.check(endpoint, check);
-        let mut k = self.known.borrow_mut();
-        k.checks
-            .entry(endpoint)
-            .or_default()
-            .insert(check.to_string(), i);
-        i
-    }
-
-    /// The index of the number `name` a Rust task records.
-    pub fn metric_id(&self, name: &str) -> usize {
-        if let Some(&i) = self.known.borrow().metrics.get(name) {
-            return i;
-        }
-        let i = self.names.metric(name);
-        self.known.borrow_mut().metrics.insert(name.to_string(), i);
-        i
     }
 
     /// Notes that an open-model arrival was handed out `lag` after its due time.

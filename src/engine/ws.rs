@@ -13,9 +13,10 @@ use tokio_tungstenite::tungstenite::{Error, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::connect::{io_failure, Dialer, Stream};
+use super::record::{failed, unsent};
 use super::request::{body_meets, extract};
 use super::response::Response;
-use super::user::{failed, unsent, Sent};
+use super::user::Sent;
 use super::worker::Worker;
 use crate::config::{PlannedStep, Target, Text, WsStep};
 use crate::metrics::Failure;

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use toml::Spanned;
 
-use super::users::{tagged_endpoint, PlannedTask, PlannedUser, Users, TRANSACTION};
+use super::step::TRANSACTION;
+use super::users::{tagged_endpoint, PlannedTask, PlannedUser, Users};
 use crate::config::{ConfigError, RequestConfig, Source, UserClass, Wait};
 
 /// The user classes and callable functions a program written in Rust brings.

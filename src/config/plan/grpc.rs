@@ -9,7 +9,8 @@ use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
 use toml::Spanned;
 
 use super::files::beside_config;
-use crate::config::{Config, ConfigError, Source};
+use super::users::KnownNames;
+use crate::config::{Config, ConfigError, RequestConfig, Source};
 
 /// The metric a server-streaming call records each message's time in.
 pub const MESSAGE_MS: &str = "message_ms";
@@ -114,4 +115,33 @@ pub(super) fn check_message(
             let why = format!("message is not a {}: {e}", method.input.full_name());
             source.error(text.span(), why)
         })
+}
+
+/// A gRPC step's method, checked against what else the step says.
+pub(super) fn plan_grpc(
+    spanned: &Spanned<RequestConfig>,
+    name: &Spanned<String>,
+    source: &Source,
+    known: &KnownNames<'_>,
+) -> Result<std::sync::Arc<super::grpc::GrpcMethod>, ConfigError> {
+    let r = spanned.get_ref();
+    let at = |msg: String| source.error(name.span(), msg);
+    let http_keys = [
+        ("path", r.path.is_some()),
+        ("method", r.method.is_some()),
+        ("body", r.body.is_some()),
+        ("json", r.json.is_some()),
+    ];
+    if let Some((key, _)) = http_keys.iter().find(|(_, set)| *set) {
+        return Err(at(format!(
+            "a gRPC step has no `{key}`: the method is its path, `message` its body"
+        )));
+    }
+    let pool = known.grpc.as_ref().ok_or_else(|| {
+        at(
+            "grpc steps need the services' definitions: add [grpc] protos = [\"service.proto\"]"
+                .into(),
+        )
+    })?;
+    super::grpc::method(pool, name.get_ref()).map_err(at)
 }

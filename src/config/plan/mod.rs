@@ -6,7 +6,9 @@
 mod code;
 mod files;
 pub mod grpc;
+mod http;
 mod shape;
+mod step;
 mod target;
 mod users;
 mod ws;
@@ -22,10 +24,8 @@ use super::{
 };
 pub use code::{CodeClass, CodeTask, CodeUsers};
 pub use files::Feeder;
-pub use users::{
-    Expectation, Extract, PlannedStep, PlannedTask, PlannedUser, Reading, Repeat, StepKind, WsStep,
-    TRANSACTION,
-};
+pub use step::{Expectation, Extract, PlannedStep, Reading, Repeat, StepKind, WsStep, TRANSACTION};
+pub use users::{PlannedTask, PlannedUser};
 
 /// Values given on the command line or through the Locust setup's environment variables,
 /// as `config::Settings` resolved them (or as a program using the library sets them).

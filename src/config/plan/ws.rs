@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use toml::Spanned;
 
-use super::users::{compile, plan_extract, tagged_endpoint, KnownNames, Users};
+use super::step::plan_extract;
+use super::users::{compile, tagged_endpoint, KnownNames, Users};
 use crate::config::{
     ConfigError, Expectation, PlannedStep, RequestConfig, Source, StepKind, Text, WsStep,
 };
@@ -159,7 +160,7 @@ pub(super) fn plan_step(
     let mut planned = request(endpoint, step, path, body, headers, r, extract);
     planned.when = r.when.as_ref().map(&mut compile).transpose()?;
     if let Some(rep) = &r.repeat {
-        planned.repeat = Some(super::users::plan_repeat(rep, source, &mut compile)?);
+        planned.repeat = Some(super::step::plan_repeat(rep, source, &mut compile)?);
     }
     Ok(planned)
 }
