@@ -468,3 +468,69 @@ fn the_dockerfile_passes_hadolint() {
         String::from_utf8_lossy(&done.stdout)
     );
 }
+
+/// The action installs a release for `version` (or the ref it was used at): a major tag,
+/// which the release workflow moves but makes no release for, resolves to that major's
+/// newest release (issue 26: `@v1` ran `gh release download v1` and failed). Checked on
+/// a fixture of releases, with the script the install step runs.
+#[test]
+fn the_action_resolves_a_major_tag_to_its_newest_release() {
+    let releases = "v1.10.0\nv2.0.0-rc.1\nv1.2.3\nv1.9.12\nv0.9.0\nnightly\nv1.2.10\n";
+    let resolve = |reference: &str| {
+        let mut child = Command::new("bash")
+            .args(["deploy/action/release-tag.sh", reference])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(releases.as_bytes())
+            .unwrap();
+        let done = child.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&done.stdout).trim().to_string();
+        (
+            done.status.code(),
+            said,
+            String::from_utf8_lossy(&done.stderr).into_owned(),
+        )
+    };
+    assert_eq!(resolve("v1").1, "v1.10.0");
+    assert_eq!(resolve("v1.2").1, "v1.2.10");
+    assert_eq!(resolve("v1.2.3").1, "v1.2.3");
+    assert_eq!(
+        resolve("main").1,
+        "v1.10.0",
+        "a branch: the newest release, no rc"
+    );
+    assert_eq!(resolve("v0").1, "v0.9.0");
+    let (code, _, err) = resolve("v2");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no release matches v2"), "{err}");
+    assert_eq!(resolve("v1.2.4").0, Some(2), "a version with no release");
+    let action = std::fs::read_to_string("action.yml").unwrap();
+    assert!(action.contains("deploy/action/release-tag.sh\" \"$REF\""));
+}
+
+/// bash 3.2 (macOS runners) with `set -u` stops on `"${a[@]}"` of an empty array: the
+/// action's scripts expand no array but `flags`, which starts with values (issue 26).
+#[test]
+fn the_action_expands_no_array_that_can_be_empty() {
+    let action = std::fs::read_to_string("action.yml").unwrap();
+    let mut expanded: Vec<&str> = action
+        .match_indices("\"${")
+        .filter_map(|(i, _)| action[i + 3..].split_once("[@]}").map(|(name, _)| name))
+        .filter(|name| name.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        .collect();
+    expanded.sort();
+    expanded.dedup();
+    assert_eq!(expanded, ["flags"]);
+    assert!(
+        action.contains("flags=(-c \"$CONFIG\""),
+        "flags starts with values"
+    );
+}

@@ -66,7 +66,6 @@ impl<'a> Search<'a> {
                 "scenario {name:?} searches for capacity: its steps are the search's, so it can have no stages or include"
             )));
         }
-        base.scenario = Some(name.clone());
         let users = base
             .users
             .or(scenario.and_then(|s| s.max_users.or(s.users)));
