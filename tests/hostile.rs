@@ -117,7 +117,9 @@ fn a_forged_or_contradictory_result_is_refused_saying_what_disagrees() {
         ),
     ];
     for (i, (text, words)) in cases.iter().enumerate() {
-        let e = perfgate::metrics::RunResult::from_json(text).unwrap_err();
+        let e = perfgate::metrics::RunResult::from_json(text)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(words), "case {i}: {e}");
         let path = write(&dir, &format!("forged{i}.json"), text);
         let out = perfgate()

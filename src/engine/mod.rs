@@ -32,8 +32,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{Model, Plan};
 use crate::metrics::{
-    Collector, Generator, GitInfo, Latency, LoadChange, LoadModel, Names, RunResult, ScenarioInfo,
-    StopReason,
+    Collector, Generator, GitInfo, Latency, LoadChange, LoadModel, Names, Overload, RunResult,
+    ScenarioInfo, StopReason,
 };
 
 pub use code::{fail, Outcome, Reply, Request};
@@ -242,9 +242,10 @@ pub async fn run(
     if crashed > 0 {
         let why = crash.unwrap_or_default();
         errln!("error: {crashed} virtual users stopped on an internal error (a perfgate bug; please report it): {why}");
-        generator.notes.push(format!(
-            "{crashed} virtual users stopped on an internal error: {why}"
-        ));
+        generator.notes.push(Overload::UsersLost {
+            users: crashed,
+            first: why,
+        });
     }
     judge_generator(&mut generator, wall);
     // A segment reports its share: merged, the segments add up to the whole run.
@@ -359,34 +360,23 @@ fn judge_generator(g: &mut Generator, wall: f64) {
     // machine, say): either way requests waited for perfgate.
     let wanted = share(g.cpu_seconds + g.wait_seconds, g.threads.max(1));
     if busy > 0.9 {
-        let what = if cores_used == g.threads {
-            format!("{} threads", g.threads)
-        } else {
-            let s = if cores_used == 1 { "" } else { "s" };
-            format!("{cores_used} core{s} ({} threads)", g.threads)
-        };
-        g.notes.push(format!(
-            "load generator CPU at {:.0}% of its {what}",
-            busy * 100.0
-        ));
+        g.notes.push(Overload::Cpu {
+            busy,
+            cores: cores_used,
+            threads: g.threads,
+        });
     } else if wanted > 0.9 {
-        g.notes.push(format!(
-            "load generator threads were running or waiting for a core {:.0}% of the time (CPU {:.0}%)",
-            wanted * 100.0,
-            busy * 100.0
-        ));
+        g.notes.push(Overload::Waiting { wanted, busy });
     }
     if g.schedule_lag_ms > 100.0 {
-        g.notes.push(format!(
-            "load generator fell {:.0} ms behind its arrival schedule",
-            g.schedule_lag_ms
-        ));
+        g.notes.push(Overload::ScheduleLag {
+            ms: g.schedule_lag_ms,
+        });
     }
     if g.timer_delay_p99_ms > 100.0 {
-        g.notes.push(format!(
-            "load generator threads were busy: 1% of ready work waited over {:.0} ms for them",
-            g.timer_delay_p99_ms
-        ));
+        g.notes.push(Overload::TimerDelay {
+            ms: g.timer_delay_p99_ms,
+        });
     }
     g.overloaded = !g.notes.is_empty();
 }
@@ -413,9 +403,14 @@ mod tests {
         // Two threads pinned to one core: 9.5 CPU-seconds in 10 s is that core, full.
         let pinned = judged(2, 1, 9.5);
         assert!(pinned.overloaded);
+        let busy = 0.95;
         assert_eq!(
             pinned.notes,
-            ["load generator CPU at 95% of its 1 core (2 threads)"]
+            [Overload::Cpu {
+                busy,
+                cores: 1,
+                threads: 2
+            }]
         );
     }
 
@@ -425,9 +420,10 @@ mod tests {
         assert!(!g.overloaded, "70% of one thread");
         g.wait_seconds = 2.5;
         judge_generator(&mut g, 10.0);
-        assert_eq!(
-            g.notes,
-            ["load generator threads were running or waiting for a core 95% of the time (CPU 70%)"]
+        assert!(
+            matches!(g.notes[..], [Overload::Waiting { wanted, busy }] if (wanted - 0.95).abs() < 1e-9 && (busy - 0.7).abs() < 1e-9),
+            "{:?}",
+            g.notes
         );
     }
 
@@ -438,18 +434,12 @@ mod tests {
         g.schedule_lag_ms = 250.0;
         g.timer_delay_p99_ms = 99.0;
         judge_generator(&mut g, 10.0);
-        assert_eq!(
-            g.notes,
-            ["load generator fell 250 ms behind its arrival schedule"]
-        );
+        assert_eq!(g.notes, [Overload::ScheduleLag { ms: 250.0 }]);
         g.notes.clear();
         g.schedule_lag_ms = 3.0;
         g.timer_delay_p99_ms = 140.0;
         judge_generator(&mut g, 10.0);
         assert!(g.overloaded);
-        assert_eq!(
-            g.notes,
-            ["load generator threads were busy: 1% of ready work waited over 140 ms for them"]
-        );
+        assert_eq!(g.notes, [Overload::TimerDelay { ms: 140.0 }]);
     }
 }

@@ -57,7 +57,7 @@ pub enum Note {
         generator_overloaded: bool,
     },
     /// Inconclusive: the load generator was the bottleneck, for these reasons.
-    GeneratorOverloaded(Vec<String>),
+    GeneratorOverloaded(Vec<crate::metrics::Overload>),
     /// Inconclusive: one segment ("2/4"), or some ("1,3/4"), judged alone, which cannot
     /// pass (its throughput is a share, its percentiles a sample of the whole).
     LoneSegment(String),

@@ -142,8 +142,83 @@ pub struct Generator {
     #[serde(default)]
     pub timer_delay_p99_ms: f64,
     pub overloaded: bool,
-    /// Why it was judged overloaded, in words (also: virtual users lost to a perfgate bug).
-    pub notes: Vec<String>,
+    /// Why it was judged overloaded (also: virtual users lost to a perfgate bug);
+    /// `report::words::overload` says each.
+    #[serde(deserialize_with = "overloads")]
+    pub notes: Vec<Overload>,
+}
+
+/// Why a saved result could not be read, or was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultError {
+    /// The file could not be read.
+    #[error("cannot read {}: {why}", path.display())]
+    Unreadable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        why: std::io::Error,
+    },
+    /// The file's content was refused.
+    #[error("{}: {why}", path.display())]
+    In {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it was refused.
+        why: Box<ResultError>,
+    },
+    /// Not JSON at all.
+    #[error("not JSON: {0}")]
+    NotJson(serde_json::Error),
+    /// JSON without a `schema_version`.
+    #[error("not a perfgate result (no schema_version)")]
+    NotAResult,
+    /// A result of another version.
+    #[error("schema_version {0} is not supported (this perfgate reads {SCHEMA_VERSION})")]
+    Version(u64),
+    /// A field missing, of the wrong type, or unknown.
+    #[error("malformed result: {0}")]
+    Malformed(serde_json::Error),
+    /// Figures that disagree (a forged or corrupt result), duplicate keys.
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+/// Why the load generator was the bottleneck, as data; the words are the report's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Overload {
+    /// Its CPU was `busy` (a fraction) of `cores` cores, running `threads` threads.
+    Cpu { busy: f64, cores: u32, threads: u32 },
+    /// Its threads were running or waiting for a core `wanted` of the time (a
+    /// fraction), their CPU `busy`.
+    Waiting { wanted: f64, busy: f64 },
+    /// Open-model arrivals were handed out up to `ms` after they were due.
+    ScheduleLag { ms: f64 },
+    /// 1% of ready work waited over `ms` for a worker thread.
+    TimerDelay { ms: f64 },
+    /// Virtual users stopped on an internal error (a perfgate bug), the first's words.
+    UsersLost { users: u64, first: String },
+    /// A reason as words, from a result written before reasons were data.
+    Said { words: String },
+}
+
+/// The generator's notes: data, or the words results written before held.
+fn overloads<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Overload>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Words(String),
+        Data(Overload),
+    }
+    let notes = Vec::<Either>::deserialize(d)?;
+    Ok(notes
+        .into_iter()
+        .map(|n| match n {
+            Either::Words(words) => Overload::Said { words },
+            Either::Data(o) => o,
+        })
+        .collect())
 }
 
 /// Counts and latencies for one endpoint or the whole run.
@@ -360,29 +435,28 @@ impl RunResult {
     }
 
     /// Reads a saved result, checking its schema version.
-    pub fn load(path: &Path) -> Result<RunResult, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Self::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<RunResult, ResultError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ResultError::Unreadable {
+            path: path.to_path_buf(),
+            why: e,
+        })?;
+        Self::from_json(&text).map_err(|e| ResultError::In {
+            path: path.to_path_buf(),
+            why: Box::new(e),
+        })
     }
 
     /// Parses and checks a saved result: see `validate` for what is refused.
-    pub fn from_json(text: &str) -> Result<RunResult, String> {
-        let probe: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-        super::validate::no_duplicate_keys(text).map_err(|e| format!("refused: {e}"))?;
+    pub fn from_json(text: &str) -> Result<RunResult, ResultError> {
+        let probe: serde_json::Value = serde_json::from_str(text).map_err(ResultError::NotJson)?;
+        super::validate::no_duplicate_keys(text).map_err(ResultError::Refused)?;
         match probe.get("schema_version").and_then(|v| v.as_u64()) {
             Some(v) if v == SCHEMA_VERSION as u64 => {}
-            Some(v) => {
-                return Err(format!(
-                    "schema_version {v} is not supported (this perfgate reads {SCHEMA_VERSION})"
-                ))
-            }
-            None => return Err("not a perfgate result (no schema_version)".into()),
+            Some(v) => return Err(ResultError::Version(v)),
+            None => return Err(ResultError::NotAResult),
         }
-        let mut r: RunResult =
-            serde_json::from_value(probe).map_err(|e| format!("malformed result: {e}"))?;
-        super::validate::consistent(&r).map_err(|e| format!("refused: {e}"))?;
+        let mut r: RunResult = serde_json::from_value(probe).map_err(ResultError::Malformed)?;
+        super::validate::consistent(&r).map_err(ResultError::Refused)?;
         r.refresh();
         Ok(r)
     }
@@ -395,4 +469,34 @@ impl RunResult {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reasons are data now; results written when they were words still read.
+    #[test]
+    fn generator_reasons_read_as_data_or_as_old_words() {
+        let g: Generator = serde_json::from_str(
+            r#"{"threads":2,"cores":2,"cpu_seconds":1,"schedule_lag_ms":0,"overloaded":true,
+                "notes":["load generator CPU at 95% of its 2 threads",
+                         {"kind":"schedule_lag","ms":250.0}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            g.notes,
+            [
+                Overload::Said {
+                    words: "load generator CPU at 95% of its 2 threads".into()
+                },
+                Overload::ScheduleLag { ms: 250.0 }
+            ]
+        );
+        let again: Generator = serde_json::from_str(&serde_json::to_string(&g).unwrap()).unwrap();
+        assert_eq!(again.notes, g.notes);
+        let wrong = r#"{"threads":1,"cores":1,"cpu_seconds":1,"schedule_lag_ms":0,
+            "overloaded":true,"notes":[{"kind":"cpu","busy":"x"}]}"#;
+        assert!(serde_json::from_str::<Generator>(wrong).is_err());
+    }
 }

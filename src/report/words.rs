@@ -4,6 +4,7 @@
 use super::format::{seconds, signed_pct, subject, symbol, value};
 use crate::config::Segments;
 use crate::gate::{Check, Note, Objective, Outcome};
+use crate::metrics::Overload;
 use crate::regress::{Change, Comparison, Shortfall, Which, Why, MIN_INTERVALS};
 
 /// What every report says when the target's certificate was not verified.
@@ -114,7 +115,7 @@ pub fn note(n: &Note) -> String {
         }
         Note::GeneratorOverloaded(why) => format!(
             "inconclusive: the load generator was the bottleneck ({}); the numbers describe perfgate, not the service",
-            why.join("; ")
+            why.iter().map(overload).collect::<Vec<_>>().join("; ")
         ),
         Note::LoneSegment(seg) => format!(
             "inconclusive: this is {} of the load alone, which can neither pass nor fail a budget; gate every segment's result together with `perfgate check` (or judge this part with --partial)",
@@ -249,6 +250,40 @@ fn shortfall(c: &Comparison, s: &Shortfall) -> String {
             let noun = if requests { "requests" } else { "samples" };
             format!("{have} {noun} ({} needs {need}{advice})", c.rule.metric)
         }
+    }
+}
+
+/// Why the load generator was the bottleneck, in words.
+pub fn overload(o: &Overload) -> String {
+    match o {
+        Overload::Cpu {
+            busy,
+            cores,
+            threads,
+        } => {
+            let what = if cores == threads {
+                format!("{threads} threads")
+            } else {
+                let s = if *cores == 1 { "" } else { "s" };
+                format!("{cores} core{s} ({threads} threads)")
+            };
+            format!("load generator CPU at {:.0}% of its {what}", busy * 100.0)
+        }
+        Overload::Waiting { wanted, busy } => format!(
+            "load generator threads were running or waiting for a core {:.0}% of the time (CPU {:.0}%)",
+            wanted * 100.0,
+            busy * 100.0
+        ),
+        Overload::ScheduleLag { ms } => {
+            format!("load generator fell {ms:.0} ms behind its arrival schedule")
+        }
+        Overload::TimerDelay { ms } => format!(
+            "load generator threads were busy: 1% of ready work waited over {ms:.0} ms for them"
+        ),
+        Overload::UsersLost { users, first } => {
+            format!("{users} virtual users stopped on an internal error: {first}")
+        }
+        Overload::Said { words } => words.clone(),
     }
 }
 
