@@ -84,7 +84,7 @@ async fn batch_verify_proofs(u: &mut User) -> Outcome {
 }
 
 /// The ProofMessengerUser's tasks, shared with the PeakHourUser.
-fn proof_messenger(c: perfgate::code::Class) -> perfgate::code::Class {
+fn proof_messenger(c: perfgate::Class) -> perfgate::Class {
     c.task(50, verify_login_proof)
         .task(30, verify_transaction_proof)
         .task(15, verify_biometric_proof)

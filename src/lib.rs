@@ -4,29 +4,31 @@
 //! drives realistic HTTP load at the service, measures it (HdrHistograms, no coordinated
 //! omission in the open model), and judges the result against the budget.
 //!
-//! The pipeline: [`config::Settings`] (flags over environment variables) and
-//! [`config::Config`] → [`config::Plan`] → [`engine::run`] → [`metrics::RunResult`] →
-//! [`gate::evaluate`] (with [`regress::compare`] against a baseline) → a
-//! [`gate::Verdict`] → [`report`]s and an [`exit::Exit`] code. The binary's subcommands
-//! are thin files in [`app`] over one shared pipeline.
+//! The pipeline: [`Settings`] (flags over environment variables) and [`Config`] →
+//! [`Plan`] → [`run`] → [`RunResult`] → [`evaluate`] (and a comparison with a baseline)
+//! → a [`Verdict`] → reports and an exit code. The binary's subcommands are thin files
+//! over one shared pipeline (README, "Architecture").
 //!
-//! The library's surface, re-exported here: [`Config`], [`Settings`], [`Plan`] and
-//! [`Overrides`] to plan a run; [`run`] and [`RunOptions`] to drive it; [`RunResult`],
-//! the one report model every stage reads; [`Budget`], [`evaluate`] and [`Verdict`] to
-//! judge it; [`DemoServer`] as a target. The modules stay public for what the
-//! integration tests and the binary reach into, but these are the names to build on.
+//! The library's surface is what this page lists: the [`prelude`] and [`Test`] for load
+//! tests written in Rust (docs/code.md); [`Config`], [`Plan`] and [`Overrides`] to plan a
+//! run (with [`CodeUsers`] for users written in Rust); [`run`] and [`RunOptions`] to
+//! drive it; [`RunResult`], the one report model every stage reads (and
+//! [`RunResult::load`] to read a saved one); [`Budget`], [`evaluate`] and [`Verdict`] to
+//! judge it; [`DemoServer`] as a target.
 //!
 //! ```no_run
 //! use perfgate::{Config, DemoServer, Knobs, Overrides, Plan, RunOptions};
 //!
 //! let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
 //! let (config, source) = Config::parse("perfgate.toml", perfgate::EXAMPLE_CONFIG).unwrap();
-//! let overrides = Overrides { host: Some(demo.url()), duration: Some(perfgate::config::Dur::parse("5s").unwrap()), ..Default::default() };
+//! let overrides = Overrides { host: Some(demo.url()), duration: Some(perfgate::Dur::parse("5s").unwrap()), ..Default::default() };
 //! let plan = Plan::build(&config, &source, &overrides).unwrap();
 //! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 //! let result = rt.block_on(perfgate::run(plan, RunOptions::default(), std::future::pending()));
 //! assert_eq!(result.total.requests, demo.served().values().flat_map(|m| m.values()).sum::<u64>());
 //! ```
+
+#![warn(missing_docs)]
 
 /// `println!` that shrugs off a closed stdout (`perfgate run | head`): the result files,
 /// the reports and the exit code matter more than the terminal's copy.
@@ -53,30 +55,49 @@ macro_rules! errln {
     }};
 }
 
-pub mod app;
-pub mod cli;
-pub mod code;
+mod app;
+mod cli;
+mod code;
+mod dashboard;
+mod exit;
+mod import;
+
+// The layers below, reached by the integration tests and benches; not the API (the
+// names above are): they may change in any release.
+#[doc(hidden)]
 pub mod config;
-pub mod dashboard;
+#[doc(hidden)]
 pub mod demo;
+#[doc(hidden)]
 pub mod engine;
-pub mod exit;
+#[doc(hidden)]
 pub mod export;
 #[doc(hidden)]
 pub mod fuzz;
+#[doc(hidden)]
 pub mod gate;
+#[doc(hidden)]
 pub mod history;
-pub mod import;
+#[doc(hidden)]
 pub mod metrics;
+#[doc(hidden)]
 pub mod regress;
+#[doc(hidden)]
 pub mod report;
 
-pub use code::{prelude, Test};
-pub use config::{Config, Overrides, Plan, Settings};
+pub use code::{prelude, Class, Test};
+pub use config::{CodeUsers, Config, ConfigError, Dur, Overrides, Plan, Rate, Settings};
 pub use demo::{DemoServer, Knobs};
-pub use engine::{run, RunOptions};
-pub use gate::{evaluate, Budget, Verdict};
-pub use metrics::RunResult;
+pub use engine::{run, Code, Reply, Request, RunOptions, Task, User};
+pub use gate::{evaluate, Budget, Status, Verdict};
+pub use metrics::{ResultError, RunResult, StopReason};
+
+/// The `perfgate` command line (what the binary runs): parse, run, exit code.
+#[doc(hidden)]
+pub fn cli_main() -> std::process::ExitCode {
+    use clap::Parser as _;
+    app::execute(cli::Cli::parse().command, None)
+}
 
 use std::io::Write;
 use std::path::Path;
@@ -86,7 +107,7 @@ use std::path::Path;
 pub const EXAMPLE_CONFIG: &str = include_str!("../examples/perfgate.toml");
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

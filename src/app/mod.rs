@@ -22,7 +22,7 @@ pub use compare::compare;
 pub use demo::demo;
 pub use history::history;
 pub use import::import;
-pub use init::{init, WORKFLOW};
+pub use init::init;
 pub use report::report;
 pub use run::run;
 

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use crate::config::{CodeClass, CodeTask, Dur, Wait};
 use crate::engine::Code;
-pub use crate::engine::{fail, Outcome, Reply, Request, Task, User};
+pub use crate::engine::{fail, Outcome, Reply, Task, User};
 
 /// What a program using the API needs, in one `use perfgate::prelude::*;`.
 pub mod prelude {
@@ -114,6 +114,7 @@ pub fn between(lo: Duration, hi: Duration) -> Wait {
     Wait::Between([Dur(lo), Dur(hi)])
 }
 
+/// The same wait `d` after every task.
 pub fn constant(d: Duration) -> Wait {
     Wait::Constant(Dur(d))
 }
@@ -125,7 +126,9 @@ pub fn pacing(d: Duration) -> Wait {
 
 /// `2.s()`, `500.ms()`.
 pub trait DurationExt {
+    /// This many seconds.
     fn s(self) -> Duration;
+    /// This many milliseconds.
     fn ms(self) -> Duration;
 }
 

@@ -13,6 +13,8 @@ pub struct Knob {
     pub error_rate: f64,
 }
 
+/// What the demo service does wrong on purpose: added latency, jitter, errors, stalls
+/// and a capacity, per endpoint (`perfgate demo --latency ... --error-rate ...`).
 #[derive(Clone, Debug, Default)]
 pub struct Knobs {
     /// Per endpoint path; "*" applies to every endpoint without its own.

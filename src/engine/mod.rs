@@ -50,6 +50,9 @@ pub use user::User;
 /// Returning `Some` stops the run with that reason (e.g. an `abort_on_fail` objective).
 pub type Hook<'a> = Box<dyn FnMut(&Collector, f64) -> Option<StopReason> + 'a>;
 
+/// What a run needs besides its plan: where its result says it ran, what to log, a
+/// hook called once a second (progress, exports, `abort_on_fail`), steering, and the
+/// functions of tasks written in Rust.
 #[derive(Default)]
 pub struct RunOptions<'a> {
     pub environment: Option<String>,

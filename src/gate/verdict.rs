@@ -16,6 +16,7 @@ pub enum Outcome {
     NoData,
 }
 
+/// The verdict in a word.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -171,6 +172,8 @@ impl Verdict {
     }
 }
 
+/// Judges `result` by `budget`: each objective passed, failed or without data, the
+/// alerts, and notes (inconclusive, interrupted, dropped arrivals, ...).
 pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     let where_ = budget.environment.as_deref().unwrap_or(&budget.name);
     // A segment carries a share of the load: its throughput says nothing alone.

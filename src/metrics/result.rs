@@ -12,6 +12,9 @@ use super::{Latency, Packed};
 /// Bumped whenever the JSON shape changes incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A run's measurements: the pivot every stage reads (schema/run-result.schema.json).
+/// The engine, an importer and a merge make one; the gate, the reports, the history and
+/// the exports read one; saved, it can be merged, gated and compared later.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunResult {
@@ -109,6 +112,7 @@ pub struct GitInfo {
     pub branch: Option<String>,
 }
 
+/// How a run ended.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {

@@ -70,6 +70,9 @@ pub enum Model {
     },
 }
 
+/// A config resolved for one run: the target, the scenario's loads, every user class
+/// with its tasks and steps planned (templates compiled, endpoints named), the files
+/// read. Made by [`Plan::build`] (or [`Plan::with_code`]); run by [`crate::run`].
 pub struct Plan {
     pub target: Target,
     /// How an https target's certificate is checked, and the client certificate.
