@@ -3,6 +3,8 @@
 #   1. with 10,000 concurrent closed-model users (think time 1-2 s) for SECONDS, as the
 #      config's users and as users written in Rust (examples/bench_get.rs), and
 #   2. on a short and a ten-times-longer run at full speed (10 users, no think time),
+#   3. with 1, 50, 300 and 1,000 endpoints (a task each, 20 users, no think time) for
+#      10 s and 60 s (AXES="endpoints" runs only this one; "users runs endpoints" all),
 # against nginx on 127.0.0.1 (pinned to core 0; perfgate to core 1). Every run is
 # bounded by its duration; load goes only to 127.0.0.1.
 #
@@ -58,9 +60,23 @@ print(f"{label:<34} peak RSS {rss/1024:7.1f} MB  {t['requests']:>9} requests  "
       f"max users {max(i['users'] for i in r['series'])}")
 PY
 }
-run "10,000 users, think 1-2 s, ${DUR}s" "$(config 10000 '{ between = ["1s", "2s"] }')" "${DUR}s"
-# The same users written in Rust: the example's class replaces the config's "bench".
-BIN=target/release/examples/bench_get BENCH_WAIT_MS=1000-2000 \
-  run "10,000 Rust users, think 1-2 s, ${DUR}s" "$(config 10000 '{ between = ["1s", "2s"] }')" "${DUR}s"
-run "10 users, no think, ${SHORT}s" "$(config 10 '{ constant = "0ms" }')" "${SHORT}s"
-run "10 users, no think, $((SHORT * 10))s" "$(config 10 '{ constant = "0ms" }')" "$((SHORT * 10))s"
+endpoints() { # N: a task and an endpoint each, all on nginx's one page
+  config 20 '{ constant = "0ms" }' | head -n -2
+  for i in $(seq 1 "$1"); do printf '[[users.tasks]]\nname = "op%d"\npath = "/?op=%d"\n' "$i" "$i"; done
+}
+AXES=${AXES:-users runs endpoints}
+if [[ $AXES == *users* ]]; then
+  run "10,000 users, think 1-2 s, ${DUR}s" "$(config 10000 '{ between = ["1s", "2s"] }')" "${DUR}s"
+  # The same users written in Rust: the example's class replaces the config's "bench".
+  BIN=target/release/examples/bench_get BENCH_WAIT_MS=1000-2000 \
+    run "10,000 Rust users, think 1-2 s, ${DUR}s" "$(config 10000 '{ between = ["1s", "2s"] }')" "${DUR}s"
+fi
+if [[ $AXES == *runs* ]]; then
+  run "10 users, no think, ${SHORT}s" "$(config 10 '{ constant = "0ms" }')" "${SHORT}s"
+  run "10 users, no think, $((SHORT * 10))s" "$(config 10 '{ constant = "0ms" }')" "$((SHORT * 10))s"
+fi
+if [[ $AXES == *endpoints* ]]; then
+  for n in 1 50 300 1000; do
+    for d in 10 60; do run "$n endpoints, 20 users, ${d}s" "$(endpoints "$n")" "${d}s"; done
+  done
+fi

@@ -11,24 +11,30 @@ use serde::{Deserialize, Serialize};
 /// Highest latency recorded exactly: 100 s. Slower samples are clamped to it.
 const HIGHEST_US: u64 = 100_000_000;
 
-/// A latency histogram: microsecond resolution, 3 significant digits.
+/// A latency histogram: microsecond resolution, 3 significant digits. It grows with
+/// the values recorded (an empty one holds no counters; one of values up to 2 ms, 16 KB;
+/// up to 100 s, ~147 KB), so an endpoint costs what its data needs; growing happens
+/// only on a new maximum, never per request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Latency(Histogram<u64>);
 
 impl Default for Latency {
     fn default() -> Self {
-        Latency(Histogram::new_with_bounds(1, HIGHEST_US, 3).expect("valid bounds"))
+        Latency(Histogram::new(3).expect("3 significant digits"))
     }
 }
 
 impl Latency {
+    #[inline]
     pub fn record_us(&mut self, us: u64) {
-        self.0.saturating_record(us.clamp(1, HIGHEST_US));
+        // Grows on a new maximum (saturating_record would clamp to the current range).
+        // Clamped to 100 s, a value is always within what it can grow to.
+        let _ = self.0.record(us.clamp(1, HIGHEST_US));
     }
 
     /// `n` samples of the same value (an imported histogram's bucket).
     pub fn record_n_us(&mut self, us: u64, n: u64) {
-        self.0.saturating_record_n(us.clamp(1, HIGHEST_US), n);
+        let _ = self.0.record_n(us.clamp(1, HIGHEST_US), n);
     }
 
     /// Adds every sample of `other` (exact: bucket counts add).
@@ -103,6 +109,12 @@ impl Latency {
         let h: Histogram<u64> = Deserializer::new()
             .deserialize(&mut &bytes[..])
             .map_err(|e| format!("histogram is not HdrHistogram V2: {e:?}"))?;
+        if h.lowest_equivalent(h.max()) > HIGHEST_US {
+            return Err(format!(
+                "histogram out of range: a value of {} µs (perfgate records up to {HIGHEST_US})",
+                h.max()
+            ));
+        }
         let mut out = Latency::default();
         out.0
             .add(&h)
@@ -251,5 +263,68 @@ mod tests {
         for p in [50.0, 95.0, 99.0, 99.9] {
             assert_eq!(a.percentile_us(p), all.percentile_us(p));
         }
+    }
+
+    /// Issue 36: histograms that grow with their data give the same percentiles,
+    /// merges and encodings as the full-range ones they replace, read histograms those
+    /// wrote, and cost what their data needs.
+    #[test]
+    fn growing_histograms_answer_as_full_range_ones_did() {
+        let full = || Histogram::<u64>::new_with_bounds(1, HIGHEST_US, 3).unwrap();
+        let (mut old, mut new) = (full(), Latency::default());
+        let (mut old_b, mut new_b) = (full(), Latency::default());
+        for i in 0..20_000u64 {
+            let us = 1 + (i * 7919) % 3_000_000;
+            old.record(us).unwrap();
+            new.record_us(us);
+            let slow = 50_000_000 + i * 13;
+            old_b.record(slow).unwrap();
+            new_b.record_us(slow);
+        }
+        old.add(&old_b).unwrap();
+        new.add(&new_b);
+        for p in [0.0, 50.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0] {
+            assert_eq!(new.percentile_us(p), old.value_at_percentile(p), "p{p}");
+        }
+        assert_eq!(
+            (new.count(), new.min_us(), new.max_us()),
+            (old.len(), old.min(), old.max())
+        );
+        assert_eq!(new.mean_us(), old.mean());
+        // A result written before this change reads into the same figures.
+        let mut bytes = Vec::new();
+        V2Serializer::new().serialize(&old, &mut bytes).unwrap();
+        let read = Latency::from_v2(&bytes).unwrap();
+        assert_eq!(
+            read.recorded().collect::<Vec<_>>(),
+            new.recorded().collect::<Vec<_>>()
+        );
+        let again = Latency::decode(&new.encode()).unwrap();
+        assert_eq!(
+            again.recorded().collect::<Vec<_>>(),
+            new.recorded().collect::<Vec<_>>()
+        );
+        // Memory: nothing before the first value; fast values stay small.
+        let mut fast = Latency::default();
+        assert!(
+            fast.0.distinct_values() <= 4_096,
+            "{}",
+            fast.0.distinct_values()
+        );
+        fast.record_us(1_500);
+        assert!(
+            fast.0.distinct_values() <= 4_096,
+            "{}",
+            fast.0.distinct_values()
+        );
+        assert!(full().distinct_values() > 16_000);
+        // Values beyond what perfgate records are refused from a file, as before.
+        let mut huge = Histogram::<u64>::new(3).unwrap();
+        huge.record(HIGHEST_US * 4).unwrap();
+        let mut bytes = Vec::new();
+        V2Serializer::new().serialize(&huge, &mut bytes).unwrap();
+        assert!(Latency::from_v2(&bytes)
+            .unwrap_err()
+            .contains("out of range"));
     }
 }
