@@ -4,7 +4,10 @@
 #      config's users and as users written in Rust (examples/bench_get.rs), and
 #   2. on a short and a ten-times-longer run at full speed (10 users, no think time),
 #   3. with 1, 50, 300 and 1,000 endpoints (a task each, 20 users, no think time) for
-#      10 s and 60 s (AXES="endpoints" runs only this one; "users runs endpoints" all),
+#      10 s and 60 s,
+#   4. with a feeder of 10,000, 1,000,000 and 5,000,000 rows, CSV and JSON, read by a
+#      header template (20 users, 5 s): peak RSS and the time until the load starts,
+# (AXES="endpoints feeders" runs only those; the default, all four)
 # against nginx on 127.0.0.1 (pinned to core 0; perfgate to core 1). Every run is
 # bounded by its duration; load goes only to 127.0.0.1.
 #
@@ -64,7 +67,7 @@ endpoints() { # N: a task and an endpoint each, all on nginx's one page
   config 20 '{ constant = "0ms" }' | head -n -2
   for i in $(seq 1 "$1"); do printf '[[users.tasks]]\nname = "op%d"\npath = "/?op=%d"\n' "$i" "$i"; done
 }
-AXES=${AXES:-users runs endpoints}
+AXES=${AXES:-users runs endpoints feeders}
 if [[ $AXES == *users* ]]; then
   run "10,000 users, think 1-2 s, ${DUR}s" "$(config 10000 '{ between = ["1s", "2s"] }')" "${DUR}s"
   # The same users written in Rust: the example's class replaces the config's "bench".
@@ -78,5 +81,33 @@ fi
 if [[ $AXES == *endpoints* ]]; then
   for n in 1 50 300 1000; do
     for d in 10 60; do run "$n endpoints, 20 users, ${d}s" "$(endpoints "$n")" "${d}s"; done
+  done
+fi
+feeder() { # rows, csv|json: a file of that many accounts
+  python3 - "$1" "$2" "$WORK/data.$2" <<'PY'
+import sys
+n, kind, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+with open(path, "w") as f:
+    if kind == "csv":
+        f.write("user,token\n")
+        for i in range(n):
+            f.write(f"user{i:08d},{i * 2654435761 % 10**12:012d}\n")
+    else:
+        f.write("[")
+        f.write(",".join(f'{{"user":"user{i:08d}","n":{i}}}' for i in range(n)))
+        f.write("]")
+PY
+  config 20 '{ constant = "0ms" }' | head -n -2
+  printf '[data.acc]\nfile = "%s"\n[[users.tasks]]\npath = "/"\nheaders = { x-user = "{{ data.acc.user }}" }\n' "$WORK/data.$2"
+}
+if [[ $AXES == *feeders* ]]; then
+  for kind in csv json; do
+    for n in 10000 1000000 5000000; do
+      cfg=$(feeder "$n" "$kind")
+      size=$(du -m "$WORK/data.$kind" | cut -f1)
+      start=$(date +%s.%N)
+      run "$n rows $kind (${size} MB), 20 users, 5s" "$cfg" 5s
+      echo "    wall $(python3 -c "print(round($(date +%s.%N) - $start - 5, 1))") s beyond the 5 s of load (start-up and the end)"
+    done
   done
 fi

@@ -181,7 +181,7 @@ impl User {
         let row = f.next_row().ok_or_else(|| {
             Failure::Data(format!(
                 "feeder {name} ran dry: each of its {} rows is used once (unique = true)",
-                f.rows.len()
+                f.len()
             ))
         })?;
         serde_json::to_value(&row).map_err(fail)

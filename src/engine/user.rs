@@ -432,7 +432,7 @@ impl User {
                 Failure::Data(format!(
                     "feeder {} ran dry: each of its {} rows is used once (unique = true)",
                     f.name,
-                    f.rows.len()
+                    f.len()
                 ))
             })?;
             rows.insert(f.name.as_str(), row);

@@ -1,13 +1,12 @@
-//! The files a config names, read in one place: CSV data for feeders, PEM certificates
-//! for `[target] ca_file` and the client certificate and key, each found beside the
+//! The files a config names: PEM certificates for `[target] ca_file` and the client
+//! certificate and key (and, in `feeder.rs`, the feeders' data), each found beside the
 //! config file.
 
-use minijinja::Value;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::Tls;
-use crate::config::{Config, ConfigError, DataOrder, Source};
+use crate::config::{Config, ConfigError, Source};
 
 /// `[target]`'s TLS settings, their files read and checked.
 pub(super) fn tls(
@@ -80,61 +79,6 @@ fn read_client(
     Ok((certs, pem))
 }
 
-/// Rows of a CSV or JSON file, handed out in order or at random, or each once.
-pub struct Feeder {
-    pub name: String,
-    pub rows: Vec<Value>,
-    pub order: DataOrder,
-    pub unique: bool,
-    next: std::sync::atomic::AtomicUsize,
-}
-
-impl Feeder {
-    /// The next row; with `unique`, None once every row has been handed out.
-    pub fn next_row(&self) -> Option<Value> {
-        let n = self.rows.len();
-        let i = match (self.order, self.unique) {
-            (DataOrder::Random, false) => fastrand::usize(..n),
-            // Unique and random: a shuffled order (fixed when the rows were read).
-            _ => self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        };
-        match self.unique {
-            true if i >= n => None,
-            true => Some(self.rows[i].clone()),
-            false => Some(self.rows[i % n].clone()),
-        }
-    }
-}
-
-/// Every `[data.*]` feeder, its rows read.
-pub(super) fn feeders(config: &Config, source: &Source) -> Result<Vec<Feeder>, ConfigError> {
-    let mut feeders = Vec::new();
-    for (name, df) in &config.data {
-        let d = df.get_ref();
-        let path = beside_config(source, &d.file);
-        let json = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
-        let mut rows = if json {
-            read_json(&path)
-        } else {
-            read_csv(&path)
-        }
-        .map_err(|e| source.error(df.span(), format!("data {name:?}: {e}")))?;
-        if d.unique && d.order == DataOrder::Random {
-            fastrand::shuffle(&mut rows);
-        }
-        feeders.push(Feeder {
-            name: name.clone(),
-            rows,
-            order: d.order,
-            unique: d.unique,
-            next: Default::default(),
-        });
-    }
-    Ok(feeders)
-}
-
 /// A path from the config, relative to the config file's folder, so `-c ci/perfgate.toml`
 /// works from anywhere.
 pub(super) fn beside_config(source: &Source, file: &std::path::Path) -> std::path::PathBuf {
@@ -164,46 +108,4 @@ fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, St
         ));
     }
     Ok(certs)
-}
-
-/// A JSON array of objects, one row each (values keep their JSON types).
-fn read_json(path: &std::path::Path) -> Result<Vec<Value>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let items: Vec<serde_json::Value> = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not a JSON array of objects: {e}", path.display()))?;
-    let mut rows = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        if !item.is_object() {
-            return Err(format!(
-                "{}: item {i} is not an object: each row is an object of named values",
-                path.display()
-            ));
-        }
-        rows.push(Value::from(minijinja::value::Serde(item)));
-    }
-    if rows.is_empty() {
-        return Err(format!("{} has no rows (an empty array)", path.display()));
-    }
-    Ok(rows)
-}
-
-fn read_csv(path: &std::path::Path) -> Result<Vec<Value>, String> {
-    let mut reader =
-        csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
-    let mut rows = Vec::new();
-    for rec in reader.records() {
-        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
-        let row: std::collections::BTreeMap<String, String> = headers
-            .iter()
-            .zip(rec.iter())
-            .map(|(h, v)| (h.to_string(), v.to_string()))
-            .collect();
-        rows.push(Value::from(minijinja::value::Serde(&row)));
-    }
-    if rows.is_empty() {
-        return Err(format!("{} has no data rows", path.display()));
-    }
-    Ok(rows)
 }

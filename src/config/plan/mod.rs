@@ -4,6 +4,7 @@
 //! loads), `users` (classes, tasks, requests), `files` (data and certificates).
 
 mod code;
+mod feeder;
 mod files;
 pub mod grpc;
 mod http;
@@ -23,7 +24,7 @@ use super::{
     Templates,
 };
 pub use code::{CodeClass, CodeTask, CodeUsers};
-pub use files::Feeder;
+pub use feeder::Feeder;
 pub use step::{Expectation, Extract, PlannedStep, Reading, Repeat, StepKind, WsStep, TRANSACTION};
 pub use users::{PlannedTask, PlannedUser};
 
@@ -229,7 +230,7 @@ impl Plan {
             endpoint_tags: u.endpoint_tags,
             templates: u.templates,
             protos: u.protos,
-            feeders: files::feeders(config, source)?,
+            feeders: feeder::feeders(config, source)?,
             budget: o.budget.clone().or_else(|| s.budget.clone()),
             names_at_run_time: code.is_some(),
         })
