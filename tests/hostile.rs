@@ -115,6 +115,30 @@ fn a_forged_or_contradictory_result_is_refused_saying_what_disagrees() {
             good.replacen("\"target\":", "\"target\": \"http://x\", \"target\":", 1),
             "appears twice",
         ),
+        // Issue 26: times that cannot be.
+        (
+            forge(&|v| v["duration_s"] = 1e308.into()),
+            "duration_s is 1e308 s but the run lasted 10 s",
+        ),
+        (
+            forge(&|v| v["ended_at"] = "2026-11-26T23:59:00Z".into()),
+            "ended_at 2026-11-26T23:59:00Z is before started_at",
+        ),
+        (
+            forge(&|v| {
+                v["started_at"] = "1970-01-01T00:00:00Z".into();
+                v["ended_at"] = "1970-01-01T00:00:10Z".into();
+            }),
+            "started_at 1970-01-01T00:00:00Z is before 2000",
+        ),
+        (
+            forge(&|v| {
+                v["started_at"] = "2999-01-01T00:00:00Z".into();
+                v["ended_at"] = "2999-01-01T00:00:10Z".into();
+            }),
+            "is in the future",
+        ),
+        (forge(&|v| v["started_at"] = "yesterday".into()), "started_at \"yesterday\" is not a time"),
     ];
     for (i, (text, words)) in cases.iter().enumerate() {
         let e = perfgate::metrics::RunResult::from_json(text)

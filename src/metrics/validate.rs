@@ -101,6 +101,7 @@ pub fn consistent(r: &RunResult) -> Result<(), String> {
             return Err(format!("{what} is {v}: it must be a number of 0 or more"));
         }
     }
+    times(r)?;
     for s in r.endpoints.iter().chain(std::iter::once(&r.total)) {
         stats(s)?;
     }
@@ -154,6 +155,39 @@ pub fn consistent(r: &RunResult) -> Result<(), String> {
                 r.total.requests, r.total.failures
             ));
         }
+    }
+    Ok(())
+}
+
+/// When a result says it ran must be a time that can be: after 2000, not in the
+/// future (10 minutes of clock skew allowed), ended after it started, and its duration
+/// no longer than that span (a second or 1% of leeway).
+fn times(r: &RunResult) -> Result<(), String> {
+    use std::time::{Duration, SystemTime};
+    let at = |what: &str, s: &str| {
+        humantime::parse_rfc3339_weak(s)
+            .map_err(|_| format!("{what} {s:?} is not a time (RFC 3339, e.g. 2026-12-01T10:00:00Z)"))
+    };
+    let (start, end) = (at("started_at", &r.started_at)?, at("ended_at", &r.ended_at)?);
+    let y2000 = SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800);
+    if start < y2000 {
+        return Err(format!("started_at {} is before 2000", r.started_at));
+    }
+    if end > SystemTime::now() + Duration::from_secs(600) {
+        return Err(format!("ended_at {} is in the future", r.ended_at));
+    }
+    let Ok(span) = end.duration_since(start) else {
+        return Err(format!(
+            "ended_at {} is before started_at {}",
+            r.ended_at, r.started_at
+        ));
+    };
+    let span = span.as_secs_f64();
+    if r.duration_s > span + (span * 0.01).max(1.0) {
+        return Err(format!(
+            "duration_s is {:e} s but the run lasted {span} s (from started_at to ended_at)",
+            r.duration_s
+        ));
     }
     Ok(())
 }
