@@ -138,7 +138,10 @@ fn a_forged_or_contradictory_result_is_refused_saying_what_disagrees() {
             }),
             "is in the future",
         ),
-        (forge(&|v| v["started_at"] = "yesterday".into()), "started_at \"yesterday\" is not a time"),
+        (
+            forge(&|v| v["started_at"] = "yesterday".into()),
+            "started_at \"yesterday\" is not a time",
+        ),
     ];
     for (i, (text, words)) in cases.iter().enumerate() {
         let e = perfgate::metrics::RunResult::from_json(text)

@@ -91,7 +91,11 @@ mod tests {
         assert_eq!(wanted(256, unlimited, Some(MACOS_OPEN_MAX)), 10_240);
         assert_eq!(wanted(256, 8_192, Some(MACOS_OPEN_MAX)), 8_192);
         assert_eq!(wanted(1_024, 524_288, None), 524_288);
-        assert_eq!(wanted(20_000, unlimited, Some(MACOS_OPEN_MAX)), 20_000, "never lower");
+        assert_eq!(
+            wanted(20_000, unlimited, Some(MACOS_OPEN_MAX)),
+            20_000,
+            "never lower"
+        );
         assert_eq!(wanted(1_024, 1_024, None), 1_024);
     }
 }

@@ -39,7 +39,8 @@ pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
             .ok_or_else(|| at("a point without a value"))?;
         let time = data["time"].as_str().unwrap_or_default();
         let tag = |key: &str| data["tags"][key].as_str().unwrap_or_default();
-        let key = (time.to_string(), tag("name").to_string());
+        let name = endpoint_name(tag("name"), tag("url"));
+        let key = (time.to_string(), name.to_string());
         let us = (value * 1000.0).round().max(0.0) as u64;
         match v["metric"].as_str().unwrap_or_default() {
             "vus" => {
@@ -50,10 +51,10 @@ pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
             "http_req_duration" => {
                 let start_us = rfc3339_us(time)
                     .ok_or_else(|| at(&format!("time {time:?} is not RFC 3339")))?;
-                let endpoint = match endpoints.iter().position(|(e, _)| e == tag("name")) {
+                let endpoint = match endpoints.iter().position(|(e, _)| e == name) {
                     Some(i) => i,
                     None => {
-                        endpoints.push((tag("name").to_string(), tag("method").to_string()));
+                        endpoints.push((name.to_string(), tag("method").to_string()));
                         endpoints.len() - 1
                     }
                 };
@@ -157,5 +158,34 @@ mod tests {
             rfc3339_us("2022-10-11T05:29:03.91100717+02:00")
         );
         assert_eq!(rfc3339_us("yesterday"), None);
+    }
+
+    #[test]
+    fn requests_named_by_their_url_are_named_by_its_path() {
+        let url = "http://127.0.0.1:8000/api/x?id=1";
+        assert_eq!(endpoint_name(url, url), "/api/x?id=1");
+        let root = "https://example.test";
+        assert_eq!(endpoint_name(root, root), "/");
+        assert_eq!(
+            endpoint_name("login", url),
+            "login",
+            "the script's own name"
+        );
+        assert_eq!(endpoint_name("not a url", "not a url"), "not a url");
+    }
+}
+
+/// An endpoint's name: the script's own `name` tag, or, where k6 names a request by its
+/// URL (its default), the URL's path, as perfgate names its own endpoints (the host is
+/// the result's target), so `[endpoints."/health"]` judges an imported run too.
+fn endpoint_name<'a>(name: &'a str, url: &str) -> &'a str {
+    if name != url {
+        return name;
+    }
+    let origin = super::origin(url);
+    match name.strip_prefix(origin.as_str()) {
+        Some("") => "/",
+        Some(path) if !origin.is_empty() => path,
+        _ => name,
     }
 }

@@ -165,10 +165,14 @@ pub fn consistent(r: &RunResult) -> Result<(), String> {
 fn times(r: &RunResult) -> Result<(), String> {
     use std::time::{Duration, SystemTime};
     let at = |what: &str, s: &str| {
-        humantime::parse_rfc3339_weak(s)
-            .map_err(|_| format!("{what} {s:?} is not a time (RFC 3339, e.g. 2026-12-01T10:00:00Z)"))
+        humantime::parse_rfc3339_weak(s).map_err(|_| {
+            format!("{what} {s:?} is not a time (RFC 3339, e.g. 2026-12-01T10:00:00Z)")
+        })
     };
-    let (start, end) = (at("started_at", &r.started_at)?, at("ended_at", &r.ended_at)?);
+    let (start, end) = (
+        at("started_at", &r.started_at)?,
+        at("ended_at", &r.ended_at)?,
+    );
     let y2000 = SystemTime::UNIX_EPOCH + Duration::from_secs(946_684_800);
     if start < y2000 {
         return Err(format!("started_at {} is before 2000", r.started_at));
