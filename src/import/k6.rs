@@ -139,6 +139,21 @@ fn rfc3339_us(time: &str) -> Option<u64> {
     u64::try_from(us - offset_s * 1_000_000).ok()
 }
 
+/// An endpoint's name: the script's own `name` tag, or, where k6 names a request by its
+/// URL (its default), the URL's path, as perfgate names its own endpoints (the host is
+/// the result's target), so `[endpoints."/health"]` judges an imported run too.
+fn endpoint_name<'a>(name: &'a str, url: &str) -> &'a str {
+    if name != url {
+        return name;
+    }
+    let origin = super::origin(url);
+    match name.strip_prefix(origin.as_str()) {
+        Some("") => "/",
+        Some(path) if !origin.is_empty() => path,
+        _ => name,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,20 +187,5 @@ mod tests {
             "the script's own name"
         );
         assert_eq!(endpoint_name("not a url", "not a url"), "not a url");
-    }
-}
-
-/// An endpoint's name: the script's own `name` tag, or, where k6 names a request by its
-/// URL (its default), the URL's path, as perfgate names its own endpoints (the host is
-/// the result's target), so `[endpoints."/health"]` judges an imported run too.
-fn endpoint_name<'a>(name: &'a str, url: &str) -> &'a str {
-    if name != url {
-        return name;
-    }
-    let origin = super::origin(url);
-    match name.strip_prefix(origin.as_str()) {
-        Some("") => "/",
-        Some(path) if !origin.is_empty() => path,
-        _ => name,
     }
 }
