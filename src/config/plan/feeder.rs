@@ -143,24 +143,51 @@ fn end(len: usize, path: &std::path::Path) -> Result<u32, String> {
     })
 }
 
-/// A JSON array of objects, one row each (values keep their JSON types).
+/// A JSON array of objects, one row each (values keep their JSON types), read as a
+/// stream: each item is copied into the rows' text as it is read, so the file is never
+/// held whole beside them.
 fn read_json(path: &std::path::Path) -> Result<Rows, String> {
-    let file = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(&file)
-        .map_err(|e| format!("{}: not a JSON array of objects: {e}", path.display()))?;
-    let (mut text, mut ends) = (String::new(), Vec::with_capacity(items.len()));
-    for (i, item) in items.iter().enumerate() {
-        let raw = item.get();
-        if !raw.starts_with('{') {
-            return Err(format!(
-                "{}: item {i} is not an object: each row is an object of named values",
-                path.display()
-            ));
-        }
-        text.push_str(raw);
-        ends.push(end(text.len(), path)?);
+    use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
+    use serde_json::value::RawValue;
+
+    struct Items<'a> {
+        text: &'a mut String,
+        ends: &'a mut Vec<u32>,
+        path: &'a std::path::Path,
     }
+    impl<'de> Visitor<'de> for Items<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array of objects")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<(), A::Error> {
+            while let Some(item) = items.next_element::<Box<RawValue>>()? {
+                let raw = item.get();
+                if !raw.starts_with('{') {
+                    return Err(A::Error::custom(format!(
+                        "item {} is not an object: each row is an object of named values",
+                        self.ends.len()
+                    )));
+                }
+                self.text.push_str(raw);
+                self.ends
+                    .push(end(self.text.len(), self.path).map_err(A::Error::custom)?);
+            }
+            Ok(())
+        }
+    }
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let (mut text, mut ends) = (String::new(), Vec::new());
+    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
+    let items = Items {
+        text: &mut text,
+        ends: &mut ends,
+        path,
+    };
+    de.deserialize_seq(items)
+        .and_then(|()| de.end())
+        .map_err(|e| format!("{}: not a JSON array of objects: {e}", path.display()))?;
     if ends.is_empty() {
         return Err(format!("{} has no rows (an empty array)", path.display()));
     }
