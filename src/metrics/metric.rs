@@ -215,8 +215,15 @@ fn intern(name: &str) -> Option<&'static str> {
 }
 
 /// "95" of "p95": a percentile from 0 to 100.
+/// `p99.9` → 99.9: 0 to 100, at most four decimals (beyond them a percentile is not
+/// one a histogram of 3 significant digits tells apart, and "p99.99999999999999999999"
+/// would read as p100).
 fn percentile(text: &str) -> Option<f64> {
-    let p: f64 = text.strip_prefix('p')?.parse().ok()?;
+    let digits = text.strip_prefix('p')?;
+    if digits.split_once('.').is_some_and(|(_, d)| d.len() > 4) {
+        return None;
+    }
+    let p: f64 = digits.parse().ok()?;
     (0.0..=100.0).contains(&p).then_some(p)
 }
 
