@@ -316,3 +316,59 @@ fn a_rust_user_speaks_grpc_and_websocket() {
         "{sent} sent, the demo got {demo_got}"
     );
 }
+
+/// Users written in Rust are a value, not a process global (issue 25): two tests run one
+/// after the other in one process, each with its own users, and the plain command line
+/// in the same process knows of neither.
+#[test]
+fn two_tests_run_one_after_another_in_one_process() {
+    use perfgate::prelude::*;
+
+    async fn health(u: &mut User) -> Outcome {
+        u.get("/health").name("first").send().await?;
+        Ok(())
+    }
+    async fn verify(u: &mut User) -> Outcome {
+        u.get("/health").name("second").send().await?;
+        Ok(())
+    }
+    let dir = temp_dir("code-two-tests");
+    let run = |out: &std::path::Path, test: perfgate::Test| {
+        let args = [
+            "demo",
+            "--scenario",
+            "smoke",
+            "--duration",
+            "1s",
+            "--quiet",
+            "--out",
+        ];
+        let mut args: Vec<String> = args.map(String::from).to_vec();
+        args.push(out.display().to_string());
+        test.main_with(&args);
+        RunResult::load(out).unwrap()
+    };
+    let class = |f: fn(perfgate::Class) -> perfgate::Class| {
+        perfgate::Test::new().user("ProofMessengerUser", 1, f)
+    };
+    let first = run(
+        &dir.join("first.json"),
+        class(|c| c.task(1, health).wait(constant(10.ms()))),
+    );
+    let second = run(
+        &dir.join("second.json"),
+        class(|c| c.task(1, verify).wait(constant(10.ms()))),
+    );
+    let names = |r: &RunResult| -> Vec<String> {
+        let mut n: Vec<String> = r
+            .endpoints
+            .iter()
+            .filter(|e| e.requests > 0 && e.name.starts_with(['f', 's']))
+            .map(|e| e.name.clone())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&first), ["first"]);
+    assert_eq!(names(&second), ["second"]);
+}

@@ -253,7 +253,10 @@ mod tests {
         for (text, needle) in [
             ("p999x = \"1ms\"", "unknown budget metric"),
             // Issue 26: it read as p100.
-            ("\"p99.99999999999999999999\" = \"1ms\"", "unknown budget metric"),
+            (
+                "\"p99.99999999999999999999\" = \"1ms\"",
+                "unknown budget metric",
+            ),
             ("p99.9 = \"1ms\"", "with quotes: \"p99.9\""),
             ("p99 = \"150\"", "no unit"),
             ("error_rate = \"abc\"", "percentage"),
