@@ -58,15 +58,16 @@ fn the_seed_users_in_rust_pass_the_seed_budget() {
         .map(|e| e.name.as_str())
         .filter(|n| !n.starts_with("task:"))
         .collect();
-    assert_eq!(
-        requests,
-        [
-            "/api/batch-verify-proofs",
-            "/api/verify-biometric-proof",
-            "/api/verify-proof",
-            "/health"
-        ]
-    );
+    // The TOML version's endpoints; /health (5% of two classes' tasks) may get no
+    // request in a 6 s run (about one run in thirty), the others always do.
+    let toml_version = [
+        "/api/batch-verify-proofs",
+        "/api/verify-biometric-proof",
+        "/api/verify-proof",
+        "/health",
+    ];
+    assert!(requests.iter().all(|r| toml_version.contains(r)), "{requests:?}");
+    assert_eq!(requests[..3], toml_version[..3], "{requests:?}");
     let valid = r.checks.iter().find(|c| c.check == "proof valid").unwrap();
     assert!(valid.passed > 0 && valid.failed == 0, "{valid:?}");
     // Each Rust task is timed whole, once per iteration.
