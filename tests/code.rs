@@ -66,7 +66,10 @@ fn the_seed_users_in_rust_pass_the_seed_budget() {
         "/api/verify-proof",
         "/health",
     ];
-    assert!(requests.iter().all(|r| toml_version.contains(r)), "{requests:?}");
+    assert!(
+        requests.iter().all(|r| toml_version.contains(r)),
+        "{requests:?}"
+    );
     assert_eq!(requests[..3], toml_version[..3], "{requests:?}");
     let valid = r.checks.iter().find(|c| c.check == "proof valid").unwrap();
     assert!(valid.passed > 0 && valid.failed == 0, "{valid:?}");
