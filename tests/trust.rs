@@ -63,6 +63,7 @@ fn rendered_values_cannot_inject_headers_or_split_requests() {
         "nothing sent with the id: {seen:?}"
     );
     let logins = server.count("/login-evil") as u64;
+    assert!(logins > 0, "the hostile login was called");
     let echo = r.endpoints.iter().find(|e| e.name == "/echo");
     let job = r.endpoints.iter().find(|e| e.name == "job");
     let failed = echo.map_or(0, |e| e.failures) + job.map_or(0, |e| e.failures);

@@ -342,14 +342,7 @@ fn run_load(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut exporter = Exporter::new(
-        &settings.exports,
-        settings.export_every.0,
-        settings.metrics_listen.as_deref(),
-        &plan.scenario,
-        budget.environment.as_deref(),
-        settings.influx_token.clone(),
-    )?;
+    let mut exporter = exporter(settings, &plan.scenario, budget)?;
     let mut steering = None;
     let mut dashboard = match &settings.dashboard {
         Some(addr) => {
@@ -404,6 +397,22 @@ fn run_load(
         result.stopped_by = Some("the dashboard".into());
     }
     Ok((result, dashboard))
+}
+
+/// The live exports the settings ask for (none: None), labelled with the scenario.
+pub(super) fn exporter(
+    settings: &Settings,
+    scenario: &str,
+    budget: &Budget,
+) -> anyhow::Result<Option<Exporter>> {
+    Exporter::new(
+        &settings.exports,
+        settings.export_every.0,
+        settings.metrics_listen.as_deref(),
+        scenario,
+        budget.environment.as_deref(),
+        settings.influx_token.clone(),
+    )
 }
 
 /// Waits for a start time every segment shares; Ctrl-C meanwhile ends perfgate at once

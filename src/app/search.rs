@@ -10,7 +10,6 @@ use crate::cli::SearchArgs;
 use crate::config::{Dur, Overrides, Plan, Rate, Search as SearchConfig, Settings};
 use crate::dashboard::{Dashboard, Frames};
 use crate::engine::{self, Code, RunOptions};
-use crate::export::Exporter;
 use crate::gate::capacity::{self, Capacity, End, SearchPlan, Step, MAX_DROPPED};
 use crate::gate::{self, Budget, Status};
 use crate::metrics::{GitInfo, RunResult, StopReason};
@@ -195,14 +194,7 @@ pub(super) fn run(s: Search<'_>, settings: &Settings, budget: &Budget) -> anyhow
         .enable_all()
         .build()?;
     let git = GitInfo::detect(&settings.ci);
-    let mut exporter = Exporter::new(
-        &settings.exports,
-        settings.export_every.0,
-        settings.metrics_listen.as_deref(),
-        &s.name,
-        budget.environment.as_deref(),
-        settings.influx_token.clone(),
-    )?;
+    let mut exporter = super::pipeline::exporter(settings, &s.name, budget)?;
     let dashboard = match &settings.dashboard {
         Some(addr) => {
             let off = "the capacity search sets the rate".to_string();
