@@ -117,6 +117,10 @@ pub struct CheckArgs {
     /// inconclusive; every report says it was partial
     #[arg(long)]
     pub partial: bool,
+    /// Merge segments of different runs (their run ids differ, or without ids they did
+    /// not run at the same time), which is refused otherwise
+    #[arg(long)]
+    pub mixed_runs: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

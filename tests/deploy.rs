@@ -190,6 +190,8 @@ fn the_action_runs_the_load_and_gates_it() {
     for (i, from) in [&ok, &bad].iter().enumerate() {
         let mut r = RunResult::load(&from.join("perfgate/result.json")).unwrap();
         r.scenario.segment = Some(format!("{}/2", i + 1));
+        // The matrix's jobs share GITHUB_RUN_ID (and its attempt), which names the run.
+        r.scenario.run = Some("github 4242.1".into());
         let folder = artifacts.join(format!("perfgate-segment-{}", i + 1));
         std::fs::create_dir_all(&folder).unwrap();
         r.save(&folder.join("result.json")).unwrap();
@@ -320,6 +322,7 @@ fn the_kubernetes_jobs_split_the_load_and_gate_the_whole() {
                 ("JOB_COMPLETION_INDEX", i.to_string()),
                 ("SEGMENT_INDEX", i.to_string()),
                 ("PERFGATE_START_AT", start.clone()),
+                ("PERFGATE_RUN_ID", "run-2".to_string()),
                 ("TARGET_HOST", demo.url()),
                 ("TEST_USERS", "8".to_string()),
                 ("TEST_DURATION", "2s".to_string()),
@@ -337,8 +340,9 @@ fn the_kubernetes_jobs_split_the_load_and_gate_the_whole() {
     for mut pod in pods {
         assert_eq!(pod.wait().unwrap().code(), Some(0));
     }
+    let folder = results.join("run-2");
     let written: Vec<PathBuf> = (0..segments)
-        .map(|i| results.join(format!("segment-{i}.json")))
+        .map(|i| folder.join(format!("segment-{i}.json")))
         .collect();
     assert!(written.iter().all(|p| p.is_file()), "{written:?}");
     // Each pod held its load until the shared start time.
@@ -356,9 +360,16 @@ fn the_kubernetes_jobs_split_the_load_and_gate_the_whole() {
     let pod = &merge_job["spec"]["template"]["spec"];
     let wait = &pod["initContainers"][0];
     let script = strings(&wait["command"])[2].replace("/results", &results.display().to_string());
+    // A stale run's results on the volume (run-1) are in their own folder: not gated.
+    std::fs::create_dir_all(results.join("run-1")).unwrap();
+    let mut stale = RunResult::load(&written[0]).unwrap();
+    stale.scenario.run = Some("run-1".into());
+    stale.save(&results.join("run-1/segment-0.json")).unwrap();
+    let run = [("PERFGATE_RUN_ID", "run-2".to_string())];
     let waited = Command::new("sh")
         .args(["-c", &script])
         .envs(data.clone())
+        .envs(run.clone())
         .env("WAIT_SECONDS", "10")
         .output()
         .unwrap();
@@ -368,17 +379,34 @@ fn the_kubernetes_jobs_split_the_load_and_gate_the_whole() {
         "{}",
         String::from_utf8_lossy(&waited.stdout)
     );
-    let (args, env) = container(pod, &data, &mounts, &[]);
+    let (args, env) = container(pod, &data, &mounts, &run);
     let out = perfgate()
         .args(&args)
-        .envs(env)
+        .envs(env.clone())
         .assert()
         .code(0)
         .get_output()
         .clone();
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("PASSED"), "{said}");
-    assert!(results.join("report.html").is_file());
+    assert!(folder.join("report.html").is_file());
+    for p in &written {
+        let r = RunResult::load(p).unwrap();
+        assert_eq!(r.scenario.run.as_deref(), Some("run-2"), "{}", p.display());
+    }
+    // A segment of the stale run copied into this run's folder is refused, by name.
+    std::fs::copy(
+        results.join("run-1/segment-0.json"),
+        folder.join("segment-9.json"),
+    )
+    .unwrap();
+    let out = perfgate().args(&args).envs(env).assert().code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("segment-9.json") && err.contains("different runs"),
+        "{err}"
+    );
+    std::fs::remove_file(folder.join("segment-9.json")).unwrap();
     let merged = merge(
         written
             .iter()
@@ -389,6 +417,82 @@ fn the_kubernetes_jobs_split_the_load_and_gate_the_whole() {
     assert_eq!(merged.scenario.segment, None);
     assert_eq!(merged.scenario.users, 8);
     assert_eq!(merged.total.requests, demo.served_on("/health"));
+}
+
+/// `deploy/kubernetes/gate.sh` ends when the merge Job ends, failed as well as complete,
+/// and exits with perfgate's exit code; it gives up (2) after its timeout. No cluster is
+/// here: a stand-in `kubectl` answers as the API server would, the Job's conditions
+/// appearing on its third poll.
+#[test]
+fn the_kubernetes_gate_returns_the_verdict_when_the_merge_fails_or_completes() {
+    let dir = temp_dir("kubernetes-gate");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let kubectl = bin.join("kubectl");
+    std::fs::write(
+        &kubectl,
+        r#"#!/bin/sh
+echo "$*" >> "$FAKE/calls"
+case "$1 $2" in
+  "get job/perfgate-merge")
+    n=$(($(cat "$FAKE/polls" 2>/dev/null || echo 0) + 1)); echo "$n" > "$FAKE/polls"
+    [ "$n" -ge 3 ] && cat "$FAKE/conditions" ;;
+  "logs job/perfgate-merge") echo "verdict: $(cat "$FAKE/conditions")" ;;
+  "get pods") cat "$FAKE/code" ;;
+  *) echo "unexpected: $*" >&2; exit 1 ;;
+esac
+exit 0
+"#,
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", kubectl.to_str().unwrap()])
+        .status()
+        .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let gate = |conditions: &str, code: &str, timeout: &str| {
+        // Polls at once, but each second when the timeout is what is tested.
+        let every = if timeout == "1" { "1" } else { "0" };
+        let fake = dir.join(format!("{}-{code}", conditions.replace(' ', "-")));
+        std::fs::create_dir_all(&fake).unwrap();
+        std::fs::write(fake.join("conditions"), conditions).unwrap();
+        std::fs::write(fake.join("code"), code).unwrap();
+        let out = Command::new("sh")
+            .args(["deploy/kubernetes/gate.sh", timeout])
+            .env("PATH", &path)
+            .env("FAKE", &fake)
+            .env("PERFGATE_POLL_SECONDS", every)
+            .output()
+            .unwrap();
+        let calls = std::fs::read_to_string(fake.join("calls")).unwrap();
+        (out, calls)
+    };
+    // A failed verdict: perfgate exited 1 and the Job failed.
+    let (out, calls) = gate("FailureTarget Failed", "1", "3600");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("verdict: FailureTarget Failed"));
+    assert_eq!(
+        calls.matches("get job/perfgate-merge").count(),
+        3,
+        "{calls}"
+    );
+    assert!(calls.contains("job-name=perfgate-merge"), "{calls}");
+    // Inconclusive is a failed Job too, with its own code; a pass completes.
+    assert_eq!(gate("Failed", "3", "3600").0.status.code(), Some(3));
+    assert_eq!(
+        gate("SuccessCriteriaMet Complete", "0", "3600")
+            .0
+            .status
+            .code(),
+        Some(0)
+    );
+    // Not ended within the timeout, or ended with no exit code: 2, said.
+    let (out, _) = gate("", "", "1");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has not ended after 1s"));
+    let (out, _) = gate("Failed", "", "3600");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without perfgate's exit code"));
 }
 
 /// Every overlay and the base render and pass the Kubernetes API schema, strictly.

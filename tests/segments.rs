@@ -277,6 +277,112 @@ fn segments_from_the_command_line() {
     }
 }
 
+/// Every segment carries its run's id (`--run-id`, else `--start-at` or the CI run):
+/// `check` refuses segments of different runs, naming the files, and without ids
+/// segments that did not run at the same time; `--mixed-runs` merges them anyway. Whole
+/// runs one after another merge as consecutive: their users do not add.
+#[test]
+fn segments_of_different_runs_are_refused_and_consecutive_runs_keep_their_users() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("run-ids");
+    let cfg = dir.join("perfgate.toml");
+    let text = config(
+        &demo.url(),
+        "{ constant = \"20ms\" }",
+        &[("h", "/health", 1)],
+    );
+    std::fs::write(
+        &cfg,
+        format!("{text}\n[budgets.default]\nerror_rate = \"1%\"\n"),
+    )
+    .unwrap();
+    // One after another, each for a second: `name.json` with these flags.
+    let run = |name: &str, flags: &[&str]| {
+        let out = dir.join(format!("{name}.json"));
+        perfgate()
+            .args(["run", "--quiet", "--duration", "1s", "-c"])
+            .arg(&cfg)
+            .args(flags)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(0);
+        out
+    };
+    let a1 = run("a1", &["--users", "2", "--segment", "1/2", "--run-id", "A"]);
+    let a2 = run("a2", &["--users", "2", "--segment", "2/2", "--run-id", "A"]);
+    let b2 = run("b2", &["--users", "2", "--segment", "2/2", "--run-id", "B"]);
+    let n1 = run("n1", &["--users", "2", "--segment", "1/2"]);
+    let n2 = run("n2", &["--users", "2", "--segment", "2/2"]);
+    let w2 = run("w2", &["--users", "2"]);
+    let w3 = run("w3", &["--users", "3"]);
+    assert_eq!(
+        RunResult::load(&a1).unwrap().scenario.run.as_deref(),
+        Some("A")
+    );
+    assert_eq!(RunResult::load(&n1).unwrap().scenario.run, None);
+    let check = |flags: &[&str], results: &[&std::path::PathBuf], code: i32| {
+        let done = perfgate()
+            .arg("check")
+            .args(flags)
+            .arg("-c")
+            .arg(&cfg)
+            .args(results)
+            .assert()
+            .code(code)
+            .get_output()
+            .clone();
+        (
+            String::from_utf8_lossy(&done.stdout).into_owned(),
+            String::from_utf8_lossy(&done.stderr).into_owned(),
+        )
+    };
+    // One run's segments, one id: they merge though they ran in turn here.
+    let (said, _) = check(&[], &[&a1, &a2], 0);
+    assert!(said.contains("PASSED"), "{said}");
+    // Segments of runs A and B: refused, naming both files and both runs.
+    let (_, err) = check(&[], &[&a1, &b2], 2);
+    assert!(
+        err.contains("a1.json") && err.contains("b2.json") && err.contains("\"A\" and run \"B\""),
+        "{err}"
+    );
+    assert!(err.contains("--mixed-runs"), "{err}");
+    check(&["--mixed-runs"], &[&a1, &b2], 0);
+    // Without ids, segments a second apart did not run together: refused, said why.
+    let (_, err) = check(&[], &[&n1, &n2], 2);
+    assert!(err.contains("did not run at the same time"), "{err}");
+    // Whole runs in turn: users are the larger run's, the time is their sum.
+    let (said, _) = check(&[], &[&w2, &w3], 0);
+    assert!(
+        said.contains("merged from 2 runs one after another"),
+        "{said}"
+    );
+    let both = perfgate::metrics::merge(vec![
+        RunResult::load(&w2).unwrap(),
+        RunResult::load(&w3).unwrap(),
+    ])
+    .unwrap();
+    assert_eq!(both.scenario.users, 3);
+    let merged = both.scenario.merged.unwrap();
+    assert_eq!(merged.how, perfgate::metrics::Together::Consecutive);
+    let each: f64 = [&w2, &w3]
+        .iter()
+        .map(|p| RunResult::load(p).unwrap().duration_s)
+        .sum();
+    assert!((both.duration_s - each).abs() < 1e-9, "{}", both.duration_s);
+    let peak = both.series.iter().map(|i| i.users).max().unwrap();
+    assert_eq!(peak, 3, "the runs' seconds follow each other, never added");
+    assert_eq!(
+        both.total.requests,
+        served(&demo) - {
+            [&a1, &a2, &b2, &n1, &n2]
+                .iter()
+                .map(|p| RunResult::load(p).unwrap().total.requests)
+                .sum::<u64>()
+        }
+    );
+}
+
 /// `--start-at` holds the load until a time every segment shares; a time in the past
 /// starts at once with a warning; a malformed one is exit 2 before any load.
 #[test]

@@ -9,7 +9,10 @@ pub fn check(args: CheckArgs, env: &Env) -> anyhow::Result<Exit> {
     let loaded = Config::load(&args.config)?;
     let settings =
         Settings::resolve(&LoadArgs::default(), &args.output, env).map_err(anyhow::Error::msg)?;
-    let measure = Measure::Saved(&args.results);
+    let measure = Measure::Saved {
+        paths: &args.results,
+        mixed_runs: args.mixed_runs,
+    };
     let mode = Mode {
         partial: args.partial,
         ..Mode::GATE

@@ -24,5 +24,14 @@ pub fn compare(args: CompareArgs, env: &Env) -> anyhow::Result<Exit> {
     // The baseline block below names the baseline's commit.
     outln!("{} vs {}", args.current.display(), args.baseline.display());
     let current = [args.current];
-    Ok(pipeline::execute(&settings, config.as_ref(), Measure::Saved(&current), mode)?.exit)
+    Ok(pipeline::execute(
+        &settings,
+        config.as_ref(),
+        Measure::Saved {
+            paths: &current,
+            mixed_runs: false,
+        },
+        mode,
+    )?
+    .exit)
 }

@@ -36,8 +36,11 @@ pub enum Measure<'a> {
         flags: &'a SearchArgs,
         code: Option<&'a Code>,
     },
-    /// Saved results, merged exactly.
-    Saved(&'a [PathBuf]),
+    /// Saved results, merged exactly; segments of different runs only when `mixed_runs`.
+    Saved {
+        paths: &'a [PathBuf],
+        mixed_runs: bool,
+    },
 }
 
 /// The measure, resolved: a plan to run, a search, or the saved results merged. One is
@@ -127,7 +130,9 @@ pub fn execute(
         (Measure::Run { .. } | Measure::Search { .. }, None) => {
             anyhow::bail!("a load needs a config")
         }
-        (Measure::Saved(paths), _) => Input::Saved(super::saved::load(paths)?),
+        (Measure::Saved { paths, mixed_runs }, _) => {
+            Input::Saved(super::saved::load(paths, mixed_runs)?)
+        }
     };
     let (scenario, scenario_budget, environment) = match &input {
         Input::Load { plan, .. } | Input::Search(Search { first: plan, .. }) => (
@@ -386,6 +391,7 @@ fn run_load(
         code,
     };
     let mut result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
+    result.scenario.run = settings.run_id.clone();
     progress.finish();
     if let Some(e) = exporter {
         e.finish(&result);
@@ -550,14 +556,16 @@ pub(super) fn outputs(settings: &Settings) -> Result<Vec<Output>, String> {
     Ok(reports)
 }
 
-/// Whether a file can be created beside `path` (probed, then removed).
+/// Whether a file can be created at `path` (probed, then removed); its folder is made
+/// when missing (a run's own folder on a shared volume).
 pub fn writable(path: &Path) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let probe = dir.join(format!(".perfgate-probe-{}", std::process::id()));
-    std::fs::File::create(&probe)
+    std::fs::create_dir_all(dir)
+        .and_then(|_| std::fs::File::create(&probe))
         .and_then(|_| std::fs::remove_file(&probe))
         .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -26,7 +26,10 @@ pub fn report(args: ReportArgs, env: &Env) -> anyhow::Result<Exit> {
     let judged = pipeline::execute(
         &settings,
         config.as_ref(),
-        Measure::Saved(&args.results),
+        Measure::Saved {
+            paths: &args.results,
+            mixed_runs: false,
+        },
         mode,
     )?;
     if judged.exit == Exit::Passed {

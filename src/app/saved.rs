@@ -9,7 +9,8 @@ use crate::metrics::RunResult;
 
 /// Loads and merges saved results; a directory stands for the `*.json` files in it and
 /// its folders (the volume a Kubernetes Job's segments write to, a CI's artifacts).
-pub(super) fn load(paths: &[PathBuf]) -> anyhow::Result<RunResult> {
+/// Segments of different runs are refused, naming the files, unless `mixed_runs`.
+pub(super) fn load(paths: &[PathBuf], mixed_runs: bool) -> anyhow::Result<RunResult> {
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -29,7 +30,17 @@ pub(super) fn load(paths: &[PathBuf]) -> anyhow::Result<RunResult> {
         .map(|p| RunResult::load(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(anyhow::Error::msg)?;
-    crate::metrics::merge(results).map_err(anyhow::Error::msg)
+    if !mixed_runs {
+        if let Err(apart) = crate::metrics::same_run(&results) {
+            anyhow::bail!(
+                "{} and {} are segments of different runs ({}): gate the segments of one run, or merge them anyway with `perfgate check --mixed-runs`",
+                files[apart.first].display(),
+                files[apart.second].display(),
+                apart.why
+            );
+        }
+    }
+    crate::metrics::merge_any(results).map_err(anyhow::Error::msg)
 }
 
 /// The `*.json` files in `dir` and the folders in it (a CI's downloaded artifacts), by

@@ -239,7 +239,8 @@ pub(super) fn run(s: Search<'_>, settings: &Settings, budget: &Budget) -> anyhow
             ..RunOptions::default()
         };
         let began = std::time::Instant::now();
-        let result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
+        let mut result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
+        result.scenario.run = settings.run_id.clone();
         progress.finish();
         // Until the last queued request was answered: what the service got through.
         let achieved_rps = result.total.requests as f64 / began.elapsed().as_secs_f64();

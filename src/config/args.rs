@@ -68,6 +68,11 @@ pub struct LoadArgs {
     /// from several machines ramp together and their series line up [env: PERFGATE_START_AT]
     #[arg(long, value_name = "TIME")]
     pub start_at: Option<String>,
+    /// Name this run, in its result: every segment of one run shares it, and `check`
+    /// refuses to merge segments of different runs. Without it, the run is named by
+    /// --start-at, else the CI run (GitHub Actions, GitLab CI, Jenkins) [env: PERFGATE_RUN_ID]
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -144,6 +144,9 @@ pub struct Settings {
     pub http: Option<super::HttpVersion>,
     /// When the load starts (`--start-at`, PERFGATE_START_AT): none, at once.
     pub start_at: Option<Setting<std::time::SystemTime>>,
+    /// The run this one is part of (`--run-id`, PERFGATE_RUN_ID, else from `--start-at`
+    /// or the CI run), written in its result.
+    pub run_id: Option<String>,
     /// The budget environment: --env, else PERFGATE_ENV (the file's `[gate]
     /// environment` comes after both, when the budget is resolved).
     pub environment: Option<Setting<String>>,
@@ -240,6 +243,11 @@ impl Settings {
             flag_or_env(&load.start_at, "--start-at", "PERFGATE_START_AT"),
             start_time,
         )?;
+        let run_id = run_id(
+            flag_or_env(&load.run_id, "--run-id", "PERFGATE_RUN_ID"),
+            env,
+            start_at.as_ref().map(|s| s.value),
+        )?;
         let rate = load
             .rate
             .as_deref()
@@ -287,6 +295,7 @@ impl Settings {
             trust: Vec::new(),
             http: load.http,
             start_at,
+            run_id,
             environment: flag_or_env(&output.environment, "--env", "PERFGATE_ENV"),
             limits: env_limits(env)?,
             history,
@@ -366,6 +375,37 @@ fn parsed<T>(
             .map_err(|e| format!("{}: {e}", s.from))
     })
     .transpose()
+}
+
+/// The run's name: given, else the shared start time, else the CI run (its attempt
+/// included, so a re-run is another run).
+fn run_id(
+    given: Option<Setting<String>>,
+    env: &Env,
+    start_at: Option<std::time::SystemTime>,
+) -> Result<Option<String>, String> {
+    if let Some(id) = given {
+        let from = id.from;
+        let id = id.value.trim();
+        if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
+            return Err(format!(
+                "{from}: {id:?}: give a name of up to 200 printable characters"
+            ));
+        }
+        return Ok(Some(id.to_string()));
+    }
+    if let Some(at) = start_at {
+        return Ok(Some(format!("start {}", humantime::format_rfc3339(at))));
+    }
+    let ci = match (env.get("GITHUB_RUN_ID"), env.get("CI_PIPELINE_ID")) {
+        (Some(run), _) => Some(format!(
+            "github {run}.{}",
+            env.get("GITHUB_RUN_ATTEMPT").unwrap_or("1")
+        )),
+        (None, Some(pipeline)) => Some(format!("gitlab {pipeline}")),
+        _ => env.get("BUILD_TAG").map(|tag| format!("jenkins {tag}")),
+    };
+    Ok(ci)
 }
 
 /// `--segment-index I --segments N`, or their variables: PERFGATE_SEGMENT_INDEX or a

@@ -178,3 +178,31 @@ fn a_saved_results_environment_comes_after_the_flag_but_before_the_variable() {
         Some("development")
     );
 }
+
+#[test]
+fn a_run_is_named_by_its_flag_its_start_time_or_its_ci_run() {
+    let id = |load: LoadArgs, vars: &[(&str, &str)]| resolve(load, vars).unwrap().run_id;
+    let ci = [("GITHUB_RUN_ID", "77"), ("GITHUB_RUN_ATTEMPT", "2")];
+    let given = LoadArgs {
+        run_id: Some("nightly-5".into()),
+        start_at: Some("2026-12-01T10:00:00Z".into()),
+        ..Default::default()
+    };
+    assert_eq!(id(given, &ci).as_deref(), Some("nightly-5"));
+    let start = LoadArgs {
+        start_at: Some("2026-12-01T10:00:00Z".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        id(start, &ci).as_deref(),
+        Some("start 2026-12-01T10:00:00Z")
+    );
+    assert_eq!(id(LoadArgs::default(), &ci).as_deref(), Some("github 77.2"));
+    assert_eq!(
+        id(LoadArgs::default(), &[("CI_PIPELINE_ID", "9")]).as_deref(),
+        Some("gitlab 9")
+    );
+    assert_eq!(id(LoadArgs::default(), &[]), None);
+    let err = resolve(LoadArgs::default(), &[("PERFGATE_RUN_ID", "a\nb")]).unwrap_err();
+    assert!(err.contains("PERFGATE_RUN_ID"), "{err}");
+}

@@ -288,6 +288,8 @@ pub async fn run(
             segment: (seg.count > 1).then(|| seg.to_string()),
             shape,
             changes,
+            run: None,
+            merged: None,
         },
         environment: opts.environment.clone(),
         target: plan.target.url(),

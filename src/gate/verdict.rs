@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use super::budget::Objective;
 use super::Budget;
-use crate::metrics::{measure, Collector, Metric, Op, RunResult, Scope, Stats, StopReason};
+use crate::metrics::{
+    measure, Collector, Metric, Op, RunResult, Scope, Stats, StopReason, Together,
+};
 use crate::regress::Baseline;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -62,6 +64,13 @@ pub enum Note {
     /// Inconclusive: one segment ("2/4"), or some ("1,3/4"), judged alone, which cannot
     /// pass (its throughput is a share, its percentiles a sample of the whole).
     LoneSegment(String),
+    /// Merged from whole runs: how many, whether at the same time or one after another,
+    /// and over how many seconds in all.
+    Merged {
+        runs: usize,
+        consecutive: bool,
+        seconds: f64,
+    },
     /// No objective to judge.
     NoObjectives,
     /// Inconclusive: every request failed, most often for `top_reason` (reason, count).
@@ -205,6 +214,17 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     let mut notes = Vec::new();
     if let Some(seg) = &result.scenario.segment {
         notes.push(Note::Segment(seg.clone()));
+    }
+    if let Some(m) = result
+        .scenario
+        .merged
+        .filter(|m| m.how != Together::Segments)
+    {
+        notes.push(Note::Merged {
+            runs: m.results,
+            consecutive: m.how == Together::Consecutive,
+            seconds: result.duration_s,
+        });
     }
     match result.stop {
         StopReason::Interrupted => notes.push(Note::Interrupted(result.stopped_by.clone())),

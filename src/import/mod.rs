@@ -174,6 +174,8 @@ fn finish(
             segment: None,
             shape: Vec::new(),
             changes: Vec::new(),
+            run: None,
+            merged: None,
         },
         environment: None,
         target,

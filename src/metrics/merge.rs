@@ -3,18 +3,105 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use super::{Interval, Packed, RunResult, Stats, StopReason};
 use crate::config::Segments;
 
-/// Merges results into one. Wall time spans the earliest start to the latest end.
-/// Segments of a run (`--segment I/N`) merge each once; a merge of only some of them
-/// stays a part ("1,3/4" in `scenario.segment`), which the gate never passes.
+/// How the merged results ran, which decides what their users and throughput mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Together {
+    /// Segments of one run (`--segment I/N`): users, rate and throughput add.
+    Segments,
+    /// Whole runs that ran at the same time: users, rate and throughput add.
+    Concurrent,
+    /// Runs one after another: users and rate are the largest run's, throughput is
+    /// over their summed durations, and their series follow each other.
+    Consecutive,
+}
+
+/// How many results a result was merged from, and how they ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merged {
+    pub results: usize,
+    pub how: Together,
+}
+
+/// Two results that are not segments of one run: their places in the list and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Apart {
+    pub first: usize,
+    pub second: usize,
+    pub why: String,
+}
+
+/// Whether the segments among `results` belong to one run: their run ids agree, or,
+/// where a segment has none (run by hand without `--run-id` or `--start-at`), they ran
+/// at the same time.
+pub fn same_run(results: &[RunResult]) -> Result<(), Apart> {
+    let segments: Vec<(usize, &RunResult)> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.scenario.segment.is_some())
+        .collect();
+    let Some(&(first, a)) = segments.first() else {
+        return Ok(());
+    };
+    for &(second, b) in &segments[1..] {
+        let why = match (&a.scenario.run, &b.scenario.run) {
+            (Some(x), Some(y)) if x != y => format!("run {x:?} and run {y:?}"),
+            (Some(_), Some(_)) => continue,
+            _ if !overlap(&[a, b]) => format!(
+                "no run id, and they did not run at the same time ({} to {}, {} to {})",
+                a.started_at, a.ended_at, b.started_at, b.ended_at
+            ),
+            _ => continue,
+        };
+        return Err(Apart { first, second, why });
+    }
+    Ok(())
+}
+
+/// Merges results into one, refusing segments of different runs (`same_run`).
 pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
+    same_run(&results).map_err(|a| {
+        format!(
+            "results {} and {} are segments of different runs ({}): merge the segments of one run",
+            a.first + 1,
+            a.second + 1,
+            a.why
+        )
+    })?;
+    merge_any(results)
+}
+
+/// Merges results into one, whatever runs they came from. Segments of a run
+/// (`--segment I/N`) merge each once; a merge of only some of them stays a part ("1,3/4"
+/// in `scenario.segment`), which the gate never passes. Results that ran at the same
+/// time add up and span the earliest start to the latest end; runs one after another
+/// keep the largest run's users and rate, last their summed durations, and their series
+/// follow each other (`scenario.merged` says which).
+pub fn merge_any(mut results: Vec<RunResult>) -> Result<RunResult, String> {
     let segments = if results.len() > 1 {
         segments_of(&results)?
     } else {
         None
     };
+    let how = match () {
+        _ if segments.is_some() => Together::Segments,
+        _ if overlap(&results.iter().collect::<Vec<_>>()) => Together::Concurrent,
+        _ => Together::Consecutive,
+    };
+    let merged = (results.len() > 1).then_some(Merged {
+        results: results.len(),
+        how,
+    });
+    if how == Together::Consecutive {
+        results.sort_by_key(|r| parse_time(&r.started_at).ok());
+        follow_on(&mut results);
+    }
     let stopped: BTreeMap<String, StopReason> = results
         .iter()
         .filter(|r| r.stop != StopReason::Completed)
@@ -27,12 +114,16 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
         let (b0, b1) = (parse_time(&r.started_at)?, parse_time(&r.ended_at)?);
         let start = a0.min(b0);
         let end = a1.max(b1);
-        // Shards of one run overlap in time: the wall time is their span, not a sum.
-        out.duration_s = out.duration_s.max(r.duration_s).max(
-            end.duration_since(start)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0),
-        );
+        out.duration_s = if how == Together::Consecutive {
+            out.duration_s + r.duration_s
+        } else {
+            // Shards of one run overlap in time: the wall time is their span, not a sum.
+            out.duration_s.max(r.duration_s).max(
+                end.duration_since(start)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0),
+            )
+        };
         if b0 < a0 {
             out.started_at = r.started_at.clone();
         }
@@ -52,11 +143,22 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
         out.scenario
             .changes
             .sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
-        out.scenario.users += r.scenario.users;
-        out.scenario.rate = match (out.scenario.rate, r.scenario.rate) {
-            (Some(a), Some(b)) => Some(a + b),
-            (a, b) => a.or(b),
-        };
+        if out.scenario.run != r.scenario.run {
+            out.scenario.run = None;
+        }
+        if how == Together::Consecutive {
+            out.scenario.users = out.scenario.users.max(r.scenario.users);
+            out.scenario.rate = match (out.scenario.rate, r.scenario.rate) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        } else {
+            out.scenario.users += r.scenario.users;
+            out.scenario.rate = match (out.scenario.rate, r.scenario.rate) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            };
+        }
         out.total.add(&r.total);
         out.endpoints = merge_endpoints(std::mem::take(&mut out.endpoints), r.endpoints);
         out.series = merge_series(std::mem::take(&mut out.series), r.series);
@@ -105,8 +207,34 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
     if segments.is_some() {
         out.stopped_segments.extend(stopped);
     }
+    out.scenario.merged = merged;
     out.refresh();
     Ok(out)
+}
+
+/// Whether every result ran while every other did: the latest start before the earliest end.
+fn overlap(results: &[&RunResult]) -> bool {
+    let starts = results
+        .iter()
+        .filter_map(|r| parse_time(&r.started_at).ok());
+    let ends = results.iter().filter_map(|r| parse_time(&r.ended_at).ok());
+    match (starts.max(), ends.min()) {
+        (Some(start), Some(end)) => start < end,
+        _ => true,
+    }
+}
+
+/// Moves each consecutive run's series past the ones before it: the second of two
+/// 10-second runs holds seconds 10 to 19 of the merge.
+fn follow_on(results: &mut [RunResult]) {
+    let mut offset = 0;
+    for r in results {
+        for i in &mut r.series {
+            i.t += offset;
+        }
+        let last = r.series.last().map_or(0, |i| i.t + 1);
+        offset = last.max(offset + r.duration_s.ceil() as u64);
+    }
 }
 
 /// The segments these results hold together: none when none is a segment; an error

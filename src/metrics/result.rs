@@ -80,6 +80,13 @@ pub struct ScenarioInfo {
     /// share. None for a whole run, and once all segments are merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
+    /// The run this result belongs to, which every segment of one run shares
+    /// (`--run-id`, else derived from `--start-at` or the CI run); none when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// Merged from several results: how many, and whether they ran together or in turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<super::Merged>,
     /// A load with stages: (seconds from its start, users or arrivals per second) at its
     /// start and at each stage's end; the whole run's values, in a segment's result too.
     /// Empty without stages or steering, and for several loads run together. Steered

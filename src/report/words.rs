@@ -121,6 +121,21 @@ pub fn note(n: &Note) -> String {
             "inconclusive: this is {} of the load alone, which can neither pass nor fail a budget; gate every segment's result together with `perfgate check` (or judge this part with --partial)",
             segments(seg)
         ),
+        Note::Merged {
+            runs,
+            consecutive: false,
+            ..
+        } => format!(
+            "merged from {runs} runs that ran at the same time: their users, rate and throughput add"
+        ),
+        Note::Merged {
+            runs,
+            consecutive: true,
+            seconds,
+        } => format!(
+            "merged from {runs} runs one after another: users and rate are the largest run's, throughput is over their {} together",
+            super::format::seconds(*seconds)
+        ),
         Note::NoObjectives => "no budget objectives: nothing was judged (add [budgets.*] or [endpoints.*] to perfgate.toml)".into(),
         Note::NeverAnswered {
             requests,

@@ -93,6 +93,11 @@ pub fn perfgate() -> assert_cmd::Command {
         "GITHUB_ACTIONS",
         "GITHUB_STEP_SUMMARY",
         "PERFGATE_HISTORY",
+        "PERFGATE_RUN_ID",
+        "PERFGATE_START_AT",
+        "GITHUB_RUN_ID",
+        "CI_PIPELINE_ID",
+        "BUILD_TAG",
     ] {
         cmd.env_remove(var);
     }
@@ -193,6 +198,8 @@ pub fn fixture_with(scale: f64) -> RunResult {
             segment: None,
             shape: Vec::new(),
             changes: Vec::new(),
+            run: None,
+            merged: None,
         },
         environment: Some("production".into()),
         target: "http://127.0.0.1:8080".into(),
