@@ -376,3 +376,69 @@ fn two_tests_run_one_after_another_in_one_process() {
     assert_eq!(names(&first), ["first"]);
     assert_eq!(names(&second), ["second"]);
 }
+
+/// A Rust task whose requests all succeed but which fails every iteration in its own
+/// code fails the run's error budget: each failed iteration counts as a failed request
+/// (the result's `code_failures`), and the verdict says so. Its requests stay what the
+/// service saw.
+#[test]
+fn rust_tasks_failing_in_their_own_code_count_against_the_error_budget() {
+    use perfgate::demo::{DemoServer, Knobs};
+    use perfgate::prelude::*;
+
+    async fn wrong(u: &mut User) -> Outcome {
+        u.get("/health").send().await?;
+        Err(fail("the answer was not what the flow needs"))
+    }
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("code-task-failures");
+    let cfg = dir.join("perfgate.toml");
+    let text = format!(
+        "[target]\nhost = \"{}\"\n\n[[users]]\nname = \"U\"\n  [[users.tasks]]\n  path = \"/health\"\n\n[budgets.ci]\nerror_rate = \"1%\"\n",
+        demo.url()
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let out = dir.join("r.json");
+    let args = [
+        "run",
+        "--env",
+        "ci",
+        "--users",
+        "2",
+        "--duration",
+        "2s",
+        "--quiet",
+        "--out",
+    ];
+    let mut args: Vec<String> = args.map(String::from).to_vec();
+    args.push(out.display().to_string());
+    args.extend(["-c".to_string(), cfg.display().to_string()]);
+    perfgate::Test::new()
+        .user("U", 1, |c| c.task(1, wrong).wait(constant(20.ms())))
+        .main_with(&args);
+    let r = RunResult::load(&out).unwrap();
+    let task = &r.tasks[0];
+    assert!(task.iterations > 10, "{task:?}");
+    // Those still running at the stop ended as stopped, not failed.
+    assert!(
+        task.code_failures + 2 >= task.iterations && task.code_failures > 0,
+        "{task:?}"
+    );
+    assert_eq!(r.total.failures, 0, "no request failed");
+    assert_eq!(r.total.requests, demo.served_on("/health"));
+    let gated = common::perfgate()
+        .args(["check", "--env", "ci", "-c"])
+        .arg(&cfg)
+        .arg(&out)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let said = String::from_utf8_lossy(&gated);
+    assert!(said.contains("FAILED"), "{said}");
+    assert!(
+        said.contains("of Rust tasks failed in their own code"),
+        "{said}"
+    );
+}

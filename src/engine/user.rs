@@ -215,7 +215,7 @@ impl User {
         started: Instant,
         due: Option<Instant>,
     ) -> Ended {
-        w.recorder.borrow_mut().tasks[task.id] += 1;
+        w.recorder.borrow_mut().tasks[task.id][0] += 1;
         let begin = due.unwrap_or(started);
         if let Some(code) = task.code {
             let code = w.code[code].clone();
@@ -364,8 +364,13 @@ impl User {
             ))),
         };
         self.due = None;
-        if let (Ended::Failed(f @ Failure::Code(_)), Some(t)) = (&ended, task.transaction) {
-            w.log_failure(t, &w.redact(f.clone()));
+        if let Ended::Failed(f @ Failure::Code(_)) = &ended {
+            // Its own failure, not a request's (counted already): the run's error budget
+            // counts it too.
+            w.recorder.borrow_mut().tasks[task.id][1] += 1;
+            if let Some(t) = task.transaction {
+                w.log_failure(t, &w.redact(f.clone()));
+            }
         }
         self.time_task(w, task, begin, ended)
     }

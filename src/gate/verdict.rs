@@ -73,6 +73,9 @@ pub enum Note {
     },
     /// No objective to judge.
     NoObjectives,
+    /// Iterations of Rust tasks that failed in their own code, which the run's error
+    /// rate counts as failed requests.
+    TasksFailed(u64),
     /// Inconclusive: every request failed, most often for `top_reason` (reason, count).
     NeverAnswered {
         requests: u64,
@@ -247,6 +250,10 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     if checks.is_empty() {
         notes.push(Note::NoObjectives);
     }
+    let failed_tasks = result.code_failures();
+    if failed_tasks > 0 {
+        notes.push(Note::TasksFailed(failed_tasks));
+    }
     let failed =
         checks.iter().any(|c| c.outcome != Outcome::Pass) || result.stop == StopReason::Aborted;
     // A service that failed every request showed nothing of its performance: when no
@@ -388,6 +395,7 @@ fn check(o: &Objective, r: &RunResult, where_: &str) -> Check {
         None => o
             .scope
             .stats(r)
+            .map(|s| with_task_failures(o, s, r))
             .and_then(|s| measure(o.metric, &s, r.duration_s)),
     };
     let (outcome, margin) = match measured {
@@ -414,6 +422,26 @@ fn check(o: &Objective, r: &RunResult, where_: &str) -> Check {
         margin,
         context: where_.to_string(),
     }
+}
+
+/// The run's error rate counts each iteration of a Rust task that failed in its own code
+/// (its `Err`, a panic) as a failed request: one more failure, as Locust's
+/// `response.failure()` marks a request failed without adding one (no more requests
+/// than failures, for a task that failed before sending any). A task can fail on every
+/// iteration without any of its requests failing.
+fn with_task_failures<'a>(
+    o: &Objective,
+    s: std::borrow::Cow<'a, Stats>,
+    r: &RunResult,
+) -> std::borrow::Cow<'a, Stats> {
+    let n = r.code_failures();
+    if n == 0 || o.metric != Metric::ErrorRate || o.scope != Scope::Total {
+        return s;
+    }
+    let mut s = s.into_owned();
+    s.failures += n;
+    s.requests = s.requests.max(s.failures);
+    std::borrow::Cow::Owned(s)
 }
 
 /// The fraction of windows (after the warm-up) in which the objective held.

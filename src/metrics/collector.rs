@@ -49,6 +49,7 @@ impl Collector {
                     user: u.clone(),
                     task: t.clone(),
                     iterations: 0,
+                    code_failures: 0,
                 })
                 .collect(),
             series: BTreeMap::new(),
@@ -159,8 +160,9 @@ impl Collector {
         interval.users += rec.users;
         interval.dropped += rec.dropped;
         self.dropped += rec.dropped;
-        for (i, n) in rec.tasks.iter().enumerate() {
+        for (i, [n, failed]) in rec.tasks.iter().enumerate() {
             self.tasks[i].iterations += n;
+            self.tasks[i].code_failures += failed;
         }
         for (c, [held, not]) in self.checks.iter_mut().zip(&rec.checks) {
             c.passed += held;

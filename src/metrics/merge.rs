@@ -181,7 +181,10 @@ pub fn merge_any(mut results: Vec<RunResult>) -> Result<RunResult, String> {
                 .iter_mut()
                 .find(|x| x.user == t.user && x.task == t.task)
             {
-                Some(x) => x.iterations += t.iterations,
+                Some(x) => {
+                    x.iterations += t.iterations;
+                    x.code_failures += t.code_failures;
+                }
                 None => out.tasks.push(t),
             }
         }

@@ -105,8 +105,9 @@ impl EndpointRecorder {
 /// Everything one worker thread measured during one interval.
 pub struct Recorder {
     pub endpoints: Vec<EndpointRecorder>,
-    /// Iterations per task, indexed like the plan's flattened task list.
-    pub tasks: Vec<u64>,
+    /// Per task, indexed like the plan's flattened task list: [iterations, those that
+    /// failed in the task's own code].
+    pub tasks: Vec<[u64; 2]>,
     pub dropped: u64,
     /// Users this thread has running right now.
     pub users: u64,
@@ -120,7 +121,7 @@ impl Recorder {
             endpoints: (0..endpoints)
                 .map(|_| EndpointRecorder::default())
                 .collect(),
-            tasks: vec![0; tasks],
+            tasks: vec![[0; 2]; tasks],
             dropped: 0,
             users: 0,
             checks: Vec::new(),

@@ -333,6 +333,11 @@ pub struct TaskCount {
     pub user: String,
     pub task: String,
     pub iterations: u64,
+    /// Iterations of a task written in Rust that failed in its own code (its `Err`, a
+    /// panic), not by a failed request: each counts as a failed request in the run's
+    /// error rate.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub code_failures: u64,
 }
 
 impl GitInfo {
@@ -435,6 +440,11 @@ impl RunResult {
         for e in &mut self.endpoints {
             e.refresh(d);
         }
+    }
+
+    /// Iterations of Rust tasks that failed in their own code (`TaskCount::code_failures`).
+    pub fn code_failures(&self) -> u64 {
+        self.tasks.iter().map(|t| t.code_failures).sum()
     }
 
     pub fn endpoint(&self, name: &str) -> Option<&Stats> {

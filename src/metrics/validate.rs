@@ -102,6 +102,12 @@ pub fn consistent(r: &RunResult) -> Result<(), String> {
         }
     }
     times(r)?;
+    if let Some(t) = r.tasks.iter().find(|t| t.code_failures > t.iterations) {
+        return Err(format!(
+            "task {}.{}: {} code failures in {} iterations",
+            t.user, t.task, t.code_failures, t.iterations
+        ));
+    }
     for s in r.endpoints.iter().chain(std::iter::once(&r.total)) {
         stats(s)?;
     }

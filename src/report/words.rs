@@ -136,6 +136,10 @@ pub fn note(n: &Note) -> String {
             "merged from {runs} runs one after another: users and rate are the largest run's, throughput is over their {} together",
             super::format::seconds(*seconds)
         ),
+        Note::TasksFailed(n) => format!(
+            "{} of Rust tasks failed in their own code (an Err or a panic, not a failed request): the run's error rate counts each as a failed request",
+            if *n == 1 { "1 iteration".to_string() } else { format!("{} iterations", super::format::thousands(*n)) }
+        ),
         Note::NoObjectives => "no budget objectives: nothing was judged (add [budgets.*] or [endpoints.*] to perfgate.toml)".into(),
         Note::NeverAnswered {
             requests,

@@ -231,6 +231,7 @@ pub fn fixture_with(scale: f64) -> RunResult {
             user: "ProofMessengerUser".into(),
             task: "verify_proof".into(),
             iterations: 2_000,
+            code_failures: 0,
         }],
         checks: Vec::new(),
     };
