@@ -193,3 +193,58 @@ fn websocket_mistakes_are_refused_with_their_position() {
         assert!(err.contains(says), "{config}: {err}");
     }
 }
+
+/// A `receive` that never matches is not a pass on no samples: the run stops on time
+/// (not after `[target] timeout`), the terminal says how many steps were in flight and
+/// on which endpoint, and a budget naming that endpoint fails with no data, saying why.
+#[test]
+fn a_receive_that_never_matches_is_no_data_said_with_what_was_in_flight() {
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let dir = temp_dir("ws-never");
+    let cfg = dir.join("perfgate.toml");
+    let text = format!(
+        r#"[target]
+host = "{}"
+timeout = "30s"
+
+[[users]]
+name = "live"
+wait = {{ constant = "100ms" }}
+  [[users.tasks]]
+  name = "live"
+    [[users.tasks.steps]]
+    ws = "/ws"
+    [[users.tasks.steps]]
+    endpoint = "never"
+    send = '{{"hello":1}}'
+    receive = {{ contains = "no such text" }}
+
+[budgets.default]
+error_rate = "1%"
+[budgets.default.endpoints.never]
+p95 = "100ms"
+"#,
+        demo.url()
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let began = std::time::Instant::now();
+    let out = common::perfgate()
+        .args(["run", "--users", "2", "--duration", "2s", "-c"])
+        .arg(&cfg)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    assert!(began.elapsed().as_secs() < 15, "{:?}", began.elapsed());
+    let said = String::from_utf8_lossy(&out);
+    assert!(
+        said.contains("2 in flight at the stop (not counted: 2 on never)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("p95 latency: no data on never")
+            && said.contains("2 in flight at the stop never completed"),
+        "{said}"
+    );
+}

@@ -41,6 +41,15 @@ pub struct Check {
     /// "abort_on_fail" (a live check).
     #[serde(skip)]
     pub context: String,
+    /// With no data: requests or steps of its scope still in flight when the run stopped,
+    /// which never completed (a WebSocket `receive` that never matched, answers slower
+    /// than the run).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub in_flight: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Why a run is inconclusive, interrupted, aborted or partly judged; `report::words`
@@ -333,6 +342,7 @@ pub fn live_abort(budget: &Budget, collector: &Collector, elapsed: f64) -> Optio
                 outcome: Outcome::Fail,
                 margin: Some(o.limit - v),
                 context: "abort_on_fail".into(),
+                in_flight: 0,
             })
         })
 }
@@ -415,12 +425,17 @@ fn check(o: &Objective, r: &RunResult, where_: &str) -> Check {
             )
         }
     };
+    let in_flight = match measured {
+        None => o.scope.stats(r).map_or(0, |s| s.interrupted),
+        Some(_) => 0,
+    };
     Check {
         objective: o.clone(),
         measured,
         outcome,
         margin,
         context: where_.to_string(),
+        in_flight,
     }
 }
 

@@ -111,9 +111,23 @@ fn table(r: &Report<'_>) -> String {
     let t = &res.total;
     let mut extra = Vec::new();
     if t.interrupted > 0 {
+        let mut on: Vec<(&str, u64)> = res
+            .endpoints
+            .iter()
+            .filter(|e| e.interrupted > 0 && !crate::metrics::is_transaction(&e.name))
+            .map(|e| (e.name.as_str(), e.interrupted))
+            .collect();
+        on.sort_by(|a, b| b.1.cmp(&a.1));
+        let shown: Vec<String> = on
+            .iter()
+            .take(3)
+            .map(|(name, n)| format!("{} on {name}", thousands(*n)))
+            .collect();
+        let more = if on.len() > 3 { ", …" } else { "" };
         extra.push(format!(
-            "{} in flight at the stop (not counted)",
-            t.interrupted
+            "{} in flight at the stop (not counted: {}{more})",
+            thousands(t.interrupted),
+            shown.join(", ")
         ));
     }
     if t.retries > 0 {

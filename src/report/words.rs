@@ -12,12 +12,19 @@ pub const INSECURE: &str = "TLS certificates were NOT verified (insecure = true 
 
 /// e.g. "p99 latency 212 ms > 150 ms budget on /api/verify-proof (production)".
 pub fn check(c: &Check) -> String {
-    objective_line(
+    let line = objective_line(
         &c.objective,
         c.measured,
         c.outcome == Outcome::Pass,
         &c.context,
-    )
+    );
+    match c.in_flight {
+        0 => line,
+        n => format!(
+            "{line}; {} in flight at the stop never completed (a WebSocket receive that never matched, or answers slower than the run: see [target] timeout)",
+            super::format::thousands(n)
+        ),
+    }
 }
 
 fn objective_line(o: &Objective, measured: Option<f64>, holds: bool, context: &str) -> String {
