@@ -31,6 +31,46 @@ fn a_trillion_users_is_refused_naming_the_file_descriptor_limit() {
     assert_eq!(demo.served_on("/health"), 0, "no load before the refusal");
 }
 
+/// A template that would run for seconds (a nested loop) is stopped by its fuel: the
+/// run keeps its length and its schedule, and each request fails with the reason, unsent:
+/// the error budget fails saying why, never "0 requests" in silence.
+#[test]
+fn a_runaway_template_fails_its_requests_and_the_run_keeps_its_time() {
+    let dir = temp_dir("hostile-template");
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let runaway =
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+    let text = common::health_only(&demo.url()).replace(
+        "path = \"/health\"",
+        &format!("path = \"/health?x={runaway}\""),
+    );
+    assert!(text.contains("range(100000)"), "{text}");
+    let cfg = write(
+        &dir,
+        "p.toml",
+        &format!("{text}\n[budgets.default]\nerror_rate = \"1%\"\n"),
+    );
+    let started = Instant::now();
+    let out = perfgate()
+        .args(["run", "-d", "2s", "--users", "2", "--quiet", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(stdout.contains("FAILED 0/1"), "{stdout}");
+    assert!(
+        stdout.contains("× template: the template did more than a request's template may"),
+        "{stdout}"
+    );
+    assert_eq!(demo.served_on("/health"), 0, "nothing was sent");
+}
+
 #[test]
 fn an_error_quotes_at_most_80_characters_of_a_huge_value() {
     let dir = temp_dir("hostile-values");

@@ -27,6 +27,12 @@ impl Text {
     }
 }
 
+/// What one render may spend (minijinja's fuel: about one per instruction and per 64
+/// bytes made): a request's template builds a path, headers and a body in far less;
+/// a loop run away (a nested `range`) stops after a few milliseconds, failing its
+/// request with the reason, instead of holding its user and its thread for seconds.
+pub const FUEL: u64 = 500_000;
+
 /// The compiled templates of one plan.
 pub struct Templates {
     env: Environment<'static>,
@@ -50,6 +56,7 @@ impl Templates {
     pub fn with_env(vars: BTreeMap<String, String>) -> Templates {
         let mut env = Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
         add_functions(&mut env, vars);
         Templates { env, count: 0 }
     }
@@ -170,6 +177,9 @@ impl Templates {
                         .collect();
                     unset.sort();
                     match e.kind() {
+                        ErrorKind::OutOfFuel => format!(
+                            "the template did more than a request's template may ({FUEL} steps: a loop too long?): render less per request"
+                        ),
                         ErrorKind::UndefinedError if !unset.is_empty() => {
                             format!("{} ({} not set)", describe(&e), unset.join(", "))
                         }
@@ -285,6 +295,30 @@ mod tests {
         let mut out = String::new();
         t.render(&text, &ctx, &mut out).unwrap();
         out
+    }
+
+    #[test]
+    fn a_runaway_loop_is_stopped_by_its_fuel_and_a_big_body_is_not() {
+        let mut t = Templates::new();
+        let runaway = t
+            .compile(
+                "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            )
+            .unwrap();
+        let began = std::time::Instant::now();
+        let err = t
+            .render(&runaway, &Value::UNDEFINED, &mut String::new())
+            .unwrap_err();
+        assert!(err.contains("500000 steps"), "{err}");
+        // Bounded in milliseconds (here, unoptimised: well under a second).
+        assert!(began.elapsed().as_millis() < 1000, "{:?}", began.elapsed());
+        // A JSON body of 2,000 items with a uuid each renders.
+        let body = t
+            .compile(r#"[{% for i in range(2000) %}{"id": {{ i }}, "ref": "{{ uuid() }}"},{% endfor %}{}]"#)
+            .unwrap();
+        let mut out = String::new();
+        t.render(&body, &Value::UNDEFINED, &mut out).unwrap();
+        assert!(out.len() > 2000 * 40, "{}", out.len());
     }
 
     #[test]
