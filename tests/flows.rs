@@ -471,7 +471,7 @@ fn the_services_own_timing_is_read_and_budgeted() {
     let said = done.0;
     assert!(said.contains("✓ p95 server_ms 12.5 ≤ 20"), "{said}");
     assert!(
-        said.contains("✗ p99 db_ms 3.5"),
+        said.contains("✗ p99 db_ms 3.5 > 1 budget"),
         "3.5 (to HDR's precision) > 1: {said}"
     );
     assert_schema_valid(&out);

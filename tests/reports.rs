@@ -82,3 +82,24 @@ fn every_format_against_a_baseline() {
     insta::assert_snapshot!("baseline_markdown", Format::Markdown.render(&report));
     insta::assert_snapshot!("baseline_junit", Format::Junit.render(&report));
 }
+
+/// Regressions fail a run whose objectives all held: the head says "but", not a list
+/// that reads as a contradiction ("FAILED 7/7 objectives held, 2 regressed").
+#[test]
+fn a_run_failed_only_by_regressions_says_but() {
+    let (result, mut verdict) = judged(true);
+    verdict
+        .checks
+        .retain(|c| c.outcome == perfgate::gate::Outcome::Pass);
+    let report = Report {
+        result: &result,
+        verdict: &verdict,
+    };
+    let text = terminal(&report, &Paint(false));
+    assert!(
+        text.contains(
+            "FAILED 7/7 objectives held, but 2 comparisons with the baseline regressed (budget production"
+        ),
+        "{text}"
+    );
+}

@@ -33,7 +33,26 @@ pub fn value(metric: Metric, v: f64) -> String {
         Metric::ErrorRate | Metric::Checks => format!("{}%", trim(v * 100.0)),
         Metric::BodySize => bytes(v),
         Metric::Rps => format!("{} rps", trim(v)),
+        Metric::Custom(..) => significant(v),
         _ => trim(v),
+    }
+}
+
+/// A number read from responses, to the three significant digits its histogram keeps:
+/// 3.5 (stored as 3.503), 12.5, 1250, 0.0123.
+pub fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return trim(v);
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = (2 - magnitude).max(0) as usize;
+    let scale = 10f64.powi(2 - magnitude);
+    let rounded = (v * scale).round() / scale;
+    let s = format!("{rounded:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
     }
 }
 
@@ -64,6 +83,21 @@ pub fn trim(v: f64) -> String {
     } else {
         let s = format!("{v:.3}");
         s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn numbers_read_from_responses_keep_three_significant_digits() {
+    for (v, want) in [
+        (3.503, "3.5"),
+        (12.504, "12.5"),
+        (1250.6, "1250"),
+        (0.012_34, "0.0123"),
+        (7.0, "7"),
+        (0.0, "0"),
+    ] {
+        assert_eq!(significant(v), want, "{v}");
     }
 }
 

@@ -198,14 +198,21 @@ pub fn verdict_block(r: &Report<'_>, paint: &Paint) -> String {
         .baseline
         .as_ref()
         .map_or(0, |b| b.count(Change::Regressed));
+    // Regressions fail a run whose objectives all held: "but" says why it failed.
+    let against = match (regressed, held == v.checks.len()) {
+        (0, _) => String::new(),
+        (1, all) => format!(
+            "{} 1 comparison with the baseline regressed",
+            if all { ", but" } else { ";" }
+        ),
+        (n, all) => format!(
+            "{} {n} comparisons with the baseline regressed",
+            if all { ", but" } else { ";" }
+        ),
+    };
     let head = format!(
-        "{held}/{} objectives held{} (budget {}{env})",
+        "{held}/{} objectives held{against} (budget {}{env})",
         v.checks.len(),
-        if regressed > 0 {
-            format!(", {regressed} regressed against the baseline")
-        } else {
-            String::new()
-        },
         v.budget
     );
     if let Some(text) = super::interrupted_text(r.result) {
