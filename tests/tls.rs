@@ -612,3 +612,88 @@ fn ipv6_literals_and_localhost() {
     all_answered(&r, 100);
     assert_eq!(served.load(Ordering::Relaxed), 100);
 }
+
+/// A client certificate made the old way (`openssl x509 -req` without extensions: X.509
+/// v1), which rustls will not present, is refused before any load saying it is v1 and how
+/// to make a v3 one — not that the key is wrong. The same request signed with v3
+/// extensions is taken.
+#[test]
+fn an_x509_v1_client_certificate_is_named_as_such() {
+    let dir = temp_dir("tls-v1-client");
+    let openssl = |args: &[&str]| {
+        let done = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=client",
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-signkey",
+        "client.key",
+        "-days",
+        "2",
+        "-out",
+        "v1.pem",
+    ]);
+    std::fs::write(dir.join("v3.ext"), "basicConstraints=CA:FALSE\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-signkey",
+        "client.key",
+        "-days",
+        "2",
+        "-extfile",
+        "v3.ext",
+        "-out",
+        "v3.pem",
+    ]);
+    let plan = |cert: &str| {
+        let text = config(
+            "https://localhost:9",
+            "{ constant = \"0ms\" }",
+            &[("h", "/", 1)],
+        )
+        .replacen(
+            "[target]\n",
+            &format!(
+                "[target]\nclient_cert = \"{}\"\nclient_key = \"{}\"\n",
+                dir.join(cert).display(),
+                dir.join("client.key").display()
+            ),
+            1,
+        );
+        let (config, source) = perfgate::config::Config::parse("t.toml", &text).unwrap();
+        perfgate::config::Plan::build(&config, &source, &Overrides::default()).map(|_| ())
+    };
+    let e = plan("v1.pem").unwrap_err();
+    assert!(
+        e.message.contains("an X.509 v1 certificate") && e.message.contains("make a v3 one"),
+        "{e}"
+    );
+    assert!(!e.message.contains("cannot be used"), "{e}");
+    plan("v3.pem").unwrap();
+}
