@@ -126,7 +126,8 @@ fn h2c_sends_every_request_as_a_stream_on_one_connection_a_user() {
     assert!(r.total.requests > 100, "{}", r.total.requests);
     assert_eq!(r.total.failures, 0, "{:?}", r.endpoints[0].failure_reasons);
     assert_eq!(r.total.requests, seen.requests.load(Ordering::Relaxed));
-    // One a user, and the TCP connection perfgate tries before any load (nothing sent).
+    // One a user, and the connection perfgate tries before any load (HTTP/2's preface
+    // only: no stream).
     assert_eq!(
         seen.connections.load(Ordering::Relaxed),
         4 + 1,
@@ -327,4 +328,56 @@ fn the_demo_serves_http2_in_cleartext_and_over_tls() {
         let expected = if h2 { connections } else { 0 };
         assert_eq!(r.total.http2_connections, expected, "{args:?}");
     }
+}
+
+/// A server that does not speak the HTTP asked for is named before any load, exit 2:
+/// `--http 1.1` against an h2c-only server (which answers the start of an HTTP/1.1
+/// request with its SETTINGS), `--http 2` against an HTTP/1.1-only one (which answers
+/// HTTP/2's preface in HTTP/1.1). Nothing is counted, no request reaches either.
+#[test]
+fn a_server_speaking_the_other_http_is_named_before_any_load() {
+    let dir = temp_dir("wrong-http");
+    let cfg = |host: &str| {
+        let path = dir.join(format!("{}.toml", host.len()));
+        std::fs::write(
+            &path,
+            format!("[target]\nhost = \"{host}\"\n[[users]]\nname = \"U\"\n  [[users.tasks]]\n  path = \"/ok\"\n"),
+        )
+        .unwrap();
+        path
+    };
+    let refused = |host: &str, http: &str| {
+        let done = common::perfgate()
+            .args([
+                "run",
+                "--users",
+                "2",
+                "--duration",
+                "2s",
+                "--http",
+                http,
+                "-c",
+            ])
+            .arg(cfg(host))
+            .output()
+            .unwrap();
+        assert_eq!(done.status.code(), Some(2));
+        String::from_utf8_lossy(&done.stderr).into_owned()
+    };
+    let (port, seen) = h2_server(None, None);
+    let err = refused(&format!("http://127.0.0.1:{port}"), "1.1");
+    assert!(
+        err.contains("speaks only HTTP/2 in cleartext (h2c)") && err.contains("http = \"2\""),
+        "{err}"
+    );
+    assert_eq!(seen.requests.load(Ordering::Relaxed), 0);
+
+    let http1 = common::flow::FlowServer::start();
+    let err = refused(&http1.url, "2");
+    assert!(
+        err.contains("does not speak HTTP/2 in cleartext (h2c): it answered HTTP/1.1")
+            && err.contains("--http 1.1"),
+        "{err}"
+    );
+    assert_eq!(http1.count("/ok"), 0);
 }

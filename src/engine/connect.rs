@@ -129,8 +129,9 @@ impl Dialer {
 }
 
 /// Tries one TCP connection to the target (or its proxy) before any load: a name that
-/// does not resolve, or an address where every connection is refused, is an error that
-/// says so. Anything else (a slow or filtered port) is left to the run to count.
+/// does not resolve, an address where every connection is refused, or a server that does
+/// not speak the plan's HTTP (`speaks.rs`) is an error that says so. Anything else (a
+/// slow or filtered port) is left to the run to count.
 pub fn probe(plan: &Plan) -> Result<(), String> {
     let (host, port) = first_hop(plan);
     let addrs: Vec<SocketAddr> = (host, port)
@@ -139,8 +140,9 @@ pub fn probe(plan: &Plan) -> Result<(), String> {
         .collect();
     let mut refused = 0;
     for addr in &addrs {
+        let began = std::time::Instant::now();
         match std::net::TcpStream::connect_timeout(addr, plan.connect_timeout) {
-            Ok(_) => return Ok(()),
+            Ok(tcp) => return super::speaks::check(plan, tcp, began.elapsed()),
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => refused += 1,
             Err(_) => return Ok(()),
         }

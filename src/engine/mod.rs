@@ -17,6 +17,7 @@ mod record;
 mod request;
 mod response;
 mod shape;
+mod speaks;
 mod task;
 mod tls;
 mod user;

@@ -117,7 +117,7 @@ fn table(r: &Report<'_>) -> String {
             .filter(|e| e.interrupted > 0 && !crate::metrics::is_transaction(&e.name))
             .map(|e| (e.name.as_str(), e.interrupted))
             .collect();
-        on.sort_by(|a, b| b.1.cmp(&a.1));
+        on.sort_by_key(|e| std::cmp::Reverse(e.1));
         let shown: Vec<String> = on
             .iter()
             .take(3)
