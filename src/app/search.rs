@@ -10,7 +10,7 @@ use crate::cli::SearchArgs;
 use crate::config::{Dur, Overrides, Plan, Rate, Search as SearchConfig, Settings};
 use crate::dashboard::{Dashboard, Frames};
 use crate::engine::{self, Code, RunOptions};
-use crate::gate::capacity::{self, Capacity, End, SearchPlan, Step, MAX_DROPPED};
+use crate::gate::capacity::{self, Capacity, Drained, End, SearchPlan, Step, MAX_DROPPED};
 use crate::gate::{self, Budget, Status};
 use crate::metrics::{GitInfo, RunResult, StopReason};
 use crate::report;
@@ -68,7 +68,14 @@ impl<'a> Search<'a> {
         let users = base
             .users
             .or(scenario.and_then(|s| s.max_users.or(s.users)));
-        let first = step_plan(loaded, &base, &plan, users, code, plan.start)?;
+        let first = step_plan(
+            loaded,
+            &base,
+            users,
+            code,
+            plan.start,
+            plan.warmup + plan.step,
+        )?;
         Ok(Search {
             name,
             plan,
@@ -82,30 +89,59 @@ impl<'a> Search<'a> {
 
     /// The plan of the step offering `rate`.
     fn step(&self, rate: f64) -> anyhow::Result<Plan> {
-        step_plan(
-            self.loaded,
-            &self.base,
-            &self.plan,
-            self.users,
-            self.code,
-            rate,
-        )
+        let length = self.plan.warmup + self.plan.step;
+        step_plan(self.loaded, &self.base, self.users, self.code, rate, length)
+    }
+
+    /// After a step that broke, waits until the service has drained what it queued
+    /// (else the next step measures the backlog): a light probe, a second at the
+    /// search's starting rate (at most 10/s), until its p50 is back within 1.5× (or
+    /// 5 ms) of `first_p50_ms`, the first step's, for at most one step's length.
+    fn drain(&self, rt: &tokio::runtime::Runtime, first_p50_ms: f64) -> anyhow::Result<Drained> {
+        let rate = self.plan.start.min(10.0);
+        let began = std::time::Instant::now();
+        let second = std::time::Duration::from_secs(1);
+        let mut d = Drained {
+            seconds: 0.0,
+            requests: 0,
+            p50_ms: 0.0,
+            near_ms: (first_p50_ms * 1.5).max(first_p50_ms + 5.0),
+            recovered: false,
+        };
+        while !d.recovered && began.elapsed() < self.plan.step {
+            let plan = step_plan(self.loaded, &self.base, self.users, self.code, rate, second)?;
+            let opts = RunOptions {
+                code: self.code.map(|c| c.tasks.clone()).unwrap_or_default(),
+                log_requests: false,
+                ..RunOptions::default()
+            };
+            let probe = rt.block_on(engine::run(plan, opts, shutdown_signal()));
+            let t = &probe.total;
+            d.requests += t.requests;
+            d.p50_ms = t.summary.p50_ms;
+            d.recovered = t.requests > 0 && t.failures == 0 && d.p50_ms <= d.near_ms;
+            if probe.stop == StopReason::Interrupted {
+                break;
+            }
+        }
+        d.seconds = began.elapsed().as_secs_f64();
+        Ok(d)
     }
 }
 
-/// A step's plan: the open model at `rate` for the warm-up and the step, with `users`
-/// (default: two a second of rate, at least 20).
+/// A step's plan: the open model at `rate` for `length`, with `users` (default: two a
+/// second of rate, at least 20).
 fn step_plan(
     (config, source): &Loaded,
     base: &Overrides,
-    search: &SearchPlan,
     users: Option<u64>,
     code: Option<&Code>,
     rate: f64,
+    length: std::time::Duration,
 ) -> anyhow::Result<Plan> {
     let o = Overrides {
         rate: Some(Rate(rate)),
-        duration: Some(Dur(search.warmup + search.step)),
+        duration: Some(Dur(length)),
         users: Some(users.unwrap_or(((rate * 2.0).ceil() as u64).max(20))),
         ..base.clone()
     };
@@ -211,7 +247,24 @@ pub(super) fn run(s: Search<'_>, settings: &Settings, budget: &Budget) -> anyhow
     let mut failed = None;
     // The step the verdict judges: (held, rate, its result after the warm-up).
     let mut judged: Option<(bool, f64, RunResult)> = None;
+    // The first step's p50, which the service's latency must come back near after a
+    // step that broke before the next starts; and whether the last step broke.
+    let mut first_p50_ms = None;
+    let mut last_broke = false;
     let found = capacity::search(&s.plan, &s.name, &budget.name, |rate| {
+        let mut drained = None;
+        if let (true, Some(p50)) = (last_broke, first_p50_ms) {
+            match s.drain(&rt, p50) {
+                Ok(d) => {
+                    outln!("{}", report::capacity::drained(&d));
+                    drained = Some(d);
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    return None;
+                }
+            }
+        }
         let plan = match s.step(rate) {
             Ok(p) => p,
             Err(e) => {
@@ -266,7 +319,10 @@ pub(super) fn run(s: Search<'_>, settings: &Settings, budget: &Budget) -> anyhow
             dropped: total.dropped,
             dropped_share,
             broke: verdict.failures().cloned().collect(),
+            drained,
         };
+        first_p50_ms.get_or_insert(step.p50_ms);
+        last_broke = !step.held;
         outln!("{}", report::capacity::row(&step));
         let better = match &judged {
             None => true,

@@ -87,6 +87,24 @@ pub struct Step {
     pub dropped_share: f64,
     /// The budget's objectives that failed on the step.
     pub broke: Vec<Check>,
+    /// The wait before the step for the service to drain what a step that broke left
+    /// queued; none when the step before it held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drained: Option<Drained>,
+}
+
+/// A wait between steps: light probes (a second each) until the service's p50 latency
+/// was back near the first step's, or one step's length had passed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Drained {
+    pub seconds: f64,
+    /// Requests the probes sent (the service served them too).
+    pub requests: u64,
+    /// The last probe's p50, and what it had to come back within.
+    pub p50_ms: f64,
+    pub near_ms: f64,
+    /// Whether it came back within that before the wait's bound.
+    pub recovered: bool,
 }
 
 /// The share of dropped arrivals a step that holds may have.
@@ -246,6 +264,7 @@ mod tests {
                 dropped: 0,
                 dropped_share: if rate <= knee { 0.0 } else { 0.5 },
                 broke: vec![],
+                drained: None,
             })
         }
     }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::chart::{escape, LineChart, Series};
 use super::format::{latency_ms, pct2, thousands};
 use super::words;
-use crate::gate::capacity::{Capacity, End, Step, MAX_DROPPED};
+use crate::gate::capacity::{Capacity, Drained, End, Step, MAX_DROPPED};
 use crate::gate::Check;
 use crate::metrics::{Metric, Op, Scope};
 
@@ -49,6 +49,23 @@ pub fn row(s: &Step) -> String {
     };
     let [offered, achieved, p50, p95, p99, errors, dropped] = cells(s);
     format!("{offered:>12} {achieved:>12} {p50:>9} {p95:>9} {p99:>9} {errors:>9} {dropped:>9}  {verdict}")
+}
+
+/// The wait before a step for the service to drain, as a line of the step table.
+pub fn drained(d: &Drained) -> String {
+    let how = if d.recovered {
+        "back within"
+    } else {
+        "still above"
+    };
+    format!(
+        "{:>12} waited {} for the service to drain: p50 {} {how} {} ({} probe requests)",
+        "",
+        super::format::seconds(d.seconds),
+        latency_ms(d.p50_ms),
+        latency_ms(d.near_ms),
+        thousands(d.requests)
+    )
 }
 
 /// "capacity: 310/s held; the budget broke at 325/s: p99 latency …".
