@@ -284,6 +284,66 @@ fn influxdb_points_add_up_to_the_result() {
     assert_eq!(points, busy as u64, "one point per second: {seconds}");
 }
 
+/// A capacity search exports as a run does: each step's seconds, stamped from the
+/// step's own start, add up in InfluxDB to every request of every step.
+#[test]
+#[ignore = "needs influxdb; run by .ci/run"]
+fn a_capacity_search_exports_every_step() {
+    let dir = common::temp_dir("influxdb-search");
+    let (_server, base) = influxd(&dir);
+    ureq::post(&format!("{base}/query"))
+        .query("q", "CREATE DATABASE perfgate")
+        .send_empty()
+        .unwrap();
+    let demo = DemoServer::start("127.0.0.1:0", Knobs::default()).unwrap();
+    let cfg = dir.join("perfgate.toml");
+    let text = common::config(
+        &demo.url(),
+        "{ constant = \"0ms\" }",
+        &[("/health", "/health", 1)],
+    );
+    let search = "[scenarios.capacity]\nsearch = { start = \"40/s\", max = \"80/s\", step = \"2s\", warmup = \"1s\" }\n\n[budgets.default]\np99 = \"1s\"\n";
+    std::fs::write(&cfg, format!("{search}\n{text}")).unwrap();
+    let verdict = dir.join("verdict.json");
+    let done = common::perfgate()
+        .args(["capacity", "-c"])
+        .arg(&cfg)
+        .args([
+            "--export",
+            &format!("influxdb={base}/write?db=perfgate"),
+            "--export-every",
+            "1s",
+        ])
+        .arg("--report")
+        .arg(format!("json={}", verdict.display()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("0 failed, 0 dropped"), "{stderr}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&verdict).unwrap()).unwrap();
+    let steps = v["verdict"]["capacity"]["steps"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(steps.len(), 2, "40/s then 80/s: {v}");
+    let requests: u64 = steps.iter().map(|s| s["requests"].as_u64().unwrap()).sum();
+    assert_eq!(requests, demo.served_on("/health"));
+    let sum = get_json(
+        &format!("{base}/query"),
+        &[
+            ("db", "perfgate"),
+            ("q", "SELECT sum(\"requests\") FROM \"perfgate_requests\""),
+        ],
+    );
+    assert_eq!(
+        sum["results"][0]["series"][0]["values"][0][1].as_u64(),
+        Some(requests),
+        "{sum}"
+    );
+}
+
 /// Records every request it receives (request line, headers, body) and answers 204.
 fn recording_server() -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -295,6 +295,10 @@ pub(super) fn run(s: Search<'_>, settings: &Settings, budget: &Budget) -> anyhow
         let mut result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
         result.scenario.run = settings.run_id.clone();
         progress.finish();
+        // Each step's seconds go out as a run's do, stamped from the step's own start.
+        if let Some(e) = exporter.as_mut() {
+            e.end_load(&result);
+        }
         // Until the last queued request was answered: what the service got through.
         let achieved_rps = result.total.requests as f64 / began.elapsed().as_secs_f64();
         let requests = result.total.requests;
@@ -343,7 +347,7 @@ pub(super) fn run(s: Search<'_>, settings: &Settings, budget: &Budget) -> anyhow
         result.stop = StopReason::Interrupted;
     }
     if let Some(e) = exporter {
-        e.finish(&result);
+        e.close();
     }
     Ok(Searched {
         result,

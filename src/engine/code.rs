@@ -379,27 +379,13 @@ impl<'u, 'p> Request<'u, 'p> {
             grpc: grpc.is_some(),
             messages: grpc.as_ref().is_some_and(|m| m.server_streaming),
         };
-        u.body.clear();
-        let in_flight = w.take_off(endpoint);
         let sent = Instant::now();
         // Latency counts from the scheduled arrival for the task's first request.
         let start = u.due.take().unwrap_or(sent);
-        let result = {
-            let exchange = u.conn.exchange(
-                &w.connector,
-                &u.out,
-                method == "HEAD",
-                keep_body,
-                &mut u.body,
-            );
-            tokio::pin!(exchange);
-            tokio::select! {
-                biased;
-                r = &mut exchange => Some(r),
-                () = u.timeout.expired(sent) => None,
-            }
-        };
-        in_flight.land();
+        let head = method == "HEAD";
+        let result = u
+            .timed_exchange(&w, endpoint, None, head, keep_body, sent)
+            .await;
         let resp = u.account(&w, endpoint, start, result, grpc.as_deref())?;
         if !resp.messages().is_empty() {
             // A gRPC server stream: each message timed, as for the config's calls.

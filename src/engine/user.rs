@@ -282,34 +282,18 @@ impl User {
                         tokio::task::yield_now().await;
                         break 'steps Ended::Failed(f);
                     }
-                    // Requests with nothing to render were serialised once, at plan time.
-                    let bytes = req.fixed.as_deref().unwrap_or(&self.out);
                     let keep = Keep {
                         body: req.needs_body(),
                         headers: &req.capture,
                         grpc: req.grpc().is_some(),
                         messages: req.grpc().is_some_and(|m| m.server_streaming),
                     };
-                    self.body.clear();
-                    let in_flight = w.take_off(req.endpoint);
-                    let result = {
-                        let exchange = self.conn.exchange(
-                            &w.connector,
-                            bytes,
-                            req.method == "HEAD",
-                            keep,
-                            &mut self.body,
-                        );
-                        // Pinned where it is: the exchange future is large, and moving
-                        // it into the select copied it several times per request.
-                        tokio::pin!(exchange);
-                        tokio::select! {
-                            biased;
-                            r = &mut exchange => Some(r),
-                            () = self.timeout.expired(sent) => None,
-                        }
-                    };
-                    in_flight.land();
+                    // Requests with nothing to render were serialised once, at plan time.
+                    let fixed = req.fixed.as_deref();
+                    let head = req.method == "HEAD";
+                    let result = self
+                        .timed_exchange(w, req.endpoint, fixed, head, keep, sent)
+                        .await;
                     match (
                         self.record_sent(w, req, &data, start, n == sends, result),
                         &req.repeat,
@@ -337,6 +321,40 @@ impl User {
             Box::pin(self.ws_close()).await;
         }
         ended
+    }
+
+    /// Sends the request (`fixed`, else the one rendered into `self.out`) on the user's
+    /// connection and reads its answer into `self.body`, the endpoint counted in flight
+    /// meanwhile: the one timed exchange of config steps and `Request::send`. None: the
+    /// timeout, counted from `sent`, passed first.
+    #[inline(always)]
+    pub(super) async fn timed_exchange(
+        &mut self,
+        w: &Worker,
+        endpoint: usize,
+        fixed: Option<&[u8]>,
+        head_only: bool,
+        keep: Keep<'_>,
+        sent: Instant,
+    ) -> Option<(Option<u64>, Result<super::response::Response, Failure>)> {
+        self.body.clear();
+        let in_flight = w.take_off(endpoint);
+        let result = {
+            let request = fixed.unwrap_or(&self.out);
+            let exchange =
+                self.conn
+                    .exchange(&w.connector, request, head_only, keep, &mut self.body);
+            // Pinned where it is: the exchange future is large, and moving it into the
+            // select copied it several times per request.
+            tokio::pin!(exchange);
+            tokio::select! {
+                biased;
+                r = &mut exchange => Some(r),
+                () = self.timeout.expired(sent) => None,
+            }
+        };
+        in_flight.land();
+        result
     }
 
     /// Runs a task written in Rust, timed as a whole. A panic in it is caught: the task

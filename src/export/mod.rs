@@ -172,7 +172,15 @@ impl Exporter {
 
     /// Sends the final snapshot (equal to `r`), waits a little for it to arrive and for
     /// one last scrape, and says what was delivered.
-    pub fn finish(self, r: &RunResult) {
+    pub fn finish(mut self, r: &RunResult) {
+        self.end_load(r);
+        self.close();
+    }
+
+    /// A load ended (a run, or one step of a capacity search), `r` its whole result:
+    /// its seconds not pushed yet go out with its complete counts, and the next load's
+    /// seconds are stamped from its own start.
+    pub fn end_load(&mut self, r: &RunResult) {
         let start = self
             .start_ms
             .unwrap_or_else(|| snapshot::now_ms() - (r.duration_s * 1000.0) as i64);
@@ -185,11 +193,21 @@ impl Exporter {
             ));
         }
         if let Some(q) = &self.queue {
-            // The final snapshot waits for room (it carries the complete counts), but
-            // never more than FINAL_WAIT in all: a dead backend cannot hold the exit.
+            // The load's last snapshot waits for room (it carries the complete counts),
+            // but never more than FINAL_WAIT: a dead backend cannot hold the exit.
+            let _ = send_within(q, Job::Send(Arc::new(snap)), FINAL_WAIT);
+        }
+        self.start_ms = None;
+        self.next_t = 0;
+        self.last_push = f64::NEG_INFINITY;
+    }
+
+    /// After the last load: waits a little for what was sent to arrive and for one last
+    /// scrape, and says what was delivered.
+    pub fn close(self) {
+        if let Some(q) = &self.queue {
             let deadline = Instant::now() + FINAL_WAIT;
             let left = || deadline.saturating_duration_since(Instant::now());
-            let _ = send_within(q, Job::Send(Arc::new(snap)), left());
             let (ack, done) = sync_channel(1);
             let delivered =
                 send_within(q, Job::Flush(ack), left()) && done.recv_timeout(left()).is_ok();
