@@ -543,3 +543,76 @@ fn locust_s_own_output_imports_with_the_counts_the_service_served() {
     };
     assert_eq!(header(&ours), header(&dir.join("run_stats.csv")));
 }
+
+/// A two-hour JTL (two requests a second over three endpoints: many seconds, little in
+/// each) imports under a 300 MB address-space limit (folding each second only at the
+/// end, perfgate took 14 GB for three hours of it): memory follows the reordering
+/// window, not the log's length. Its counts and percentiles equal a straightforward
+/// computation over the same samples; samples out of order within the window count,
+/// those beyond it are counted, said and left out.
+#[test]
+fn a_long_log_imports_in_bounded_memory_with_exact_figures() {
+    let dir = temp_dir("import-long");
+    let t0 = 1_700_000_000_000u64;
+    let seconds = 2 * 3600u64;
+    let mut jtl = format!("{HEADER}\n");
+    let mut kept: Vec<u64> = Vec::new();
+    let mut failures = 0u64;
+    let mut late = 0u64;
+    let line = |at: u64, ms: u64, label: &str, ok: bool| {
+        let (code, okay) = if ok { (200, "true") } else { (500, "false") };
+        format!("{at},{ms},{label},{code},x,T 1-1,text,{okay},,10,10,4,4,http://127.0.0.1:8000/{label},1,0,0\n")
+    };
+    for i in 0..seconds * 2 {
+        let mut at = t0 + i * 500;
+        // Every 500th request is written 2 s late: within the window, it counts.
+        if i % 500 == 499 {
+            at -= 2000;
+        }
+        let ms = 1 + (i * 7919) % 997;
+        let ok = i % 101 != 0;
+        jtl.push_str(&line(at, ms, ["a", "b", "c"][(i % 3) as usize], ok));
+        kept.push(ms * 1000);
+        failures += u64::from(!ok);
+        // Every 2,000th, one written a minute out of order: beyond the window.
+        if i % 2000 == 1999 {
+            jtl.push_str(&line(at - 60_000, 5, "a", true));
+            late += 1;
+        }
+    }
+    let log = write(&dir, "long.jtl", &jtl);
+    let out = dir.join("result.json");
+    let done = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 300000 && exec \"$0\" import \"$1\" --output \"$2\"")
+        .arg(assert_cmd::cargo::cargo_bin("perfgate"))
+        .arg(&log)
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{err}");
+    let total = kept.len() as u64 + late;
+    assert!(
+        err.contains(&format!(
+            "{late} of {total} samples came more than 5 s out of time order"
+        )),
+        "{err}"
+    );
+    let r = RunResult::load(&out).unwrap();
+    assert_eq!(r.total.requests, kept.len() as u64);
+    assert_eq!(r.total.failures, failures);
+    assert_eq!(r.series.len() as u64, seconds);
+    assert!(
+        (r.duration_s - seconds as f64).abs() < 2.0,
+        "{}",
+        r.duration_s
+    );
+    kept.sort_unstable();
+    for p in [50.0, 90.0, 99.0, 99.9] {
+        let exact = kept[((p / 100.0 * kept.len() as f64).ceil() as usize).max(1) - 1];
+        let got = r.total.latency.percentile_us(p);
+        let off = (got as f64 - exact as f64).abs() / exact as f64;
+        assert!(off < 0.002, "p{p}: {got} µs, exactly {exact}");
+    }
+}

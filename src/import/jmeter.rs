@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use super::{build, origin, Sample};
+use super::{origin, Folder, Sample};
 use crate::metrics::{Failure, RunResult};
 
 /// Reads a JMeter JTL (CSV) file into a result for scenario `scenario`.
@@ -47,8 +47,7 @@ pub fn jmeter(path: &Path, scenario: &str) -> Result<RunResult, String> {
         column("allThreads"),
         column("URL"),
     );
-    let mut endpoints: Vec<(String, String)> = Vec::new();
-    let mut samples = Vec::new();
+    let mut folder = Folder::new();
     let mut target = String::new();
     for record in reader.records() {
         let record = record.map_err(|e| format!("{name}: {e}"))?;
@@ -78,14 +77,7 @@ pub fn jmeter(path: &Path, scenario: &str) -> Result<RunResult, String> {
                 ))
             }
         };
-        let label = field(Some(label)).to_string();
-        let endpoint = match endpoints.iter().position(|(n, _)| *n == label) {
-            Some(i) => i,
-            None => {
-                endpoints.push((label, String::new()));
-                endpoints.len() - 1
-            }
-        };
+        let endpoint = folder.endpoint(field(Some(label)), "");
         let status = field(code).parse::<u16>().unwrap_or(0);
         let failure = (!ok).then(|| {
             let said = [field(failure_message), field(message)]
@@ -108,7 +100,7 @@ pub fn jmeter(path: &Path, scenario: &str) -> Result<RunResult, String> {
                 .ok()
                 .and_then(|ms| ms.checked_mul(1000))
         };
-        samples.push(Sample {
+        folder.push(Sample {
             start_us,
             elapsed_us,
             endpoint,
@@ -119,8 +111,8 @@ pub fn jmeter(path: &Path, scenario: &str) -> Result<RunResult, String> {
             users: field(threads).parse().unwrap_or(0),
         });
     }
-    if samples.is_empty() {
+    if folder.is_empty() {
         return Err(format!("{name}: no samples"));
     }
-    build(samples, &endpoints, scenario, target, "JMeter")
+    folder.finish(scenario, target, "JMeter")
 }

@@ -3,25 +3,26 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use super::{build, origin, Sample};
+use super::{origin, Folder, Sample};
 use crate::metrics::{Failure, RunResult};
 
 /// Reads k6's JSON output (`k6 run --out json=FILE`, one JSON object a line): each
 /// `http_req_duration` point is a request, named by its `name` tag (the URL unless the
 /// script names it), failed when `expected_response` is false; `http_req_receiving`
 /// gives its time to first byte (the duration less the receiving), `http_req_connecting`
-/// its connect time, `vus` the users. Times are to the microsecond.
+/// its connect time, `vus` the users (the last count read before the request's points).
+/// Times are to the microsecond. Read as a stream: a request is folded once its
+/// `http_req_receiving` point has come (the last k6 writes for it).
 pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
     use std::io::BufRead;
     let name = path.display();
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read {name}: {e}"))?;
-    let mut endpoints: Vec<(String, String)> = Vec::new();
-    let mut samples: Vec<Sample> = Vec::new();
+    let mut folder = Folder::new();
     // The request each (time, name) pair stands for, until its last point has come.
-    let mut pending: std::collections::HashMap<(String, String), usize> = Default::default();
+    let mut pending: std::collections::HashMap<(String, String), Sample> = Default::default();
     let mut target = String::new();
-    // (time, VUs) of the `vus` points: k6 writes them once a second, not per request.
-    let mut vus: Vec<(u64, u64)> = Vec::new();
+    // The last `vus` count read: k6 writes one a second, in time order with the requests.
+    let mut users = 0;
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.map_err(|e| format!("cannot read {name}: {e}"))?;
         if line.trim().is_empty() {
@@ -43,21 +44,11 @@ pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
         let key = (time.to_string(), name.to_string());
         let us = (value * 1000.0).round().max(0.0) as u64;
         match v["metric"].as_str().unwrap_or_default() {
-            "vus" => {
-                if let Some(t) = rfc3339_us(time) {
-                    vus.push((t, value as u64));
-                }
-            }
+            "vus" => users = value as u64,
             "http_req_duration" => {
                 let start_us = rfc3339_us(time)
                     .ok_or_else(|| at(&format!("time {time:?} is not RFC 3339")))?;
-                let endpoint = match endpoints.iter().position(|(e, _)| e == name) {
-                    Some(i) => i,
-                    None => {
-                        endpoints.push((name.to_string(), tag("method").to_string()));
-                        endpoints.len() - 1
-                    }
-                };
+                let endpoint = folder.endpoint(name, tag("method"));
                 let status = tag("status").parse::<u16>().unwrap_or(0);
                 let failed = match tag("expected_response") {
                     "" => status == 0 || status >= 400,
@@ -75,8 +66,7 @@ pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
                 if target.is_empty() {
                     target = origin(tag("url"));
                 }
-                pending.insert(key, samples.len());
-                samples.push(Sample {
+                let sample = Sample {
                     start_us,
                     elapsed_us: us,
                     endpoint,
@@ -84,35 +74,42 @@ pub fn k6(path: &Path, scenario: &str) -> Result<RunResult, String> {
                     failure,
                     ttfb_us: None,
                     connect_us: None,
-                    users: 0,
-                });
+                    users,
+                };
+                // A request whose last point never came is folded as it is.
+                if let Some(earlier) = pending.insert(key, sample) {
+                    folder.push(earlier);
+                }
+                if pending.len() > MAX_PENDING {
+                    pending.drain().for_each(|(_, s)| folder.push(s));
+                }
             }
             "http_req_connecting" if us > 0 => {
-                if let Some(&i) = pending.get(&key) {
-                    samples[i].connect_us = Some(us);
+                if let Some(s) = pending.get_mut(&key) {
+                    s.connect_us = Some(us);
                 }
             }
             "http_req_receiving" => {
-                if let Some(i) = pending.remove(&key) {
-                    samples[i].ttfb_us = Some(samples[i].elapsed_us.saturating_sub(us));
+                if let Some(mut s) = pending.remove(&key) {
+                    s.ttfb_us = Some(s.elapsed_us.saturating_sub(us));
+                    folder.push(s);
                 }
             }
             _ => {}
         }
     }
-    if samples.is_empty() {
+    pending.into_values().for_each(|s| folder.push(s));
+    if folder.is_empty() {
         return Err(format!(
             "{name}: no http_req_duration points (k6 run --out json=FILE writes them)"
         ));
     }
-    // Each request gets the VUs of the last count before it (the first, before any).
-    vus.sort_unstable();
-    for s in &mut samples {
-        let i = vus.partition_point(|(t, _)| *t <= s.start_us);
-        s.users = vus.get(i.saturating_sub(1)).map_or(0, |(_, n)| *n);
-    }
-    build(samples, &endpoints, scenario, target, "k6")
+    folder.finish(scenario, target, "k6")
 }
+
+/// Requests waiting for their last point: k6 writes a request's points together, so
+/// more than this many open at once means those points are not coming.
+const MAX_PENDING: usize = 100_000;
 
 /// Microseconds since the epoch of an RFC 3339 time with any offset, as k6 writes them
 /// ("2025-06-02T18:44:55.8795741+02:00").

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{finish, Folded};
-use crate::metrics::{Failure, Recorder, RunResult};
+use crate::metrics::{Collector, Failure, Recorder, RunResult};
 
 /// One entry of Locust's `serialize_stats()`.
 #[derive(Deserialize)]
@@ -89,12 +89,17 @@ pub fn locust(path: &Path, scenario: &str) -> Result<RunResult, String> {
         peak_users = peak_users.max(rec.users);
     }
     let folded = Folded {
-        seconds,
         first_us: (first * 1e6) as u64,
         last_us: (last * 1e6) as u64,
         peak_users,
     };
-    let mut result = finish(folded, &endpoints, scenario, String::new(), "Locust")?;
+    // Locust's statistics are small (a histogram an endpoint, counts a second): folded
+    // whole, not streamed.
+    let mut collector = Collector::new(&endpoints, &[], 1);
+    for (t, rec) in seconds {
+        collector.add(t, rec);
+    }
+    let mut result = finish(collector, folded, scenario, String::new(), "Locust")?;
     for interval in &mut result.series {
         for e in &mut interval.endpoints {
             e.latency = Default::default();

@@ -9,11 +9,13 @@ mod k6;
 mod locust;
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::metrics::{
-    Collector, Failure, Generator, GitInfo, Recorder, RunResult, ScenarioInfo, StopReason,
+    Collector, Failure, Generator, GitInfo, Names, Recorder, RunResult, ScenarioInfo, StopReason,
 };
 
 pub use jmeter::jmeter;
@@ -72,43 +74,104 @@ fn origin(url: &str) -> String {
     format!("{scheme}://{host}")
 }
 
-/// What a log holds once folded second by second, as a run's workers would have handed
-/// it over: one recorder a second (numbered from the first), the span in microseconds
-/// since the epoch, and the most users seen.
-struct Folded {
-    seconds: BTreeMap<u64, Recorder>,
-    first_us: u64,
+/// How far out of time order a log's samples may come: a second is folded (its
+/// histograms packed) once the log has moved this far past it, and a sample for a second
+/// already folded is late: counted, said, and left out.
+const WINDOW_S: u64 = 5;
+
+/// Folds a log's samples second by second as they are read, as a run's workers hand
+/// their seconds over: memory holds the window's seconds and the endpoints, not the
+/// run's length (a two-hour JTL took 9.7 GB when every second stayed open to the end).
+struct Folder {
+    names: Arc<Names>,
+    collector: Collector,
+    /// The first samples, until the log has gone a window past the earliest: then the
+    /// run's first second is known.
+    early: Vec<Sample>,
+    origin_us: Option<u64>,
+    open: BTreeMap<u64, Recorder>,
+    /// Seconds before this one are folded.
+    folded_before: u64,
     last_us: u64,
     peak_users: u64,
+    samples: u64,
+    late: u64,
 }
 
-/// A result of the samples of a per-request log.
-fn build(
-    samples: Vec<Sample>,
-    endpoints: &[(String, String)],
-    scenario: &str,
-    target: String,
-    tool: &str,
-) -> Result<RunResult, String> {
-    let folded = fold(samples, endpoints.len());
-    finish(folded, endpoints, scenario, target, tool)
-}
+impl Folder {
+    fn new() -> Folder {
+        let names = Arc::new(Names::default());
+        Folder {
+            collector: Collector::new(&[], &[], 1).with_names(names.clone()),
+            names,
+            early: Vec::new(),
+            origin_us: None,
+            open: BTreeMap::new(),
+            folded_before: 0,
+            last_us: 0,
+            peak_users: 0,
+            samples: 0,
+            late: 0,
+        }
+    }
 
-fn fold(samples: Vec<Sample>, endpoints: usize) -> Folded {
-    let first = samples.iter().map(|s| s.start_us).min().unwrap_or(0);
-    let last = samples
-        .iter()
-        .map(|s| s.start_us.saturating_add(s.elapsed_us))
-        .max()
-        .unwrap_or(first);
-    let mut seconds: BTreeMap<u64, Recorder> = BTreeMap::new();
-    let mut peak_users = 0;
-    for s in samples {
-        let rec = seconds
-            .entry((s.start_us - first) / 1_000_000)
-            .or_insert_with(|| Recorder::new(endpoints, 0));
+    /// The index of the endpoint called `name` (new ones sent with `method`).
+    fn endpoint(&self, name: &str, method: &str) -> usize {
+        self.names.endpoint(name, method)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.samples == 0
+    }
+
+    fn push(&mut self, s: Sample) {
+        self.samples += 1;
+        if self.samples % (1 << 20) == 0 && std::io::stderr().is_terminal() {
+            eprint!(
+                "\rread {} samples, {} seconds folded",
+                self.samples, self.folded_before
+            );
+        }
+        match self.origin_us {
+            Some(_) => self.place(s),
+            None => {
+                let earliest = self.early.iter().map(|e| e.start_us).min();
+                let past_window =
+                    earliest.is_some_and(|e| s.start_us >= e.saturating_add(WINDOW_S * 1_000_000));
+                self.early.push(s);
+                if past_window {
+                    self.settle_origin();
+                }
+            }
+        }
+    }
+
+    /// The run starts at the earliest of the first samples; they are placed.
+    fn settle_origin(&mut self) {
+        self.origin_us = self.early.iter().map(|e| e.start_us).min();
+        for s in std::mem::take(&mut self.early) {
+            self.place(s);
+        }
+    }
+
+    fn place(&mut self, s: Sample) {
+        let origin = self.origin_us.unwrap_or(0);
+        let Some(t) = s.start_us.checked_sub(origin).map(|us| us / 1_000_000) else {
+            self.late += 1;
+            return;
+        };
+        if t < self.folded_before {
+            self.late += 1;
+            return;
+        }
+        self.last_us = self.last_us.max(s.start_us.saturating_add(s.elapsed_us));
+        self.peak_users = self.peak_users.max(s.users);
+        let n = s.endpoint + 1;
+        let rec = self.open.entry(t).or_insert_with(|| Recorder::new(n, 0));
+        if rec.endpoints.len() < n {
+            rec.endpoints.resize_with(n, Default::default);
+        }
         rec.users = rec.users.max(s.users);
-        peak_users = peak_users.max(s.users);
         rec.status(s.endpoint, s.status);
         if let Some(us) = s.connect_us {
             rec.connected(s.endpoint, us);
@@ -120,24 +183,61 @@ fn fold(samples: Vec<Sample>, endpoints: usize) -> Folded {
                 None => rec.answered(s.endpoint, s.elapsed_us),
             },
         }
+        self.fold_before(t.saturating_sub(WINDOW_S));
     }
-    Folded {
-        seconds,
-        first_us: first,
-        last_us: last,
-        peak_users,
+
+    /// Hands every open second before `t` to the collector, in order.
+    fn fold_before(&mut self, t: u64) {
+        while let Some(entry) = self.open.first_entry() {
+            if *entry.key() >= t {
+                break;
+            }
+            let (second, rec) = entry.remove_entry();
+            self.collector.add(second, rec);
+            self.folded_before = second + 1;
+        }
+    }
+
+    /// The result of every sample pushed; the late ones said on stderr.
+    fn finish(mut self, scenario: &str, target: String, tool: &str) -> Result<RunResult, String> {
+        if self.origin_us.is_none() {
+            self.settle_origin();
+        }
+        self.fold_before(u64::MAX);
+        if self.samples >= 1 << 20 && std::io::stderr().is_terminal() {
+            eprintln!();
+        }
+        if self.late > 0 {
+            errln!(
+                "import: {} of {} samples came more than {WINDOW_S} s out of time order and were left out",
+                self.late,
+                self.samples
+            );
+        }
+        let folded = Folded {
+            first_us: self.origin_us.unwrap_or(0),
+            last_us: self.last_us,
+            peak_users: self.peak_users,
+        };
+        finish(self.collector, folded, scenario, target, tool)
     }
 }
 
+/// The span of what was folded, in microseconds since the epoch, and the most users.
+struct Folded {
+    first_us: u64,
+    last_us: u64,
+    peak_users: u64,
+}
+
 fn finish(
+    collector: Collector,
     folded: Folded,
-    endpoints: &[(String, String)],
     scenario: &str,
     target: String,
     tool: &str,
 ) -> Result<RunResult, String> {
     let Folded {
-        seconds,
         first_us: first,
         last_us: last,
         peak_users,
@@ -149,10 +249,6 @@ fn finish(
         return Err(format!(
             "a time in the log is after the year 9999 ({last} µs since 1970): is it in the unit {tool} writes?"
         ));
-    }
-    let mut collector = Collector::new(endpoints, &[], 1);
-    for (t, rec) in seconds {
-        collector.add(t, rec);
     }
     let (endpoints, total, series, tasks) = collector.finish();
     let duration_s = (last - first) as f64 / 1e6;
