@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::metrics::RunResult;
+use crate::metrics::{self, Head, RunResult};
 
 /// Loads and merges saved results; a directory stands for the `*.json` files in it and
 /// its folders (the volume a Kubernetes Job's segments write to, a CI's artifacts).
@@ -25,13 +25,14 @@ pub(super) fn load(paths: &[PathBuf], mixed_runs: bool) -> anyhow::Result<RunRes
             files.push(p.clone());
         }
     }
-    let results = files
+    // First what merging needs of each (which run, when): a file at a time, without its
+    // histograms; then each whole in turn, folded into the merge.
+    let heads = files
         .iter()
-        .map(|p| RunResult::load(p))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(anyhow::Error::msg)?;
+        .map(|p| head(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     if !mixed_runs {
-        if let Err(apart) = crate::metrics::same_run(&results) {
+        if let Err(apart) = metrics::same_run(&heads) {
             anyhow::bail!(
                 "{} and {} are segments of different runs ({}): gate the segments of one run, or merge them anyway with `perfgate check --mixed-runs`",
                 files[apart.first].display(),
@@ -40,7 +41,24 @@ pub(super) fn load(paths: &[PathBuf], mixed_runs: bool) -> anyhow::Result<RunRes
             );
         }
     }
-    crate::metrics::merge_any(results).map_err(anyhow::Error::msg)
+    metrics::merge_each(&heads, |i| {
+        RunResult::load(&files[i]).map_err(|e| e.to_string())
+    })
+    .map_err(anyhow::Error::msg)
+}
+
+/// What merging needs of a saved result, read without its histograms.
+fn head(path: &Path) -> anyhow::Result<Head> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    match serde_json::from_reader(std::io::BufReader::new(file)) {
+        Ok(head) => Ok(head),
+        // The whole reading says best what is wrong (a version, a field, a forgery).
+        Err(e) => match RunResult::load(path) {
+            Err(why) => Err(anyhow::Error::msg(why.to_string())),
+            Ok(_) => Err(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))),
+        },
+    }
 }
 
 /// The `*.json` files in `dir` and the folders in it (a CI's downloaded artifacts), by

@@ -37,11 +37,45 @@ pub struct Apart {
     pub why: String,
 }
 
-/// Whether the segments among `results` belong to one run: their run ids agree, or,
+/// What merging needs of a result before reading it whole: which segment of which run
+/// it is, when it ran and how it ended (read from a file without its histograms).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Head {
+    pub scenario: HeadScenario,
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_s: f64,
+    pub stop: StopReason,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct HeadScenario {
+    #[serde(default)]
+    pub segment: Option<String>,
+    #[serde(default)]
+    pub run: Option<String>,
+}
+
+impl Head {
+    pub fn of(r: &RunResult) -> Head {
+        Head {
+            scenario: HeadScenario {
+                segment: r.scenario.segment.clone(),
+                run: r.scenario.run.clone(),
+            },
+            started_at: r.started_at.clone(),
+            ended_at: r.ended_at.clone(),
+            duration_s: r.duration_s,
+            stop: r.stop,
+        }
+    }
+}
+
+/// Whether the segments among `heads` belong to one run: their run ids agree, or,
 /// where a segment has none (run by hand without `--run-id` or `--start-at`), they ran
 /// at the same time.
-pub fn same_run(results: &[RunResult]) -> Result<(), Apart> {
-    let segments: Vec<(usize, &RunResult)> = results
+pub fn same_run(heads: &[Head]) -> Result<(), Apart> {
+    let segments: Vec<(usize, &Head)> = heads
         .iter()
         .enumerate()
         .filter(|(_, r)| r.scenario.segment.is_some())
@@ -66,7 +100,8 @@ pub fn same_run(results: &[RunResult]) -> Result<(), Apart> {
 
 /// Merges results into one, refusing segments of different runs (`same_run`).
 pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
-    same_run(&results).map_err(|a| {
+    let heads: Vec<Head> = results.iter().map(Head::of).collect();
+    same_run(&heads).map_err(|a| {
         format!(
             "results {} and {} are segments of different runs ({}): merge the segments of one run",
             a.first + 1,
@@ -83,33 +118,67 @@ pub fn merge(results: Vec<RunResult>) -> Result<RunResult, String> {
 /// time add up and span the earliest start to the latest end; runs one after another
 /// keep the largest run's users and rate, last their summed durations, and their series
 /// follow each other (`scenario.merged` says which).
-pub fn merge_any(mut results: Vec<RunResult>) -> Result<RunResult, String> {
-    let segments = if results.len() > 1 {
-        segments_of(&results)?
-    } else {
-        None
-    };
+pub fn merge_any(results: Vec<RunResult>) -> Result<RunResult, String> {
+    let heads: Vec<Head> = results.iter().map(Head::of).collect();
+    let mut slots: Vec<Option<RunResult>> = results.into_iter().map(Some).collect();
+    merge_each(&heads, |i| {
+        slots[i].take().ok_or_else(|| "read twice".to_string())
+    })
+}
+
+/// As `merge_any`, reading result `i` (its head `heads[i]`) with `read(i)` when its turn
+/// comes: at most the merge so far and one input are held, however many are merged.
+pub fn merge_each(
+    heads: &[Head],
+    mut read: impl FnMut(usize) -> Result<RunResult, String>,
+) -> Result<RunResult, String> {
+    let n = heads.len();
+    let segments = if n > 1 { segments_of(heads)? } else { None };
     let how = match () {
         _ if segments.is_some() => Together::Segments,
-        _ if overlap(&results.iter().collect::<Vec<_>>()) => Together::Concurrent,
+        _ if overlap(&heads.iter().collect::<Vec<_>>()) => Together::Concurrent,
         _ => Together::Consecutive,
     };
-    let merged = (results.len() > 1).then_some(Merged {
-        results: results.len(),
-        how,
-    });
+    let mut order: Vec<usize> = (0..n).collect();
     if how == Together::Consecutive {
-        results.sort_by_key(|r| parse_time(&r.started_at).ok());
-        follow_on(&mut results);
+        order.sort_by_key(|&i| parse_time(&heads[i].started_at).ok());
     }
-    let stopped: BTreeMap<String, StopReason> = results
+    let stopped: BTreeMap<String, StopReason> = heads
         .iter()
         .filter(|r| r.stop != StopReason::Completed)
         .filter_map(|r| Some((r.scenario.segment.clone()?, r.stop)))
         .collect();
-    let mut iter = results.into_iter();
-    let mut out = iter.next().ok_or("nothing to merge")?;
-    for r in iter {
+    let mut out: Option<RunResult> = None;
+    // Consecutive runs: where the next one's seconds begin.
+    let mut offset = 0;
+    for i in order {
+        let mut r = read(i)?;
+        if how == Together::Consecutive {
+            offset = follow_on(&mut r, offset);
+        }
+        match out.as_mut() {
+            None => out = Some(r),
+            Some(o) => add(o, r, how)?,
+        }
+    }
+    let mut out = out.ok_or("nothing to merge")?;
+    if n > 1 {
+        out.scenario.segment = segments
+            .as_ref()
+            .filter(|s| !s.missing().is_empty())
+            .map(|s| s.to_string());
+        out.scenario.merged = Some(Merged { results: n, how });
+    }
+    if segments.is_some() {
+        out.stopped_segments.extend(stopped);
+    }
+    out.refresh();
+    Ok(out)
+}
+
+/// Adds `r` into `out`, as results that ran `how`.
+fn add(out: &mut RunResult, r: RunResult, how: Together) -> Result<(), String> {
+    {
         let (a0, a1) = (parse_time(&out.started_at)?, parse_time(&out.ended_at)?);
         let (b0, b1) = (parse_time(&r.started_at)?, parse_time(&r.ended_at)?);
         let start = a0.min(b0);
@@ -201,22 +270,13 @@ pub fn merge_any(mut results: Vec<RunResult>) -> Result<RunResult, String> {
         if r.stop != StopReason::Completed {
             out.stop = r.stop;
         }
-        out.scenario.segment = segments
-            .as_ref()
-            .filter(|s| !s.missing().is_empty())
-            .map(|s| s.to_string());
         out.stopped_segments.extend(r.stopped_segments);
     }
-    if segments.is_some() {
-        out.stopped_segments.extend(stopped);
-    }
-    out.scenario.merged = merged;
-    out.refresh();
-    Ok(out)
+    Ok(())
 }
 
 /// Whether every result ran while every other did: the latest start before the earliest end.
-fn overlap(results: &[&RunResult]) -> bool {
+fn overlap(results: &[&Head]) -> bool {
     let starts = results
         .iter()
         .filter_map(|r| parse_time(&r.started_at).ok());
@@ -227,22 +287,20 @@ fn overlap(results: &[&RunResult]) -> bool {
     }
 }
 
-/// Moves each consecutive run's series past the ones before it: the second of two
-/// 10-second runs holds seconds 10 to 19 of the merge.
-fn follow_on(results: &mut [RunResult]) {
-    let mut offset = 0;
-    for r in results {
-        for i in &mut r.series {
-            i.t += offset;
-        }
-        let last = r.series.last().map_or(0, |i| i.t + 1);
-        offset = last.max(offset + r.duration_s.ceil() as u64);
+/// Moves a consecutive run's series to begin at second `offset`, past the runs before
+/// it (the second of two 10-second runs holds seconds 10 to 19 of the merge); returns
+/// where the next one begins.
+fn follow_on(r: &mut RunResult, offset: u64) -> u64 {
+    for i in &mut r.series {
+        i.t += offset;
     }
+    let last = r.series.last().map_or(0, |i| i.t + 1);
+    last.max(offset + r.duration_s.ceil() as u64)
 }
 
 /// The segments these results hold together: none when none is a segment; an error
 /// when a segment is given twice, or segments are mixed with another split or a whole run.
-fn segments_of(results: &[RunResult]) -> Result<Option<Segments>, String> {
+fn segments_of(results: &[Head]) -> Result<Option<Segments>, String> {
     let mut all: Option<Segments> = None;
     let mut whole_runs = 0;
     for r in results {

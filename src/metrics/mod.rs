@@ -13,7 +13,9 @@ mod validate;
 
 pub use collector::Collector;
 pub use histogram::{Latency, Packed};
-pub use merge::{merge, merge_any, same_run, Apart, Merged, Together};
+pub use merge::{
+    merge, merge_any, merge_each, same_run, Apart, Head, HeadScenario, Merged, Together,
+};
 pub use metric::{is_transaction, measure, LoadModel, Metric, Op, Scope};
 pub use names::Names;
 pub use recorder::{grpc_status_name, Failure, Recorder};
