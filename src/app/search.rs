@@ -96,8 +96,13 @@ impl<'a> Search<'a> {
     /// After a step that broke, waits until the service has drained what it queued
     /// (else the next step measures the backlog): a light probe, a second at the
     /// search's starting rate (at most 10/s), until its p50 is back within 1.5× (or
-    /// 5 ms) of `first_p50_ms`, the first step's, for at most one step's length.
-    fn drain(&self, rt: &tokio::runtime::Runtime, first_p50_ms: f64) -> anyhow::Result<Drained> {
+    /// 5 ms) of `first_p50_ms`, the first step's, for at most one step's length. None:
+    /// interrupted (Ctrl-C) while waiting.
+    fn drain(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        first_p50_ms: f64,
+    ) -> anyhow::Result<Option<Drained>> {
         let rate = self.plan.start.min(10.0);
         let began = std::time::Instant::now();
         let second = std::time::Duration::from_secs(1);
@@ -121,11 +126,11 @@ impl<'a> Search<'a> {
             d.p50_ms = t.summary.p50_ms;
             d.recovered = t.requests > 0 && t.failures == 0 && d.p50_ms <= d.near_ms;
             if probe.stop == StopReason::Interrupted {
-                break;
+                return Ok(None);
             }
         }
         d.seconds = began.elapsed().as_secs_f64();
-        Ok(d)
+        Ok(Some(d))
     }
 }
 
@@ -255,10 +260,12 @@ pub(super) fn run(s: Search<'_>, settings: &Settings, budget: &Budget) -> anyhow
         let mut drained = None;
         if let (true, Some(p50)) = (last_broke, first_p50_ms) {
             match s.drain(&rt, p50) {
-                Ok(d) => {
+                Ok(Some(d)) => {
                     outln!("{}", report::capacity::drained(&d));
                     drained = Some(d);
                 }
+                // Interrupted while waiting: the search ends as after an interrupted step.
+                Ok(None) => return None,
                 Err(e) => {
                     failed = Some(e);
                     return None;

@@ -88,6 +88,8 @@ struct Folder {
     /// The first samples, until the log has gone a window past the earliest: then the
     /// run's first second is known.
     early: Vec<Sample>,
+    /// The earliest start among `early`.
+    earliest_us: u64,
     origin_us: Option<u64>,
     open: BTreeMap<u64, Recorder>,
     /// Seconds before this one are folded.
@@ -105,6 +107,7 @@ impl Folder {
             collector: Collector::new(&[], &[], 1).with_names(names.clone()),
             names,
             early: Vec::new(),
+            earliest_us: u64::MAX,
             origin_us: None,
             open: BTreeMap::new(),
             folded_before: 0,
@@ -135,9 +138,10 @@ impl Folder {
         match self.origin_us {
             Some(_) => self.place(s),
             None => {
-                let earliest = self.early.iter().map(|e| e.start_us).min();
+                // Past the window from the earliest so far (this one not counted).
                 let past_window =
-                    earliest.is_some_and(|e| s.start_us >= e.saturating_add(WINDOW_S * 1_000_000));
+                    s.start_us >= self.earliest_us.saturating_add(WINDOW_S * 1_000_000);
+                self.earliest_us = self.earliest_us.min(s.start_us);
                 self.early.push(s);
                 if past_window {
                     self.settle_origin();

@@ -80,20 +80,20 @@ pub fn same_run(heads: &[Head]) -> Result<(), Apart> {
         .enumerate()
         .filter(|(_, r)| r.scenario.segment.is_some())
         .collect();
-    let Some(&(first, a)) = segments.first() else {
-        return Ok(());
-    };
-    for &(second, b) in &segments[1..] {
-        let why = match (&a.scenario.run, &b.scenario.run) {
-            (Some(x), Some(y)) if x != y => format!("run {x:?} and run {y:?}"),
-            (Some(_), Some(_)) => continue,
-            _ if !overlap(&[a, b]) => format!(
-                "no run id, and they did not run at the same time ({} to {}, {} to {})",
-                a.started_at, a.ended_at, b.started_at, b.ended_at
-            ),
-            _ => continue,
-        };
-        return Err(Apart { first, second, why });
+    // Every pair: two with ids may disagree though each ran beside one without.
+    for (k, &(first, a)) in segments.iter().enumerate() {
+        for &(second, b) in &segments[k + 1..] {
+            let why = match (&a.scenario.run, &b.scenario.run) {
+                (Some(x), Some(y)) if x != y => format!("run {x:?} and run {y:?}"),
+                (Some(_), Some(_)) => continue,
+                _ if !overlap(&[a, b]) => format!(
+                    "no run id, and they did not run at the same time ({} to {}, {} to {})",
+                    a.started_at, a.ended_at, b.started_at, b.ended_at
+                ),
+                _ => continue,
+            };
+            return Err(Apart { first, second, why });
+        }
     }
     Ok(())
 }
@@ -363,4 +363,39 @@ fn merge_series(a: Vec<Interval>, b: Vec<Interval>) -> Vec<Interval> {
 
 fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
     humantime::parse_rfc3339(s).map_err(|e| format!("bad timestamp {s:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(segment: &str, run: Option<&str>, from: &str, to: &str) -> Head {
+        Head {
+            scenario: HeadScenario {
+                segment: Some(segment.into()),
+                run: run.map(str::to_string),
+            },
+            started_at: format!("2026-12-01T10:00:{from}Z"),
+            ended_at: format!("2026-12-01T10:00:{to}Z"),
+            duration_s: 10.0,
+            stop: StopReason::Completed,
+        }
+    }
+
+    #[test]
+    fn segments_of_one_run_share_an_id_or_their_time() {
+        let a = head("1/3", None, "00", "10");
+        let b = head("2/3", Some("x"), "01", "11");
+        let c = head("3/3", Some("y"), "02", "12");
+        // b and c each ran beside a, but their ids disagree.
+        let apart = same_run(&[a.clone(), b.clone(), c]).unwrap_err();
+        assert_eq!((apart.first, apart.second), (1, 2), "{apart:?}");
+        assert!(same_run(&[a.clone(), b.clone()]).is_ok());
+        let later = head("3/3", None, "30", "40");
+        let apart = same_run(&[a, b, later]).unwrap_err();
+        assert!(
+            apart.why.contains("did not run at the same time"),
+            "{apart:?}"
+        );
+    }
 }
