@@ -5,6 +5,7 @@
 //! Knobs add latency, jitter, errors and periodic stalls per endpoint, so a budget can be
 //! made to fail on purpose. It counts what it served per endpoint and status.
 
+mod completions;
 mod grpc;
 mod knobs;
 mod proofs;
@@ -37,6 +38,8 @@ struct Shared {
     /// WebSocket messages received and sent on `/ws`.
     ws_received: std::sync::atomic::AtomicU64,
     ws_sent: std::sync::atomic::AtomicU64,
+    /// Tokens `/api/v1/completions` sent, streamed or not.
+    tokens_sent: std::sync::atomic::AtomicU64,
 }
 
 /// A running demo service; stops when dropped.
@@ -72,6 +75,7 @@ impl DemoServer {
             free_at: Mutex::new(Instant::now()),
             ws_received: Default::default(),
             ws_sent: Default::default(),
+            tokens_sent: Default::default(),
         });
         let certificate = tls.as_ref().map(|t| t.certificate.clone());
         let acceptor = tls.map(|t| t.acceptor);
@@ -120,6 +124,13 @@ impl DemoServer {
         use std::sync::atomic::Ordering::Relaxed;
         let s = &self.shared;
         (s.ws_received.load(Relaxed), s.ws_sent.load(Relaxed))
+    }
+
+    /// Tokens `/api/v1/completions` sent (`[DONE]` not counted).
+    pub fn tokens_sent(&self) -> u64 {
+        self.shared
+            .tokens_sent
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn set_knobs(&self, knobs: Knobs) {
@@ -214,6 +225,10 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/batch-verify-proofs", post(proofs::verify_batch))
         .merge(grpc::routes())
+        .route(completions::PATH, {
+            let s = shared.clone();
+            post(move |ask| completions::complete(s.clone(), ask))
+        })
         .route(ws::PATH, {
             let s = shared.clone();
             get(move |up| ws::upgrade(s.clone(), up))
