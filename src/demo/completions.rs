@@ -44,8 +44,10 @@ fn twenty() -> u64 {
     20
 }
 
-/// The most tokens one answer may ask for: a stream stays bounded.
+/// The most tokens one answer may ask for, and the longest wait between two: a stream
+/// stays bounded whatever a request asks.
 const MAX_TOKENS: u32 = 10_000;
+const MAX_WAIT_MS: u64 = 60_000;
 
 pub async fn complete(s: Arc<Shared>, Json(ask): Json<Ask>) -> Response {
     let tokens = ask.max_tokens.min(MAX_TOKENS);
@@ -68,8 +70,9 @@ fn events(
 ) -> impl Stream<Item = Result<Event, std::io::Error>> {
     stream::unfold(0u32, move |i| {
         let s = s.clone();
-        let every = Duration::from_millis(ask.token_ms);
-        let stall = (ask.stall_at == Some(i)).then(|| Duration::from_millis(ask.stall_ms));
+        let every = Duration::from_millis(ask.token_ms.min(MAX_WAIT_MS));
+        let stall =
+            (ask.stall_at == Some(i)).then(|| Duration::from_millis(ask.stall_ms.min(MAX_WAIT_MS)));
         let cut = ask.cut_at == Some(i);
         async move {
             if i > tokens {
