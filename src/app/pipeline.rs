@@ -369,6 +369,7 @@ fn run_load(
     let opts = RunOptions {
         environment: budget.environment.clone(),
         git: GitInfo::detect(&settings.ci),
+        run_id: settings.run_id.clone(),
         slow_request: config.and_then(|(c, _)| c.gate.slow_request.map(|d| d.0)),
         log_requests: !settings.quiet,
         hook: Some(Box::new(|c, elapsed| {
@@ -391,7 +392,6 @@ fn run_load(
         code,
     };
     let mut result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
-    result.scenario.run = settings.run_id.clone();
     progress.finish();
     if let Some(e) = exporter {
         e.finish(&result);

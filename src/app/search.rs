@@ -286,6 +286,7 @@ pub(super) fn run(s: Search<'_>, settings: &Settings, budget: &Budget) -> anyhow
         let opts = RunOptions {
             environment: budget.environment.clone(),
             git: git.clone(),
+            run_id: settings.run_id.clone(),
             hook: Some(Box::new(|c, elapsed| {
                 progress.tick(c, elapsed);
                 if let Some(e) = exporter.as_mut() {
@@ -299,8 +300,7 @@ pub(super) fn run(s: Search<'_>, settings: &Settings, budget: &Budget) -> anyhow
             ..RunOptions::default()
         };
         let began = std::time::Instant::now();
-        let mut result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
-        result.scenario.run = settings.run_id.clone();
+        let result = rt.block_on(engine::run(plan, opts, shutdown_signal()));
         progress.finish();
         // Each step's seconds go out as a run's do, stamped from the step's own start.
         if let Some(e) = exporter.as_mut() {

@@ -59,6 +59,8 @@ pub struct RunOptions<'a> {
     pub environment: Option<String>,
     /// The commit and branch the result carries.
     pub git: GitInfo,
+    /// The run this one is part of (`--run-id` and its fallbacks), which the result carries.
+    pub run_id: Option<String>,
     /// Slow-request log threshold (None: off).
     pub slow_request: Option<Duration>,
     /// Log failed and slow requests to stderr (rate-limited).
@@ -289,7 +291,7 @@ pub async fn run(
             segment: (seg.count > 1).then(|| seg.to_string()),
             shape,
             changes,
-            run: None,
+            run: opts.run_id.clone(),
             merged: None,
         },
         environment: opts.environment.clone(),

@@ -44,12 +44,8 @@ pub struct Check {
     /// With no data: requests or steps of its scope still in flight when the run stopped,
     /// which never completed (a WebSocket `receive` that never matched, answers slower
     /// than the run).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::metrics::is_zero")]
     pub in_flight: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 /// Why a run is inconclusive, interrupted, aborted or partly judged; `report::words`
@@ -73,11 +69,11 @@ pub enum Note {
     /// Inconclusive: one segment ("2/4"), or some ("1,3/4"), judged alone, which cannot
     /// pass (its throughput is a share, its percentiles a sample of the whole).
     LoneSegment(String),
-    /// Merged from whole runs: how many, whether at the same time or one after another,
-    /// and over how many seconds in all.
+    /// Merged from whole runs: how many, how they ran (at the same time or one after
+    /// another), and over how many seconds in all.
     Merged {
         runs: usize,
-        consecutive: bool,
+        how: Together,
         seconds: f64,
     },
     /// No objective to judge.
@@ -234,7 +230,7 @@ pub fn evaluate(budget: &Budget, result: &RunResult) -> Verdict {
     {
         notes.push(Note::Merged {
             runs: m.results,
-            consecutive: m.how == Together::Consecutive,
+            how: m.how,
             seconds: result.duration_s,
         });
     }

@@ -199,7 +199,7 @@ impl Collector {
                 slot.latency = Packed::pack(&l);
             }
             // An endpoint that got no request in a second costs nothing in it: an hour
-            // of 300 endpoints kept 300 slots a second (~130 MB), most of them empty.
+            // of 300 mostly idle endpoints kept 300 slots a second, ~1 million in all.
             interval.endpoints.retain(|e| e.requests > 0);
         }
     }

@@ -4,7 +4,7 @@
 use super::format::{seconds, signed_pct, subject, symbol, value};
 use crate::config::Segments;
 use crate::gate::{Check, Note, Objective, Outcome};
-use crate::metrics::Overload;
+use crate::metrics::{Overload, Together};
 use crate::regress::{Change, Comparison, Shortfall, Which, Why, MIN_INTERVALS};
 
 /// What every report says when the target's certificate was not verified.
@@ -130,18 +130,15 @@ pub fn note(n: &Note) -> String {
         ),
         Note::Merged {
             runs,
-            consecutive: false,
-            ..
-        } => format!(
-            "merged from {runs} runs that ran at the same time: their users, rate and throughput add"
-        ),
-        Note::Merged {
-            runs,
-            consecutive: true,
+            how: Together::Consecutive,
             seconds,
         } => format!(
             "merged from {runs} runs one after another: users and rate are the largest run's, throughput is over their {} together",
             super::format::seconds(*seconds)
+        ),
+        // Segments are not noted; whole runs that ran at the same time add up.
+        Note::Merged { runs, .. } => format!(
+            "merged from {runs} runs that ran at the same time: their users, rate and throughput add"
         ),
         Note::TasksFailed(n) => format!(
             "{} of Rust tasks failed in their own code (an Err or a panic, not a failed request): the run's error rate counts each as a failed request",

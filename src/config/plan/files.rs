@@ -69,8 +69,9 @@ fn read_client(
     .map_err(|e| e.to_string())?
     .with_root_certificates(rustls::RootCertStore::empty())
     .with_client_auth_cert(certs.clone(), pem.clone_key())
-    .map_err(|e| match x509_version(&certs[0]) {
-        Some(1) => format!(
+    .map_err(|e| match webpki::EndEntityCert::try_from(&certs[0]) {
+        // rustls says only that the key will not do; webpki's parse says why.
+        Err(webpki::Error::UnsupportedCertVersion) => format!(
             "[target] client_cert {}: an X.509 v1 certificate (made without extensions, as `openssl x509 -req` without -extfile makes them), which TLS refuses to present: make a v3 one, e.g. `openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=client -keyout client.key -out client.pem`, or sign its request with `-extfile` naming v3 extensions",
             cert.display()
         ),
@@ -81,32 +82,6 @@ fn read_client(
         ),
     })?;
     Ok((certs, pem))
-}
-
-/// A certificate's X.509 version (1, 2 or 3) from its DER: the TBSCertificate's first
-/// field is the version, tagged [0], and absent in a v1 certificate.
-fn x509_version(der: &[u8]) -> Option<u8> {
-    // The header of a DER element at `at`: (where its content starts, its length).
-    let header = |at: usize| -> Option<(usize, usize)> {
-        let first = *der.get(at + 1)?;
-        if first < 0x80 {
-            return Some((at + 2, first as usize));
-        }
-        let n = (first & 0x7f) as usize;
-        let len = der
-            .get(at + 2..at + 2 + n)?
-            .iter()
-            .fold(0usize, |l, b| (l << 8) | *b as usize);
-        Some((at + 2 + n, len))
-    };
-    let (tbs, _) = header(0)?; // Certificate ::= SEQUENCE
-    let (field, _) = header(tbs)?; // TBSCertificate ::= SEQUENCE
-    if der.get(field)? != &0xa0 {
-        return Some(1);
-    }
-    let (int, _) = header(field)?; // [0] EXPLICIT Version (an INTEGER)
-    let (value, len) = header(int)?;
-    (len == 1).then(|| der.get(value).map(|v| v + 1))?
 }
 
 /// A path from the config, relative to the config file's folder, so `-c ci/perfgate.toml`
